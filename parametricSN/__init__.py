@@ -1,0 +1,7 @@
+"""parametricSN: learnable parametric scattering networks.
+
+Subpackages: ``scattering`` (filters and the scattering layer), ``models`` (heads and ``build_model``),
+``data`` (datasets and ``build_loaders``), ``training`` (``train``), ``tracking`` (MLflow),
+``viz``, ``deformation``, ``sweeps``; ``config`` holds the typed schema.
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from parametricSN.cli import main
+
+raise SystemExit(main())

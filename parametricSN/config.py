@@ -1,0 +1,359 @@
+"""Typed configuration: schema, YAML loading, dotted overrides and validation.
+
+A config is a tree of dataclasses, one per YAML section. Every key a YAML file or a command-line override
+names must exist in the schema, have the right type and a possible value; anything else raises
+:class:`ConfigError` naming the key and what was expected.
+
+    cfg = load_config("conf/cifar.yaml", overrides=["scattering.J=3", "train.epochs=10"])
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import yaml
+
+DEFAULT_DATA_ROOT = "data"
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/store.db"
+DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
+
+DATASET_CLASSES = {"cifar": 10, "kth": 11, "xray": 3, "fashion_mnist": 10}
+DATASET_CHANNELS = {"cifar": 3, "kth": 3, "xray": 1, "fashion_mnist": 1}
+
+
+class ConfigError(ValueError):
+    """A config key is unknown, has the wrong type or an impossible value."""
+
+
+@dataclass
+class GeneralConfig:
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    num_workers: int = 0
+    deterministic: bool = False
+
+
+@dataclass
+class MlflowConfig:
+    tracking_uri: Optional[str] = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/store.db
+    artifact_location: Optional[str] = None  # None: mlruns/artifacts/<experiment> for a new sqlite experiment
+    experiment_name: str = "default"
+    run_name: Optional[str] = None
+
+
+@dataclass
+class DatasetConfig:
+    name: str = "cifar"  # cifar | kth | xray | fashion_mnist
+    root: str = DEFAULT_DATA_ROOT
+    format: str = "native"  # native | imagefolder (CIFAR-10 exported as train/<class>/*, test/<class>/*)
+    download: bool = True  # CIFAR-10 only: fetch torchvision's archive into root when it is missing
+    train_sample_num: int = 100
+    test_sample_num: Optional[int] = None  # None: the whole test split
+    train_batch_size: int = 128
+    test_batch_size: int = 256
+    augment: str = "autoaugment"  # autoaugment | original-cifar | noaugment
+    height: int = 32
+    width: int = 32
+    sample: str = "a"  # KTH-TIPS2-b physical sample trained on (a-d); the other three are the test set
+
+
+@dataclass
+class ScatteringConfig:
+    architecture: str = "scattering"  # scattering | identity (raw pixels, for baselines)
+    J: int = 2
+    L: int = 8
+    max_order: int = 2
+    init: str = "tight-frame"  # tight-frame | random
+    learnable: bool = True
+    parameterization: str = "canonical"  # canonical | equivariant | pixelwise
+    lr_orientation: float = 0.1
+    lr_scattering: float = 0.1
+    second_order_only: bool = False
+    backend: str = "fast"  # fast | kymatio
+
+
+@dataclass
+class ModelConfig:
+    name: str = "linear"  # linear | cnn | mlp | wrn16_8 | resnet50
+    width: int = 8  # widening factor k of the wide-ResNet heads
+    depth: int = 4  # basic blocks per stage (cnn), hidden layers (mlp)
+    hidden: int = 512  # hidden units of the mlp head
+    dropout: float = 0.0
+    weights: Optional[str] = None  # resnet50: a local state_dict file; never downloaded
+
+
+@dataclass
+class OptimConfig:
+    name: str = "sgd"  # sgd | adam
+    lr: float = 0.1
+    max_lr: float = 0.06
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    scheduler: str = "onecycle"  # onecycle | cosine | step | multistep | none
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+    pct_start: float = 0.3
+    three_phase: bool = False
+    T_max: Optional[int] = None  # cosine: epochs per half period, None = train.epochs
+    step_size: int = 30  # step: epochs between decays
+    milestones: list = field(default_factory=list)  # multistep: epochs at which the lr decays
+    gamma: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    test_every: int = 1
+    loss: str = "cross-entropy"  # cross-entropy | cosine
+    accum_steps: int = 1
+    save_model: bool = True
+    checkpoint_every: int = 0  # 0: no intermediate checkpoints
+
+
+@dataclass
+class VizConfig:
+    figures: bool = True
+    animation_every: int = 0  # epochs between animation frames; 0: no animation
+
+
+@dataclass
+class Config:
+    general: GeneralConfig = field(default_factory=GeneralConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    scattering: ScatteringConfig = field(default_factory=ScatteringConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    viz: VizConfig = field(default_factory=VizConfig)
+
+    # ---- derived values -------------------------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return DATASET_CLASSES[self.dataset.name]
+
+    @property
+    def in_channels(self) -> int:
+        return DATASET_CHANNELS[self.dataset.name]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def flat(self) -> dict[str, Any]:
+        """Every key as a dotted name, e.g. ``{"scattering.J": 2, ...}``."""
+        return {f"{s}.{k}": v for s, sec in self.to_dict().items() for k, v in sec.items()}
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+CHOICES = {
+    "general.device": None,  # checked by _check_device
+    "dataset.name": tuple(DATASET_CLASSES),
+    "dataset.format": ("native", "imagefolder"),
+    "dataset.augment": ("autoaugment", "original-cifar", "noaugment"),
+    "dataset.sample": ("a", "b", "c", "d"),
+    "scattering.architecture": ("scattering", "identity"),
+    "scattering.init": ("tight-frame", "random"),
+    "scattering.parameterization": ("canonical", "equivariant", "pixelwise"),
+    "scattering.backend": ("fast", "kymatio"),
+    "model.name": ("linear", "cnn", "mlp", "wrn16_8", "resnet50"),
+    "optim.name": ("sgd", "adam"),
+    "optim.scheduler": ("onecycle", "cosine", "step", "multistep", "none"),
+    "train.loss": ("cross-entropy", "cosine"),
+}
+
+
+# ---- type coercion -----------------------------------------------------------------------------------------
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_type_name(a) for a in args) + " or null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    """Return ``value`` as type ``tp`` or raise ConfigError naming ``key``."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        if value is None:
+            return None
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _coerce(key, value, inner)
+    expected = f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})"
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(expected)
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(expected)
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "5e-4" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(expected)
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(expected)
+    if tp is list:
+        if isinstance(value, list):
+            return value
+        raise ConfigError(expected)
+    raise ConfigError(f"{key}: unsupported schema type {tp!r}")  # pragma: no cover - schema bug
+
+
+def _section_types(section_cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(section_cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(section_cls)}
+
+
+_SECTIONS = _section_types(Config)
+
+
+def _set(cfg: Config, dotted: str, value: Any) -> None:
+    section, _, key = dotted.partition(".")
+    if section not in _SECTIONS:
+        raise ConfigError(f"{dotted}: unknown section {section!r}; sections are {', '.join(_SECTIONS)}")
+    sec = getattr(cfg, section)
+    types_ = _section_types(type(sec))
+    if not key or "." in key or key not in types_:
+        raise ConfigError(f"{dotted}: unknown key; {section} has {', '.join(types_)}")
+    setattr(sec, key, _coerce(dotted, value, types_[key]))
+
+
+def _apply_mapping(cfg: Config, data: Any, source: str) -> None:
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
+    for section, body in data.items():
+        if section not in _SECTIONS:
+            raise ConfigError(f"{section}: unknown section in {source}; sections are {', '.join(_SECTIONS)}")
+        if body is None:
+            continue
+        if not isinstance(body, dict):
+            raise ConfigError(f"{section}: expected a mapping of keys in {source}, got {body!r}")
+        for key, value in body.items():
+            _set(cfg, f"{section}.{key}", value)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"scattering.J=3"`` -> ``("scattering.J", 3)``; the value is read as YAML, then typed by the schema."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r}: expected key=value, e.g. scattering.J=3")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {text!r}: cannot read value: {exc}") from None
+    return key.strip(), value
+
+
+# ---- validation --------------------------------------------------------------------------------------------
+def _check(condition: bool, key: str, expected: str, value: Any) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+
+
+def validate(cfg: Config) -> Config:
+    """Raise ConfigError on the first impossible value; return ``cfg``."""
+    flat = cfg.flat()
+    for key, choices in CHOICES.items():
+        if choices is not None:
+            _check(flat[key] in choices, key, "one of " + ", ".join(choices), flat[key])
+    dev = cfg.general.device
+    _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
+           "general.device", "auto, cpu, cuda or cuda:N", dev)
+    for key in ("general.num_workers",):
+        _check(flat[key] >= 0, key, "an integer >= 0", flat[key])
+    for key in ("scattering.J", "scattering.L", "dataset.train_batch_size", "dataset.test_batch_size",
+                "dataset.height", "dataset.width", "train.epochs", "train.test_every", "train.accum_steps",
+                "model.width", "model.depth", "model.hidden"):
+        _check(flat[key] >= 1, key, "an integer >= 1", flat[key])
+    for key in ("train.checkpoint_every", "viz.animation_every", "optim.weight_decay", "optim.momentum"):
+        _check(flat[key] >= 0, key, "a value >= 0", flat[key])
+    for key in ("optim.lr", "optim.max_lr", "optim.div_factor", "optim.final_div_factor",
+                "scattering.lr_orientation", "scattering.lr_scattering", "optim.gamma"):
+        _check(flat[key] > 0, key, "a value > 0", flat[key])
+    _check(0 < cfg.optim.pct_start < 1, "optim.pct_start", "a value in (0, 1)", cfg.optim.pct_start)
+    _check(0 <= cfg.model.dropout < 1, "model.dropout", "a value in [0, 1)", cfg.model.dropout)
+    _check(cfg.optim.step_size >= 1, "optim.step_size", "an integer >= 1", cfg.optim.step_size)
+    _check(cfg.optim.T_max is None or cfg.optim.T_max >= 1, "optim.T_max", "null or an integer >= 1",
+           cfg.optim.T_max)
+    ms = cfg.optim.milestones
+    _check(all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in ms)
+           and list(ms) == sorted(set(ms)), "optim.milestones", "increasing integers >= 1", ms)
+    _check(cfg.scattering.max_order in (1, 2), "scattering.max_order", "1 or 2", cfg.scattering.max_order)
+    sc = cfg.scattering
+    if sc.second_order_only:
+        _check(sc.max_order == 2 and sc.J >= 2, "scattering.second_order_only",
+               "false unless max_order is 2 and J >= 2 (there are no order-2 paths otherwise)", True)
+    if sc.architecture == "scattering":
+        for key, size in (("dataset.height", cfg.dataset.height), ("dataset.width", cfg.dataset.width)):
+            _check(size % 2 ** sc.J == 0, key, f"a multiple of 2**scattering.J = {2 ** sc.J}", size)
+
+    n_cls = cfg.num_classes
+    for key in ("dataset.train_sample_num", "dataset.test_sample_num"):
+        n = flat[key]
+        if n is None:
+            continue
+        _check(n >= n_cls and n % n_cls == 0, key,
+               f"a positive multiple of the {n_cls} classes of {cfg.dataset.name} (class-balanced subsets)", n)
+    if cfg.dataset.format == "imagefolder":
+        _check(cfg.dataset.name == "cifar", "dataset.format", "native (imagefolder exists for cifar only)",
+               "imagefolder")
+    root = cfg.dataset.root
+    if root != DEFAULT_DATA_ROOT and not Path(root).expanduser().exists():
+        raise ConfigError(f"dataset.root: the folder {root!r} does not exist; point dataset.root at the "
+                          f"{cfg.dataset.name} data (see data/README.md) or leave it at {DEFAULT_DATA_ROOT!r}")
+    return cfg
+
+
+# ---- public entry points ----------------------------------------------------------------------------------
+def load_config(path: Union[str, os.PathLike, None] = None, overrides: Optional[list[str]] = None) -> Config:
+    """Read a YAML config (or the defaults when ``path`` is None), apply ``key=value`` overrides, validate."""
+    cfg = Config()
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {str(p)!r} not found")
+        try:
+            data = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {str(p)!r} is not valid YAML: {exc}") from None
+        _apply_mapping(cfg, data, str(p))
+    for text in overrides or []:
+        key, value = parse_override(text)
+        _set(cfg, key, value)
+    return validate(cfg)
+
+
+def config_from_dict(data: dict) -> Config:
+    """Build and validate a config from a nested mapping (e.g. one saved with a run)."""
+    cfg = Config()
+    _apply_mapping(cfg, data, "mapping")
+    return validate(cfg)
+
+
+def with_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
+    """A validated copy of ``cfg`` with dotted keys replaced by (already typed) values."""
+    new = dataclasses.replace(cfg, **{s: dataclasses.replace(getattr(cfg, s)) for s in _SECTIONS})
+    for key, value in overrides.items():
+        _set(new, key, value)
+    return validate(new)
