@@ -1,0 +1,50 @@
+"""Registry of classifier heads: every head family registers a builder under a name, and
+:func:`build_head` is the one place that turns a name into a module.
+
+A builder has the signature::
+
+    builder(in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module
+
+where ``in_shape = (channels, height, width)`` is the shape of one example entering the head (scattering
+coefficients, or raw pixels for ``scattering.architecture: identity``) and ``cfg`` is the ``model`` section of
+the config. The module maps ``(B, *in_shape)`` to logits ``(B, num_classes)``. Adding a head is one new file
+with one decorated builder, imported in ``parametricSN/models/__init__.py``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from parametricSN.config import ConfigError, ModelConfig
+
+HeadBuilder = Callable[[tuple[int, int, int], int, ModelConfig], nn.Module]
+
+_HEADS: dict[str, HeadBuilder] = {}
+
+
+def register_head(name: str) -> Callable[[HeadBuilder], HeadBuilder]:
+    """Decorator: register ``builder`` as the head called ``name`` (names are unique)."""
+
+    def decorator(builder: HeadBuilder) -> HeadBuilder:
+        old = _HEADS.get(name)
+        # Re-importing the same module (importlib.reload) re-registers the same builder; anything else is a clash.
+        if old is not None and (old.__module__, old.__qualname__) != (builder.__module__, builder.__qualname__):
+            raise ValueError(f"head {name!r} is already registered by {old.__module__}.{old.__qualname__}")
+        _HEADS[name] = builder
+        return builder
+
+    return decorator
+
+
+def available_heads() -> list[str]:
+    """Names of the registered heads, sorted."""
+    return sorted(_HEADS)
+
+
+def build_head(name: str, in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module:
+    """Build the head registered as ``name`` for inputs of shape ``in_shape`` and ``num_classes`` outputs."""
+    if name not in _HEADS:
+        raise ConfigError(f"model.name: unknown head {name!r}; registered heads are {', '.join(available_heads())}")
+    c, h, w = (int(s) for s in in_shape)
+    return _HEADS[name]((c, h, w), int(num_classes), cfg)
