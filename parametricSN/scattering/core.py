@@ -1,0 +1,119 @@
+r"""The 2-D scattering transform as a pure function of tensors (the ``fast`` backend).
+
+.. math::
+    S_0 x = x \star \phi_J, \quad
+    S_1 x(\lambda_1) = |x \star \psi_{\lambda_1}| \star \phi_J, \quad
+    S_2 x(\lambda_1, \lambda_2) = ||x \star \psi_{\lambda_1}| \star \psi_{\lambda_2}| \star \phi_J
+    \ (j_2 > j_1),
+
+all subsampled by :math:`2^J`. Convolutions are products in the Fourier domain; subsampling by :math:`k` in
+space is the mean of the :math:`k\times k` aliases in Fourier. This computes exactly what kymatio 0.3's
+``scattering2d`` core computes, in kymatio's coefficient order, but one scale at a time for all orientations
+at once (batched products and FFTs instead of one path at a time, native complex tensors, the real-valued
+low-pass outputs through an inverse real FFT).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+class FilterBank(NamedTuple):
+    """Fourier-domain filters at the resolutions the transform needs (all real).
+
+    ``phi[res]``: the low-pass at resolution ``res``, ``(M/2^res, N/2^res)``, ``res = 0..J-1``;
+    ``psi``: all ``J*L`` wavelets at full resolution, ``(J*L, M, N)``, filter ``n = j*L + l``;
+    ``psi_coarse[j1]``: the wavelets of scales ``j > j1`` at resolution ``j1``, ``((J-1-j1)*L, M/2^j1, N/2^j1)``,
+    ``j1 = 0..J-2`` (the second-order filters applied after a first-order path of scale ``j1``).
+    """
+    phi: list[Tensor]
+    psi: Tensor
+    psi_coarse: list[Tensor]
+
+
+def compute_padding(M: int, N: int, J: int) -> tuple[int, int]:
+    """Kymatio's padded size: the next multiple of ``2^J`` that leaves a margin of at least ``2^J``."""
+    return ((M + 2 ** J) // 2 ** J + 1) * 2 ** J, ((N + 2 ** J) // 2 ** J + 1) * 2 ** J
+
+
+def pad_sizes(shape: tuple[int, int], J: int) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) reflect-padding amounts, kymatio's split (the odd pixel goes last)."""
+    M, N = shape
+    Mp, Np = compute_padding(M, N, J)
+    return (Mp - M) // 2, (Mp - M + 1) // 2, (Np - N) // 2, (Np - N + 1) // 2
+
+
+def reflect_pad(x: Tensor, pads: tuple[int, int, int, int]) -> Tensor:
+    """Reflect-pad the last two dims of ``x`` (..., M, N).
+
+    Reflection cannot pad by the full length of a side; as kymatio does, such a side is padded by one less and
+    the missing row (column) is repeated from the second one in.
+    """
+    top, bottom, left, right = pads
+    M, N = x.shape[-2:]
+    full_m, full_n = top == M, left == N
+    lead = x.shape[:-2]
+    y = x.reshape(-1, 1, M, N)
+    y = F.pad(y, [left - full_n, right - full_n, top - full_m, bottom - full_m], mode="reflect")
+    if full_m:
+        y = torch.cat([y[:, :, 1:2], y, y[:, :, -2:-1]], dim=2)
+    if full_n:
+        y = torch.cat([y[:, :, :, 1:2], y, y[:, :, :, -2:-1]], dim=3)
+    return y.reshape(*lead, *y.shape[-2:])
+
+
+def subsample_fourier(x: Tensor, k: int) -> Tensor:
+    """Mean of the ``k x k`` aliases of a spectrum (..., M, N) -> (..., M/k, N/k): subsampling by k in space."""
+    if k == 1:
+        return x
+    M, N = x.shape[-2:]
+    return x.reshape(*x.shape[:-2], k, M // k, k, N // k).mean(dim=(-4, -2))
+
+
+def _lowpass(U_hat: Tensor, phi: Tensor, k: int) -> Tensor:
+    r"""Real ``(|.| \star \phi)`` subsampled by ``k``, cropped by one pixel on each side (kymatio's unpad)."""
+    S_hat = subsample_fourier(U_hat * phi, k)
+    # phi is even and real and U real, so S_hat is Hermitian: the half spectrum determines the real output.
+    m, n = S_hat.shape[-2:]
+    S = torch.fft.irfft2(S_hat[..., : n // 2 + 1], s=(m, n))
+    return S[..., 1:-1, 1:-1]
+
+
+def scattering2d(x: Tensor, filters: FilterBank, J: int, L: int, max_order: int = 2,
+                 pads: tuple[int, int, int, int] = (0, 0, 0, 0), second_order_only: bool = False) -> Tensor:
+    r"""Scattering coefficients of real images ``x`` (B, M0, N0) -> (B, K, M0/2^J, N0/2^J).
+
+    ``filters`` are sized for the padded input; ``pads`` as from :func:`pad_sizes`. K counts order 0, the
+    ``J*L`` order-1 paths (``n1 = j1*L + l1``) and the order-2 paths (``n1`` outer, ``n2`` inner, ``j2 > j1``),
+    kymatio's order; with ``second_order_only`` only the order-2 block.
+    """
+    U_0_hat = torch.fft.fft2(reflect_pad(x, pads))
+    B = x.shape[0]
+    out_S_0, out_S_1, out_S_2 = [], [], []
+    if not second_order_only:
+        out_S_0.append(_lowpass(U_0_hat, filters.phi[0], 2 ** J)[:, None])
+
+    for j1 in range(J):
+        # all orientations of scale j1 at once: (B, L, M/2^j1, N/2^j1)
+        psi_1 = filters.psi[j1 * L:(j1 + 1) * L]
+        U_1 = torch.fft.ifft2(subsample_fourier(U_0_hat[:, None] * psi_1, 2 ** j1)).abs()
+        U_1_hat = torch.fft.fft2(U_1)
+        if not second_order_only:
+            out_S_1.append(_lowpass(U_1_hat, filters.phi[j1], 2 ** (J - j1)))
+        if max_order < 2 or j1 == J - 1:
+            continue
+        psi_2 = filters.psi_coarse[j1]  # scales j2 > j1 at resolution j1
+        per_j2 = []
+        for j2 in range(j1 + 1, J):
+            psi = psi_2[(j2 - j1 - 1) * L:(j2 - j1) * L]
+            # (B, L1, L2, ...): order-1 orientation outer, order-2 orientation inner
+            U_2 = torch.fft.ifft2(subsample_fourier(U_1_hat[:, :, None] * psi, 2 ** (j2 - j1))).abs()
+            per_j2.append(_lowpass(torch.fft.fft2(U_2), filters.phi[j2], 2 ** (J - j2)))
+        # n2 runs over (j2, l2) inside each l1
+        S_2 = torch.cat(per_j2, dim=2)
+        out_S_2.append(S_2.reshape(B, -1, *S_2.shape[-2:]))
+
+    return torch.cat(out_S_0 + out_S_1 + out_S_2, dim=1)

@@ -1,0 +1,198 @@
+r"""``ParametricScattering2D``: a scattering layer whose Morlet wavelets are built from learnable parameters.
+
+Parameterizations of the ``J*L`` wavelets (filter ``n = j*L + l``):
+
+* ``canonical``: :math:`(\theta_n, \xi_n, \sigma_n, \gamma_n)` per filter, ``4*J*L`` scalars;
+* ``equivariant``: :math:`(\theta_j, \xi_j, \sigma_j, \gamma_j)` per scale, the orientations of scale ``j``
+  being :math:`\theta_j - l\pi/L` (so the tight-frame init equals kymatio's bank), ``4*J`` scalars;
+* ``pixelwise``: the ``J*L`` full-resolution Fourier filters themselves, initialised from the chosen init.
+
+With ``learnable=False`` the same values are buffers. The filters are derived from the parameters: rebuilt on
+every forward that may need gradients, and cached otherwise (eval / no-grad) until a parameter changes (an
+optimizer step, ``load_state_dict``, ``.to()``). The state_dict holds parameters only.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from parametricSN.scattering.core import FilterBank, compute_padding, pad_sizes, scattering2d
+from parametricSN.scattering.filters import (PARAM_NAMES, lowpass_filter, morlet_filters, periodize,
+                                             random_params, tight_frame_params)
+
+INITS = ("tight-frame", "random")
+PARAMETERIZATIONS = ("canonical", "equivariant", "pixelwise")
+BACKENDS = ("fast", "kymatio")
+
+
+def n_coefficients(J: int, L: int, max_order: int = 2, second_order_only: bool = False) -> int:
+    """Coefficients per input channel: ``1 + L*J + L*L*J*(J-1)/2`` for ``max_order=2``."""
+    order2 = L * L * J * (J - 1) // 2 if max_order == 2 else 0
+    return order2 if second_order_only else 1 + L * J + order2
+
+
+class ParametricScattering2D(nn.Module):
+    """Learnable 2-D scattering transform, ``(B, C, H, W) -> (B, C*K, H // 2**J, W // 2**J)``.
+
+    Any leading batch shape works: ``(..., C, H, W) -> (..., C*K, h, w)``; a 2-D input ``(H, W)`` gives
+    ``(K, h, w)``. Coefficients follow kymatio's order with the colour channel outermost.
+    """
+
+    def __init__(self, J: int, shape: tuple[int, int], L: int = 8, max_order: int = 2,
+                 init: str = "tight-frame", learnable: bool = True, parameterization: str = "canonical",
+                 seed: int = 0, backend: str = "fast", second_order_only: bool = False):
+        super().__init__()
+        M, N = (int(s) for s in shape)
+        _require(isinstance(J, int) and J >= 1, f"J must be an integer >= 1, got {J!r}")
+        _require(isinstance(L, int) and L >= 1, f"L must be an integer >= 1, got {L!r}")
+        _require(max_order in (1, 2), f"max_order must be 1 or 2, got {max_order!r}")
+        _require(min(M, N) >= 2 ** J, f"shape {shape} is smaller than 2**J = {2 ** J}; lower J")
+        _require(init in INITS, f"init must be one of {INITS}, got {init!r}")
+        _require(parameterization in PARAMETERIZATIONS,
+                 f"parameterization must be one of {PARAMETERIZATIONS}, got {parameterization!r}")
+        _require(backend in BACKENDS, f"backend must be one of {BACKENDS}, got {backend!r}")
+        _require(not second_order_only or (max_order == 2 and J >= 2),
+                 "second_order_only needs max_order=2 and J >= 2 (no order-2 paths otherwise)")
+        self.J, self.L, self.max_order, self.shape = J, L, max_order, (M, N)
+        self.init, self.learnable, self.parameterization = init, learnable, parameterization
+        self.seed, self.backend, self.second_order_only = seed, backend, second_order_only
+        self.padded_shape = compute_padding(M, N, J)
+        self.pads = pad_sizes((M, N), J)
+        self.n_coefficients = n_coefficients(J, L, max_order, second_order_only)
+
+        phi = lowpass_filter(self.padded_shape, J)
+        for res in range(J):  # fixed, derived: moves with .to() but stays out of the state_dict
+            self.register_buffer(f"phi_{res}", periodize(phi, res), persistent=False)
+
+        n_init = J if parameterization == "equivariant" else J * L
+        if init == "tight-frame":
+            values = tight_frame_params(J, L)
+            if parameterization == "equivariant":  # one value per scale: orientation l = 0
+                values = {k: v[::L].clone() for k, v in values.items()}
+        else:
+            values = random_params(J, L, torch.Generator().manual_seed(seed), n=n_init)
+        if parameterization == "pixelwise":
+            self._add("psi_hat", morlet_filters(self.padded_shape, **values))
+        else:
+            for name in PARAM_NAMES:
+                self._add(name, values[name])
+        self._cache: Optional[tuple[tuple, FilterBank]] = None
+
+    # ---- parameters ---------------------------------------------------------------------------------------
+    def _add(self, name: str, value: Tensor) -> None:
+        value = value.to(torch.get_default_dtype())
+        if self.learnable:
+            self.register_parameter(name, nn.Parameter(value))
+        else:
+            self.register_buffer(name, value)
+
+    def _raw(self) -> list[Tensor]:
+        names = ("psi_hat",) if self.parameterization == "pixelwise" else PARAM_NAMES
+        return [getattr(self, n) for n in names]
+
+    def filter_params(self) -> dict[str, Tensor]:
+        """theta, xi, sigma, slant per filter (length ``J*L``, filter ``n = j*L + l``), differentiable.
+
+        Empty for ``pixelwise``, whose filters are free Fourier coefficients rather than Morlet parameters.
+        """
+        if self.parameterization == "pixelwise":
+            return {}
+        if self.parameterization == "canonical":
+            return {n: getattr(self, n) for n in PARAM_NAMES}
+        L = self.L
+        offsets = torch.arange(L, dtype=self.theta.dtype, device=self.theta.device) * (math.pi / L)
+        params = {n: getattr(self, n).repeat_interleave(L) for n in ("xi", "sigma", "slant")}
+        params["theta"] = (self.theta[:, None] - offsets[None, :]).reshape(-1)
+        return {n: params[n] for n in PARAM_NAMES}
+
+    def param_groups(self, lr_orientation: float, lr_scattering: float) -> list[dict]:
+        """Optimizer groups: θ alone (``lr_orientation``), {ξ, σ, slant} together (``lr_scattering``);
+        pixelwise: one group of filters (``lr_scattering``); none when the filters are fixed."""
+        if not self.learnable:
+            return []
+        if self.parameterization == "pixelwise":
+            return [{"params": [self.psi_hat], "lr": lr_scattering, "name": "scattering"}]
+        return [{"params": [self.theta], "lr": lr_orientation, "name": "orientation"},
+                {"params": [self.xi, self.sigma, self.slant], "lr": lr_scattering, "name": "scattering"}]
+
+    # ---- filters ------------------------------------------------------------------------------------------
+    def _wavelets(self) -> Tensor:
+        """The ``J*L`` full-resolution Fourier wavelets, built in float64 from the parameters."""
+        if self.parameterization == "pixelwise":
+            return self.psi_hat
+        p = self.filter_params()
+        return morlet_filters(self.padded_shape, *(p[n].double() for n in PARAM_NAMES))
+
+    def filters(self) -> Tensor:
+        """``(J*L, M_pad, N_pad)`` real Fourier-domain wavelets at full resolution (detached, for figures)."""
+        with torch.no_grad():
+            return self._wavelets().detach().clone()
+
+    def _filter_bank(self, dtype: torch.dtype) -> FilterBank:
+        J, L = self.J, self.L
+        psi = self._wavelets()
+        coarse = [psi[(j1 + 1) * L:] if j1 == 0 else periodize(psi[(j1 + 1) * L:], j1)
+                  for j1 in range(J - 1)]
+        phi = [getattr(self, f"phi_{res}").to(dtype) for res in range(J)]
+        return FilterBank(phi, psi.to(dtype), [c.to(dtype) for c in coarse])
+
+    def _cache_key(self, dtype: torch.dtype) -> tuple:
+        # _version counts in-place writes (optimizer steps, load_state_dict's copy_); data_ptr changes on .to()
+        return (dtype,) + tuple((t.data_ptr(), t._version, t.device) for t in self._raw())
+
+    def filter_bank(self, dtype: torch.dtype = torch.float32) -> FilterBank:
+        """The filters at every resolution the transform needs.
+
+        Rebuilt from the parameters whenever a gradient can flow to them (training); otherwise (eval under
+        ``torch.no_grad()``, or fixed filters) cached until a parameter changes. Caching whenever the module is in
+        eval mode would silently cut the gradient to the filters of a model fine-tuned in eval mode.
+        """
+        needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in self._raw())
+        if needs_grad:
+            self._cache = None
+            return self._filter_bank(dtype)
+        key = self._cache_key(dtype)
+        if self._cache is None or self._cache[0] != key:
+            with torch.no_grad():
+                self._cache = (key, self._filter_bank(dtype))
+        return self._cache[1]
+
+    # ---- forward ------------------------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() < 2 or tuple(x.shape[-2:]) != self.shape:
+            raise ValueError(f"expected input of shape (..., {self.shape[0]}, {self.shape[1]}), "
+                             f"got {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise TypeError(f"expected a floating-point input, got {x.dtype}")
+        lead = x.shape[:-3] if x.dim() >= 3 else ()
+        channels = x.shape[-3] if x.dim() >= 3 else 1
+        filters = self.filter_bank(x.dtype)
+        if self.backend == "fast":
+            run = scattering2d
+        else:
+            from parametricSN.scattering.kymatio_backend import scattering2d_kymatio as run
+        S = run(x.reshape(-1, *self.shape), filters, self.J, self.L, self.max_order, self.pads,
+                self.second_order_only)
+        out_shape = S.shape[-2:]
+        if x.dim() == 2:
+            return S.reshape(self.n_coefficients, *out_shape)
+        return S.reshape(*lead, channels * self.n_coefficients, *out_shape)
+
+    # ---- copies -------------------------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"] = None  # derived; rebuilt on demand
+        return state
+
+    def extra_repr(self) -> str:
+        return (f"J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order}, init={self.init!r}, "
+                f"learnable={self.learnable}, parameterization={self.parameterization!r}, "
+                f"backend={self.backend!r}, second_order_only={self.second_order_only}, K={self.n_coefficients}")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
