@@ -1,0 +1,104 @@
+"""``build_loaders(cfg)``: config -> train and test DataLoaders over seeded class-balanced subsets."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from parametricSN.config import DEFAULT_DATA_ROOT, Config
+from parametricSN.data.cifar import read_cifar, read_cifar_folder
+from parametricSN.data.covidx import read_covidx
+from parametricSN.data.datasets import EpochSampler, SubsetDataset
+from parametricSN.data.fashion_mnist import read_fashion_mnist
+from parametricSN.data.kth import read_kth
+from parametricSN.data.splits import DatasetError, Split
+from parametricSN.data.subsets import LOADER, TEST_SUBSET, TRAIN_SUBSET, balanced_subset, derive_seed
+from parametricSN.data.transforms import build_transform
+
+
+@dataclass
+class Loaders:
+    """Train and test loaders of one run.
+
+    ``train`` yields ``(images float32 (B, C, H, W), labels int64 (B,))`` in the order of its
+    :class:`EpochSampler`; ``test`` yields the test subset in index order, unaugmented. ``train_indices`` and
+    ``test_indices`` are the sorted indices of the chosen items in the train and test splits.
+    """
+
+    train: DataLoader
+    test: DataLoader
+    num_classes: int
+    in_channels: int
+    train_indices: np.ndarray
+    test_indices: np.ndarray
+    classes: tuple
+
+    def set_epoch(self, epoch: int) -> None:
+        """Fix the shuffle order and augmentation randomness of the next pass over ``train``."""
+        self.train.sampler.set_epoch(epoch)
+
+
+def read_splits(cfg: Config) -> tuple:
+    """The full (train, test) :class:`Split` pair of ``cfg.dataset`` read from ``cfg.dataset.root``."""
+    d = cfg.dataset
+    root = Path(d.root).expanduser()
+    default_root = d.root == DEFAULT_DATA_ROOT
+    if d.name == "cifar":
+        return read_cifar_folder(root, default_root) if d.format == "imagefolder" else read_cifar(root, d.download)
+    if d.name == "fashion_mnist":
+        return read_fashion_mnist(root, default_root)
+    if d.name == "kth":
+        return read_kth(root, d.sample)
+    if d.name == "xray":
+        return read_covidx(root, default_root)
+    raise DatasetError(f"dataset.name: no reader for {d.name!r}")  # pragma: no cover - the schema checks names
+
+
+def _check_classes(cfg: Config, split: Split) -> None:
+    if len(split.classes) != cfg.num_classes:
+        raise DatasetError(f"{split.name}: found {len(split.classes)} classes ({', '.join(split.classes)}), but "
+                           f"{cfg.dataset.name} has {cfg.num_classes}")
+
+
+def _pin_memory(device: str) -> bool:
+    # pinned host memory only helps (and only works) when batches go to a CUDA device
+    return device != "cpu" and torch.cuda.is_available()
+
+
+def build_datasets(cfg: Config) -> tuple:
+    """(train, test) :class:`SubsetDataset` of ``cfg``: subsets drawn with ``general.seed``, train augmented
+    with ``dataset.augment``, test with the deterministic pipeline."""
+    d, seed = cfg.dataset, cfg.general.seed
+    train_split, test_split = read_splits(cfg)
+    for split in (train_split, test_split):
+        _check_classes(cfg, split)
+    train_idx = balanced_subset(train_split.labels, d.train_sample_num, seed, cfg.num_classes, TRAIN_SUBSET,
+                                f"{train_split.name} (dataset.train_sample_num)", train_split.classes)
+    test_idx = balanced_subset(test_split.labels, d.test_sample_num, seed, cfg.num_classes, TEST_SUBSET,
+                               f"{test_split.name} (dataset.test_sample_num)", test_split.classes)
+    train_tf = build_transform(d.name, d.augment, d.height, d.width, train=True)
+    test_tf = build_transform(d.name, d.augment, d.height, d.width, train=False)
+    return (SubsetDataset(train_split, train_idx, train_tf, augment_seed=seed),
+            SubsetDataset(test_split, test_idx, test_tf))
+
+
+def build_loaders(cfg: Config) -> Loaders:
+    """Train and test DataLoaders for ``cfg`` (see :class:`Loaders`).
+
+    Batches: ``dataset.train_batch_size`` / ``dataset.test_batch_size``, the last batch kept even if short;
+    ``general.num_workers`` worker processes (kept alive across epochs); pinned memory when batches go to CUDA.
+    The loaders get their own torch generator, so creating an iterator never draws from the global RNG.
+    """
+    d, g = cfg.dataset, cfg.general
+    train_set, test_set = build_datasets(cfg)
+    common = dict(num_workers=g.num_workers, pin_memory=_pin_memory(g.device), drop_last=False,
+                  persistent_workers=g.num_workers > 0,
+                  generator=torch.Generator().manual_seed(derive_seed(g.seed, LOADER)))
+    train = DataLoader(train_set, batch_size=d.train_batch_size,
+                       sampler=EpochSampler(len(train_set), g.seed, shuffle=True), **common)
+    test = DataLoader(test_set, batch_size=d.test_batch_size, shuffle=False, **common)
+    return Loaders(train=train, test=test, num_classes=cfg.num_classes, in_channels=cfg.in_channels,
+                   train_indices=train_set.indices, test_indices=test_set.indices, classes=train_set.split.classes)
