@@ -22,7 +22,7 @@ DEFAULT_DATA_ROOT = "data"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/store.db"
 DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
 
-DATASET_CLASSES = {"cifar": 10, "kth": 11, "xray": 3, "fashion_mnist": 10}
+DATASET_CLASSES = {"cifar": 10, "kth": 11, "xray": 2, "fashion_mnist": 10}
 DATASET_CHANNELS = {"cifar": 3, "kth": 3, "xray": 1, "fashion_mnist": 1}
 
 
