@@ -15,10 +15,7 @@ from torch import nn
 
 from parametricSN.config import Config
 from parametricSN.models.registry import build_head
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # TEMPORARY until parametricSN.scattering lands
-    from parametricSN.scattering import ParametricScattering2D
+from parametricSN.scattering import ParametricScattering2D
 
 
 class HybridModel(nn.Module):
@@ -47,7 +44,6 @@ class HybridModel(nn.Module):
 
 def build_scattering(cfg: Config) -> ParametricScattering2D:
     """The scattering layer the config describes, for images of (dataset.height, dataset.width)."""
-    from parametricSN.scattering import ParametricScattering2D  # TEMPORARY lazy import
     sc = cfg.scattering
     return ParametricScattering2D(sc.J, shape=(cfg.dataset.height, cfg.dataset.width), L=sc.L,
                                   max_order=sc.max_order, init=sc.init, learnable=sc.learnable,

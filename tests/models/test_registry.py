@@ -50,7 +50,7 @@ def test_a_new_head_is_one_decorated_builder(monkeypatch):
     cfg.model.name = "mean"
     model = build_model(cfg)
     assert isinstance(model.head, _MeanHead) and model.head.in_shape == (1, 224, 224)
-    assert model(images(cfg)).shape == (2, 3)
+    assert model(images(cfg)).shape == (2, cfg.num_classes)
 
 
 def test_registering_a_different_builder_under_a_taken_name_fails(monkeypatch):

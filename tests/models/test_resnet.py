@@ -6,7 +6,7 @@ from torch import nn
 from parametricSN.config import ConfigError, ModelConfig
 from parametricSN.models import build_head, build_model
 
-from tests.models.helpers import images, make_cfg
+from tests.models.helpers import make_cfg
 
 
 def test_small_inputs_get_the_cifar_stem_and_large_ones_the_imagenet_stem():
@@ -30,10 +30,6 @@ def test_weights_round_trip_through_a_local_file(tmp_path):
     loaded = build_model(cfg)
     for key, value in saved.head.state_dict().items():
         assert torch.equal(loaded.head.state_dict()[key], value), key
-    saved.eval()
-    loaded.eval()
-    x = images(cfg)
-    torch.testing.assert_close(loaded(x), saved(x), rtol=0, atol=0)
 
 
 def test_random_init_when_no_weights_are_given():
