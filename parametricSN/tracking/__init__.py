@@ -1,1 +1,11 @@
-"""(in progress)"""
+"""Tracking: everything MLflow — where runs are stored, the run logger, model save/load.
+
+``MlflowLogger`` implements ``parametricSN.training.Logger``; ``load_model(run_id_or_path, tracking_uri=None)``
+rebuilds a trained model (eval mode) from a run or a model file.
+"""
+from parametricSN.tracking.mlflow_logger import ERROR_TAG, MlflowLogger
+from parametricSN.tracking.model_io import ModelFileError, load_model, save_model_file
+from parametricSN.tracking.store import client_for, default_artifact_location, resolve_tracking_uri
+
+__all__ = ["ERROR_TAG", "MlflowLogger", "ModelFileError", "client_for", "default_artifact_location", "load_model",
+           "resolve_tracking_uri", "save_model_file"]

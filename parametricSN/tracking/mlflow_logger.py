@@ -1,0 +1,114 @@
+"""The MLflow implementation of ``parametricSN.training.Logger``.
+
+It talks to the store through an explicit ``MlflowClient`` and run id — never MLflow's global "active run" —
+so several loggers (or a logger inside a caller's own MLflow run) do not interfere.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from mlflow.entities import Metric, Param, RunStatus
+from torch import nn
+
+from parametricSN.config import Config
+from parametricSN.tracking.model_io import ARTIFACT_DIR, FILE_NAME, save_model_file
+from parametricSN.tracking.store import client_for, default_artifact_location, get_or_create_experiment, \
+    resolve_tracking_uri
+
+log = logging.getLogger(__name__)
+
+MAX_PARAMS_PER_BATCH = 100  # MLflow's limit per log_batch call
+MAX_PARAM_LENGTH = 6000
+MAX_TAG_LENGTH = 5000
+ERROR_TAG = "error"
+
+
+class MlflowLogger:
+    """Log one run at a time into the MLflow store ``tracking_uri`` under ``experiment_name``.
+
+    The experiment is created when missing, with ``artifact_location`` (default: see
+    :func:`parametricSN.tracking.store.default_artifact_location`).
+    """
+
+    def __init__(self, tracking_uri: Optional[str] = None, experiment_name: str = "default",
+                 artifact_location: Optional[str] = None, run_name: Optional[str] = None) -> None:
+        self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        self.experiment_name = experiment_name
+        self.artifact_location = artifact_location or default_artifact_location(self.tracking_uri,
+                                                                                experiment_name)
+        self.run_name = run_name
+        self.client = client_for(self.tracking_uri)
+        self.run_id: Optional[str] = None
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "MlflowLogger":
+        """A logger for ``cfg.mlflow`` (tracking_uri, experiment_name, artifact_location, run_name)."""
+        m = cfg.mlflow
+        return cls(m.tracking_uri, m.experiment_name, m.artifact_location, m.run_name)
+
+    # ---- run lifecycle ----------------------------------------------------------------------------------
+    def start_run(self, cfg: Config) -> str:
+        exp_id = get_or_create_experiment(self.client, self.experiment_name, self.artifact_location)
+        tags = {"dataset": cfg.dataset.name, "model": cfg.model.name,
+                "scattering": ("learnable" if cfg.scattering.learnable else "fixed")
+                if cfg.scattering.architecture == "scattering" else "identity"}
+        run = self.client.create_run(exp_id, run_name=self.run_name or None, tags=tags)
+        self.run_id = run.info.run_id
+        return self.run_id
+
+    def end_run(self) -> None:
+        self.client.set_terminated(self._run(), RunStatus.to_string(RunStatus.FINISHED))
+        self.run_id = None
+
+    def set_failed(self, error: BaseException) -> None:
+        """Tag the run with ``error`` and end it FAILED (KILLED for Ctrl-C). Never raises: the caller is
+        already handling ``error``, which must not be masked by a second failure of the store."""
+        if self.run_id is None:
+            return
+        status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.FAILED
+        message = f"{type(error).__name__}: {error}"[:MAX_TAG_LENGTH]
+        try:
+            self.client.set_tag(self.run_id, ERROR_TAG, message)
+            self.client.set_terminated(self.run_id, RunStatus.to_string(status))
+        except Exception as exc:  # noqa: BLE001 - reported, and the original error still propagates
+            log.warning("could not mark MLflow run %s as failed: %s", self.run_id, exc)
+        self.run_id = None
+
+    # ---- logging ----------------------------------------------------------------------------------------
+    def log_params(self, params: dict[str, Any]) -> None:
+        items = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in params.items()]
+        for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
+            self.client.log_batch(self._run(), params=items[i:i + MAX_PARAMS_PER_BATCH])
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        now = int(time.time() * 1000)
+        self.client.log_batch(self._run(), metrics=[Metric(k, float(v), now, int(step))
+                                                    for k, v in metrics.items()])
+
+    def log_text(self, text: str, name: str) -> None:
+        self.client.log_text(self._run(), text, name)
+
+    def log_dict(self, data: dict, name: str) -> None:
+        self.client.log_dict(self._run(), data, name)
+
+    def log_figure(self, fig: Any, name: str) -> None:
+        self.client.log_figure(self._run(), fig, name)
+
+    def log_file(self, path: "os.PathLike[str] | str", artifact_dir: Optional[str] = None) -> None:
+        self.client.log_artifact(self._run(), str(path), artifact_dir)
+
+    def log_model(self, model: nn.Module, cfg: Config) -> None:
+        """Store ``model/model.pt`` (weights + config), reloadable with ``parametricSN.tracking.load_model``."""
+        with tempfile.TemporaryDirectory(prefix="psn-model-") as tmp:
+            path = save_model_file(Path(tmp) / FILE_NAME, model, cfg)
+            self.client.log_artifact(self._run(), str(path), ARTIFACT_DIR)
+
+    def _run(self) -> str:
+        if self.run_id is None:
+            raise RuntimeError("MlflowLogger: no open run; call start_run first")
+        return self.run_id

@@ -1,0 +1,103 @@
+"""Trained models as plain files: weights + config, rebuilt with ``build_model`` (no pickled classes).
+
+The file (``model/model.pt`` in a run's artifacts) is a ``torch.save`` of::
+
+    {"format": "parametricSN-model", "version": 1, "config": cfg.to_dict(), "state_dict": {name: tensor}}
+
+so :func:`load_model` needs only this package, never the globals of the process that trained it.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from mlflow.exceptions import MlflowException
+from torch import nn
+
+from parametricSN.config import DEFAULT_DATA_ROOT, Config, config_from_dict
+from parametricSN.models import build_model
+from parametricSN.tracking.store import client_for, resolve_tracking_uri
+
+FORMAT = "parametricSN-model"
+VERSION = 1
+ARTIFACT_DIR = "model"
+FILE_NAME = "model.pt"
+
+
+class ModelFileError(ValueError):
+    """A saved model cannot be found or read."""
+
+
+def save_model_file(path: Union[str, "os.PathLike[str]"], model: nn.Module, cfg: Config) -> Path:
+    """Write ``model``'s weights (on CPU) and ``cfg`` to ``path``; returns the path."""
+    path = Path(path)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"format": FORMAT, "version": VERSION, "config": cfg.to_dict(), "state_dict": state}, path)
+    return path
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
+        raise ModelFileError(f"model file {str(path)!r} is corrupt or not a torch file ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ModelFileError(f"{str(path)!r} is not a parametricSN model file (no 'format': {FORMAT!r})")
+    if data.get("version") != VERSION:
+        raise ModelFileError(f"model file {str(path)!r} has version {data.get('version')!r}; "
+                             f"this parametricSN reads version {VERSION}")
+    return data
+
+
+def _config_for_rebuild(saved: dict) -> Config:
+    """The saved config, minus what rebuilding the network does not need and may no longer exist here:
+    the dataset folder and the initial-weights file (the saved weights replace them)."""
+    saved = {section: dict(body) for section, body in saved.items()}
+    root = saved.get("dataset", {}).get("root")
+    if root is not None and not Path(root).expanduser().exists():
+        saved["dataset"]["root"] = DEFAULT_DATA_ROOT
+    if "weights" in saved.get("model", {}):
+        saved["model"]["weights"] = None
+    return config_from_dict(saved)
+
+
+def _download(run_id: str, tracking_uri: Optional[str], dst: str) -> Path:
+    client = client_for(tracking_uri)
+    try:
+        client.get_run(run_id)
+    except MlflowException as exc:
+        raise ModelFileError(f"{run_id!r} is neither a model file nor a run in the tracking store "
+                             f"{resolve_tracking_uri(tracking_uri)!r}") from exc
+    try:
+        local = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/{FILE_NAME}", dst)
+    except (MlflowException, OSError) as exc:
+        raise ModelFileError(f"run {run_id} has no saved model ({ARTIFACT_DIR}/{FILE_NAME}); "
+                             "it was trained with train.save_model=false or did not finish") from exc
+    return Path(local)
+
+
+def load_model(run_id_or_path: Union[str, "os.PathLike[str]"], tracking_uri: Optional[str] = None) -> nn.Module:
+    """Rebuild a saved model in eval mode, on CPU.
+
+    ``run_id_or_path``: a model file, a folder holding ``model.pt``, or an MLflow run id (looked up in
+    ``tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else the default store).
+    """
+    candidate = Path(run_id_or_path).expanduser()
+    with tempfile.TemporaryDirectory(prefix="psn-model-") as tmp:
+        if candidate.is_dir():
+            path = candidate / FILE_NAME
+            if not path.is_file():
+                raise ModelFileError(f"folder {str(candidate)!r} holds no {FILE_NAME}")
+        elif candidate.is_file():
+            path = candidate
+        else:
+            path = _download(str(run_id_or_path), tracking_uri, tmp)
+        data = _read(path)
+    model = build_model(_config_for_rebuild(data["config"]))
+    model.load_state_dict(data["state_dict"])
+    return model.eval()

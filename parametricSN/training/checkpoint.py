@@ -1,0 +1,92 @@
+"""Training checkpoints: everything needed to continue a run exactly where it stopped.
+
+A checkpoint is a plain dict saved with ``torch.save`` and read back with ``weights_only=True`` (tensors,
+numbers, strings, lists, tuples and dicts only — no pickled classes)::
+
+    {"format": "parametricSN-checkpoint", "version": 1,
+     "epoch": last completed epoch (1-based),
+     "model": state_dict, "optimizer": state_dict, "scheduler": state_dict ({} without a scheduler),
+     "rng": determinism.rng_state(), "history": [per-epoch metric dicts],
+     "config": cfg.to_dict(), "extra": {...}}
+
+Data randomness needs no state: it is a function of (seed, epoch, index), so resuming at ``epoch + 1`` with
+the restored generators replays the same run.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+from torch import nn
+from torch.optim import Optimizer
+
+from parametricSN.config import Config
+from parametricSN.training.determinism import rng_state, set_rng_state
+from parametricSN.training.optim import Schedule
+
+FORMAT = "parametricSN-checkpoint"
+VERSION = 1
+REQUIRED = ("epoch", "model", "optimizer", "scheduler", "rng", "history", "config")
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt or not a parametricSN checkpoint."""
+
+
+def save_checkpoint(path: PathLike, *, model: nn.Module, optimizer: Optimizer, schedule: Schedule, epoch: int,
+                    history: list[dict[str, float]], cfg: Config, extra: Optional[dict[str, Any]] = None) -> Path:
+    """Write the checkpoint of the state after ``epoch`` to ``path`` (atomically: a crash mid-write leaves
+    no half-written file under the final name). Returns the path."""
+    path = Path(path)
+    state = {"format": FORMAT, "version": VERSION, "epoch": int(epoch), "model": model.state_dict(),
+             "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(), "rng": rng_state(),
+             "history": [dict(h) for h in history], "config": cfg.to_dict(), "extra": dict(extra or {})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> dict[str, Any]:
+    """Read and check a checkpoint written by :func:`save_checkpoint`.
+
+    Raises :class:`CheckpointError` naming the file when it does not exist, cannot be read (truncated or
+    corrupt), or is not a parametricSN checkpoint of a known version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or truncated and cannot be read "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                              "delete it and resume from an earlier checkpoint") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a parametricSN checkpoint "
+                              f"(no 'format': {FORMAT!r} entry)")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {str(path)!r} has version {state.get('version')!r}; "
+                              f"this parametricSN reads version {VERSION}")
+    missing = [k for k in REQUIRED if k not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}")
+    return state
+
+
+def restore_checkpoint(state: dict[str, Any], *, model: nn.Module, optimizer: Optimizer,
+                       schedule: Schedule) -> int:
+    """Load a checkpoint's model, optimizer, scheduler and generator states in place; return its epoch
+    (training continues at ``epoch + 1``)."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
+    return int(state["epoch"])

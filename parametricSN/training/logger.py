@@ -1,0 +1,87 @@
+"""The logger interface the training loop reports through.
+
+``training/`` never talks to an experiment tracker directly: it calls the methods of a :class:`Logger`.
+``parametricSN.tracking.MlflowLogger`` implements it with MLflow; :class:`NullLogger` discards everything
+(useful in notebooks, benchmarks and tests that do not need a store).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Protocol, runtime_checkable
+
+from torch import nn
+
+from parametricSN.config import Config
+
+
+@runtime_checkable
+class Logger(Protocol):
+    """What a run reports. One logger object serves one run at a time.
+
+    Call order: ``start_run`` once, then any of the ``log_*`` methods, then exactly one of ``end_run`` or
+    ``set_failed``.
+    """
+
+    def start_run(self, cfg: Config) -> str:
+        """Open a run for ``cfg`` and return its id."""
+
+    def end_run(self) -> None:
+        """Close the run as finished."""
+
+    def set_failed(self, error: BaseException) -> None:
+        """Close the run as failed (killed for ``KeyboardInterrupt``), recording ``error`` as a tag."""
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Record flat ``name -> value`` parameters (values are stringified)."""
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Record scalar metrics at ``step`` (the epoch number for per-epoch metrics)."""
+
+    def log_text(self, text: str, name: str) -> None:
+        """Store ``text`` as the artifact file ``name`` (e.g. ``"config.yaml"``)."""
+
+    def log_dict(self, data: dict, name: str) -> None:
+        """Store ``data`` as a JSON (``.json``) or YAML (``.yaml``) artifact ``name``."""
+
+    def log_figure(self, fig: Any, name: str) -> None:
+        """Store a matplotlib figure as the image artifact ``name`` (e.g. ``"figures/loss.png"``)."""
+
+    def log_file(self, path: "os.PathLike[str] | str", artifact_dir: Optional[str] = None) -> None:
+        """Copy the local file ``path`` into the run's artifacts, under ``artifact_dir`` when given."""
+
+    def log_model(self, model: nn.Module, cfg: Config) -> None:
+        """Store the trained model (weights + config) so that it can be rebuilt without this process."""
+
+
+class NullLogger:
+    """A :class:`Logger` that records nothing; ``start_run`` returns an empty run id."""
+
+    def start_run(self, cfg: Config) -> str:
+        return ""
+
+    def end_run(self) -> None:
+        pass
+
+    def set_failed(self, error: BaseException) -> None:
+        pass
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        pass
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        pass
+
+    def log_text(self, text: str, name: str) -> None:
+        pass
+
+    def log_dict(self, data: dict, name: str) -> None:
+        pass
+
+    def log_figure(self, fig: Any, name: str) -> None:
+        pass
+
+    def log_file(self, path: "os.PathLike[str] | str", artifact_dir: Optional[str] = None) -> None:
+        pass
+
+    def log_model(self, model: nn.Module, cfg: Config) -> None:
+        pass

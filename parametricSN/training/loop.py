@@ -1,0 +1,138 @@
+"""The epoch loop: one training pass, one evaluation pass, and :func:`fit` running epochs with logging.
+
+Accuracies are percentages (0-100, as the paper reports them); losses are per-sample means over the epoch.
+
+Gradient accumulation with ``k = train.accum_steps``: the batches of an epoch are taken in consecutive groups
+of ``k``; each batch's mean loss is multiplied by ``1/m`` where ``m`` is the number of batches in its group
+(``k``, or fewer for the last group of the epoch), the gradients of the group add up, and then the optimizer
+steps once (and a per-step schedule with it). With equal batch sizes the step's gradient is therefore exactly
+the gradient of the mean loss over the whole group — the same as one batch ``m`` times larger, for models
+without batch statistics.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+import torch
+from torch import nn
+from torch.optim import Optimizer
+from tqdm.auto import tqdm
+
+from parametricSN.config import Config
+from parametricSN.training.checkpoint import save_checkpoint
+from parametricSN.training.logger import Logger
+from parametricSN.training.losses import LossFn
+from parametricSN.training.optim import Schedule, group_lrs
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+def train_epoch(model: nn.Module, batches: Batches, optimizer: Optimizer, schedule: Schedule, loss_fn: LossFn,
+                device: torch.device, accum_steps: int = 1, desc: str = "train") -> dict[str, float]:
+    """One pass over ``batches`` in train mode; returns ``train_loss`` and ``train_acc`` (%).
+
+    ``batches`` must have a length (a DataLoader does) so that the last accumulation group is known.
+    """
+    model.train()
+    n_batches = len(batches)  # type: ignore[arg-type]
+    loss_sum, correct, seen = 0.0, 0, 0
+    for i, (x, y) in enumerate(tqdm(batches, desc=desc, leave=False, disable=None)):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        group_start = i - i % accum_steps
+        group_size = min(accum_steps, n_batches - group_start)
+        if i == group_start:
+            optimizer.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        (loss / group_size).backward()
+        if i == group_start + group_size - 1:
+            optimizer.step()
+            schedule.after_optimizer_step()
+        loss_sum += loss.item() * len(y)
+        correct += int((logits.argmax(dim=1) == y).sum())
+        seen += len(y)
+    if seen == 0:
+        raise ValueError("the training loader yielded no batches: check dataset.train_sample_num and "
+                         "dataset.train_batch_size")
+    return {"train_loss": loss_sum / seen, "train_acc": 100.0 * correct / seen}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn, device: torch.device,
+             desc: str = "test") -> dict[str, float]:
+    """One pass over ``batches`` in eval mode; returns ``test_loss`` and ``test_acc`` (%)."""
+    model.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for x, y in tqdm(batches, desc=desc, leave=False, disable=None):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        logits = model(x)
+        loss_sum += loss_fn(logits, y).item() * len(y)
+        correct += int((logits.argmax(dim=1) == y).sum())
+        seen += len(y)
+    if seen == 0:
+        raise ValueError("the test loader yielded no batches: check dataset.test_sample_num")
+    return {"test_loss": loss_sum / seen, "test_acc": 100.0 * correct / seen}
+
+
+def filter_snapshot(model: nn.Module) -> Optional[dict[str, torch.Tensor]]:
+    """Detached CPU copies of the learnable scattering's filter parameters, or None (no / fixed scattering)."""
+    scattering = getattr(model, "scattering", None)
+    if scattering is None or not any(p.requires_grad for p in scattering.parameters()):
+        return None
+    return {k: v.detach().to("cpu", copy=True) for k, v in scattering.filter_params().items()}
+
+
+def filter_motion(initial: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> dict[str, float]:
+    """``motion_<name> = mean |p - p_initial|`` for each filter parameter (θ, ξ, σ, slant)."""
+    return {f"motion_{k}": float((current[k].double() - v.double()).abs().mean())
+            for k, v in initial.items() if k in current and current[k].shape == v.shape}
+
+
+def is_test_epoch(epoch: int, cfg: Config) -> bool:
+    """Test every ``train.test_every`` epochs and always after the last one."""
+    return epoch % cfg.train.test_every == 0 or epoch == cfg.train.epochs
+
+
+def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, schedule: Schedule, loss_fn: LossFn,
+        device: torch.device, logger: Logger, start_epoch: int = 1,
+        history: Optional[list[dict[str, float]]] = None,
+        initial_filters: Optional[dict[str, torch.Tensor]] = None,
+        on_epoch_end: Optional[Callable[[int, dict[str, float]], None]] = None) -> list[dict[str, float]]:
+    """Train epochs ``start_epoch .. train.epochs`` and return the per-epoch history.
+
+    Each epoch: ``loaders.set_epoch(epoch)`` (pins shuffle and augmentation), record the group learning
+    rates in effect at its start (``lr_<group>``), train, measure filter motion, test when
+    :func:`is_test_epoch`, log the metrics at ``step=epoch``, and save a checkpoint artifact every
+    ``train.checkpoint_every`` epochs. ``history`` / ``initial_filters`` carry a resumed run's past.
+    """
+    history = list(history or [])
+    initial_filters = initial_filters if initial_filters is not None else filter_snapshot(model)
+    epochs = cfg.train.epochs
+    with tempfile.TemporaryDirectory(prefix="psn-ckpt-") as tmp:
+        bar = tqdm(range(start_epoch, epochs + 1), desc="epochs", disable=None)
+        for epoch in bar:
+            loaders.set_epoch(epoch)
+            metrics: dict[str, float] = group_lrs(optimizer)
+            metrics.update(train_epoch(model, loaders.train, optimizer, schedule, loss_fn, device,
+                                       cfg.train.accum_steps, desc=f"epoch {epoch}/{epochs}"))
+            schedule.after_epoch()
+            if initial_filters is not None:
+                current = filter_snapshot(model)
+                metrics.update(filter_motion(initial_filters, current or {}))
+            if is_test_epoch(epoch, cfg):
+                metrics.update(evaluate(model, loaders.test, loss_fn, device))
+            logger.log_metrics(metrics, step=epoch)
+            history.append({"epoch": epoch, **metrics})
+            bar.set_postfix({k: round(metrics[k], 4) for k in ("train_loss", "test_acc") if k in metrics})
+            every = cfg.train.checkpoint_every
+            if every > 0 and epoch % every == 0:
+                path = save_checkpoint(Path(tmp) / f"epoch_{epoch:04d}.pt", model=model, optimizer=optimizer,
+                                       schedule=schedule, epoch=epoch, history=history, cfg=cfg,
+                                       extra={"initial_filters": initial_filters or {}})
+                logger.log_file(path, "checkpoints")
+                path.unlink()
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, metrics)
+    return history

@@ -1,0 +1,91 @@
+"""``train(cfg)``: one complete run — data, model, optimizer, epochs, and everything reported to the tracker.
+
+    from parametricSN.config import load_config
+    from parametricSN.training import train
+    result = train(load_config("conf/cifar.yaml", ["train.epochs=10"]))
+    result.run_id, result.test_acc, result.history
+
+Order of a run (it fixes what the seed controls): resolve the device, open the run and log the config,
+build the loaders, seed every global generator with ``general.seed``, build the model (so its initialisation
+depends on the seed only, not on what the data layer did), then train (:func:`parametricSN.training.loop.fit`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from torch import nn
+
+from parametricSN.config import Config
+from parametricSN.data import build_loaders
+from parametricSN.models import build_model
+from parametricSN.training.curves import curve_figures
+from parametricSN.training.determinism import deterministic_mode, resolve_device, seed_everything
+from parametricSN.training.logger import Logger
+from parametricSN.training.loop import fit
+from parametricSN.training.losses import build_loss
+from parametricSN.training.optim import build_optimizer, build_schedule
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`train` returns: the tracker's run id ("" without a tracker), the final test accuracy (%)
+    and one metric dict per epoch (``epoch``, ``train_loss``, ``train_acc``, ``lr_<group>``, ``motion_<param>``
+    when the scattering is learnable, and ``test_loss`` / ``test_acc`` on test epochs)."""
+
+    run_id: str
+    test_acc: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def default_logger(cfg: Config) -> Logger:
+    """The MLflow logger for ``cfg`` (imported here so that ``training`` does not depend on MLflow)."""
+    from parametricSN.tracking import MlflowLogger
+
+    return MlflowLogger.from_config(cfg)
+
+
+def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
+          loaders: Any = None) -> RunResult:
+    """Train and test ``cfg``'s model on ``cfg``'s data, reporting to ``logger`` (MLflow by default).
+
+    ``model`` / ``loaders`` replace ``build_model(cfg)`` / ``build_loaders(cfg)`` (e.g. a head of your own);
+    a replaced model is seeded by whoever built it. If anything fails, the run is marked failed with the
+    error and the exception propagates.
+    """
+    device = resolve_device(cfg.general.device)
+    logger = logger if logger is not None else default_logger(cfg)
+    run_id = logger.start_run(cfg)
+    try:
+        logger.log_params(cfg.flat())
+        logger.log_text(cfg.to_yaml(), "config.yaml")
+        with deterministic_mode(cfg.general.deterministic):
+            if loaders is None:
+                loaders = build_loaders(cfg)
+            if model is None:
+                seed_everything(cfg.general.seed)
+                model = build_model(cfg)
+            model = model.to(device)
+            optimizer = build_optimizer(model, cfg)
+            schedule = build_schedule(optimizer, cfg, batches_per_epoch=len(loaders.train))
+            history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger)
+        test_acc = float(history[-1]["test_acc"])  # the last epoch is always a test epoch
+        if cfg.viz.figures:
+            _log_curves(logger, history)
+        if cfg.train.save_model:
+            logger.log_model(model, cfg)
+    except BaseException as exc:
+        logger.set_failed(exc)
+        raise
+    logger.end_run()
+    return RunResult(run_id=run_id, test_acc=test_acc, history=history)
+
+
+def _log_curves(logger: Logger, history: list[dict[str, float]]) -> None:
+    import matplotlib.pyplot as plt
+
+    for name, fig in curve_figures(history).items():
+        try:
+            logger.log_figure(fig, name)
+        finally:
+            plt.close(fig)
