@@ -1,13 +1,16 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from parametricSN.config import ConfigError, load_config
-from parametricSN.data import NORMALIZATION, DatasetError, fashion_mnist
+from parametricSN.data import NORMALIZATION, DatasetError, build_loaders, fashion_mnist, read_splits
 from parametricSN.data.fashion_mnist import SYSTEM_DIR, read_fashion_mnist, read_idx
 
 from tests.data.fakes import write_fashion_mnist, write_idx
+
+CONF = Path(__file__).resolve().parents[2] / "conf" / "fashion_mnist.yaml"
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -83,14 +86,21 @@ def test_malformed_idx_files(tmp_path):
         read_fashion_mnist(tmp_path / "f", default_root=False)
 
 
-def test_real_fashion_mnist():
-    """The installed Debian copy reads as the published 60000/10000 balanced splits."""
+def test_real_fashion_mnist(tmp_path, monkeypatch):
+    """conf/fashion_mnist.yaml finds the installed Debian copy through the default root, and it reads as the
+    published 60000/10000 balanced splits."""
     if not (SYSTEM_DIR / "train-images-idx3-ubyte.gz").exists() and not (SYSTEM_DIR / "train-images-idx3-ubyte").exists():
         if os.environ.get("PSN_REQUIRE_FASHION_MNIST") == "1":
             pytest.fail(f"PSN_REQUIRE_FASHION_MNIST=1 but {SYSTEM_DIR} holds no Fashion-MNIST "
                         f"(apt-get install dataset-fashion-mnist)")
         pytest.skip(f"{SYSTEM_DIR} not installed")
-    train, test = read_fashion_mnist(SYSTEM_DIR, default_root=False)
+    monkeypatch.chdir(tmp_path)  # no data/ folder here: the default root must fall back to the system copy
+    cfg = load_config(CONF, ["dataset.test_sample_num=100"])
+    loaders = build_loaders(cfg)
+    x, y = next(iter(loaders.test))
+    assert x.shape == (100, 1, 28, 28) and np.array_equal(np.bincount(y.numpy()), [10] * 10)
+    assert len(loaders.train.dataset) == 1000 and abs(float(x.mean())) < 0.3  # normalised real images
+    train, test = read_splits(cfg)
     assert train.images.shape == (60000, 28, 28) and test.images.shape == (10000, 28, 28)
     assert np.array_equal(np.bincount(train.labels), [6000] * 10)
     assert np.array_equal(np.bincount(test.labels), [1000] * 10)
