@@ -1,0 +1,116 @@
+"""Runs logged into a real (temporary) SQLite MLflow store, read back with ``MlflowClient``."""
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from mlflow.tracking import MlflowClient
+
+from parametricSN.config import DEFAULT_TRACKING_URI, ConfigError
+from parametricSN.data import DatasetError
+from parametricSN.tracking import ERROR_TAG, MlflowLogger, default_artifact_location, resolve_tracking_uri
+from parametricSN.tracking.store import prepare_store
+from parametricSN.training import train
+from tests.training.fixtures import tiny_cfg
+
+
+def artifact_paths(client: MlflowClient, run_id: str, path: str = "") -> set:
+    out = set()
+    for info in client.list_artifacts(run_id, path or None):
+        out |= artifact_paths(client, run_id, info.path) if info.is_dir else {info.path}
+    return out
+
+
+def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_root, mlflow_uri, tmp_path):
+    cfg = tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "mlflow.run_name=tiny", "viz.figures=true",
+                   "train.save_model=true", "train.checkpoint_every=2", "train.epochs=3", "train.test_every=2")
+    result = train(cfg)
+    client = MlflowClient(mlflow_uri)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "tiny"
+    assert client.get_experiment(run.info.experiment_id).name == "tests"
+
+    assert run.data.params == {k: str(v) for k, v in cfg.flat().items()}
+    assert len(run.data.params) == len(cfg.flat()) > 50
+
+    def history(key):
+        return [(m.step, m.value) for m in sorted(client.get_metric_history(result.run_id, key),
+                                                  key=lambda m: m.step)]
+
+    assert [s for s, _ in history("train_loss")] == [1, 2, 3]
+    assert [v for _, v in history("train_loss")] == pytest.approx([h["train_loss"] for h in result.history])
+    assert [s for s, _ in history("test_acc")] == [2, 3]  # test epochs only
+    assert run.data.metrics["test_acc"] == pytest.approx(result.test_acc)  # the final value
+    for key in ("train_acc", "test_loss", "lr_head", "lr_orientation", "lr_scattering", "motion_theta",
+                "motion_xi", "motion_sigma", "motion_slant"):
+        assert key in run.data.metrics
+
+    assert artifact_paths(client, result.run_id) == {
+        "config.yaml", "figures/loss.png", "figures/accuracy.png", "figures/lr.png", "figures/filter_motion.png",
+        "model/model.pt", "checkpoints/epoch_0002.pt"}
+    local = Path(client.download_artifacts(result.run_id, "config.yaml", str(tmp_path)))
+    assert yaml.safe_load(local.read_text()) == cfg.to_dict()
+    png = Path(client.download_artifacts(result.run_id, "figures/loss.png", str(tmp_path)))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # artifacts live next to the store, under artifacts/<experiment>
+    assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tmp_path / "artifacts" / "tests")
+
+
+def test_a_failing_run_ends_failed_with_the_error_tag_and_raises(fmnist_root, mlflow_uri, tmp_path):
+    empty = tmp_path / "no-data-here"
+    empty.mkdir()
+    cfg = tiny_cfg(empty, f"mlflow.tracking_uri={mlflow_uri}")
+    with pytest.raises(DatasetError, match="Fashion-MNIST"):
+        train(cfg)
+    client = MlflowClient(mlflow_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("tests").experiment_id])
+    assert run.info.status == "FAILED"
+    assert run.data.tags[ERROR_TAG].startswith("DatasetError: Fashion-MNIST")
+    assert run.data.params["dataset.root"] == str(empty)  # the config was logged before the failure
+
+
+def test_tracking_uri_comes_from_the_environment_when_the_config_has_none(fmnist_root, mlflow_uri, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
+    result = train(tiny_cfg(fmnist_root, "train.epochs=1"))
+    assert MlflowClient(mlflow_uri).get_run(result.run_id).info.status == "FINISHED"
+
+
+def test_artifact_location_can_be_chosen(fmnist_root, mlflow_uri, tmp_path):
+    where = tmp_path / "elsewhere"
+    cfg = tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", f"mlflow.artifact_location={where}",
+                   "mlflow.experiment_name=placed", "train.epochs=1")
+    result = train(cfg)
+    assert (where / result.run_id / "artifacts" / "config.yaml").is_file()
+    # a second run reuses the experiment (and its location)
+    again = train(cfg)
+    client = MlflowClient(mlflow_uri)
+    assert client.get_run(again.run_id).info.experiment_id == client.get_run(result.run_id).info.experiment_id
+
+
+def test_store_resolution(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert resolve_tracking_uri() == DEFAULT_TRACKING_URI == "sqlite:///mlruns/store.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///from/env.db")
+    assert resolve_tracking_uri() == "sqlite:///from/env.db"
+    assert resolve_tracking_uri("http://server:5000") == "http://server:5000"  # the config wins
+    monkeypatch.chdir(tmp_path)
+    assert default_artifact_location(DEFAULT_TRACKING_URI, "my exp/1") == str(
+        tmp_path / "mlruns" / "artifacts" / "my_exp_1")
+    assert default_artifact_location("http://server:5000", "x") is None
+    prepare_store(DEFAULT_TRACKING_URI)
+    assert (tmp_path / "mlruns").is_dir()
+
+
+def test_logger_refuses_to_log_without_a_run(mlflow_uri):
+    logger = MlflowLogger(mlflow_uri, "tests")
+    with pytest.raises(RuntimeError, match="start_run"):
+        logger.log_metrics({"a": 1.0}, step=1)
+    logger.set_failed(ValueError("nothing to mark"))  # no run: nothing happens, nothing raised
+
+
+def test_cuda_on_a_cpu_machine_is_a_config_error_before_any_run(fmnist_root, mlflow_uri):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match="general.device"):
+        train(tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "general.device=cuda"))
+    assert MlflowClient(mlflow_uri).get_experiment_by_name("tests") is None

@@ -1,0 +1,64 @@
+"""Device choice, deterministic mode, generator states, and bit-identical runs (``determinism.py``)."""
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from parametricSN.config import ConfigError
+from parametricSN.training import (NullLogger, deterministic_mode, resolve_device, rng_state, seed_everything,
+                                   set_rng_state, train)
+from tests.training.fixtures import tiny_cfg
+
+# dropout and random augmentations make every source of randomness matter
+RANDOM = ("model.name=mlp", "model.dropout=0.3", "model.hidden=16", "model.depth=1",
+          "dataset.augment=original-cifar", "scattering.init=random", "train.epochs=2")
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="general.device"):
+            resolve_device("cuda:0")
+
+
+def test_deterministic_mode_sets_the_flags_and_restores_them():
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+              torch.backends.cudnn.benchmark, os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+    with deterministic_mode(True):
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] in (":4096:8", ":16:8")
+    after = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+             torch.backends.cudnn.benchmark, os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+    assert after == before
+
+
+def test_rng_state_round_trip_replays_every_generator():
+    seed_everything(3)
+    state = rng_state()
+    draws = (torch.rand(3), random.random(), np.random.rand())
+    set_rng_state(state)
+    again = (torch.rand(3), random.random(), np.random.rand())
+    assert torch.equal(draws[0], again[0]) and draws[1:] == again[1:]
+
+
+def test_same_seed_gives_bit_identical_histories_and_another_seed_does_not(fmnist_root):
+    runs = [train(tiny_cfg(fmnist_root, *RANDOM, f"general.seed={s}"), NullLogger()).history for s in (5, 5, 6)]
+    assert runs[0] == runs[1]  # exact float equality, every metric of every epoch
+    assert runs[0] != runs[2]
+
+
+def test_histories_do_not_depend_on_num_workers(fmnist_root):
+    runs = [train(tiny_cfg(fmnist_root, *RANDOM, f"general.num_workers={w}"), NullLogger()).history
+            for w in (0, 2)]
+    assert runs[0] == runs[1]
+
+
+def test_deterministic_flag_runs_on_cpu_and_gives_the_same_history(fmnist_root):
+    plain = train(tiny_cfg(fmnist_root, *RANDOM), NullLogger()).history
+    strict = train(tiny_cfg(fmnist_root, *RANDOM, "general.deterministic=true"), NullLogger()).history
+    assert plain == strict
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after the run
