@@ -1,6 +1,10 @@
-"""Command line: ``psn config show``.
+"""Command line: ``psn train`` and ``psn config show`` (also ``python -m parametricSN ...``).
 
-Config errors print one line, without a traceback, and exit with status 2.
+    psn train -c conf/cifar.yaml scattering.J=3 train.epochs=10
+    psn config show -c conf/cifar.yaml scattering.J=3
+
+Errors the user can fix print one line on stderr, without a traceback: a config error exits with status 2;
+a missing or malformed dataset or checkpoint exits with status 1.
 """
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import sys
 from typing import Optional, Sequence
 
 from parametricSN.config import ConfigError, load_config
+from parametricSN.data import DatasetError
+from parametricSN.training import CheckpointError, train
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -22,9 +28,22 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.overrides)
+    result = train(cfg)
+    print(f"run_id: {result.run_id}")
+    print(f"test_acc: {result.test_acc:.2f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="psn", description="Learnable parametric scattering networks.")
     sub = parser.add_subparsers(dest="command", required=True)
+    p_train = sub.add_parser("train", help="train one configuration and log it to MLflow",
+                             description="Train and test the model a config describes; prints the MLflow run "
+                                         "id and the final test accuracy (%%).")
+    _add_config_args(p_train)
+    p_train.set_defaults(func=_cmd_train)
     p_cfg = sub.add_parser("config", help="inspect configs")
     cfg_sub = p_cfg.add_subparsers(dest="config_command", required=True)
     p_show = cfg_sub.add_parser("show", help="print the resolved config (file + overrides + defaults)")
@@ -38,6 +57,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except (DatasetError, CheckpointError) as exc:  # before ConfigError: DatasetError is one of its subclasses
+        print(f"psn: {exc}", file=sys.stderr)
+        return 1
     except ConfigError as exc:
         print(f"psn: config error: {exc}", file=sys.stderr)
         return 2
