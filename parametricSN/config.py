@@ -79,7 +79,7 @@ class ScatteringConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = "linear"  # linear | cnn | mlp | wrn16_8 | resnet50
+    name: str = "linear"  # a registered head: linear | cnn | mlp | wrn16_8 | resnet50 | your own
     width: int = 8  # widening factor k of the wide-ResNet heads
     depth: int = 4  # basic blocks per stage (cnn), hidden layers (mlp)
     hidden: int = 512  # hidden units of the mlp head
@@ -163,7 +163,6 @@ CHOICES = {
     "scattering.init": ("tight-frame", "random"),
     "scattering.parameterization": ("canonical", "equivariant", "pixelwise"),
     "scattering.backend": ("fast", "kymatio"),
-    "model.name": ("linear", "cnn", "mlp", "wrn16_8", "resnet50"),
     "optim.name": ("sgd", "adam"),
     "optim.scheduler": ("onecycle", "cosine", "step", "multistep", "none"),
     "train.loss": ("cross-entropy", "cosine"),
@@ -277,6 +276,10 @@ def validate(cfg: Config) -> Config:
     for key, choices in CHOICES.items():
         if choices is not None:
             _check(flat[key] in choices, key, "one of " + ", ".join(choices), flat[key])
+    # heads register themselves on import (a user's own too), so the valid names come from the registry
+    from parametricSN.models import available_heads
+    heads = available_heads()
+    _check(cfg.model.name in heads, "model.name", "one of " + ", ".join(heads), cfg.model.name)
     dev = cfg.general.device
     _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
            "general.device", "auto, cpu, cuda or cuda:N", dev)
