@@ -1,13 +1,11 @@
-"""Learning curves of a run's history as matplotlib figures (Agg backend, no display needed)."""
+"""Learning curves of a run's history as matplotlib figures (each on its own Agg canvas, never pyplot)."""
 from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # figures are only ever written to files; never require a display
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-from matplotlib.figure import Figure  # noqa: E402
+from parametricSN.viz.render import new_figure
 
 # artifact name -> (title, y label, metric prefixes or names plotted on it)
 CURVES = {
@@ -27,14 +25,15 @@ def _series(history: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, t
 def curve_figures(history: list[dict[str, Any]]) -> dict[str, Figure]:
     """``{artifact name: figure}`` for loss, accuracy, learning rates and (when measured) filter motion.
 
-    Curves with no data in ``history`` are left out. The caller closes the figures (``plt.close``).
+    Curves with no data in ``history`` are left out.
     """
     figures = {}
     for name, (title, ylabel, keys) in CURVES.items():
         series = _series(history, keys)
         if not series:
             continue
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig = new_figure(6, 4)
+        ax = fig.add_subplot()
         for label, (x, y) in series.items():
             ax.plot(x, y, marker="o" if len(x) < 30 else None, markersize=3, label=label)
         ax.set(title=title, xlabel="epoch", ylabel=ylabel)

@@ -71,7 +71,8 @@ def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Mo
             history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger)
         test_acc = float(history[-1]["test_acc"])  # the last epoch is always a test epoch
         if cfg.viz.figures:
-            _log_curves(logger, history)
+            for name, fig in curve_figures(history).items():
+                logger.log_figure(fig, name)
         if cfg.train.save_model:
             logger.log_model(model, cfg)
     except BaseException as exc:
@@ -80,12 +81,3 @@ def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Mo
     logger.end_run()
     return RunResult(run_id=run_id, test_acc=test_acc, history=history)
 
-
-def _log_curves(logger: Logger, history: list[dict[str, float]]) -> None:
-    import matplotlib.pyplot as plt
-
-    for name, fig in curve_figures(history).items():
-        try:
-            logger.log_figure(fig, name)
-        finally:
-            plt.close(fig)
