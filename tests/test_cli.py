@@ -6,7 +6,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
-from tests.training.fixtures import _empty_store, fmnist_root, mlflow_uri, tiny_cfg  # noqa: F401  (fixtures)
+from tests.training.fixtures import tiny_cfg
 
 
 def write_config(tmp_path, root, *overrides):
