@@ -7,7 +7,9 @@
 
 Order of a run (it fixes what the seed controls): resolve the device, open the run and log the config,
 build the loaders, seed every global generator with ``general.seed``, build the model (so its initialisation
-depends on the seed only, not on what the data layer did), then train (:func:`parametricSN.training.loop.fit`).
+depends on the seed only, not on what the data layer did), then train (:func:`parametricSN.training.loop.fit`),
+then log the learning curves and filter figures (``viz.figures``), the filter animation (``viz.animation_every``)
+and the model (``train.save_model``).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.training.curves import curve_figures
 from parametricSN.training.determinism import deterministic_mode, resolve_device, seed_everything
+from parametricSN.training.filter_report import FilterReport
 from parametricSN.training.logger import Logger
 from parametricSN.training.loop import fit
 from parametricSN.training.losses import build_loss
@@ -50,7 +53,8 @@ def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Mo
     """Train and test ``cfg``'s model on ``cfg``'s data, reporting to ``logger`` (MLflow by default).
 
     ``model`` / ``loaders`` replace ``build_model(cfg)`` / ``build_loaders(cfg)`` (e.g. a head of your own);
-    a replaced model is seeded by whoever built it. If anything fails, the run is marked failed with the
+    a replaced model is seeded by whoever built it, and its saved weights reload with ``load_model`` only if
+    ``build_model(cfg)`` builds the same architecture. If anything fails, the run is marked failed with the
     error and the exception propagates.
     """
     device = resolve_device(cfg.general.device)
@@ -68,11 +72,14 @@ def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Mo
             model = model.to(device)
             optimizer = build_optimizer(model, cfg)
             schedule = build_schedule(optimizer, cfg, batches_per_epoch=len(loaders.train))
-            history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger)
+            filters = FilterReport(model, cfg)
+            history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger,
+                          on_epoch_end=filters.on_epoch_end)
         test_acc = float(history[-1]["test_acc"])  # the last epoch is always a test epoch
         if cfg.viz.figures:
             for name, fig in curve_figures(history).items():
                 logger.log_figure(fig, name)
+        filters.log(logger)
         if cfg.train.save_model:
             logger.log_model(model, cfg)
     except BaseException as exc:

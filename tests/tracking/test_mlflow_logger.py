@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from PIL import Image
 from mlflow.tracking import MlflowClient
 
 from parametricSN.config import DEFAULT_TRACKING_URI, ConfigError
@@ -23,7 +24,8 @@ def artifact_paths(client: MlflowClient, run_id: str, path: str = "") -> set:
 
 def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_root, mlflow_uri, tmp_path):
     cfg = tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "mlflow.run_name=tiny", "viz.figures=true",
-                   "train.save_model=true", "train.checkpoint_every=2", "train.epochs=3", "train.test_every=2")
+                   "train.save_model=true", "train.checkpoint_every=2", "train.epochs=3", "train.test_every=2",
+                   "viz.animation_every=2")
     result = train(cfg)
     client = MlflowClient(mlflow_uri)
     run = client.get_run(result.run_id)
@@ -47,11 +49,15 @@ def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_r
 
     assert artifact_paths(client, result.run_id) == {
         "config.yaml", "figures/loss.png", "figures/accuracy.png", "figures/lr.png", "figures/filter_motion.png",
+        "filters/fourier_before.png", "filters/fourier_after.png", "filters/params.png", "filters/animation.gif",
         "model/model.pt", "checkpoints/epoch_0002.pt"}
     local = Path(client.download_artifacts(result.run_id, "config.yaml", str(tmp_path)))
     assert yaml.safe_load(local.read_text()) == cfg.to_dict()
     png = Path(client.download_artifacts(result.run_id, "figures/loss.png", str(tmp_path)))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    gif = Path(client.download_artifacts(result.run_id, "filters/animation.gif", str(tmp_path)))
+    with Image.open(gif) as im:
+        assert im.n_frames == 3  # epoch 0, 2 and the last (3)
     # artifacts live next to the store, under artifacts/<experiment>
     assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tmp_path / "artifacts" / "tests")
 

@@ -55,7 +55,8 @@ class RecordingLogger(NullLogger):
 
     def log_file(self, path, artifact_dir: Optional[str] = None) -> None:
         self.artifacts.append(f"{artifact_dir}/{Path(path).name}")
-        self.checkpoints.append(load_checkpoint(path))
+        if artifact_dir == "checkpoints":
+            self.checkpoints.append(load_checkpoint(path))
 
     def log_model(self, model, cfg: Config) -> None:
         self.artifacts.append("model")

@@ -99,13 +99,19 @@ def test_fit_tests_every_n_epochs_and_at_the_last_and_logs_per_epoch(fmnist_root
     assert {"lr_orientation", "lr_scattering", "motion_theta", "motion_xi", "motion_sigma", "motion_slant"} \
         <= set(result.history[0])
     assert {"config.yaml", "figures/loss.png", "figures/accuracy.png", "figures/lr.png",
-            "figures/filter_motion.png", "model"} <= set(logger.artifacts)
+            "figures/filter_motion.png", "filters/fourier_before.png", "filters/fourier_after.png",
+            "filters/params.png", "model"} <= set(logger.artifacts)
+    assert "filters/animation.gif" not in logger.artifacts  # viz.animation_every = 0
 
 
-def test_fixed_scattering_logs_no_motion_and_no_scattering_rates(fmnist_root):
-    cfg = tiny_cfg(fmnist_root, "scattering.learnable=false", "train.epochs=1", "train.loss=cosine")
-    result = train(cfg, NullLogger())
+def test_fixed_scattering_logs_no_motion_no_scattering_rates_and_no_filter_figures(fmnist_root):
+    cfg = tiny_cfg(fmnist_root, "scattering.learnable=false", "train.epochs=1", "train.loss=cosine",
+                   "viz.figures=true", "viz.animation_every=1")
+    logger = RecordingLogger()
+    result = train(cfg, logger)
     assert set(result.history[0]) == {"epoch", "lr_head", "train_loss", "train_acc", "test_loss", "test_acc"}
+    assert not [a for a in logger.artifacts if a.startswith("filters/")]
+    assert "figures/loss.png" in logger.artifacts
     assert 0 <= result.history[0]["train_loss"] <= 2  # cosine loss range
 
 
