@@ -7,7 +7,7 @@ from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.models.hybrid import HybridModel
 from parametricSN.scattering import ParametricScattering2D
-from parametricSN.training import NullLogger, build_loss, build_optimizer, build_schedule, train, train_epoch
+from parametricSN.training import NullLogger, build_loss, build_schedule, train, train_epoch
 from parametricSN.training.loop import evaluate
 from tests.training.fixtures import RecordingLogger, tiny_cfg
 
@@ -74,7 +74,6 @@ def test_evaluate_reports_mean_loss_and_percent_accuracy(fmnist_root):
     torch.manual_seed(0)
     model = build_model(cfg)
     stats = evaluate(model, loaders.test, build_loss("cross-entropy"), torch.device("cpu"))
-    x, y = next(iter(loaders.test))
     all_x = torch.cat([b[0] for b in loaders.test])
     all_y = torch.cat([b[1] for b in loaders.test])
     with torch.no_grad():
