@@ -57,9 +57,11 @@ def step_fn(layer: ParametricScattering2D, x: torch.Tensor):
 
 
 def measure_memory(J: int, backend: str, batch: int, device: str, threads: int) -> float:
-    """Peak memory (MiB) of one learnable forward+backward, in a fresh process so the peaks do not mix."""
+    """Peak memory (MiB) of one learnable forward+backward above what was resident before it, in a fresh
+    process so the peaks of the two backends do not mix (CPU: Linux's peak RSS, reset through
+    /proc/self/clear_refs; CUDA: torch.cuda.max_memory_allocated)."""
     code = f"""
-import resource, torch, sys
+import torch, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 torch.set_num_threads({threads})
 from scattering import make_layer, step_fn
@@ -70,9 +72,14 @@ if {device!r}.startswith('cuda'):
     step_fn(layer, x)(); torch.cuda.synchronize()
     print((torch.cuda.max_memory_allocated() - base) / 2**20)
 else:
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    def status(field):
+        for line in open('/proc/self/status'):
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024
+    open('/proc/self/clear_refs', 'w').write('5')  # reset the peak RSS to the current RSS
+    base = status('VmRSS')
     step_fn(layer, x)()
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+    print(status('VmHWM') - base)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
