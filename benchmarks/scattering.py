@@ -7,6 +7,11 @@ rebuilt from the parameters every step), filter regeneration alone, and peak mem
 with ratios (kymatio / fast) and writes JSON.
 
     python benchmarks/scattering.py [--batch 128] [--threads 2] [--J 2 3] [--device cpu] [--out FILE]
+                                    [--no-tune-allocator]
+
+Both backends run in the same process under the same allocator settings; by default glibc malloc is told to
+keep large freed blocks (``parametricSN.runtime.tune_allocator``, as ``psn`` does); ``--no-tune-allocator``
+measures with the stock allocator.
 """
 from __future__ import annotations
 
@@ -14,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -22,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from parametricSN.runtime import tune_allocator
 from parametricSN.scattering import ParametricScattering2D
 
 
@@ -30,18 +35,20 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def timeit(fn, device: str, repeat: int, warmup: int = 1) -> float:
-    """Median seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
+def time_pair(fns: dict, device: str, repeat: int) -> dict:
+    """Best-of-``repeat`` seconds of each function, run in alternation (a, b, a, b, ...) after one warm-up
+    each, so that a noisy neighbour slows both sides alike. The minimum is the least noisy estimate."""
+    for fn in fns.values():
         fn()
-    _sync(device)
-    times = []
+    best = {name: float("inf") for name in fns}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
 
 
 def make_layer(J: int, backend: str, learnable: bool, device: str) -> ParametricScattering2D:
@@ -59,7 +66,8 @@ def step_fn(layer: ParametricScattering2D, x: torch.Tensor):
 def measure_memory(J: int, backend: str, batch: int, device: str, threads: int) -> float:
     """Peak memory (MiB) of one learnable forward+backward above what was resident before it, in a fresh
     process so the peaks of the two backends do not mix (CPU: Linux's peak RSS, reset through
-    /proc/self/clear_refs; CUDA: torch.cuda.max_memory_allocated)."""
+    /proc/self/clear_refs, with the stock allocator so that it counts live memory, not blocks kept for reuse;
+    CUDA: torch.cuda.max_memory_allocated)."""
     code = f"""
 import torch, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -88,23 +96,26 @@ else:
 def run(Js: list[int], batch: int, device: str, repeat: int, threads: int) -> list[dict]:
     rows = []
     x = torch.randn(batch, 3, 32, 32, device=device)
+    backends = ("fast", "kymatio")
     for J in Js:
         row: dict = {"J": J, "batch": batch}
-        for backend in ("fast", "kymatio"):
-            fixed = make_layer(J, backend, False, device)
-            learn = make_layer(J, backend, True, device)
-            with torch.no_grad():
-                row[f"forward_fixed_{backend}"] = timeit(lambda: fixed(x), device, repeat)
-            row[f"step_learnable_{backend}"] = timeit(step_fn(learn, x), device, repeat)
-            row[f"peak_mem_mib_{backend}"] = measure_memory(J, backend, batch, device, threads)
-        learn = make_layer(J, "fast", True, device)
-        row["filter_regen"] = timeit(lambda: learn._filter_bank(torch.float32), device, repeat)
+        fixed = {b: make_layer(J, b, False, device) for b in backends}
+        learn = {b: make_layer(J, b, True, device) for b in backends}
+        with torch.no_grad():
+            t = time_pair({b: (lambda S=fixed[b]: S(x)) for b in backends}, device, repeat)
+        row.update({f"forward_fixed_{b}": t[b] for b in backends})
+        t = time_pair({b: step_fn(learn[b], x) for b in backends}, device, repeat)
+        row.update({f"step_learnable_{b}": t[b] for b in backends})
+        for b in backends:
+            row[f"peak_mem_mib_{b}"] = measure_memory(J, b, batch, device, threads)
+        layer = learn["fast"]
 
         def regen_step() -> None:
-            bank = learn._filter_bank(torch.float32)
+            bank = layer._filter_bank(torch.float32)
             sum(t.sum() for t in [bank.psi, *bank.psi_coarse]).backward()
 
-        row["filter_regen_fwd_bwd"] = timeit(regen_step, device, repeat)
+        t = time_pair({"regen": lambda: layer._filter_bank(torch.float32), "regen_fb": regen_step}, device, repeat)
+        row["filter_regen"], row["filter_regen_fwd_bwd"] = t["regen"], t["regen_fb"]
         rows.append(row)
     return rows
 
@@ -127,17 +138,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--J", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--out", default="benchmarks/results/scattering.json")
+    parser.add_argument("--no-tune-allocator", dest="tune", action="store_false")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    tuned = tune_allocator() if args.tune else False
     rows = run(args.J, args.batch, args.device, args.repeat, args.threads)
     print(f"input {args.batch} x 3 x 32 x 32, L=8, max_order=2, device={args.device}, threads={args.threads}, "
-          f"torch {torch.__version__}")
+          f"torch {torch.__version__}, allocator tuned: {tuned}")
     print_table(rows)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads,
+    meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads, "allocator_tuned": tuned,
             "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"wrote {out}")
