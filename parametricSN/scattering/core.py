@@ -129,20 +129,20 @@ def scattering2d(x: Tensor, filters: FilterBank, J: int, L: int, max_order: int 
     if not second_order_only:
         out_S_0.append(lowpass(U_0, filters.phi[0], 2 ** J)[:, None])
 
-    for j1 in range(J):
-        # all orientations of scale j1 at once: (B, L, M/2^j1, N/2^j1)
-        psi_1 = filters.psi[j1 * L:(j1 + 1) * L]
-        U_1 = torch.fft.ifft2(filter_subsample(U_0_hat[:, None], psi_1, 2 ** j1)).abs()
+    # One first-order path at a time: a path's tensors are a few MB and stay in cache, where batching all
+    # orientations makes tens-of-MB temporaries that cost more to allocate and stream than they save.
+    psi_1 = filters.psi.unbind(0)  # unbind, not slicing: slices backpropagate through zero-filled copies
+    for n1 in range(J * L):
+        j1 = n1 // L
+        U_1 = torch.fft.ifft2(filter_subsample(U_0_hat, psi_1[n1], 2 ** j1)).abs()
         if not second_order_only:
-            out_S_1.append(lowpass(U_1, filters.phi[j1], 2 ** (J - j1)))
+            out_S_1.append(lowpass(U_1, filters.phi[j1], 2 ** (J - j1))[:, None])
         if max_order < 2 or j1 == J - 1:
             continue
-        U_1_hat = torch.fft.fft2(U_1)
-        psi_2 = filters.psi_coarse[j1]  # scales j2 > j1 at resolution j1
-        for U_1_hat_l1 in U_1_hat.unbind(1):  # one first-order path at a time keeps the working set small
-            for j2 in range(j1 + 1, J):
-                psi = psi_2[(j2 - j1 - 1) * L:(j2 - j1) * L]
-                U_2 = torch.fft.ifft2(filter_subsample(U_1_hat_l1[:, None], psi, 2 ** (j2 - j1))).abs()
-                out_S_2.append(lowpass(U_2, filters.phi[j2], 2 ** (J - j2)))
+        U_1_hat = torch.fft.fft2(U_1)[:, None]
+        # all second-order filters of one scale j2 > j1 at once: (B, L, M/2^j2, N/2^j2)
+        for j2, psi_2 in enumerate(filters.psi_coarse[j1].split(L), start=j1 + 1):
+            U_2 = torch.fft.ifft2(filter_subsample(U_1_hat, psi_2, 2 ** (j2 - j1))).abs()
+            out_S_2.append(lowpass(U_2, filters.phi[j2], 2 ** (J - j2)))
 
     return torch.cat(out_S_0 + out_S_1 + out_S_2, dim=1)
