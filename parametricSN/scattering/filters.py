@@ -101,16 +101,34 @@ def gabor_2d(shape: tuple[int, int], theta: Tensor, xi: Tensor, sigma: Tensor, s
     if len(groups) == 1:
         ((wx, wy),) = groups
         return _gabor_group(shape, wx, wy, theta, xi, sigma, slant, with_envelope)
-    parts, order = [], []
-    for (wx, wy), idx in groups.items():
-        index = torch.tensor(idx, device=theta.device)
-        parts.append(_gabor_group(shape, wx, wy, *(t.reshape(-1)[index] for t in (theta, xi, sigma, slant)),
-                                  with_envelope=True))
-        order.extend(idx)
-    inverse = torch.argsort(torch.tensor(order, device=theta.device))
-    gabor = torch.cat([g for g, _ in parts])[inverse]
-    envelope = torch.cat([e for _, e in parts])[inverse]
+    # sort the filters by group, compute each group on its window, put them back in order
+    order = torch.tensor([n for idx in groups.values() for n in idx], device=theta.device)
+    inverse = torch.argsort(order)
+    sizes = [len(idx) for idx in groups.values()]
+    params = [_PermuteRows.apply(t.reshape(-1), order, inverse).split(sizes) for t in (theta, xi, sigma, slant)]
+    parts = [_gabor_group(shape, wx, wy, *(p[i] for p in params), with_envelope=True)
+             for i, (wx, wy) in enumerate(groups)]
+    gabor = _PermuteRows.apply(torch.cat([g for g, _ in parts]), inverse, order)
+    envelope = _PermuteRows.apply(torch.cat([e for _, e in parts]), inverse, order)
     return (gabor, envelope) if with_envelope else gabor
+
+
+class _PermuteRows(torch.autograd.Function):
+    """``x[perm]`` for a permutation ``perm`` whose inverse is ``inverse``; the gradient is ``grad[inverse]``.
+
+    Plain indexing backpropagates through an accumulating scatter, which is not deterministic on CUDA; a
+    permutation needs none.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, perm: Tensor, inverse: Tensor) -> Tensor:
+        ctx.save_for_backward(inverse)
+        return x.index_select(0, perm)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (inverse,) = ctx.saved_tensors
+        return grad.index_select(0, inverse), None, None
 
 
 def _gabor_group(shape: tuple[int, int], wx: tuple[int, int], wy: tuple[int, int], theta: Tensor, xi: Tensor,

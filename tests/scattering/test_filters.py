@@ -96,3 +96,15 @@ def test_morlet_filters_gradcheck():
 def test_morlet_filters_follow_dtype():
     p = {k: v.float() for k, v in tight_frame_params(1, 4).items()}
     assert morlet_filters((16, 16), **p).dtype == torch.float32
+
+
+def test_mixed_widths_are_grouped_and_put_back_in_order():
+    """Filters of very different widths are computed on different windows; the batch must equal the filters
+    computed one by one, and gradients must flow back to the right entries."""
+    values = [torch.tensor(v, dtype=torch.float64, requires_grad=True)
+              for v in ([0.1, 2.0, 1.0, 0.5], [2.0, 0.5, 1.5, 1.0], [6.0, 0.8, 3.0, 0.9], [1.0, 0.7, 0.5, 1.3])]
+    batch = morlet_filters((24, 24), *values)
+    singles = torch.cat([morlet_filters((24, 24), *(v[i:i + 1] for v in values)) for i in range(4)])
+    assert torch.allclose(batch, singles, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda *p: morlet_filters((24, 24), *p), values, eps=1e-6, atol=1e-6,
+                                    fast_mode=True)
