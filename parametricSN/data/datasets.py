@@ -49,7 +49,9 @@ class SubsetDataset(Dataset):
         if self.augment_seed is None:
             return self.transform(image), label
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.item_seed(epoch, position))
+            # the CPU generator only: torch.manual_seed would also reseed (and, outside fork_rng's devices,
+            # never restore) the CUDA generators of the process, which dropout on CUDA draws from
+            torch.default_generator.manual_seed(self.item_seed(epoch, position))
             return self.transform(image), label
 
     def keys(self) -> list:

@@ -6,6 +6,8 @@ folders), so that building a split costs a directory listing, not a pass over ev
 """
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, Union
@@ -55,8 +57,11 @@ class Split:
         return not isinstance(self.images, np.ndarray)
 
     def key(self, i: int) -> str:
-        """A name that identifies item ``i`` across splits (its file, or split name and position)."""
-        return str(self.images[i]) if self.lazy else f"{self.name}[{i}]"
+        """What identifies item ``i`` across splits: its file, or for in-memory images a hash of the pixels
+        (positions would differ between splits whatever the images are)."""
+        if self.lazy:
+            return str(self.images[i])
+        return "sha1:" + hashlib.sha1(np.ascontiguousarray(self.images[i]).tobytes()).hexdigest()
 
     def image(self, i: int) -> Image.Image:
         """Item ``i`` as a Pillow image in ``self.mode``."""

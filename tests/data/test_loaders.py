@@ -136,3 +136,25 @@ def test_dataset_errors_surface_from_build_loaders(tmp_path):
     shutil.rmtree(tmp_path / "test" / "truck")
     with pytest.raises(DatasetError, match="found 9 classes.*cifar has 10"):
         build_loaders(fakes.make_cfg("cifar", tmp_path, "dataset.format=imagefolder", "dataset.train_sample_num=10"))
+
+
+def test_overlap_keys_see_the_same_image_in_two_splits(tmp_path):
+    """The disjointness check above compares content for in-memory images: the same pixels in the test split
+    would be caught, whatever their positions."""
+    loaders = build_loaders(_cfg(tmp_path, "cifar"))
+    train, test = loaders.train.dataset.split, loaders.test.dataset.split
+    leaked = type(test)(test.name, np.concatenate([test.images, train.images[:1]]),
+                        np.concatenate([test.labels, train.labels[:1]]), test.classes, test.mode)
+    assert train.key(0) in {leaked.key(i) for i in range(len(leaked))}
+
+
+def test_loading_an_item_leaves_the_cuda_generators_alone(tmp_path, monkeypatch):
+    """Seeding an item's augmentation must touch the CPU generator only: reseeding CUDA in the main process
+    would make CUDA dropout depend on num_workers."""
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(seed))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: calls.append(seed))
+    loaders = build_loaders(_cfg(tmp_path, "cifar"))
+    loaders.set_epoch(1)
+    next(iter(loaders.train))
+    assert calls == []
