@@ -24,7 +24,8 @@ $(VENV)/.installed: dependencies/requirements.txt pyproject.toml
 # Debian's packaged Fashion-MNIST, used by the real-data test (best effort: needs apt and root).
 fashion-mnist:
 	@test -d $(FASHION_MNIST) || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-		apt-get install -y -qq dataset-fashion-mnist >/dev/null) || \
+		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist))) || \
 		echo "note: $(FASHION_MNIST) is not installed; the real-data test will be skipped"
 
 run: venv
