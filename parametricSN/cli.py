@@ -9,7 +9,9 @@ a missing or malformed dataset or checkpoint exits with status 1.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import Optional, Sequence
 
 from parametricSN.config import ConfigError, load_config
@@ -29,10 +31,25 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's time limit, ``kill``) as an exception, so that the run is closed as KILLED in
+    MLflow instead of being left RUNNING."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(f"terminated by signal {signum}")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     tune_allocator()  # CPU steps allocate many large temporaries: keep freed blocks instead of re-faulting them
-    result = train(cfg)
+    try:
+        result = train(cfg)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     print(f"run_id: {result.run_id}")
     print(f"test_acc: {result.test_acc:.2f}")
     return 0
@@ -65,6 +82,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigError as exc:
         print(f"psn: config error: {exc}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print(f"psn: {exc}; the MLflow run is marked KILLED", file=sys.stderr)
+        return 128 + signal.SIGTERM
 
 
 if __name__ == "__main__":
