@@ -13,6 +13,7 @@ and the model (``train.save_model``).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -54,8 +55,9 @@ def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Mo
 
     ``model`` / ``loaders`` replace ``build_model(cfg)`` / ``build_loaders(cfg)`` (e.g. a head of your own);
     a replaced model is seeded by whoever built it, and its saved weights reload with ``load_model`` only if
-    ``build_model(cfg)`` builds the same architecture. If anything fails, the run is marked failed with the
-    error and the exception propagates.
+    ``build_model(cfg)`` builds the same architecture. If training fails, the run is marked failed with the
+    error and the exception propagates; if only storing a figure or the model fails afterwards, that is
+    reported as a warning and the finished run and its result are kept.
     """
     device = resolve_device(cfg.general.device)
     logger = logger if logger is not None else default_logger(cfg)
@@ -76,15 +78,27 @@ def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Mo
             history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger,
                           on_epoch_end=filters.on_epoch_end)
         test_acc = float(history[-1]["test_acc"])  # the last epoch is always a test epoch
-        if cfg.viz.figures:
-            for name, fig in curve_figures(history).items():
-                logger.log_figure(fig, name)
-        filters.log(logger)
-        if cfg.train.save_model:
-            logger.log_model(model, cfg)
     except BaseException as exc:
         logger.set_failed(exc)
         raise
+    # Training is over and its metrics are logged: a failure to store a figure or the model must not turn a
+    # finished run into a failed one, nor lose the result. It is reported and the run still ends normally.
+    outputs = []
+    if cfg.viz.figures:
+        outputs.append(("the learning curves", lambda: _log_curves(logger, history)))
+    outputs.append(("the filter figures and animation", lambda: filters.log(logger)))
+    if cfg.train.save_model:
+        outputs.append(("the model", lambda: logger.log_model(model, cfg)))
+    for what, log_output in outputs:
+        try:
+            log_output()
+        except Exception as exc:  # noqa: BLE001 - reported; the finished run must survive it
+            warnings.warn(f"run {run_id}: could not store {what}: {type(exc).__name__}: {exc}", stacklevel=2)
     logger.end_run()
     return RunResult(run_id=run_id, test_acc=test_acc, history=history)
+
+
+def _log_curves(logger: Logger, history: list[dict[str, float]]) -> None:
+    for name, fig in curve_figures(history).items():
+        logger.log_figure(fig, name)
 

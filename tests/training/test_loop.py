@@ -131,3 +131,24 @@ def test_a_failing_run_is_marked_failed_and_the_error_propagates(fmnist_root):
     with pytest.raises(RuntimeError, match="boom in forward"):
         train(cfg, logger, model=Boom())
     assert logger.ended == "FAILED" and "boom" in str(logger.error)
+
+
+def test_failing_to_store_outputs_after_training_keeps_the_finished_run(fmnist_root):
+    """A store error while saving the model or a figure (disk full, server hiccup) comes after the metrics are
+    logged: the run must end normally, the result be returned, and the failure be reported."""
+    cfg = tiny_cfg(fmnist_root, "train.save_model=true", "viz.figures=true")
+
+    class FlakyStore(RecordingLogger):
+        def log_model(self, model, cfg):
+            raise OSError("No space left on device")
+
+        def log_figure(self, fig, name):
+            raise OSError("store unreachable")
+
+    logger = FlakyStore()
+    with pytest.warns(UserWarning) as caught:
+        result = train(cfg, logger)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "the model" in messages and "No space left" in messages and "learning curves" in messages
+    assert logger.ended == "FINISHED" and logger.error is None
+    assert result.test_acc == logger.metrics[cfg.train.epochs]["test_acc"]
