@@ -209,7 +209,10 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     if tp is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(expected)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):  # a name like 2024 or 1e3
+            return str(value)
+        raise ConfigError(f"{expected}; quote the value to mean text (YAML reads yes/no/on/off/true/false "
+                          f"as booleans)")
     if tp is list:
         if isinstance(value, list):
             return value
@@ -352,11 +355,3 @@ def config_from_dict(data: dict) -> Config:
     cfg = Config()
     _apply_mapping(cfg, data, "mapping")
     return validate(cfg)
-
-
-def with_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
-    """A validated copy of ``cfg`` with dotted keys replaced by (already typed) values."""
-    new = dataclasses.replace(cfg, **{s: dataclasses.replace(getattr(cfg, s)) for s in _SECTIONS})
-    for key, value in overrides.items():
-        _set(new, key, value)
-    return validate(new)
