@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from mlflow.entities import LifecycleStage
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from parametricSN.config import DEFAULT_TRACKING_URI
@@ -55,7 +56,13 @@ def get_or_create_experiment(client: MlflowClient, name: str, artifact_location:
     """The id of experiment ``name``; created with ``artifact_location`` if missing, restored if deleted."""
     exp = client.get_experiment_by_name(name)
     if exp is None:
-        return client.create_experiment(name, artifact_location=artifact_location)
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location)
+        except MlflowException:
+            # another run (a parallel sweep) created it between the lookup and the creation
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
     if exp.lifecycle_stage == LifecycleStage.DELETED:
         client.restore_experiment(exp.experiment_id)
     return exp.experiment_id
