@@ -1,7 +1,7 @@
 """parametricSN: learnable parametric scattering networks.
 
 Subpackages: ``scattering`` (filters and the scattering layer), ``models`` (heads and ``build_model``),
-``data`` (datasets and ``build_loaders``), ``training`` (``train``), ``tracking`` (MLflow),
-``viz``, ``deformation``, ``sweeps``; ``config`` holds the typed schema.
+``data`` (datasets and ``build_loaders``), ``training`` (``train``), ``tracking`` (MLflow), ``viz`` (filter
+figures and animation); ``config`` holds the typed schema, ``runtime`` process settings for CPU training.
 """
 __version__ = "0.1.0"

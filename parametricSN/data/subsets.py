@@ -2,7 +2,8 @@
 
 Every random draw here is a pure function of integer keys: ``numpy.random.SeedSequence(keys)`` hashes the keys
 into a state for the PCG64 generator, and both are specified bit for bit, so the same keys give the same numbers
-on every machine and NumPy version that keeps the PCG64 stream (NumPy promises this for ``permutation``).
+on every machine with the same NumPy version (pinned in dependencies/requirements.txt: NumPy keeps the PCG64 bit
+stream stable, but does not promise that ``Generator`` methods such as ``permutation`` never change).
 Streams are separated by a tag (:data:`TRAIN_SUBSET`, :data:`TEST_SUBSET`, :data:`SHUFFLE`, :data:`AUGMENT`).
 """
 from __future__ import annotations

@@ -77,11 +77,14 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn, device: torch.
 
 
 def filter_snapshot(model: nn.Module) -> Optional[dict[str, torch.Tensor]]:
-    """Detached CPU copies of the learnable scattering's filter parameters, or None (no / fixed scattering)."""
+    """Detached CPU copies of the learnable scattering's filter parameters (θ, ξ, σ, slant; for the pixelwise
+    parameterization, which has none, the Fourier filters themselves as ``filters``), or None (no / fixed
+    scattering)."""
     scattering = getattr(model, "scattering", None)
     if scattering is None or not any(p.requires_grad for p in scattering.parameters()):
         return None
-    return {k: v.detach().to("cpu", copy=True) for k, v in scattering.filter_params().items()}
+    params = scattering.filter_params() or {"filters": scattering.filters()}
+    return {k: v.detach().to("cpu", copy=True) for k, v in params.items()}
 
 
 def filter_motion(initial: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> dict[str, float]:

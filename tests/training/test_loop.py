@@ -152,3 +152,11 @@ def test_failing_to_store_outputs_after_training_keeps_the_finished_run(fmnist_r
     assert "the model" in messages and "No space left" in messages and "learning curves" in messages
     assert logger.ended == "FINISHED" and logger.error is None
     assert result.test_acc == logger.metrics[cfg.train.epochs]["test_acc"]
+
+
+def test_pixelwise_filters_log_their_motion(fmnist_root):
+    cfg = tiny_cfg(fmnist_root, "scattering.parameterization=pixelwise", "train.epochs=2", "viz.figures=true",
+                   "viz.animation_every=1")
+    result = train(cfg, RecordingLogger())
+    assert result.history[-1]["motion_filters"] > 0
+    assert not any(k.startswith("motion_") and k != "motion_filters" for k in result.history[-1])
