@@ -34,7 +34,10 @@ def test_fixed_tight_frame_equals_kymatio(J, shape, L, max_order, backend):
     h, w = shape[0] // 2 ** J, shape[1] // 2 ** J
     assert y.shape == (2, 3 * S.n_coefficients, h, w)
     assert ref.shape[2] == S.n_coefficients
-    assert rel_err(y, ref.reshape(2, -1, h, w)) < 1e-5
+    # per path, relative to that path's own size: order-2 paths are far smaller than order 0
+    ref = ref.reshape(2, -1, h, w)
+    per_path = (y - ref).abs().amax(dim=(0, 2, 3)) / ref.abs().amax(dim=(0, 2, 3))
+    assert per_path.max() < 1e-5
 
 
 @pytest.mark.parametrize("parameterization", ["canonical", "equivariant", "pixelwise"])
