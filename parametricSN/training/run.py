@@ -23,7 +23,8 @@ from parametricSN.config import Config
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.training.curves import curve_figures
-from parametricSN.training.determinism import deterministic_mode, resolve_device, seed_everything
+from parametricSN.training.determinism import (deterministic_mode, resolve_device, rng_state, seed_everything,
+                                               set_rng_state)
 from parametricSN.training.filter_report import FilterReport
 from parametricSN.training.logger import Logger
 from parametricSN.training.loop import fit
@@ -51,6 +52,17 @@ def default_logger(cfg: Config) -> Logger:
 
 def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
           loaders: Any = None) -> RunResult:
+    """Train and test ``cfg``'s model; see :func:`_train`. The caller's global random generators (torch,
+    CUDA, Python, NumPy), which the run seeds for itself, are restored afterwards."""
+    saved = rng_state()
+    try:
+        return _train(cfg, logger, model=model, loaders=loaders)
+    finally:
+        set_rng_state(saved)
+
+
+def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
+           loaders: Any = None) -> RunResult:
     """Train and test ``cfg``'s model on ``cfg``'s data, reporting to ``logger`` (MLflow by default).
 
     ``model`` / ``loaders`` replace ``build_model(cfg)`` / ``build_loaders(cfg)`` (e.g. a head of your own);

@@ -62,3 +62,18 @@ def test_deterministic_flag_runs_on_cpu_and_gives_the_same_history(fmnist_root):
     strict = train(tiny_cfg(fmnist_root, *RANDOM, "general.deterministic=true"), NullLogger()).history
     assert plain == strict
     assert not torch.are_deterministic_algorithms_enabled()  # restored after the run
+
+
+def test_train_leaves_the_callers_random_generators_as_they_were(fmnist_root):
+    from parametricSN.training import train
+
+    torch.manual_seed(123)
+    random.seed(123)
+    np.random.seed(123)
+    expected = (torch.rand(3), random.random(), np.random.rand())
+    torch.manual_seed(123)
+    random.seed(123)
+    np.random.seed(123)
+    train(tiny_cfg(fmnist_root, "train.epochs=1"), NullLogger())
+    assert torch.equal(torch.rand(3), expected[0])
+    assert random.random() == expected[1] and np.random.rand() == expected[2]
