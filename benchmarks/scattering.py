@@ -7,11 +7,6 @@ rebuilt from the parameters every step), filter regeneration alone, and peak mem
 with ratios (kymatio / fast) and writes JSON.
 
     python benchmarks/scattering.py [--batch 128] [--threads 2] [--J 2 3] [--device cpu] [--out FILE]
-                                    [--no-tune-allocator]
-
-Both backends run in the same process under the same allocator settings; by default glibc malloc is told to
-keep large freed blocks (``parametricSN.runtime.tune_allocator``, as ``psn`` does); ``--no-tune-allocator``
-measures with the stock allocator.
 """
 from __future__ import annotations
 
@@ -26,7 +21,6 @@ from pathlib import Path
 
 import torch
 
-from parametricSN.runtime import tune_allocator
 from parametricSN.scattering import ParametricScattering2D
 
 
@@ -140,17 +134,15 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--out", default="benchmarks/results/scattering.json")
-    parser.add_argument("--no-tune-allocator", dest="tune", action="store_false")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    tuned = tune_allocator() if args.tune else False
     rows = run(args.J, args.batch, args.device, args.repeat, args.threads)
     print(f"input {args.batch} x 3 x 32 x 32, L=8, max_order=2, device={args.device}, threads={args.threads}, "
-          f"torch {torch.__version__}, allocator tuned: {tuned}")
+          f"torch {torch.__version__}")
     print_table(rows)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads, "allocator_tuned": tuned,
+    meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads,
             "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"wrote {out}")

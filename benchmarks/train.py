@@ -11,10 +11,6 @@ AutoAugment + Cutout, collation) is part of the measurement. Heads: ``linear`` a
 - test throughput: images/s of ``evaluate`` over ``--test-images`` test images (batch 256, eval mode, no grad).
 
     python benchmarks/train.py [--epochs 3] [--test-images 1000] [--threads 2] [--device cpu] [--out FILE]
-                               [--no-tune-allocator]
-
-As ``psn train`` does, glibc malloc keeps large freed blocks (``parametricSN.runtime.tune_allocator``) unless
-``--no-tune-allocator``.
 """
 from __future__ import annotations
 
@@ -32,7 +28,6 @@ import numpy as np
 import torch
 
 from parametricSN.config import load_config
-from parametricSN.runtime import tune_allocator
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.training import build_loss, build_optimizer, build_schedule, evaluate, seed_everything, train_epoch
@@ -105,16 +100,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="benchmarks/results/train.json")
-    parser.add_argument("--no-tune-allocator", dest="tune", action="store_false")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    tuned = tune_allocator() if args.tune else False
     with tempfile.TemporaryDirectory(prefix="psn-bench-") as tmp:
         write_synthetic_cifar(Path(tmp), train_per_class=10, test_images=args.test_images)
         rows = [bench_head(Path(tmp), h, args.width, args.epochs, args.test_images, args.device)
                 for h in args.heads]
     print(f"100-sample CIFAR protocol (synthetic data, autoaugment, batch 128, learnable scattering J=2 L=8), "
-          f"device={args.device}, threads={args.threads}, torch {torch.__version__}, allocator tuned: {tuned}")
+          f"device={args.device}, threads={args.threads}, torch {torch.__version__}")
     print(f"{'model':<12} {'params':>12} {'s/epoch':>10} {'test img/s':>12}")
     for r in rows:
         name = "LS+" + (f"cnn k={r['width']}" if r["head"] == "cnn" else r["head"])
@@ -123,7 +116,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads,
             "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-            "epochs_timed": args.epochs, "allocator_tuned": tuned}
+            "epochs_timed": args.epochs}
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"wrote {out}")
 

@@ -25,7 +25,6 @@ import statistics
 from pathlib import Path
 
 from parametricSN.config import load_config
-from parametricSN.runtime import tune_allocator
 from parametricSN.training import train
 
 CONFIG = Path(__file__).resolve().parent.parent / "conf" / "cifar.yaml"
@@ -49,7 +48,6 @@ def main(argv: list[str] | None = None) -> list[float]:
     if not 1 <= args.seeds <= len(SEEDS):
         parser.error(f"--seeds must be between 1 and {len(SEEDS)}")
     head = [f"model.name={args.head}"] if args.head else []
-    tune_allocator()
     accuracies = []
     for seed in SEEDS[:args.seeds]:
         cfg = load_config(args.config, [*PROTOCOL, *head, f"general.seed={seed}", *args.overrides])

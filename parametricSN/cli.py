@@ -16,7 +16,6 @@ from typing import Optional, Sequence
 
 from parametricSN.config import ConfigError, load_config
 from parametricSN.data import DatasetError
-from parametricSN.runtime import tune_allocator
 from parametricSN.training import CheckpointError, train
 
 
@@ -44,7 +43,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
-    tune_allocator()  # CPU steps allocate many large temporaries: keep freed blocks instead of re-faulting them
     try:
         result = train(cfg)
     finally:
