@@ -42,6 +42,14 @@ class HybridModel(nn.Module):
         return self.head(x)
 
 
+def learnable_scattering(model: nn.Module) -> Optional[ParametricScattering2D]:
+    """``model.scattering`` when it has trainable parameters; None when it is absent or fixed."""
+    scattering = getattr(model, "scattering", None)
+    if scattering is None or not any(p.requires_grad for p in scattering.parameters()):
+        return None
+    return scattering
+
+
 def build_scattering(cfg: Config) -> ParametricScattering2D:
     """The scattering layer the config describes, for images of (dataset.height, dataset.width)."""
     sc = cfg.scattering

@@ -16,6 +16,7 @@ from typing import Optional
 from torch import nn
 
 from parametricSN.config import Config
+from parametricSN.models import learnable_scattering
 from parametricSN.training.logger import Logger
 from parametricSN.viz import FilterAnimation, filter_figure, filter_params_figure
 
@@ -27,9 +28,7 @@ class FilterReport:
     figures afterwards. Call :meth:`on_epoch_end` after each epoch and :meth:`log` once at the end."""
 
     def __init__(self, model: nn.Module, cfg: Config) -> None:
-        scattering = getattr(model, "scattering", None)
-        learnable = scattering is not None and any(p.requires_grad for p in scattering.parameters())
-        self.scattering = scattering if learnable else None
+        self.scattering = learnable_scattering(model)
         self.figures = cfg.viz.figures
         self.every = cfg.viz.animation_every
         self.epochs = cfg.train.epochs

@@ -21,6 +21,7 @@ from torch.optim import Optimizer
 from tqdm.auto import tqdm
 
 from parametricSN.config import Config
+from parametricSN.models import learnable_scattering
 from parametricSN.training.checkpoint import save_checkpoint
 from parametricSN.training.logger import Logger
 from parametricSN.training.losses import LossFn
@@ -80,8 +81,8 @@ def filter_snapshot(model: nn.Module) -> Optional[dict[str, torch.Tensor]]:
     """Detached CPU copies of the learnable scattering's filter parameters (θ, ξ, σ, slant; for the pixelwise
     parameterization, which has none, the Fourier filters themselves as ``filters``), or None (no / fixed
     scattering)."""
-    scattering = getattr(model, "scattering", None)
-    if scattering is None or not any(p.requires_grad for p in scattering.parameters()):
+    scattering = learnable_scattering(model)
+    if scattering is None:
         return None
     params = scattering.filter_params() or {"filters": scattering.filters()}
     return {k: v.detach().to("cpu", copy=True) for k, v in params.items()}

@@ -35,14 +35,15 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from parametricSN.config import Config, ConfigError
+from parametricSN.models import learnable_scattering
 
 HEAD_GROUP = "head"
 
 
 def scattering_param_groups(model: nn.Module, cfg: Config) -> list[dict[str, Any]]:
     """The scattering layer's optimizer groups (weight decay 0), or ``[]`` when it is absent or fixed."""
-    scattering = getattr(model, "scattering", None)
-    if scattering is None or not any(p.requires_grad for p in scattering.parameters()):
+    scattering = learnable_scattering(model)
+    if scattering is None:
         return []
     groups = []
     for group in scattering.param_groups(cfg.scattering.lr_orientation, cfg.scattering.lr_scattering):
