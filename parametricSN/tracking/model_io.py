@@ -20,6 +20,7 @@ from torch import nn
 from parametricSN.config import DEFAULT_DATA_ROOT, Config, config_from_dict
 from parametricSN.models import build_model
 from parametricSN.tracking.store import client_for, resolve_tracking_uri
+from parametricSN.training.checkpoint import read_versioned
 
 FORMAT = "parametricSN-model"
 VERSION = 1
@@ -40,16 +41,7 @@ def save_model_file(path: Union[str, "os.PathLike[str]"], model: nn.Module, cfg:
 
 
 def _read(path: Path) -> dict:
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch.load fails in many ways on a damaged file; all mean the same here
-        raise ModelFileError(f"model file {str(path)!r} is corrupt or not a torch file ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ModelFileError(f"{str(path)!r} is not a parametricSN model file (no 'format': {FORMAT!r})")
-    if data.get("version") != VERSION:
-        raise ModelFileError(f"model file {str(path)!r} has version {data.get('version')!r}; "
-                             f"this parametricSN reads version {VERSION}")
-    return data
+    return read_versioned(path, FORMAT, VERSION, ModelFileError, "model file")
 
 
 def _config_for_rebuild(saved: dict) -> Config:

@@ -52,6 +52,24 @@ def save_checkpoint(path: PathLike, *, model: nn.Module, optimizer: Optimizer, s
     return path
 
 
+def read_versioned(path: Path, fmt: str, version: int, error: type[Exception], what: str,
+                   map_location: Union[str, torch.device] = "cpu", fix: str = "") -> dict[str, Any]:
+    """Load a ``{"format": fmt, "version": version, ...}`` file written with ``torch.save`` (read with
+    ``weights_only=True``), raising ``error`` that names the file and what is wrong with it."""
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch.load fails in many ways on a damaged file; all mean the same here
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        raise error(f"{what} {str(path)!r} is corrupt or truncated and cannot be read "
+                    f"({type(exc).__name__}: {reason}){fix}") from exc
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise error(f"{str(path)!r} is not a parametricSN {what} (no 'format': {fmt!r} entry)")
+    if data.get("version") != version:
+        raise error(f"{what} {str(path)!r} has version {data.get('version')!r}; "
+                    f"this parametricSN reads version {version}")
+    return data
+
+
 def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> dict[str, Any]:
     """Read and check a checkpoint written by :func:`save_checkpoint`.
 
@@ -61,18 +79,8 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cp
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} not found")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch.load fails in many ways on a damaged file; all mean the same here
-        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or truncated and cannot be read "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                              "delete it and resume from an earlier checkpoint") from exc
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {str(path)!r} is not a parametricSN checkpoint "
-                              f"(no 'format': {FORMAT!r} entry)")
-    if state.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint {str(path)!r} has version {state.get('version')!r}; "
-                              f"this parametricSN reads version {VERSION}")
+    state = read_versioned(path, FORMAT, VERSION, CheckpointError, "checkpoint", map_location,
+                           fix="; delete it and resume from an earlier checkpoint")
     missing = [k for k in REQUIRED if k not in state]
     if missing:
         raise CheckpointError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}")
