@@ -56,7 +56,8 @@ class DatasetConfig:
     test_sample_num: Optional[int] = None  # None: the whole test split
     train_batch_size: int = 128
     test_batch_size: int = 256
-    augment: str = "autoaugment"  # autoaugment | original-cifar | noaugment
+    augment: str = "autoaugment"  # autoaugment | autoaugment-paper | original-cifar | noaugment
+    subset: str = "balanced"  # paper (the original code's selection per seed) | balanced (independent per class)
     height: int = 32
     width: int = 32
     sample: str = "a"  # KTH-TIPS2-b physical sample trained on (a-d); the other three are the test set
@@ -85,6 +86,7 @@ class ModelConfig:
     hidden: int = 512  # hidden units of the mlp head
     dropout: float = 0.0
     weights: Optional[str] = None  # resnet50: a local state_dict file; never downloaded
+    init: str = "default"  # wide-ResNet heads: default (PyTorch's layer init, as the paper) | kaiming (He fan-out)
 
 
 @dataclass
@@ -100,6 +102,9 @@ class OptimConfig:
     final_div_factor: float = 1e4
     pct_start: float = 0.3
     three_phase: bool = False
+    cycle_momentum: bool = True  # onecycle: momentum (Adam: beta1) goes max -> base -> max against the lr
+    base_momentum: float = 0.85
+    max_momentum: float = 0.95
     T_max: Optional[int] = None  # cosine: epochs per half period, None = train.epochs
     step_size: int = 30  # step: epochs between decays
     milestones: list = field(default_factory=list)  # multistep: epochs at which the lr decays
@@ -157,7 +162,9 @@ CHOICES = {
     "general.device": None,  # checked by _check_device
     "dataset.name": tuple(DATASET_CLASSES),
     "dataset.format": ("native", "imagefolder"),
-    "dataset.augment": ("autoaugment", "original-cifar", "noaugment"),
+    "dataset.augment": ("autoaugment", "autoaugment-paper", "original-cifar", "noaugment"),
+    "dataset.subset": ("paper", "balanced"),
+    "model.init": ("default", "kaiming"),
     "dataset.sample": ("a", "b", "c", "d"),
     "scattering.architecture": ("scattering", "identity"),
     "scattering.init": ("tight-frame", "random"),
@@ -298,6 +305,8 @@ def validate(cfg: Config) -> Config:
                 "scattering.lr_orientation", "scattering.lr_scattering", "optim.gamma"):
         _check(flat[key] > 0, key, "a value > 0", flat[key])
     _check(0 < cfg.optim.pct_start < 1, "optim.pct_start", "a value in (0, 1)", cfg.optim.pct_start)
+    _check(0 <= cfg.optim.base_momentum <= cfg.optim.max_momentum < 1, "optim.base_momentum",
+           "0 <= optim.base_momentum <= optim.max_momentum < 1", (cfg.optim.base_momentum, cfg.optim.max_momentum))
     _check(0 <= cfg.model.dropout < 1, "model.dropout", "a value in [0, 1)", cfg.model.dropout)
     _check(cfg.optim.step_size >= 1, "optim.step_size", "an integer >= 1", cfg.optim.step_size)
     _check(cfg.optim.T_max is None or cfg.optim.T_max >= 1, "optim.T_max", "null or an integer >= 1",

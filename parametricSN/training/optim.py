@@ -12,12 +12,18 @@ Each group keeps its ``name``; the training loop logs ``lr_<name>`` per epoch.
 
 Schedules (``optim.scheduler``):
 
-- ``onecycle``: ``torch.optim.lr_scheduler.OneCycleLR`` stepped after every *optimizer* step. Each group peaks
-  at its own rate: the head at ``optim.max_lr``, the scattering groups at ``scattering.lr_orientation`` and
-  ``scattering.lr_scattering`` (as in the paper's code, where the scattering groups carried their own peak).
-  Every group starts at ``peak / div_factor`` and ends at ``peak / (div_factor * final_div_factor)``, so
-  ``optim.lr`` is not used by this schedule. Momentum is not cycled: SGD keeps ``optim.momentum`` (and Adam its
-  default betas) throughout. Total steps = ``epochs * ceil(batches_per_epoch / train.accum_steps)``.
+- ``onecycle``: ``torch.optim.lr_scheduler.OneCycleLR`` stepped after every *optimizer* step, set up as the
+  paper's code set it up. Let ``m = optim.max_lr``, ``d = optim.div_factor``, ``f = optim.final_div_factor``.
+  Every group **starts** at ``m / d`` and **ends** at ``m / (d f)`` — the head's numbers, also for the scattering
+  groups: the original built the scheduler with the single ``max_lr`` and only afterwards raised each scattering
+  group's peak to its own rate. The **peaks** differ: the head at ``m``, the scattering groups at
+  ``scattering.lr_orientation`` and ``scattering.lr_scattering``. Two phases (``three_phase: false``): cosine
+  from start to peak over the first ``pct_start`` of the steps, then cosine from peak to end; three phases: start
+  -> peak -> start (symmetric) -> end. ``optim.lr`` is not used by this schedule.
+  Momentum: with ``optim.cycle_momentum`` (default, torch's default and what the paper ran) SGD's momentum
+  (Adam's beta1) moves opposite to the lr — ``max_momentum`` at the start, ``base_momentum`` at the lr peak,
+  back to ``max_momentum`` at the end — and ``optim.momentum`` is not used; without it SGD keeps
+  ``optim.momentum`` (Adam its default betas). Total steps = ``epochs * ceil(batches_per_epoch / accum_steps)``.
 - ``cosine``: ``CosineAnnealingLR`` with ``T_max = optim.T_max`` (``train.epochs`` when null), per epoch.
 - ``step``: ``StepLR(optim.step_size, optim.gamma)``, per epoch.
 - ``multistep``: ``MultiStepLR(optim.milestones, optim.gamma)``, per epoch.
@@ -120,9 +126,14 @@ def build_schedule(optimizer: Optimizer, cfg: Config, batches_per_epoch: int) ->
     if o.scheduler == "onecycle":
         total = epochs * optimizer_steps_per_epoch(batches_per_epoch, cfg.train.accum_steps)
         peaks = [o.max_lr if g.get("name") == HEAD_GROUP else g["lr"] for g in optimizer.param_groups]
+        # One max_lr for every group fixes start (max_lr / div) and end (start / final_div) of all groups alike;
+        # then each group's peak is raised to its own rate, exactly as the paper's scheduler factory did.
         sched = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=peaks, total_steps=total, pct_start=o.pct_start, div_factor=o.div_factor,
-            final_div_factor=o.final_div_factor, three_phase=o.three_phase, cycle_momentum=False)
+            optimizer, max_lr=o.max_lr, total_steps=total, pct_start=o.pct_start, div_factor=o.div_factor,
+            final_div_factor=o.final_div_factor, three_phase=o.three_phase, cycle_momentum=o.cycle_momentum,
+            base_momentum=o.base_momentum, max_momentum=o.max_momentum)
+        for group, peak in zip(optimizer.param_groups, peaks):
+            group["max_lr"] = peak
         return Schedule(sched, per_step=True)
     if o.scheduler == "cosine":
         t_max = o.T_max if o.T_max is not None else epochs
@@ -136,6 +147,12 @@ def build_schedule(optimizer: Optimizer, cfg: Config, batches_per_epoch: int) ->
     if o.scheduler == "none":
         return Schedule(None, per_step=False)
     raise ConfigError(f"optim.scheduler: unknown schedule {o.scheduler!r}")
+
+
+def group_momenta(optimizer: Optimizer) -> dict[str, float]:
+    """``{"<group name>": current momentum}`` per param group: SGD's ``momentum`` or Adam's beta1."""
+    return {str(g.get("name", i)): float(g["betas"][0] if "betas" in g else g["momentum"])
+            for i, g in enumerate(optimizer.param_groups)}
 
 
 def group_lrs(optimizer: Optimizer) -> dict[str, float]:

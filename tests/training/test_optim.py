@@ -1,12 +1,14 @@
 """Optimizer groups and learning-rate schedules (``parametricSN/training/optim.py``)."""
+import math
+
 import pytest
 import torch
 from torch import nn
 
 from parametricSN.config import ConfigError, load_config
 from parametricSN.models import build_model
-from parametricSN.training.optim import (build_optimizer, build_schedule, group_lrs, optimizer_steps_per_epoch,
-                                         param_groups)
+from parametricSN.training.optim import (build_optimizer, build_schedule, group_lrs, group_momenta,
+                                         optimizer_steps_per_epoch, param_groups)
 
 BASE = ["dataset.name=fashion_mnist", "dataset.height=8", "dataset.width=8", "dataset.train_sample_num=20",
         "scattering.J=1", "scattering.L=4", "optim.lr=0.05", "optim.max_lr=0.2", "optim.weight_decay=0.01",
@@ -93,14 +95,72 @@ def test_onecycle_peaks_each_group_at_its_own_rate_and_spans_all_optimizer_steps
                        "optim.final_div_factor=100")
     sched, seen = run_schedule(cfg, model, batches_per_epoch=9)  # 5 optimizer steps per epoch, 20 in all
     assert sched.per_step and sched.scheduler.total_steps == 20 == len(seen)
-    assert seen[0] == pytest.approx({"lr_head": 0.02, "lr_orientation": 0.03, "lr_scattering": 0.04})
+    # every group starts and ends at the head's numbers (max_lr / div, max_lr / (div * final_div)), as in the paper
+    assert seen[0] == pytest.approx({"lr_head": 0.02, "lr_orientation": 0.02, "lr_scattering": 0.02})
     for name, peak in (("lr_head", 0.2), ("lr_orientation", 0.3), ("lr_scattering", 0.4)):
         assert max(s[name] for s in seen) == pytest.approx(peak)  # reached at step 0.3 * 20 - 1 = 5
         assert seen[5][name] == pytest.approx(peak)
-        assert seen[-1][name] == pytest.approx(peak / 1000)  # ends at peak / (div_factor * final_div_factor)
+        assert seen[-1][name] == pytest.approx(0.2 / 1000)
     # stepping once more than planned would raise: the count is exact
     with pytest.raises(ValueError):
         sched.scheduler.step()
+
+
+def _cos(start: float, end: float, pct: float) -> float:
+    return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
+
+
+def paper_onecycle(step: int, total: int, start: float, peak: float, end: float, m_hi: float, m_lo: float,
+                   pct_start: float = 0.3) -> tuple:
+    """(lr, momentum) of the paper's two-phase one-cycle at ``step``, written out from its definition."""
+    up = pct_start * total - 1
+    if step <= up:
+        pct = step / up
+        return _cos(start, peak, pct), _cos(m_hi, m_lo, pct)
+    pct = (step - up) / (total - 1 - up)
+    return _cos(peak, end, pct), _cos(m_lo, m_hi, pct)
+
+
+@pytest.mark.parametrize("step", [0, 2, 5, 9, 14, 19])
+def test_onecycle_lr_and_momentum_of_every_group_follow_the_paper_schedule(step):
+    cfg, model = setup("optim.scheduler=onecycle", "train.epochs=20")
+    opt = build_optimizer(model, cfg)
+    sched = build_schedule(opt, cfg, batches_per_epoch=1)
+    for _ in range(step):
+        opt.step()
+        sched.after_optimizer_step()
+    start, end = 0.2 / 25, 0.2 / 25 / 1e4
+    for group, peak in zip(opt.param_groups, (0.2, 0.3, 0.4)):
+        lr, momentum = paper_onecycle(step, 20, start, peak, end, 0.95, 0.85)
+        assert group["lr"] == pytest.approx(lr, rel=1e-9), group["name"]
+        assert group["momentum"] == pytest.approx(momentum, rel=1e-9), group["name"]
+    assert group_momenta(opt) == pytest.approx({g["name"]: g["momentum"] for g in opt.param_groups})
+
+
+def test_momentum_is_held_without_cycling_and_cycles_beta1_for_adam():
+    cfg, model = setup("optim.scheduler=onecycle", "optim.cycle_momentum=false", "optim.momentum=0.7")
+    _, seen = run_schedule(cfg, model, batches_per_epoch=2)
+    assert seen[0]["lr_head"] < seen[3]["lr_head"]  # the lr still cycles
+    opt = build_optimizer(model, cfg)
+    sched = build_schedule(opt, cfg, 2)
+    for _ in range(3):
+        opt.step()
+        sched.after_optimizer_step()
+    assert set(group_momenta(opt).values()) == {0.7}
+
+    cfg, model = setup("optim.scheduler=onecycle", "optim.name=adam", "optim.base_momentum=0.8",
+                       "optim.max_momentum=0.9")
+    opt = build_optimizer(model, cfg)
+    build_schedule(opt, cfg, 1)
+    assert set(group_momenta(opt).values()) == {0.9}  # starts at max_momentum
+    assert all(g["betas"][1] == 0.999 for g in opt.param_groups)
+
+
+def test_momentum_bounds_are_validated():
+    with pytest.raises(ConfigError, match="optim.base_momentum"):
+        load_config(None, ["optim.base_momentum=0.96"])
+    with pytest.raises(ConfigError, match="optim.base_momentum"):
+        load_config(None, ["optim.max_momentum=1.0"])
 
 
 def test_onecycle_three_phase_returns_to_the_start_before_annealing():
