@@ -11,6 +11,10 @@ k = ``model.width``, n = ``model.depth``. With k = 8, n = 4 on CIFAR-10 scatteri
 The 2×2 grid pooling is a fixed ``AvgPool2d`` with kernel = stride = ⌈h/2⌉ × ⌈w/2⌉ and ``ceil_mode``: for even
 sizes it equals the original code's ``AdaptiveAvgPool2d(2)``; for odd sizes (Fashion-MNIST, J = 2: 7×7) the last
 window is the mean of the rows/columns left over. Unlike adaptive pooling its CUDA backward is deterministic.
+
+Initialisation (``model.init``): ``default`` keeps PyTorch's layer initialisation, as the paper's code did;
+``kaiming`` re-draws the convolutions He-normal (fan-out). See :func:`~parametricSN.models.layers.init_wrn_weights`.
+On raw pixels (``scattering.architecture: identity``) this head is the paper's pixel baseline ("onlycnn").
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import torch
 from torch import nn
 
 from parametricSN.config import ModelConfig
-from parametricSN.models.layers import conv1x1, conv3x3, init_resnet_weights
+from parametricSN.models.layers import conv1x1, conv3x3, init_wrn_weights
 from parametricSN.models.registry import register_head
 
 
@@ -53,7 +57,8 @@ def _stage(in_planes: int, planes: int, n: int) -> nn.Sequential:
 class HybridWideResNet(nn.Module):
     """The hybrid wide ResNet of the module docstring, for inputs of shape ``in_shape = (C, h, w)``."""
 
-    def __init__(self, in_shape: tuple[int, int, int], num_classes: int, k: int = 8, n: int = 4) -> None:
+    def __init__(self, in_shape: tuple[int, int, int], num_classes: int, k: int = 8, n: int = 4,
+                 init: str = "default") -> None:
         super().__init__()
         c, h, w = in_shape
         self.bn0 = nn.BatchNorm2d(c, affine=False)
@@ -67,7 +72,7 @@ class HybridWideResNet(nn.Module):
         grid = self.pool(torch.zeros(1, 1, h, w)).shape[-2:]
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(64 * k * grid[0] * grid[1], num_classes)
-        init_resnet_weights(self)
+        init_wrn_weights(self, init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn1(self.conv0(self.bn0(x))))
@@ -79,4 +84,4 @@ class HybridWideResNet(nn.Module):
 
 @register_head("cnn")
 def cnn(in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module:
-    return HybridWideResNet(in_shape, num_classes, k=cfg.width, n=cfg.depth)
+    return HybridWideResNet(in_shape, num_classes, k=cfg.width, n=cfg.depth, init=cfg.init)

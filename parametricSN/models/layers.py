@@ -37,3 +37,18 @@ def init_resnet_weights(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d) and m.affine:
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def init_wrn_weights(module: nn.Module, scheme: str = "default") -> None:
+    """Initialise a wide-ResNet head by ``model.init``.
+
+    ``default`` keeps PyTorch's layer initialisation, applied when the layers were built: convolution and linear
+    weights ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (std 1/sqrt(3 fan_in)), BatchNorm weight 1 and bias 0. The paper's
+    heads used exactly this (its code never re-initialised them). ``kaiming`` re-draws every convolution He-normal
+    with std sqrt(2 / fan_out) (:func:`init_resnet_weights`): for a 3x3 conv from c to c channels that is
+    sqrt(6) ~ 2.45 times larger.
+    """
+    if scheme == "kaiming":
+        init_resnet_weights(module)
+    elif scheme != "default":
+        raise ValueError(f"model.init: expected default or kaiming, got {scheme!r}")

@@ -5,7 +5,9 @@
 
 The registered head is WRN-16-k with k = ``model.width`` (8 by default: WRN-16-8, 2 blocks per stage,
 widths 16/128/256/512, ≈ 11.0 M parameters on CIFAR-10) and dropout ``model.dropout`` between the two
-convolutions of each block. Any input size works: global pooling is a mean over space.
+convolutions of each block. Any input size works: global pooling is a mean over space. Initialisation follows
+``model.init`` (see :func:`~parametricSN.models.layers.init_wrn_weights`). This head is not in the paper's code,
+whose pixel baseline was the ``cnn`` head on raw pixels.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import torch
 from torch import nn
 
 from parametricSN.config import ModelConfig
-from parametricSN.models.layers import GlobalAvgPool, conv1x1, conv3x3, init_resnet_weights
+from parametricSN.models.layers import GlobalAvgPool, conv1x1, conv3x3, init_wrn_weights
 from parametricSN.models.registry import register_head
 
 
@@ -42,7 +44,7 @@ class WideResNet(nn.Module):
     """Pre-activation WRN-``depth``-``k`` for inputs of shape ``in_shape = (C, h, w)``."""
 
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, depth: int = 16, k: int = 8,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, init: str = "default") -> None:
         super().__init__()
         if (depth - 4) % 6 != 0 or depth < 10:
             raise ValueError(f"wide ResNet depth must be 6n + 4 with n >= 1, got {depth}")
@@ -57,7 +59,7 @@ class WideResNet(nn.Module):
         self.pool = GlobalAvgPool()
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(widths[3], num_classes)
-        init_resnet_weights(self)
+        init_wrn_weights(self, init)
 
     @staticmethod
     def _stage(in_planes: int, planes: int, n: int, stride: int, dropout: float) -> nn.Sequential:
@@ -73,4 +75,4 @@ class WideResNet(nn.Module):
 
 @register_head("wrn16_8")
 def wrn16_8(in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module:
-    return WideResNet(in_shape, num_classes, depth=16, k=cfg.width, dropout=cfg.dropout)
+    return WideResNet(in_shape, num_classes, depth=16, k=cfg.width, dropout=cfg.dropout, init=cfg.init)

@@ -41,3 +41,26 @@ def test_fc_is_sized_from_the_pooled_grid_of_a_one_pixel_input():
     assert head.fc.in_features == 64
     head.eval()  # a 1×1 grid with batch 2 is too few values for BatchNorm's training statistics
     assert head(torch.randn(2, 5, 1, 1)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("name", ["cnn", "wrn16_8"])
+def test_model_init_default_keeps_pytorch_init_and_kaiming_is_he_normal_fan_out(name):
+    """The paper's heads kept PyTorch's conv init, std 1/sqrt(3 fan_in); He-normal (fan_out) is sqrt(6) x larger."""
+    def conv_std(init):
+        torch.manual_seed(0)
+        head = build_head(name, (3, 8, 8), 10, ModelConfig(width=4, depth=1, init=init))
+        # a 3x3 conv from 128 to 128 channels: the first conv of stage 2 (cnn) / of stage 1's 2nd block (wrn)
+        convs = [m for m in head.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.shape == (128, 128, 3, 3)]
+        return convs[0].weight.std().item(), head
+    fan = 128 * 9
+    std, head = conv_std("default")
+    assert std == pytest.approx(1 / (3 * fan) ** 0.5, rel=0.02)
+    assert all(torch.equal(m.weight, torch.ones_like(m.weight)) for m in head.modules()
+               if isinstance(m, torch.nn.BatchNorm2d) and m.affine)
+    std, _ = conv_std("kaiming")
+    assert std == pytest.approx((2 / fan) ** 0.5, rel=0.02)
+
+
+def test_model_init_is_a_choice():
+    with pytest.raises(Exception, match="model.init"):
+        make_cfg("cifar", "model.name=cnn", "model.init=xavier")
