@@ -323,6 +323,9 @@ def validate(cfg: Config) -> Config:
         for key, size in (("dataset.height", cfg.dataset.height), ("dataset.width", cfg.dataset.width)):
             _check(size % 2 ** sc.J == 0, key, f"a multiple of 2**scattering.J = {2 ** sc.J}", size)
 
+    if cfg.dataset.subset == "paper":  # numpy's RandomState, which the paper's selection draws from
+        _check(0 <= cfg.general.seed < 2 ** 32, "general.seed",
+               "an integer in [0, 2**32) with dataset.subset=paper (or use dataset.subset=balanced)", cfg.general.seed)
     n_cls = cfg.num_classes
     for key in ("dataset.train_sample_num", "dataset.test_sample_num"):
         n = flat[key]

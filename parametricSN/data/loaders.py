@@ -15,7 +15,7 @@ from parametricSN.data.datasets import EpochSampler, SubsetDataset
 from parametricSN.data.fashion_mnist import read_fashion_mnist
 from parametricSN.data.kth import read_kth
 from parametricSN.data.splits import DatasetError, Split
-from parametricSN.data.subsets import LOADER, TEST_SUBSET, TRAIN_SUBSET, balanced_subset, derive_seed
+from parametricSN.data.subsets import LOADER, TEST_SUBSET, TRAIN_SUBSET, derive_seed, select_subset
 from parametricSN.data.transforms import build_transform
 
 
@@ -69,16 +69,17 @@ def _pin_memory(device: str) -> bool:
 
 
 def build_datasets(cfg: Config) -> tuple:
-    """(train, test) :class:`SubsetDataset` of ``cfg``: subsets drawn with ``general.seed``, train augmented
+    """(train, test) :class:`SubsetDataset` of ``cfg``: subsets drawn with ``general.seed`` as ``dataset.subset``
+    says (``paper``: the original code's selection; ``balanced``: independent per-class draws), train augmented
     with ``dataset.augment``, test with the deterministic pipeline."""
     d, seed = cfg.dataset, cfg.general.seed
     train_split, test_split = read_splits(cfg)
     for split in (train_split, test_split):
         _check_classes(cfg, split)
-    train_idx = balanced_subset(train_split.labels, d.train_sample_num, seed, cfg.num_classes, TRAIN_SUBSET,
-                                f"{train_split.name} (dataset.train_sample_num)", train_split.classes)
-    test_idx = balanced_subset(test_split.labels, d.test_sample_num, seed, cfg.num_classes, TEST_SUBSET,
-                               f"{test_split.name} (dataset.test_sample_num)", test_split.classes)
+    train_idx = select_subset(d.subset, train_split.labels, d.train_sample_num, seed, cfg.num_classes,
+                              TRAIN_SUBSET, f"{train_split.name} (dataset.train_sample_num)", train_split.classes)
+    test_idx = select_subset(d.subset, test_split.labels, d.test_sample_num, seed, cfg.num_classes, TEST_SUBSET,
+                             f"{test_split.name} (dataset.test_sample_num)", test_split.classes)
     train_tf = build_transform(d.name, d.augment, d.height, d.width, train=True)
     test_tf = build_transform(d.name, d.augment, d.height, d.width, train=False)
     return (SubsetDataset(train_split, train_idx, train_tf, augment_seed=seed),

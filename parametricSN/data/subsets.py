@@ -34,6 +34,22 @@ def derive_seed(*keys: int) -> int:
     return ((int(hi) << 32) | int(lo)) & (2 ** 63 - 1)
 
 
+def _class_members(labels: np.ndarray, n: int, num_classes: int, name: str, classes: Optional[tuple]) -> tuple:
+    """``([indices of class c in dataset order for c = 0..num_classes-1], n / num_classes)``, or DatasetError when
+    ``n`` is not a positive multiple of ``num_classes`` or a class has fewer than ``n / num_classes`` items."""
+    if n <= 0 or n % num_classes:
+        raise DatasetError(f"{name}: a class-balanced subset of {n} items needs a positive multiple of the "
+                           f"{num_classes} classes")
+    per_class = n // num_classes
+    members = [np.flatnonzero(labels == c) for c in range(num_classes)]
+    for c, idx in enumerate(members):
+        if len(idx) < per_class:
+            label = f"class {c}" + (f" ({classes[c]})" if classes else "")
+            raise DatasetError(f"{name}: {label} has {len(idx)} images but the subset of {n} needs "
+                               f"{per_class} per class; lower the sample count")
+    return members, per_class
+
+
 def balanced_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes: int,
                     stream: int = TRAIN_SUBSET, name: str = "dataset", classes: Optional[tuple] = None
                     ) -> np.ndarray:
@@ -47,17 +63,45 @@ def balanced_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes
     labels = np.asarray(labels)
     if n is None:
         return np.arange(len(labels), dtype=np.int64)
-    if n <= 0 or n % num_classes:
-        raise DatasetError(f"{name}: a class-balanced subset of {n} items needs a positive multiple of the "
-                           f"{num_classes} classes")
-    per_class = n // num_classes
+    members, per_class = _class_members(labels, n, num_classes, name, classes)
     gen = rng(seed, stream)
-    chosen = []
-    for c in range(num_classes):
-        members = np.flatnonzero(labels == c)
-        if len(members) < per_class:
-            label = f"class {c}" + (f" ({classes[c]})" if classes else "")
-            raise DatasetError(f"{name}: {label} has {len(members)} images but the subset of {n} needs "
-                               f"{per_class} per class; lower the sample count")
-        chosen.append(gen.permutation(members)[:per_class])
+    chosen = [gen.permutation(idx)[:per_class] for idx in members]
     return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def paper_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes: int, name: str = "dataset",
+                 classes: Optional[tuple] = None) -> np.ndarray:
+    """Sorted indices of the class-balanced subset the paper's code selected for ``seed`` (``dataset.subset: paper``).
+
+    With ``m`` the size of the smallest class and ``P = numpy.random.RandomState(seed).permutation(m)``, class c
+    contributes ``I_c[P[0]], ..., I_c[P[n/C - 1]]``, where ``I_c`` lists the indices of class c in dataset order:
+    one permutation, the same positions in every class. The train and the test split each get a fresh
+    ``RandomState(seed)``, so a published seed selects exactly the published images. ``n=None`` selects every item
+    (the original needed a number; the whole split is what its full-size test subsets selected).
+    The original listed the indices class by class in permutation order; they are returned sorted here, which
+    only changes the order a loader visits them in (the original's torch shuffle is not reproduced anyway).
+    ``seed`` must be in [0, 2**32), the seeds ``RandomState`` accepts.
+    """
+    labels = np.asarray(labels)
+    if n is None:
+        return np.arange(len(labels), dtype=np.int64)
+    if not 0 <= seed < 2 ** 32:
+        raise ValueError(f"the paper's subset needs a seed in [0, 2**32) (numpy RandomState), got {seed}")
+    members, per_class = _class_members(labels, n, num_classes, name, classes)
+    m = min(len(idx) for idx in members)
+    positions = np.random.RandomState(seed).permutation(m)[:per_class]
+    return np.sort(np.concatenate([idx[positions] for idx in members])).astype(np.int64)
+
+
+SUBSETS = ("paper", "balanced")
+
+
+def select_subset(kind: str, labels: np.ndarray, n: Optional[int], seed: int, num_classes: int, stream: int,
+                  name: str = "dataset", classes: Optional[tuple] = None) -> np.ndarray:
+    """``dataset.subset``: :func:`paper_subset` (``paper``) or :func:`balanced_subset` on ``stream``
+    (``balanced``)."""
+    if kind == "paper":
+        return paper_subset(labels, n, seed, num_classes, name, classes)
+    if kind == "balanced":
+        return balanced_subset(labels, n, seed, num_classes, stream, name, classes)
+    raise ValueError(f"dataset.subset: expected one of {', '.join(SUBSETS)}, got {kind!r}")

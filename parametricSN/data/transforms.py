@@ -6,6 +6,8 @@
 - ``original-cifar``: random crop (CIFAR/Fashion-MNIST: pad 4 then crop back; KTH/X-ray: crop from the resized
   image) + horizontal flip; KTH also rotates by up to 10 degrees, as textures have no preferred orientation.
 - ``autoaugment``: ``original-cifar`` + torchvision's AutoAugment (CIFAR-10 policy) + :class:`Cutout` (16 px).
+- ``autoaugment-paper``: ``original-cifar`` + the paper's own AutoAugment port and Cutout, reproduced exactly
+  (``autoaugment_paper.py``); the default of ``conf/cifar.yaml``.
 
 Small datasets (CIFAR-10 32x32, Fashion-MNIST 28x28) are resized only when ``(height, width)`` differs from
 their native size. Large ones are first resized to ``ceil(RESIZE_RATIO * size)`` and then cropped to
@@ -25,7 +27,9 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-AUGMENTS = ("autoaugment", "original-cifar", "noaugment")
+from parametricSN.data.autoaugment_paper import PaperAutoAugment, PaperCutout
+
+AUGMENTS = ("autoaugment", "autoaugment-paper", "original-cifar", "noaugment")
 NATIVE_SIZE = {"cifar": (32, 32), "fashion_mnist": (28, 28)}
 RESIZE_RATIO = {"kth": 200 / 128, "xray": 260 / 224}
 CUTOUT_LENGTH = 16
@@ -94,5 +98,7 @@ def build_transform(dataset: str, augment: str, height: int, width: int, train: 
     steps = _geometry(dataset, augment, (height, width), train)
     if train and augment == "autoaugment":
         steps += [T.AutoAugment(T.AutoAugmentPolicy.CIFAR10), Cutout(CUTOUT_LENGTH)]
+    if train and augment == "autoaugment-paper":
+        steps += [PaperAutoAugment(), PaperCutout(CUTOUT_LENGTH)]
     mean, std = NORMALIZATION[dataset]
     return T.Compose(steps + [T.ToTensor(), T.Normalize(mean, std)])

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from parametricSN.config import ConfigError
 from parametricSN.data import DatasetError, build_loaders, read_splits
+from parametricSN.data.subsets import paper_subset
 
 from tests.data import fakes
 
@@ -86,6 +88,17 @@ def test_same_seed_same_subset_other_seed_other_subset(tmp_path):
     assert np.array_equal(a, build_loaders(cfg).train_indices)
     cfg2 = fakes.make_cfg("cifar", tmp_path, "dataset.train_sample_num=10", "general.seed=2")
     assert not np.array_equal(a, build_loaders(cfg2).train_indices)
+
+
+def test_subset_paper_selects_the_papers_images_in_both_splits(tmp_path):
+    cfg = _cfg(tmp_path, "cifar", "dataset.train_sample_num=20", "dataset.test_sample_num=10",
+               "dataset.subset=paper", "general.seed=207715039")
+    loaders = build_loaders(cfg)
+    train, test = read_splits(cfg)
+    assert loaders.train_indices.tolist() == paper_subset(train.labels, 20, 207715039, 10).tolist()
+    assert loaders.test_indices.tolist() == paper_subset(test.labels, 10, 207715039, 10).tolist()
+    with pytest.raises(ConfigError, match="general.seed"):
+        fakes.make_cfg("cifar", tmp_path, "dataset.subset=paper", "general.seed=-3")
 
 
 def test_epochs_fix_order_and_augmentation(tmp_path):
