@@ -76,10 +76,10 @@ def build_datasets(cfg: Config) -> tuple:
     train_split, test_split = read_splits(cfg)
     for split in (train_split, test_split):
         _check_classes(cfg, split)
-    train_idx = select_subset(d.subset, train_split.labels, d.train_sample_num, seed, cfg.num_classes,
-                              TRAIN_SUBSET, f"{train_split.name} (dataset.train_sample_num)", train_split.classes)
-    test_idx = select_subset(d.subset, test_split.labels, d.test_sample_num, seed, cfg.num_classes, TEST_SUBSET,
-                             f"{test_split.name} (dataset.test_sample_num)", test_split.classes)
+    train_idx = select_subset(d.subset, train_split, d.train_sample_num, seed, cfg.num_classes, TRAIN_SUBSET,
+                              f"{train_split.name} (dataset.train_sample_num)")
+    test_idx = select_subset(d.subset, test_split, d.test_sample_num, seed, cfg.num_classes, TEST_SUBSET,
+                             f"{test_split.name} (dataset.test_sample_num)")
     train_tf = build_transform(d.name, d.augment, d.height, d.width, train=True)
     test_tf = build_transform(d.name, d.augment, d.height, d.width, train=False)
     return (SubsetDataset(train_split, train_idx, train_tf, augment_seed=seed),

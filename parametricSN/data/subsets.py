@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from parametricSN.data.splits import DatasetError
+from parametricSN.data.splits import DatasetError, Split
 
 TRAIN_SUBSET, TEST_SUBSET, SHUFFLE, AUGMENT, LOADER = range(5)
 _U64 = 2 ** 64
@@ -70,12 +70,13 @@ def balanced_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes
 
 
 def paper_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes: int, name: str = "dataset",
-                 classes: Optional[tuple] = None) -> np.ndarray:
+                 classes: Optional[tuple] = None, order: Optional[np.ndarray] = None) -> np.ndarray:
     """Sorted indices of the class-balanced subset the paper's code selected for ``seed`` (``dataset.subset: paper``).
 
     With ``m`` the size of the smallest class and ``P = numpy.random.RandomState(seed).permutation(m)``, class c
-    contributes ``I_c[P[0]], ..., I_c[P[n/C - 1]]``, where ``I_c`` lists the indices of class c in dataset order:
-    one permutation, the same positions in every class. The train and the test split each get a fresh
+    contributes ``I_c[P[0]], ..., I_c[P[n/C - 1]]``, where ``I_c`` lists the indices of class c in the original's
+    dataset order: one permutation, the same positions in every class. ``order`` gives that order as a permutation
+    of the indices (None: the order of ``labels``). The train and the test split each get a fresh
     ``RandomState(seed)``, so a published seed selects exactly the published images. ``n=None`` selects every item
     (the original needed a number; the whole split is what its full-size test subsets selected).
     The original listed the indices class by class in permutation order; they are returned sorted here, which
@@ -87,21 +88,32 @@ def paper_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes: i
         return np.arange(len(labels), dtype=np.int64)
     if not 0 <= seed < 2 ** 32:
         raise ValueError(f"the paper's subset needs a seed in [0, 2**32) (numpy RandomState), got {seed}")
-    members, per_class = _class_members(labels, n, num_classes, name, classes)
+    order = np.arange(len(labels)) if order is None else np.asarray(order, dtype=np.int64)
+    members, per_class = _class_members(labels[order], n, num_classes, name, classes)
     m = min(len(idx) for idx in members)
     positions = np.random.RandomState(seed).permutation(m)[:per_class]
-    return np.sort(np.concatenate([idx[positions] for idx in members])).astype(np.int64)
+    return np.sort(np.concatenate([order[idx[positions]] for idx in members])).astype(np.int64)
+
+
+def original_order(split: Split) -> np.ndarray:
+    """The split's items in the order the paper's code listed them: in-memory splits (CIFAR-10 pickles,
+    Fashion-MNIST) as stored; file-backed ones by path, which within a class is the order of torchvision's
+    ``ImageFolder`` (sorted file names) that the original read KTH-TIPS2-b and COVIDx through."""
+    if not split.lazy:
+        return np.arange(len(split), dtype=np.int64)
+    paths = [str(p) for p in split.images]
+    return np.asarray(sorted(range(len(paths)), key=paths.__getitem__), dtype=np.int64)
 
 
 SUBSETS = ("paper", "balanced")
 
 
-def select_subset(kind: str, labels: np.ndarray, n: Optional[int], seed: int, num_classes: int, stream: int,
-                  name: str = "dataset", classes: Optional[tuple] = None) -> np.ndarray:
-    """``dataset.subset``: :func:`paper_subset` (``paper``) or :func:`balanced_subset` on ``stream``
-    (``balanced``)."""
+def select_subset(kind: str, split: Split, n: Optional[int], seed: int, num_classes: int, stream: int,
+                  name: str = "dataset") -> np.ndarray:
+    """``dataset.subset`` of ``split``: :func:`paper_subset` in :func:`original_order` (``paper``) or
+    :func:`balanced_subset` on ``stream`` (``balanced``)."""
     if kind == "paper":
-        return paper_subset(labels, n, seed, num_classes, name, classes)
+        return paper_subset(split.labels, n, seed, num_classes, name, split.classes, original_order(split))
     if kind == "balanced":
-        return balanced_subset(labels, n, seed, num_classes, stream, name, classes)
+        return balanced_subset(split.labels, n, seed, num_classes, stream, name, split.classes)
     raise ValueError(f"dataset.subset: expected one of {', '.join(SUBSETS)}, got {kind!r}")

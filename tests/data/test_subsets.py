@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 
 from parametricSN.data import DatasetError, balanced_subset, derive_seed
-from parametricSN.data.subsets import TEST_SUBSET, TRAIN_SUBSET, paper_subset, rng, select_subset
+from parametricSN.data.splits import Split
+from parametricSN.data.subsets import (TEST_SUBSET, TRAIN_SUBSET, original_order, paper_subset, rng,
+                                        select_subset)
 
 LABELS = np.random.default_rng(123).permutation(np.repeat(np.arange(10), 50))  # 500 items, 50 per class
 
@@ -77,10 +79,24 @@ def test_paper_subset_draws_afresh_per_split_and_checks_its_inputs():
     assert paper_subset(test_labels, 4, seed=0, num_classes=2).tolist() == sorted(
         [[1, 2, 4][p] for p in positions] + [[0, 3, 5, 6][p] for p in positions])
     assert paper_subset(test_labels, None, seed=0, num_classes=2).tolist() == list(range(7))
-    assert select_subset("paper", PAPER_LABELS, 6, 207715039, 3, TRAIN_SUBSET).tolist() == [3, 4, 5, 14, 16, 19]
-    assert np.array_equal(select_subset("balanced", LABELS, 10, 7, 10, TEST_SUBSET),
-                          balanced_subset(LABELS, 10, 7, 10, TEST_SUBSET))
+    split = Split("fake", np.zeros((21, 2, 2), np.uint8), PAPER_LABELS, ("a", "b", "c"), "L")
+    assert select_subset("paper", split, 6, 207715039, 3, TRAIN_SUBSET).tolist() == [3, 4, 5, 14, 16, 19]
+    assert np.array_equal(select_subset("balanced", split, 6, 7, 3, TEST_SUBSET),
+                          balanced_subset(PAPER_LABELS, 6, 7, 3, TEST_SUBSET))
     with pytest.raises(DatasetError, match="class 1 has 6 images but the subset of 21 needs 7"):
         paper_subset(PAPER_LABELS, 21, seed=0, num_classes=3)
     with pytest.raises(ValueError, match="2\\*\\*32"):
         paper_subset(PAPER_LABELS, 6, seed=-1, num_classes=3)
+
+
+def test_paper_subset_of_files_follows_imagefolder_order_by_path():
+    """COVIDx lists its images in train.txt order; the paper read them through ImageFolder, sorted by file name
+    within each class. Stored in reverse, the same files must give the same images."""
+    names = [f"img{i:02d}.png" for i in range(21)]
+    forward = Split("fake", [f"/d/{n}" for n in names], PAPER_LABELS, ("a", "b", "c"), "L")
+    backward = Split("fake", [f"/d/{n}" for n in names[::-1]], PAPER_LABELS[::-1].copy(), ("a", "b", "c"), "L")
+    assert original_order(backward).tolist() == list(range(20, -1, -1))
+    chosen = select_subset("paper", forward, 6, 207715039, 3, TRAIN_SUBSET)
+    chosen_back = select_subset("paper", backward, 6, 207715039, 3, TRAIN_SUBSET)
+    assert sorted(backward.images[i] for i in chosen_back) == [forward.images[i] for i in chosen]
+    assert chosen.tolist() == [3, 4, 5, 14, 16, 19]
