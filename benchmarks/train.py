@@ -1,6 +1,6 @@
 """Training benchmark: seconds per epoch of the 100-sample CIFAR-10 protocol and test-set throughput.
 
-The protocol of ``conf/cifar.yaml`` (100 class-balanced training images, batch 128, autoaugment, SGD +
+The protocol of ``conf/cifar.yaml`` (100 class-balanced training images, batch 128, the paper's AutoAugment, SGD +
 OneCycle, learnable tight-frame scattering J=2 L=8) on synthetic CIFAR-shaped data: random images written as
 torchvision's ``cifar-10-batches-py`` pickles into a temporary folder, so the real data pipeline (reading,
 AutoAugment + Cutout, collation) is part of the measurement. Heads: ``linear`` and ``cnn`` (hybrid wide ResNet,
@@ -106,7 +106,7 @@ def main() -> None:
         write_synthetic_cifar(Path(tmp), train_per_class=10, test_images=args.test_images)
         rows = [bench_head(Path(tmp), h, args.width, args.epochs, args.test_images, args.device)
                 for h in args.heads]
-    print(f"100-sample CIFAR protocol (synthetic data, autoaugment, batch 128, learnable scattering J=2 L=8), "
+    print(f"100-sample CIFAR protocol (synthetic data, paper AutoAugment, batch 128, learnable scattering J=2 L=8), "
           f"device={args.device}, threads={args.threads}, torch {torch.__version__}")
     print(f"{'model':<12} {'params':>12} {'s/epoch':>10} {'test img/s':>12}")
     for r in rows:

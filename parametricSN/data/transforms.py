@@ -27,8 +27,6 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from parametricSN.data.autoaugment_paper import PaperAutoAugment, PaperCutout
-
 AUGMENTS = ("autoaugment", "autoaugment-paper", "original-cifar", "noaugment")
 NATIVE_SIZE = {"cifar": (32, 32), "fashion_mnist": (28, 28)}
 RESIZE_RATIO = {"kth": 200 / 128, "xray": 260 / 224}
@@ -99,6 +97,7 @@ def build_transform(dataset: str, augment: str, height: int, width: int, train: 
     if train and augment == "autoaugment":
         steps += [T.AutoAugment(T.AutoAugmentPolicy.CIFAR10), Cutout(CUTOUT_LENGTH)]
     if train and augment == "autoaugment-paper":
-        steps += [PaperAutoAugment(), PaperCutout(CUTOUT_LENGTH)]
+        from parametricSN.data import autoaugment_paper as paper  # it builds on Cutout, defined here
+        steps += [paper.PaperAutoAugment(), paper.PaperCutout(CUTOUT_LENGTH)]
     mean, std = NORMALIZATION[dataset]
     return T.Compose(steps + [T.ToTensor(), T.Normalize(mean, std)])
