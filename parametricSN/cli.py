@@ -2,6 +2,8 @@
 
     psn train -c conf/cifar.yaml scattering.J=3 train.epochs=10
     psn config show -c conf/cifar.yaml scattering.J=3
+    psn sweep experiments/cifar10-linear.yaml --dry-run      (see parametricSN/sweeps/cli.py)
+    psn report --experiment cifar10-linear
 
 Errors the user can fix print one line on stderr, without a traceback: a config error exits with status 2;
 a missing or malformed dataset or checkpoint exits with status 1.
@@ -16,6 +18,7 @@ from typing import Optional, Sequence
 
 from parametricSN.config import ConfigError, load_config
 from parametricSN.data import DatasetError
+from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
 from parametricSN.training import CheckpointError, train
 
 
@@ -66,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_show = cfg_sub.add_parser("show", help="print the resolved config (file + overrides + defaults)")
     _add_config_args(p_show)
     p_show.set_defaults(func=_cmd_config_show)
+    add_sweep_subcommands(sub)
     return parser
 
 
