@@ -28,7 +28,7 @@ from typing import Any, Optional, Union
 
 import yaml
 
-from parametricSN.config import Config, ConfigError, load_config, parse_override
+from parametricSN.config import Config, ConfigError, config_from_dict, parse_override
 
 TOP_LEVEL = ("name", "description", "base", "overrides", "cases", "grid", "published")
 # Keys that do not change a run's result: left out of the cell identity, so that the same cell logged to another
@@ -101,19 +101,46 @@ class SweepSpec:
     def cells(self, extra: Optional[list[str]] = None) -> list[Cell]:
         """Every run, validated through the config schema; ``extra`` overrides (``key=value``) apply last."""
         varying = self.varying_keys
+        base = self._base_mapping()
+        try:
+            last = [parse_override(t) for t in [f"mlflow.experiment_name={json.dumps(self.name)}", *(extra or [])]]
+        except ConfigError as exc:
+            raise SpecError(f"{self.path}: {exc}") from None
         cells = []
         for case in self.cases or [{}]:
             for combo in itertools.product(*self.grid.values()):
                 values = {**case, **dict(zip(self.grid, combo))}
                 overrides = (*self.overrides, *(override_text(k, v) for k, v in values.items()))
                 try:
-                    cfg = load_config(self.base, [*overrides, f"mlflow.experiment_name={json.dumps(self.name)}",
-                                                  *(extra or [])])
+                    cfg = config_from_dict(_merged(base, [*values.items(), *last]))
                 except ConfigError as exc:
                     raise SpecError(f"{self.path}: run {len(cells) + 1} ({_describe(values)}): {exc}") from None
                 cells.append(Cell(len(cells), overrides, {k: values[k] for k in varying if k in values}, cfg,
                                   cell_hash(cfg)))
         return cells
+
+    def _base_mapping(self) -> dict[str, dict[str, Any]]:
+        """The base config file with the spec's fixed overrides applied, as a nested mapping (read once: the
+        per-run configs are built from it, then validated one by one)."""
+        data: Any = {}
+        if self.base is not None:
+            try:
+                data = yaml.safe_load(self.base.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise SpecError(f"{self.path}: base: {self.base} is not valid YAML: {' '.join(str(exc).split())}") \
+                    from None
+            if not isinstance(data, dict) or not all(isinstance(v, (dict, type(None))) for v in data.values()):
+                raise SpecError(f"{self.path}: base: {self.base} is not a mapping of config sections")
+        return _merged({k: dict(v or {}) for k, v in data.items()}, [parse_override(t) for t in self.overrides])
+
+
+def _merged(base: dict[str, dict[str, Any]], items: list[tuple[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``base`` (section -> key -> value) with the dotted ``(key, value)`` pairs set, later ones winning."""
+    out = {section: dict(body) for section, body in base.items()}
+    for dotted, value in items:
+        section, _, key = dotted.partition(".")
+        out.setdefault(section, {})[key] = value
+    return out
 
 
 def param_text(value: Any) -> str:
@@ -200,7 +227,8 @@ def _resolve_base(path: Path, base: str) -> Path:
     if p.is_absolute():
         candidates = [p]
     else:
-        candidates = [path.parent / p, path.parent.parent / p]
+        folder = path.resolve().parent
+        candidates = [folder / p, folder.parent / p]
     for c in candidates:
         if c.is_file():
             return c
