@@ -91,11 +91,12 @@ def _close_orphan(client: Any, exp_id: str, attempt: str, error: str) -> Optiona
 
 def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", workers: int = 1,
               address: Optional[str] = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
-              out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+              out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
     """Run every cell without a FINISHED run; print one line per finished run and a summary. Returns 0 when
     every run finished, 1 otherwise (each failed run listed on ``err`` with its run id and error)."""
     from parametricSN.sweeps.launchers import launch_local, launch_ray
 
+    out, err = out or sys.stdout, err or sys.stderr
     client, exp_id, uri = prepare_experiment(spec, cells)
     done = finished_cells(client, exp_id)
     todo, seen = [], set(done)
