@@ -8,11 +8,13 @@ The published numbers come from ``--spec`` or, by default, from the experiment t
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import statistics
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -209,12 +211,18 @@ def report(experiment: str, tracking_uri: Optional[str] = None, fmt: str = "mark
     md, table = to_markdown(groups, keys, experiment), to_csv(groups, keys)
     if plot_file:
         plot(groups, keys, Path(plot_file), experiment)
-    if log:
-        run = client.create_run(exp.experiment_id, run_name="report", tags={TAG_REPORT: "1"})
-        client.log_text(run.info.run_id, md, "report.md")
-        client.log_text(run.info.run_id, table, "report.csv")
-        if plot_file:
-            client.log_artifact(run.info.run_id, plot_file)
-        client.set_terminated(run.info.run_id, "FINISHED")
+    if log:  # MLflow prints a "View run at" link to stdout for a server: keep stdout the report alone
+        with contextlib.redirect_stdout(sys.stderr):
+            _log_summary(client, exp.experiment_id, md, table, plot_file)
     return md if fmt == "markdown" else table
+
+
+def _log_summary(client: Any, exp_id: str, md: str, table: str, plot_file: Optional[str]) -> None:
+    """A ``report`` run (tag ``psn.report``) holding report.md, report.csv and the plot."""
+    run = client.create_run(exp_id, run_name="report", tags={TAG_REPORT: "1"})
+    client.log_text(run.info.run_id, md, "report.md")
+    client.log_text(run.info.run_id, table, "report.csv")
+    if plot_file:
+        client.log_artifact(run.info.run_id, plot_file)
+    client.set_terminated(run.info.run_id, "FINISHED")
 
