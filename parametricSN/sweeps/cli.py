@@ -25,6 +25,8 @@ def _select(cells: list[Cell], only: list[str], spec_path: str) -> list[Cell]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    if args.launcher != "ray" and (args.address or args.gpus_per_run):
+        raise SpecError("--address and --gpus-per-run are for --launcher ray")
     spec = load_spec(args.spec)
     extra = list(args.overrides) + ([f"mlflow.tracking_uri={args.tracking_uri}"] if args.tracking_uri else [])
     cells = _select(spec.cells(extra), args.only, args.spec)
@@ -41,8 +43,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not cells:
         print(f"{spec.name}: no run selected", file=sys.stderr)
         return 0
-    return run_sweep(spec, cells, launcher=args.launcher, workers=args.workers, address=args.address,
-                     cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+    try:
+        return run_sweep(spec, cells, launcher=args.launcher, workers=args.workers, address=args.address,
+                         cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+    except KeyboardInterrupt:  # the workers got the same Ctrl-C: their runs are closed KILLED
+        print(f"psn: sweep {spec.name} interrupted; run the same command again to continue (finished runs are "
+              f"kept and skipped)", file=sys.stderr)
+        return 130
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
