@@ -123,6 +123,12 @@ def row_label(params: dict[str, str], keys: list[str]) -> str:
     return ", ".join(f"{k}={params.get(k, '')}" for k in keys) or "all runs"
 
 
+def _paper_rank(params: dict[str, str]) -> tuple:
+    """The paper's row order: linear before WRN, scattering before pixels, TF before Rand, LS before S."""
+    return (params.get("model.name") != "linear", params.get("scattering.architecture") == "identity",
+            params.get("scattering.init") != "tight-frame", params.get("scattering.learnable") != "True")
+
+
 def to_markdown(groups: list[Group], by: list[str], title: str) -> str:
     """A pivot with one column per training-set size when ``dataset.train_sample_num`` is a grouping key (the
     paper's layout), else one row per group."""
@@ -135,7 +141,7 @@ def to_markdown(groups: list[Group], by: list[str], title: str) -> str:
             rows.setdefault(tuple(g.params.get(k, "") for k in rest), {})[g.params[SIZE_KEY]] = g
         lines += ["| cell | " + " | ".join(f"{s} samples" for s in sizes) + " |",
                   "|---" * (len(sizes) + 1) + "|"]
-        for row in rows.values():
+        for row in sorted(rows.values(), key=lambda r: _paper_rank(next(iter(r.values())).params)):
             label = row_label(next(iter(row.values())).params, rest)
             lines.append(f"| {label} | " + " | ".join(_cell_text(row[s]) if s in row else "" for s in sizes) + " |")
     else:
