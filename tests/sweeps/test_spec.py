@@ -128,3 +128,8 @@ def test_only_selects_cells(capsys):
     assert main(["sweep", str(REPO / "experiments" / "cifar10-linear.yaml"), "--dry-run",
                  "--only", "dataset.train_sample_num=100", "--only", "scattering.learnable=true"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("20 runs")
+
+
+def test_ray_options_need_the_ray_launcher(capsys):
+    assert main(["sweep", str(SHIPPED[0]), "--address", "auto"]) == 2
+    assert "--launcher ray" in capsys.readouterr().err
