@@ -232,7 +232,8 @@ def _resolve_base(path: Path, base: str) -> Path:
     for c in candidates:
         if c.is_file():
             return c
-    raise _err(path, "base", f"config file {base!r} not found (looked in {', '.join(str(c.parent) for c in candidates)})")
+    looked = ", ".join(str(c.parent) for c in candidates)
+    raise _err(path, "base", f"config file {base!r} not found (looked in {looked})")
 
 
 def load_spec(path: Union[str, Path]) -> SweepSpec:

@@ -18,9 +18,9 @@ logger.end_run()
 """
 
 
-def test_three_processes_log_to_one_store_without_loss(mlflow_uri):
+def test_three_processes_log_to_one_store_without_loss(mlflow_uri, tmp_path):
     client = MlflowClient(mlflow_uri)
-    exp = client.create_experiment("writers")
+    exp = client.create_experiment("writers", artifact_location=str(tmp_path / "artifacts"))
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, mlflow_uri, str(k)], stderr=subprocess.PIPE, text=True)
              for k in (1, 2, 3)]
     errors = [p.communicate()[1] for p in procs]

@@ -22,9 +22,9 @@ PUBLISHED = [{"where": {"dataset.train_sample_num": 100, "scattering.init": "tig
 
 
 @pytest.fixture
-def experiment(mlflow_uri):
+def experiment(mlflow_uri, tmp_path):
     client = MlflowClient(mlflow_uri)
-    exp = client.create_experiment("rep")
+    exp = client.create_experiment("rep", artifact_location=str(tmp_path / "artifacts"))
     client.set_experiment_tag(exp, TAG_PUBLISHED, json.dumps(PUBLISHED))
     for init, n, seed, acc in RUNS:
         run = client.create_run(exp)
@@ -49,7 +49,8 @@ def test_csv_numbers_match_hand_computed(experiment, capsys):
                              "published_std"]
     got = {(r["scattering.init"], r["dataset.train_sample_num"]): r for r in rows}
     assert set(got) == {("tight-frame", "100"), ("random", "100"), ("tight-frame", "500")}
-    expect = {("tight-frame", "100"): (3, 32.0, 2.0, "33.0", "0.4"), ("random", "100"): (2, 20.5, 0.7071, "20.0", "1.0"),
+    expect = {("tight-frame", "100"): (3, 32.0, 2.0, "33.0", "0.4"),
+              ("random", "100"): (2, 20.5, 0.7071, "20.0", "1.0"),
               ("tight-frame", "500"): (2, 52.0, 2.8284, "", "")}
     for key, (n, mean, std, pm, ps) in expect.items():
         r = got[key]

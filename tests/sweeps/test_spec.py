@@ -121,7 +121,8 @@ def test_shipped_specs_cover_the_paper_families():
     linear = load_spec(REPO / "experiments" / "cifar10-linear.yaml")
     assert len(linear.published) == 16
     cell = next(c for c in linear.cells() if c.config.dataset.train_sample_num == 500)
-    assert (cell.config.train.epochs, cell.config.dataset.train_batch_size, cell.config.optim.max_lr) == (1000, 500, 0.13)
+    protocol = (cell.config.train.epochs, cell.config.dataset.train_batch_size, cell.config.optim.max_lr)
+    assert protocol == (1000, 500, 0.13)
 
 
 def test_only_selects_cells(capsys):
