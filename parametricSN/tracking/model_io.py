@@ -1,6 +1,6 @@
 """Trained models as plain files: weights + config, rebuilt with ``build_model`` (no pickled classes).
 
-The file (``model/model.pt`` in a run's artifacts) is a ``torch.save`` of::
+The file (``model/model.pt`` in a run's artifacts) is, in :mod:`parametricSN.fileformat`'s versioned format::
 
     {"format": "parametricSN-model", "version": 1, "config": cfg.to_dict(), "state_dict": {name: tensor}}
 
@@ -13,14 +13,13 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Union
 
-import torch
 from mlflow.exceptions import MlflowException
 from torch import nn
 
 from parametricSN.config import DEFAULT_DATA_ROOT, Config, config_from_dict
+from parametricSN.fileformat import read_versioned, write_versioned
 from parametricSN.models import build_model
 from parametricSN.tracking.store import client_for, resolve_tracking_uri
-from parametricSN.training.checkpoint import read_versioned
 
 FORMAT = "parametricSN-model"
 VERSION = 1
@@ -33,11 +32,9 @@ class ModelFileError(ValueError):
 
 
 def save_model_file(path: Union[str, "os.PathLike[str]"], model: nn.Module, cfg: Config) -> Path:
-    """Write ``model``'s weights (on CPU) and ``cfg`` to ``path``; returns the path."""
-    path = Path(path)
+    """Write ``model``'s weights (on CPU) and ``cfg`` to ``path`` (atomically); returns the path."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"format": FORMAT, "version": VERSION, "config": cfg.to_dict(), "state_dict": state}, path)
-    return path
+    return write_versioned(path, FORMAT, VERSION, {"config": cfg.to_dict(), "state_dict": state})
 
 
 def _read(path: Path) -> dict:

@@ -35,7 +35,7 @@ def head_inputs():
 def test_every_head_gives_logits_on_every_dataset_shape(head, dataset, architecture, head_inputs):
     cfg, features = head_inputs(dataset, architecture)
     module = build_head(head, tuple(features.shape[1:]), cfg.num_classes, cfg.model)
-    module.eval()  # a batch of one: BatchNorm uses its running statistics (train mode is exercised in test_hybrid)
+    module.eval()  # a batch of one: BatchNorm uses its running statistics (train mode is exercised in test_factory)
     with torch.no_grad():
         logits = module(features)
     assert logits.shape == (1, cfg.num_classes)

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from parametricSN.config import ModelConfig
 from parametricSN.models import build_head, build_model
-from parametricSN.models.cnn import HybridWideResNet
+from parametricSN.models.hybrid_wrn import HybridWideResNet
 
 from tests.models.helpers import make_cfg, n_params
 

@@ -5,7 +5,7 @@ from torch import nn
 
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
-from parametricSN.models.hybrid import HybridModel
+from parametricSN.models.factory import HybridModel
 from parametricSN.scattering import ParametricScattering2D
 from parametricSN.training import NullLogger, build_loss, build_schedule, train, train_epoch
 from parametricSN.training.loop import evaluate
