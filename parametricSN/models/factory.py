@@ -13,9 +13,12 @@ from typing import Optional
 import torch
 from torch import nn
 
-from parametricSN.config import Config
+from parametricSN.config import Config, register_choices
 from parametricSN.models.registry import build_head
 from parametricSN.scattering import ParametricScattering2D
+from parametricSN.scattering.layer import BACKENDS, INITS, PARAMETERIZATIONS
+
+ARCHITECTURES = ("scattering", "identity")  # scattering.architecture: scattering layer + head, or the head on pixels
 
 
 class HybridModel(nn.Module):
@@ -76,3 +79,10 @@ def build_model(cfg: Config) -> HybridModel:
                             cfg.dataset.height // scale, cfg.dataset.width // scale)
     head = build_head(cfg.model.name, head_input_shape, cfg.num_classes, cfg.model)
     return HybridModel(scattering, head, input_shape, head_input_shape)
+
+
+# The valid values of the keys this factory reads live with the code that implements them.
+register_choices("scattering.architecture", lambda cfg: ARCHITECTURES)
+register_choices("scattering.init", lambda cfg: INITS)
+register_choices("scattering.parameterization", lambda cfg: PARAMETERIZATIONS)
+register_choices("scattering.backend", lambda cfg: BACKENDS)

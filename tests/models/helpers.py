@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from parametricSN.config import DATASET_CLASSES, Config, load_config
+from parametricSN.config import Config, load_config
+from parametricSN.data import dataset_spec
 
 # dataset -> (side length, J): the shapes and scales of the paper's configs.
 DATASET_SHAPES = {"cifar": (32, 2), "fashion_mnist": (28, 2), "kth": (128, 4), "xray": (224, 4)}
@@ -14,7 +15,7 @@ def make_cfg(dataset: str = "cifar", *overrides: str, small: bool = True) -> Con
     """A validated config for ``dataset`` at its paper shape and J; ``small`` shrinks the head and uses L = 4."""
     side, J = DATASET_SHAPES[dataset]
     base = [f"dataset.name={dataset}", f"dataset.height={side}", f"dataset.width={side}",
-            f"dataset.train_sample_num={10 * DATASET_CLASSES[dataset]}", f"scattering.J={J}"]
+            f"dataset.train_sample_num={10 * dataset_spec(dataset).num_classes}", f"scattering.J={J}"]
     if small:
         base += ["scattering.L=4", "model.width=1", "model.depth=1", "model.hidden=16"]
     return load_config(None, overrides=base + list(overrides))
