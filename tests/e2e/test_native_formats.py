@@ -6,7 +6,8 @@ from mlflow.tracking import MlflowClient
 
 from parametricSN.data import build_loaders
 from parametricSN.tracking import load_model
-from parametricSN.training import build_loss, evaluate, train
+from parametricSN import train
+from parametricSN.training import build_loss, evaluate
 from tests.data import fakes
 
 FORMATS = {

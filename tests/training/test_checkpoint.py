@@ -4,7 +4,7 @@ import torch
 
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
-from parametricSN.training import (CheckpointError, build_loss, build_optimizer, build_schedule, fit,
+from parametricSN.training import (CheckpointError, FilterReport, build_loss, build_optimizer, build_schedule, fit,
                                    load_checkpoint, restore_checkpoint, save_checkpoint, seed_everything, train)
 from tests.training.fixtures import RecordingLogger, tiny_cfg
 
@@ -66,5 +66,5 @@ def test_resuming_from_a_checkpoint_replays_the_run_exactly(fmnist_root):
     start = restore_checkpoint(ckpt, model=model, optimizer=optimizer, schedule=schedule) + 1
     history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), torch.device("cpu"),
                   RecordingLogger(), start_epoch=start, history=ckpt["history"],
-                  initial_filters=ckpt["extra"]["initial_filters"])
+                  hooks=[FilterReport(model, cfg, initial=ckpt["extra"]["initial_filters"])])
     assert history == full.history
