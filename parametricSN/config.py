@@ -328,11 +328,12 @@ def _check(condition: bool, key: str, expected: str, value: Any) -> None:
         raise ConfigError(f"{key}: expected {expected}, got {value!r}")
 
 
-def validate(cfg: Config) -> Config:
+def validate(cfg: Config, with_data: bool = True) -> Config:
     """Raise ConfigError on the first impossible value; return ``cfg``.
 
     Imports ``general.plugins`` first, then checks every registered choice (see :func:`register_choices`) and
-    check (:func:`register_check`), then the numbers.
+    check (:func:`register_check`), then the numbers. ``with_data=False`` skips what looks at the dataset itself
+    (the registered checks and the class counts), for rebuilding a saved model whose data may be gone.
     """
     flat = cfg.flat()
     _check(all(isinstance(p, str) and p for p in cfg.general.plugins), "general.plugins",
@@ -341,7 +342,7 @@ def validate(cfg: Config) -> Config:
     for key, provider in _CHOICES.items():
         choices = tuple(provider(cfg))
         _check(flat[key] in choices, key, "one of " + ", ".join(choices), flat[key])
-    for check in _CHECKS.values():
+    for check in _CHECKS.values() if with_data else ():
         check(cfg)
     dev = cfg.general.device
     _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
@@ -378,7 +379,7 @@ def validate(cfg: Config) -> Config:
     if root != DEFAULT_DATA_ROOT and not Path(root).expanduser().exists():
         raise ConfigError(f"dataset.root: the folder {root!r} does not exist; point dataset.root at the "
                           f"{cfg.dataset.name} data (see data/README.md) or leave it at {DEFAULT_DATA_ROOT!r}")
-    if _DESCRIBER:  # registered with dataset.name's choices, which were checked above
+    if _DESCRIBER and with_data:  # registered with dataset.name's choices, which were checked above
         n_cls = cfg.num_classes  # for a dataset read from a tree (imagefolder) this looks at the tree
         for key in ("dataset.train_sample_num", "dataset.test_sample_num"):
             n = flat[key]
@@ -408,8 +409,8 @@ def load_config(path: Union[str, os.PathLike, None] = None, overrides: Optional[
     return validate(cfg)
 
 
-def config_from_dict(data: dict) -> Config:
+def config_from_dict(data: dict, with_data: bool = True) -> Config:
     """Build and validate a config from a nested mapping (e.g. one saved with a run)."""
     cfg = Config()
     _apply_mapping(cfg, data, "mapping")
-    return validate(cfg)
+    return validate(cfg, with_data)

@@ -75,4 +75,5 @@ def read(d: DatasetConfig) -> tuple[Split, Split]:
 @register_dataset("imagefolder")
 def imagefolder() -> DatasetSpec:
     """A tree of your own images; classes, channels and statistics come from the data."""
-    return DatasetSpec(readers={"native": read, "imagefolder": read}, obtain=OBTAIN, describe=describe, resize_ratio=RESIZE_RATIO)
+    return DatasetSpec(readers={"native": read, "imagefolder": read}, obtain=OBTAIN, describe=describe,
+                       resize_ratio=RESIZE_RATIO)

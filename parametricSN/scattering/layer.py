@@ -58,7 +58,7 @@ class ParametricScattering2D(nn.Module):
                  "second_order_only needs max_order=2 and J >= 2 (no order-2 paths otherwise)")
         self.J, self.L, self.max_order, self.shape = J, L, max_order, (M, N)
         self.init, self.learnable, self.parameterization = init, learnable, parameterization
-        self.backend, self.second_order_only = backend, second_order_only
+        self.seed, self.backend, self.second_order_only = seed, backend, second_order_only
         self.padded_shape = compute_padding(M, N, J)
         self.pads = pad_sizes((M, N), J)
         self.n_coefficients = n_coefficients(J, L, max_order, second_order_only)

@@ -15,8 +15,8 @@ from parametricSN.training.optim import Schedule, build_optimizer, build_schedul
 from parametricSN.training.run import RunResult, train
 
 __all__ = [
-    "CheckpointError", "EpochHook", "FilterReport", "Logger", "NullLogger", "RunResult", "Schedule", "build_loss", "build_optimizer",
-    "build_schedule", "cosine_loss", "cross_entropy_loss", "deterministic_mode", "evaluate", "fit",
-    "load_checkpoint", "optimizer_steps_per_epoch", "resolve_device", "restore_checkpoint", "rng_state",
+    "CheckpointError", "EpochHook", "FilterReport", "Logger", "NullLogger", "RunResult", "Schedule", "build_loss",
+    "build_optimizer", "build_schedule", "cosine_loss", "cross_entropy_loss", "deterministic_mode", "evaluate",
+    "fit", "load_checkpoint", "optimizer_steps_per_epoch", "resolve_device", "restore_checkpoint", "rng_state",
     "save_checkpoint", "seed_everything", "set_default_logger", "set_rng_state", "train", "train_epoch",
 ]

@@ -3,6 +3,7 @@ classes and channels read from the tree, statistics computed once and cached, tr
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,11 +11,12 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from parametricSN import train
-from parametricSN.config import ConfigError, load_config
+from parametricSN.config import ConfigError
 from parametricSN.data import build_loaders, stats
 from parametricSN.data.splits import DatasetError
+from parametricSN.tracking import load_model
 
-from tests.training.fixtures import TINY
+from tests.configs import TINY, make_cfg
 
 CLASSES = ("circle", "square", "stripes")
 
@@ -37,18 +39,16 @@ def write_tree(root, per_class=(4, 2), seed=0):
 
 
 def imagefolder_cfg(root, *overrides):
-    tiny = [o for o in TINY if not o.startswith(("dataset.name=", "dataset.train_sample_num=",
-                                                 "dataset.test_sample_num="))]
-    return load_config(None, [*tiny, "dataset.name=imagefolder", f"dataset.root={root}", "dataset.height=8",
-                              "dataset.width=16", "dataset.train_sample_num=12", "dataset.test_sample_num=null",
-                              *overrides])
+    return make_cfg("imagefolder", *TINY, "dataset.height=8", "dataset.width=16", "dataset.train_sample_num=12",
+                    "dataset.test_sample_num=null", *overrides, root=root)
 
 
 def test_train_on_an_image_folder_tree(tmp_path, mlflow_uri, monkeypatch):
     root = tmp_path / "tree"
     write_tree(root)
     monkeypatch.chdir(tmp_path)
-    cfg = imagefolder_cfg(root, f"mlflow.tracking_uri={mlflow_uri}", "dataset.augment=original-cifar")
+    cfg = imagefolder_cfg(root, f"mlflow.tracking_uri={mlflow_uri}", "dataset.augment=original-cifar",
+                          "train.save_model=true")
     assert (cfg.num_classes, cfg.in_channels) == (3, 1)
 
     result = train(cfg)
@@ -63,6 +63,10 @@ def test_train_on_an_image_folder_tree(tmp_path, mlflow_uri, monkeypatch):
     monkeypatch.setattr(stats, "compute_statistics", lambda *a: pytest.fail("statistics computed again"))
     x, y = next(iter(build_loaders(cfg).test))
     assert x.shape == (6, 1, 8, 16) and sorted(y.tolist()) == [0, 0, 1, 1, 2, 2]
+    # the saved model knows its classes and channels: it is rebuilt after the tree is gone
+    shutil.rmtree(root)
+    model = load_model(result.run_id, tracking_uri=mlflow_uri)
+    assert model(x).shape == (6, 3)
 
 
 def test_given_statistics_and_rgb_trees(tmp_path):

@@ -13,9 +13,7 @@ from mlflow.tracking import MlflowClient
 from parametricSN.config import DatasetConfig
 from parametricSN.data import DatasetSpec, Split, register_dataset
 
-from tests.training.fixtures import TINY
-
-THIS_FILE = str(Path(__file__).resolve())
+THIS_FILE = str(Path(__file__).resolve())  # imported by `psn train` as a plugin: so no `tests.` imports up here
 
 
 def read_toy(d: DatasetConfig) -> tuple[Split, Split]:
@@ -37,10 +35,11 @@ def toy() -> DatasetSpec:
 
 
 def test_psn_trains_on_a_dataset_registered_in_a_plugin_file(tmp_path, mlflow_uri):
-    overrides = [o for o in TINY if not o.startswith("dataset.name=")]
+    from tests.configs import TINY
+
     config = tmp_path / "toy.yaml"
     config.write_text(yaml.safe_dump({"general": {"plugins": [THIS_FILE]}, "dataset": {"name": "toy"}}))
-    proc = subprocess.run([sys.executable, "-m", "parametricSN", "train", "-c", str(config), *overrides,
+    proc = subprocess.run([sys.executable, "-m", "parametricSN", "train", "-c", str(config), *TINY,
                            f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
