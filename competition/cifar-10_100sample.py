@@ -27,8 +27,8 @@ import statistics
 from pathlib import Path
 
 from parametricSN.config import load_config
+from parametricSN import train
 from parametricSN.sweeps import load_spec
-from parametricSN.training import train
 
 SPEC = load_spec(Path(__file__).resolve().parent.parent / "experiments" / "cifar10-100sample-challenge.yaml")
 CONFIG = SPEC.base

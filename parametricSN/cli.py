@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 from parametricSN.config import ConfigError, load_config
 from parametricSN.data import DatasetError
 from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
+from parametricSN.tracking import MlflowLogger
 from parametricSN.training import CheckpointError, train
 
 
@@ -47,7 +48,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
-        result = train(cfg)
+        result = train(cfg, MlflowLogger.from_config(cfg))
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
