@@ -33,7 +33,7 @@ import torch
 from PIL import Image, ImageEnhance, ImageOps
 from scipy import ndimage
 
-from parametricSN.data.transforms import CUTOUT_LENGTH, Cutout
+CUTOUT_LENGTH = 16
 
 # The 25 sub-policies of AutoAugment's CIFAR-10 policy: two (operation, probability, magnitude bin) each.
 # Magnitudes of AutoContrast, Equalize and Invert are listed as the policy lists them and are not used.
@@ -177,12 +177,17 @@ class PaperAutoAugment:
         return f"PaperAutoAugment({len(self.policies)} sub-policies)"
 
 
-class PaperCutout(Cutout):
+class PaperCutout:
     """The port's Cutout: a ``length x length`` square set to the image's mean, placed as the port placed it.
 
     Draws ``top`` and ``left`` uniformly from the integers ``[-length//2, size - length)``; the square covers rows
     ``[max(top, 0), top + length)`` and columns ``[0 if left < 0 else max(top, 0), left + length)``.
     """
+
+    def __init__(self, length: int = CUTOUT_LENGTH) -> None:
+        if length < 1:
+            raise ValueError(f"PaperCutout: the square's side must be >= 1 px, got {length}")
+        self.length = length
 
     def __call__(self, img: Image.Image) -> Image.Image:
         arr = np.array(img)  # a copy: the input image is left untouched

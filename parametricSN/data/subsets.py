@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from parametricSN.config import register_choices
 from parametricSN.data.splits import DatasetError, Split
 
 TRAIN_SUBSET, TEST_SUBSET, SHUFFLE, AUGMENT, LOADER = range(5)
@@ -106,6 +107,7 @@ def original_order(split: Split) -> np.ndarray:
 
 
 SUBSETS = ("paper", "balanced")
+register_choices("dataset.subset", lambda cfg: SUBSETS)
 
 
 def select_subset(kind: str, split: Split, n: Optional[int], seed: int, num_classes: int, stream: int,

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from parametricSN.config import register_choices
+
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     """3x3 convolution with padding 1 and no bias (a BatchNorm follows or precedes it)."""
@@ -37,6 +39,10 @@ def init_resnet_weights(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d) and m.affine:
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+WRN_INITS = ("default", "kaiming")
+register_choices("model.init", lambda cfg: WRN_INITS)
 
 
 def init_wrn_weights(module: nn.Module, scheme: str = "default") -> None:

@@ -8,6 +8,7 @@ from parametricSN.config import ConfigError
 from parametricSN.data import DatasetError, build_loaders, read_splits
 from parametricSN.data.subsets import paper_subset
 
+from tests.configs import make_cfg
 from tests.data import fakes
 
 WRITERS = {
@@ -30,7 +31,7 @@ CASES = {
 def _cfg(tmp_path, case, *overrides):
     WRITERS[case](tmp_path)
     name = case.split("-")[0]
-    return fakes.make_cfg(name, tmp_path, *CASES[case][0], *overrides)
+    return make_cfg(name, *CASES[case][0], *overrides, root=tmp_path)
 
 
 def _epoch(loaders, epoch):
@@ -86,7 +87,7 @@ def test_same_seed_same_subset_other_seed_other_subset(tmp_path):
     cfg = _cfg(tmp_path, "cifar", "dataset.train_sample_num=10", "general.seed=1")
     a = build_loaders(cfg).train_indices
     assert np.array_equal(a, build_loaders(cfg).train_indices)
-    cfg2 = fakes.make_cfg("cifar", tmp_path, "dataset.train_sample_num=10", "general.seed=2")
+    cfg2 = make_cfg("cifar", "dataset.train_sample_num=10", "general.seed=2", root=tmp_path)
     assert not np.array_equal(a, build_loaders(cfg2).train_indices)
 
 
@@ -98,7 +99,7 @@ def test_subset_paper_selects_the_papers_images_in_both_splits(tmp_path):
     assert loaders.train_indices.tolist() == paper_subset(train.labels, 20, 207715039, 10).tolist()
     assert loaders.test_indices.tolist() == paper_subset(test.labels, 10, 207715039, 10).tolist()
     with pytest.raises(ConfigError, match="general.seed"):
-        fakes.make_cfg("cifar", tmp_path, "dataset.subset=paper", "general.seed=-3")
+        make_cfg("cifar", "dataset.subset=paper", "general.seed=-3", root=tmp_path)
 
 
 def test_epochs_fix_order_and_augmentation(tmp_path):
@@ -130,8 +131,8 @@ def test_batches_do_not_depend_on_num_workers(tmp_path, case, augment):
     WRITERS[case](tmp_path)
     runs = []
     for workers in (0, 2):
-        cfg = fakes.make_cfg(case, tmp_path, *CASES[case][0], f"dataset.augment={augment}",
-                             f"general.num_workers={workers}")
+        cfg = make_cfg(case, *CASES[case][0], f"dataset.augment={augment}", f"general.num_workers={workers}",
+                       root=tmp_path)
         loaders = build_loaders(cfg)
         assert loaders.train.num_workers == workers
         runs.append([_epoch(loaders, e) for e in (0, 1)] + [tuple(torch.cat(t) for t in zip(*loaders.test))])
@@ -148,7 +149,7 @@ def test_dataset_errors_surface_from_build_loaders(tmp_path):
     shutil.rmtree(tmp_path / "train" / "truck")
     shutil.rmtree(tmp_path / "test" / "truck")
     with pytest.raises(DatasetError, match="found 9 classes.*cifar has 10"):
-        build_loaders(fakes.make_cfg("cifar", tmp_path, "dataset.format=imagefolder", "dataset.train_sample_num=10"))
+        build_loaders(make_cfg("cifar", "dataset.format=imagefolder", "dataset.train_sample_num=10", root=tmp_path))
 
 
 def test_overlap_keys_see_the_same_image_in_two_splits(tmp_path):
