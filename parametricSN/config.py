@@ -9,6 +9,7 @@ names must exist in the schema, have the right type and a possible value; anythi
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -198,14 +199,19 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
             return int(value)
         raise ConfigError(expected)
     if tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "5e-4" as a string
+            number = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads "5e-4" as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(expected)
+        if number is None:
+            raise ConfigError(expected)
+        if not math.isfinite(number):  # .inf / nan would only surface later as a diverged run
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -263,11 +269,33 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"override {text!r}: cannot read value: {exc}") from None
+        raise ConfigError(f"override {text!r}: cannot read value: {_yaml_problem(exc)}") from None
     return key.strip(), value
 
 
 # ---- validation --------------------------------------------------------------------------------------------
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a mapping naming the same key twice (plain YAML keeps the last one silently,
+    so a duplicated ``lr:`` would override the first without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}; keep one of them", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: what is wrong and where (PyYAML's own text spans several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
 def _check(condition: bool, key: str, expected: str, value: Any) -> None:
     if not condition:
         raise ConfigError(f"{key}: expected {expected}, got {value!r}")
@@ -324,6 +352,13 @@ def validate(cfg: Config) -> Config:
     if cfg.dataset.format == "imagefolder":
         _check(cfg.dataset.name == "cifar", "dataset.format", "native (imagefolder exists for cifar only)",
                "imagefolder")
+    for key in ("mlflow.tracking_uri", "mlflow.experiment_name"):
+        _check(flat[key] is None or str(flat[key]).strip() != "", key,
+               "a non-empty name (leave tracking_uri out for the default store)", flat[key])
+    weights = cfg.model.weights
+    if weights is not None and not Path(weights).expanduser().is_file():
+        raise ConfigError(f"model.weights: no file at {weights!r}; give a local state_dict file or "
+                          "model.weights=null for random initialisation")
     root = cfg.dataset.root
     if root != DEFAULT_DATA_ROOT and not Path(root).expanduser().exists():
         raise ConfigError(f"dataset.root: the folder {root!r} does not exist; point dataset.root at the "
@@ -333,21 +368,49 @@ def validate(cfg: Config) -> Config:
 
 # ---- public entry points ----------------------------------------------------------------------------------
 def load_config(path: Union[str, os.PathLike, None] = None, overrides: Optional[list[str]] = None) -> Config:
-    """Read a YAML config (or the defaults when ``path`` is None), apply ``key=value`` overrides, validate."""
+    """Read a YAML config (or the defaults when ``path`` is None), apply ``key=value`` overrides, validate.
+
+    A key that has no effect with the chosen options (``optim.lr`` under onecycle, ...) raises a
+    :class:`parametricSN.config_warnings.NoEffectWarning` when an override names it or the file gives it a
+    non-default value (so full config dumps, which list every key, stay quiet).
+    """
+    from parametricSN.config_warnings import warn_no_effect
+
     cfg = Config()
+    in_file: set[str] = set()
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {str(p)!r} not found")
-        try:
-            data = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {str(p)!r} is not valid YAML: {exc}") from None
-        _apply_mapping(cfg, data, str(p))
+        data = read_config_file(Path(path))
+        _apply_mapping(cfg, data, str(path))
+        in_file = {f"{s}.{k}" for s, body in data.items() if isinstance(body, dict) for k in body}
+    named = []
     for text in overrides or []:
         key, value = parse_override(text)
         _set(cfg, key, value)
-    return validate(cfg)
+        named.append(key)
+    validate(cfg)
+    flat, defaults = cfg.flat(), Config().flat()
+    warn_no_effect(cfg, set(named) | {k for k in in_file if flat.get(k) != defaults.get(k)})
+    return cfg
+
+
+def read_config_file(p: Path) -> dict:
+    """The mapping in YAML file ``p``; ConfigError naming the file when it is missing, not UTF-8, empty,
+    not YAML, or names a key twice."""
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} not found")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(p)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML: {_yaml_problem(exc)}") from None
+    if data is None:
+        raise ConfigError(f"config file {str(p)!r} is empty; give at least one section (see conf/)")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping of sections, got {type(data).__name__}")
+    return data
 
 
 def config_from_dict(data: dict) -> Config:
