@@ -418,3 +418,11 @@ def config_from_dict(data: dict) -> Config:
     cfg = Config()
     _apply_mapping(cfg, data, "mapping")
     return validate(cfg)
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply ``key=value`` overrides to ``cfg`` in place and validate it (e.g. to a resumed run's config)."""
+    for text in overrides:
+        key, value = parse_override(text)
+        _set(cfg, key, value)
+    return validate(cfg)

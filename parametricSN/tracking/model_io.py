@@ -57,12 +57,21 @@ def _config_for_rebuild(saved: dict) -> Config:
 
 
 def _download(run_id: str, tracking_uri: Optional[str], dst: str) -> Path:
-    client = client_for(tracking_uri)
+    from parametricSN.tracking.preflight import TrackingError
+
+    uri = resolve_tracking_uri(tracking_uri)
+    try:  # reading only: a mistyped SQLite path is an error here, not a new empty store
+        client = client_for(uri, create=False)
+    except TrackingError as exc:
+        raise ModelFileError(f"{run_id!r} is not a model file, and {exc}") from None
     try:
         client.get_run(run_id)
     except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise ModelFileError(f"{run_id!r} is not a model file, and the tracking store {uri!r} cannot be "
+                                 f"read: {' '.join(exc.message.split())[:200]}") from exc
         raise ModelFileError(f"{run_id!r} is neither a model file nor a run in the tracking store "
-                             f"{resolve_tracking_uri(tracking_uri)!r}") from exc
+                             f"{uri!r}") from exc
     try:
         local = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/{FILE_NAME}", dst)
     except (MlflowException, OSError) as exc:

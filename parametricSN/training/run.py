@@ -30,6 +30,7 @@ from parametricSN.training.logger import Logger
 from parametricSN.training.loop import fit
 from parametricSN.training.losses import build_loss
 from parametricSN.training.optim import build_optimizer, build_schedule
+from parametricSN.training.resume import resume_point
 
 
 @dataclass(frozen=True)
@@ -51,18 +52,21 @@ def default_logger(cfg: Config) -> Logger:
 
 
 def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
-          loaders: Any = None) -> RunResult:
+          loaders: Any = None, resume: Optional[dict[str, Any]] = None) -> RunResult:
     """Train and test ``cfg``'s model; see :func:`_train`. The caller's global random generators (torch,
-    CUDA, Python, NumPy), which the run seeds for itself, are restored afterwards."""
+    CUDA, Python, NumPy), which the run seeds for itself, are restored afterwards.
+
+    ``resume``: a checkpoint (``load_checkpoint``) of this run to continue from, with a ``logger`` that reopens
+    the run (``MlflowLogger.for_run``); see :mod:`parametricSN.training.resume`."""
     saved = rng_state()
     try:
-        return _train(cfg, logger, model=model, loaders=loaders)
+        return _train(cfg, logger, model=model, loaders=loaders, resume=resume)
     finally:
         set_rng_state(saved)
 
 
 def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
-           loaders: Any = None) -> RunResult:
+           loaders: Any = None, resume: Optional[dict[str, Any]] = None) -> RunResult:
     """Train and test ``cfg``'s model on ``cfg``'s data, reporting to ``logger`` (MLflow by default).
 
     ``model`` / ``loaders`` replace ``build_model(cfg)`` / ``build_loaders(cfg)`` (e.g. a head of your own);
@@ -75,7 +79,8 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
     logger = logger if logger is not None else default_logger(cfg)
     run_id = logger.start_run(cfg)
     try:
-        logger.log_params(cfg.flat())
+        if resume is None:  # a resumed run has its params (MLflow params cannot change); config.yaml is updated
+            logger.log_params(cfg.flat())
         logger.log_text(cfg.to_yaml(), "config.yaml")
         with deterministic_mode(cfg.general.deterministic):
             if loaders is None:
@@ -86,11 +91,14 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
             model = model.to(device)
             optimizer = build_optimizer(model, cfg)
             schedule = build_schedule(optimizer, cfg, batches_per_epoch=len(loaders.train))
-            filters = FilterReport(model, cfg)
+            filters = FilterReport(model, cfg)  # before a resume's restore: "before" = the seeded initial model
+            past = resume_point(resume, model, optimizer, schedule) if resume is not None else {}
             history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger,
-                          on_epoch_end=filters.on_epoch_end)
+                          on_epoch_end=filters.on_epoch_end, **past)
         test_acc = float(history[-1]["test_acc"])  # the last epoch is always a test epoch
     except BaseException as exc:
+        if hasattr(exc, "run_id"):  # RunInterrupted, Terminated, DivergenceError: the CLI names the run
+            exc.run_id = run_id
         logger.set_failed(exc)
         raise
     # Training is over and its metrics are logged: a failure to store a figure or the model must not turn a
