@@ -12,6 +12,7 @@ the command that resumes it (status 128 + the signal number). Warnings print as 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import warnings
@@ -94,6 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors (one line, status 2), --help (status 0)
         return int(exc.code or 0)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per event on stderr
     from parametricSN.tracking import TrackingError
 
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import urlparse
 
-TIMEOUT = 5.0  # seconds for the HTTP probe: a live server answers in milliseconds
+TIMEOUT = 3.0  # seconds for the HTTP probe: a live server answers in milliseconds
 PROBE = "/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default"
 
 

@@ -78,6 +78,11 @@ def prepare_resume(run_id: str, overrides: list[str]) -> tuple[Config, dict[str,
         raise ConfigError(f"--resume: run {run_id} is deleted; restore it first (mlflow runs restore)")
     with tempfile.TemporaryDirectory(prefix="psn-resume-") as tmp:
         state = _newest_checkpoint(client, run_id, tmp)
+    logged = max((m.step for m in client.get_metric_history(run_id, "train_loss")), default=0)
+    if run.info.status == "FINISHED" and logged > state["epoch"]:
+        raise CheckpointError(f"run {run_id} finished {logged} epochs but its newest checkpoint is of epoch "
+                              f"{state['epoch']}: it cannot be extended (train it with train.checkpoint_every "
+                              "> 0 to be able to extend it later)")
     saved = config_from_dict(state["config"])
     cfg = apply_overrides(config_from_dict(state["config"]), overrides)
     check_resume_config(saved, cfg, int(state["epoch"]))

@@ -95,6 +95,8 @@ class _DropLockedTracebacks(logging.Filter):
 
 
 logging.getLogger("mlflow.store.db.utils").addFilter(_DropLockedTracebacks())
+# "Creating initial MLflow database tables..." on every new store: noise on a one-line-per-event stderr
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 
 def retry_locked(fn: Callable[..., T], *args: object, **kwargs: object) -> T:

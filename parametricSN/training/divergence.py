@@ -44,10 +44,10 @@ def check_finite(epoch: int, metrics: dict[str, float], model: nn.Module,
     names = _non_finite_tensors(model)
     if names:
         more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
-        bad.append(f"parameter {', '.join(names[:3])}{more} is not finite")
+        bad.append(f"non-finite parameter(s) {', '.join(names[:3])}{more}")
     if not bad:
         return
     kept = (f"the last good checkpoint is epoch {last_checkpoint}" if last_checkpoint
-            else "no checkpoint was saved (train.checkpoint_every=0)")
+            else "no checkpoint precedes it (train.checkpoint_every)")
     raise DivergenceError(f"diverged in epoch {epoch}: {'; '.join(bad)}; {kept}; lower the learning rates "
                           "(optim.max_lr / optim.lr, scattering.lr_*)", epoch)

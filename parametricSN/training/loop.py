@@ -117,7 +117,7 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
     Each epoch: ``loaders.set_epoch(epoch)`` (pins shuffle and augmentation), record the group learning
     rates in effect at its start (``lr_<group>``), train, measure filter motion, test when
     :func:`is_test_epoch`, log the metrics at ``step=epoch``, and save a checkpoint artifact every
-    ``train.checkpoint_every`` epochs. ``history`` / ``initial_filters`` carry a resumed run's past.
+    ``train.checkpoint_every`` epochs (and after the last one, when it is > 0). ``history`` / ``initial_filters`` carry a resumed run's past.
 
     A non-finite loss or parameter raises :class:`~parametricSN.training.divergence.DivergenceError` before
     the epoch is logged. A stop requested by a signal (:mod:`parametricSN.training.interrupt`) ends the loop
@@ -163,7 +163,8 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
             bar.set_postfix({k: round(metrics[k], 4) for k in ("train_loss", "test_acc") if k in metrics})
             every = cfg.train.checkpoint_every
             signum = interrupt.stop_requested() if epoch < epochs else None  # after the last epoch: just finish
-            if (every > 0 and epoch % every == 0) or signum is not None:
+            # the last epoch too, so that a finished run can be extended (--resume RUN train.epochs=...)
+            if (every > 0 and (epoch % every == 0 or epoch == epochs)) or signum is not None:
                 save(epoch)
             if on_epoch_end is not None:
                 on_epoch_end(epoch, metrics)

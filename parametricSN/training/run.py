@@ -5,8 +5,8 @@
     result = train(load_config("conf/cifar.yaml", ["train.epochs=10"]))
     result.run_id, result.test_acc, result.history
 
-Order of a run (it fixes what the seed controls): resolve the device, open the run and log the config,
-build the loaders, seed every global generator with ``general.seed``, build the model (so its initialisation
+Order of a run (it fixes what the seed controls): resolve the device, build the loaders (before the run
+exists, so that a data error leaves no run behind), open the run and log the config, seed every global generator with ``general.seed``, build the model (so its initialisation
 depends on the seed only, not on what the data layer did), then train (:func:`parametricSN.training.loop.fit`),
 then log the learning curves and filter figures (``viz.figures``), the filter animation (``viz.animation_every``)
 and the model (``train.save_model``).
@@ -77,14 +77,14 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
     """
     device = resolve_device(cfg.general.device)
     logger = logger if logger is not None else default_logger(cfg)
+    if loaders is None:  # before the run exists: a missing or damaged dataset leaves no run behind
+        loaders = build_loaders(cfg)  # (the loaders own their generators: this draws nothing from the seed)
     run_id = logger.start_run(cfg)
     try:
         if resume is None:  # a resumed run has its params (MLflow params cannot change); config.yaml is updated
             logger.log_params(cfg.flat())
         logger.log_text(cfg.to_yaml(), "config.yaml")
         with deterministic_mode(cfg.general.deterministic):
-            if loaders is None:
-                loaders = build_loaders(cfg)
             if model is None:
                 seed_everything(cfg.general.seed)
                 model = build_model(cfg)
