@@ -128,13 +128,15 @@ def store_lock(db: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _initialise_sqlite(client: MlflowClient, db: Path) -> None:
-    """Create / migrate the store under the lock, then turn on write-ahead logging (kept in the file)."""
+def _open_sqlite(uri: str, db: Path) -> MlflowClient:
+    """A client on ``uri``, whose construction creates / migrates the store, under the lock; then write-ahead
+    logging is turned on (a setting kept in the file)."""
     with store_lock(db):
-        retry_locked(client.search_experiments, max_results=1)  # MLflow creates and migrates the tables here
+        client = retry_locked(MlflowClient, tracking_uri=uri)  # MLflow creates and migrates the tables here
         with contextlib.closing(sqlite3.connect(db, timeout=30)) as con:
             if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 con.execute("PRAGMA journal_mode=WAL")
+    return client
 
 
 def client_for(uri: Optional[str] = None, create: bool = True) -> MlflowClient:
@@ -145,7 +147,7 @@ def client_for(uri: Optional[str] = None, create: bool = True) -> MlflowClient:
     :class:`~parametricSN.tracking.preflight.TrackingError` when the file does not exist instead of creating
     an empty store at a mistyped path. An HTTP store is probed first (a short request, no retries).
     """
-    from parametricSN.tracking.preflight import TrackingError, probe_http
+    from parametricSN.tracking.preflight import TrackingError, check_store_writable, probe_http
 
     resolved = resolve_tracking_uri(uri)
     probe_http(resolved)
@@ -156,14 +158,11 @@ def client_for(uri: Optional[str] = None, create: bool = True) -> MlflowClient:
     if not create and not db.is_file():
         raise TrackingError(f"no tracking store at {resolved!r}: {str(db)!r} does not exist; check "
                             "mlflow.tracking_uri or $MLFLOW_TRACKING_URI")
-    if create:
-        from parametricSN.tracking.preflight import check_store_writable
-        check_store_writable(resolved, db)
-    client = MlflowClient(tracking_uri=resolved)
     if not create:
-        return client
+        return MlflowClient(tracking_uri=resolved)
+    check_store_writable(resolved, db)
     try:
-        _initialise_sqlite(client, db)
+        return _open_sqlite(resolved, db)
     except (OSError, sqlite3.Error, MlflowException) as exc:
-        raise TrackingError(f"cannot open the tracking store {resolved!r}: {' '.join(str(exc).split())[:300]}")
-    return client
+        raise TrackingError(f"cannot open the tracking store {resolved!r}: "
+                            f"{' '.join(str(exc).split())[:300]}") from None
