@@ -197,3 +197,14 @@ def test_keys_without_effect_warn_once(override, key, tmp_path, fmnist_root, cap
         assert warnings == []
     else:
         assert len(warnings) == 1 and warnings[0].startswith(f"psn: warning: {key} has no effect: ")
+
+
+def test_load_model_says_when_the_store_is_unreachable_or_missing(tmp_path):
+    from parametricSN.tracking import ModelFileError, load_model
+
+    with pytest.raises(ModelFileError, match="does not answer"):
+        load_model("0123456789abcdef", tracking_uri="http://127.0.0.1:9")
+    typo = tmp_path / "typo" / "store.db"
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_model("0123456789abcdef", tracking_uri=f"sqlite:///{typo}")
+    assert not typo.parent.exists()  # reading never creates an empty store at a mistyped path
