@@ -4,9 +4,9 @@
 MLflow: it reports through the :class:`Logger` protocol, which ``parametricSN.tracking`` implements.
 """
 from parametricSN.training.checkpoint import CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
-from parametricSN.training.divergence import DivergenceError
 from parametricSN.training.determinism import (deterministic_mode, resolve_device, rng_state, seed_everything,
                                                set_rng_state)
+from parametricSN.training.divergence import DivergenceError
 from parametricSN.training.logger import Logger, NullLogger
 from parametricSN.training.loop import evaluate, fit, train_epoch
 from parametricSN.training.losses import build_loss, cosine_loss, cross_entropy_loss
@@ -14,8 +14,8 @@ from parametricSN.training.optim import Schedule, build_optimizer, build_schedul
 from parametricSN.training.run import RunResult, train
 
 __all__ = [
-    "CheckpointError", "DivergenceError", "Logger", "NullLogger", "RunResult", "Schedule", "build_loss", "build_optimizer",
-    "build_schedule", "cosine_loss", "cross_entropy_loss", "deterministic_mode", "evaluate", "fit",
+    "CheckpointError", "DivergenceError", "Logger", "NullLogger", "RunResult", "Schedule", "build_loss",
+    "build_optimizer", "build_schedule", "cosine_loss", "cross_entropy_loss", "deterministic_mode", "evaluate", "fit",
     "load_checkpoint", "optimizer_steps_per_epoch", "resolve_device", "restore_checkpoint", "rng_state",
     "save_checkpoint", "seed_everything", "set_rng_state", "train", "train_epoch",
 ]

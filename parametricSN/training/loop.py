@@ -117,7 +117,8 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
     Each epoch: ``loaders.set_epoch(epoch)`` (pins shuffle and augmentation), record the group learning
     rates in effect at its start (``lr_<group>``), train, measure filter motion, test when
     :func:`is_test_epoch`, log the metrics at ``step=epoch``, and save a checkpoint artifact every
-    ``train.checkpoint_every`` epochs (and after the last one, when it is > 0). ``history`` / ``initial_filters`` carry a resumed run's past.
+    ``train.checkpoint_every`` epochs (and after the last one, when it is > 0). ``history`` /
+    ``initial_filters`` carry a resumed run's past.
 
     A non-finite loss or parameter raises :class:`~parametricSN.training.divergence.DivergenceError` before
     the epoch is logged. A stop requested by a signal (:mod:`parametricSN.training.interrupt`) ends the loop

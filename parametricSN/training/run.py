@@ -6,8 +6,9 @@
     result.run_id, result.test_acc, result.history
 
 Order of a run (it fixes what the seed controls): resolve the device, build the loaders (before the run
-exists, so that a data error leaves no run behind), open the run and log the config, seed every global generator with ``general.seed``, build the model (so its initialisation
-depends on the seed only, not on what the data layer did), then train (:func:`parametricSN.training.loop.fit`),
+exists, so that a data error leaves no run behind), open the run and log the config, seed every global
+generator with ``general.seed``, build the model (so its initialisation depends on the seed only, not on what
+the data layer did), then train (:func:`parametricSN.training.loop.fit`),
 then log the learning curves and filter figures (``viz.figures``), the filter animation (``viz.animation_every``)
 and the model (``train.save_model``).
 """
