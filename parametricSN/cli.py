@@ -1,6 +1,7 @@
-"""Command line: ``psn train`` and ``psn config show`` (also ``python -m parametricSN ...``).
+"""Command line: ``psn train``, ``psn deform`` and ``psn config show`` (also ``python -m parametricSN ...``).
 
     psn train -c conf/cifar.yaml scattering.J=3 train.epochs=10
+    psn deform RUN_ID tight-frame --num-images 100
     psn config show -c conf/cifar.yaml scattering.J=3
 
 Errors the user can fix print one line on stderr, without a traceback: a config error exits with status 2;
@@ -16,6 +17,7 @@ from typing import Optional, Sequence
 
 from parametricSN.config import ConfigError, load_config
 from parametricSN.data import DatasetError
+from parametricSN.deformation import cli as deform_cli
 from parametricSN.training import CheckpointError, train
 
 
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_show = cfg_sub.add_parser("show", help="print the resolved config (file + overrides + defaults)")
     _add_config_args(p_show)
     p_show.set_defaults(func=_cmd_config_show)
+    deform_cli.add_parser(sub)
     return parser
 
 
