@@ -9,6 +9,7 @@ run without a saved model, missing file) or an unreachable store exits 1, a bad 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -78,6 +79,8 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
+    # our own bar reports progress; MLflow's per-download bars would interleave with it and with error lines
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     kinds = _kinds(args.deformations)
     device = resolve_device(args.device)
 
@@ -90,17 +93,16 @@ def run(args: argparse.Namespace) -> int:
     except ModelFileError as exc:
         print(f"psn: {exc}", file=sys.stderr)
         return 1
-    cache: dict = {}
-
-    def images_of(cfg):
-        key = dataset_key(cfg)
-        if key not in cache:
-            cache[key] = load_images(cfg, args.num_images, args.seed)
-        return cache[key]
+    # every dataset is read before the progress bar starts, so that a data error is one clean line
+    images = {}
+    for s in sources:
+        key = dataset_key(s.cfg)
+        if key not in images:
+            images[key] = load_images(s.cfg, args.num_images, args.seed)
 
     try:
         with tqdm(total=len(sources) * len(kinds), desc="psn deform", unit="curve", file=sys.stderr) as bar:
-            rows, examples = evaluate(sources, images_of, kinds, args.levels, args.seed, device, args.padding,
+            rows, examples = evaluate(sources, lambda cfg: images[dataset_key(cfg)], kinds, args.levels, args.seed, device, args.padding,
                                       args.cutoff, progress=lambda msg: (bar.set_postfix_str(msg[-40:]),
                                                                          bar.update()))
     except ValueError as exc:  # a strength range that cannot exist (cut-off too large for the image side)
