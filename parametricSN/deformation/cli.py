@@ -82,13 +82,17 @@ def run(args: argparse.Namespace) -> int:
     # our own bar reports progress; MLflow's per-download bars would interleave with it and with error lines
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     kinds = _kinds(args.deformations)
-    device = resolve_device(args.device)
+    runs = list(dict.fromkeys(args.runs))  # the same RUN twice would be one curve drawn twice
+    try:
+        device = resolve_device(args.device)
+    except ConfigError as exc:
+        raise ConfigError(f"--device: {str(exc).split(': ', 1)[-1]}") from None
 
     def fallback():
         return reference_config(args.dataset, args.data_root, args.height, args.width, args.J, args.L, args.seed)
 
     try:
-        sources = load_sources(args.runs, args.tracking_uri, args.layer, device, args.data_root, fallback,
+        sources = load_sources(runs, args.tracking_uri, args.layer, device, args.data_root, fallback,
                                args.J, args.L)
     except ModelFileError as exc:
         print(f"psn: {exc}", file=sys.stderr)
@@ -125,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
               "layer": args.layer, "seed": args.seed, "padding": args.padding, "cutoff": args.cutoff,
               "device": str(device), "labels": " | ".join(s.label for s in sources)}
     try:
-        run_id = log_evaluation(files, args.runs, params, args.tracking_uri)
+        run_id = log_evaluation(files, runs, params, args.tracking_uri)
     except (MlflowException, OSError) as exc:
         print(f"psn: could not log the results to the MLflow store ({str(exc).splitlines()[0]}); they are "
               f"in {out.resolve()}", file=sys.stderr)

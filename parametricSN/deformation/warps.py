@@ -10,7 +10,7 @@ Strength 0 returns an exact copy of ``x`` for every kind (no resampling at all).
 
 Kinds and their strength axis (the value written to the CSV):
 
-- ``rotation``: degrees, about the image centre; ``shear``: degrees, horizontal shear :math:`x' = x + \tan\phi\,y`;
+- ``rotation``: degrees, about the image centre, clockwise as displayed (rows grow downwards); ``shear``: degrees, horizontal shear :math:`x' = x + \tan\phi\,y`;
   ``scaling``: :math:`s`, magnification by :math:`1 + s` about the centre; ``translation``: :math:`t` pixels right
   and :math:`t` pixels down (whole-pixel :math:`t` is an exact integer shift away from the border). Affine maps act
   in pixel units about the centre, so they stay geometric on non-square images.
@@ -129,7 +129,7 @@ def _affine_source(kind: str, strength: float, gx: Tensor, gy: Tensor, shape: tu
     H, W = shape
     hx, hy = (W - 1) / 2, (H - 1) / 2
     px, py = gx * hx, gy * hy
-    if kind == "rotation":  # content rotated by +angle: sample at R(-angle) p
+    if kind == "rotation":  # content moved by R(angle) (clockwise on screen): sample at R(-angle) p
         a = math.radians(strength)
         qx, qy = math.cos(a) * px + math.sin(a) * py, -math.sin(a) * px + math.cos(a) * py
     elif kind == "translation":
