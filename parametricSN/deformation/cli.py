@@ -21,7 +21,7 @@ from parametricSN.deformation.figures import deformation_figure
 from parametricSN.deformation.record import EXPERIMENT, log_evaluation
 from parametricSN.deformation.sources import (FIXED, LAYERS, ConfigError, ModelFileError, dataset_key, load_images,
                                               load_sources, reference_config, resolve_device, to_pixels)
-from parametricSN.deformation.warps import DEFAULT_CUTOFF, KINDS, PADDINGS
+from parametricSN.deformation.warps import DEFAULT_CUTOFF, KINDS, PADDINGS, strengths
 from parametricSN.viz.render import figure_to_png
 
 CSV_NAME = "deformation.csv"
@@ -77,6 +77,27 @@ def _check(args: argparse.Namespace) -> None:
             raise ConfigError(f"--{name.replace('_', '-')}: expected an integer >= 1, got {value}")
 
 
+def _check_ranges(kinds: list[str], levels: int, shape: tuple[int, int], cutoff: int) -> None:
+    for kind in kinds:
+        try:
+            strengths(kind, levels, shape, cutoff)
+        except ValueError as exc:  # a cut-off too large for the image side leaves no natural temperatures
+            raise ConfigError(f"--cutoff: {exc}") from None
+
+
+def _write_outputs(out: Path, rows: list, examples: dict, kinds: list[str], cfg) -> list[Path]:
+    """The CSV and one PNG per deformation (example images shown in the pixel range of ``cfg``'s dataset)."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = [write_csv(rows, out / CSV_NAME)]
+    for kind in kinds:
+        ex = examples[kind]
+        fig = deformation_figure(kind, [r for r in rows if r.deformation == kind], ex, to_pixels(ex.before, cfg),
+                                 to_pixels(ex.after, cfg))
+        files.append(out / f"{kind}.png")
+        files[-1].write_bytes(figure_to_png(fig))
+    return files
+
+
 def run(args: argparse.Namespace) -> int:
     _check(args)
     # our own bar reports progress; MLflow's per-download bars would interleave with it and with error lines
@@ -97,33 +118,27 @@ def run(args: argparse.Namespace) -> int:
     except ModelFileError as exc:
         print(f"psn: {exc}", file=sys.stderr)
         return 1
-    # every dataset is read before the progress bar starts, so that a data error is one clean line
+    # every dataset is read and every strength range checked before the progress bar starts, so that a data
+    # or range error is one clean line
     images = {}
     for s in sources:
         key = dataset_key(s.cfg)
         if key not in images:
             images[key] = load_images(s.cfg, args.num_images, args.seed)
+            _check_ranges(kinds, args.levels, tuple(images[key].shape[-2:]), args.cutoff)
+    with tqdm(total=len(sources) * len(kinds), desc="psn deform", unit="curve", file=sys.stderr) as bar:
+        def progress(message: str) -> None:
+            bar.set_postfix_str(message[:48])
+            bar.update()
 
-    try:
-        with tqdm(total=len(sources) * len(kinds), desc="psn deform", unit="curve", file=sys.stderr) as bar:
-            rows, examples = evaluate(sources, lambda cfg: images[dataset_key(cfg)], kinds, args.levels, args.seed, device, args.padding,
-                                      args.cutoff, progress=lambda msg: (bar.set_postfix_str(msg[-40:]),
-                                                                         bar.update()))
-    except ValueError as exc:  # a strength range that cannot exist (cut-off too large for the image side)
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(str(exc)) from None
-
+        rows, examples = evaluate(sources, lambda cfg: images[dataset_key(cfg)], kinds, args.levels, args.seed,
+                                  device, args.padding, args.cutoff, progress)
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    files = [write_csv(rows, out / CSV_NAME)]
-    first_cfg = sources[0].cfg
-    for kind in kinds:
-        ex = examples[kind]
-        fig = deformation_figure(kind, [r for r in rows if r.deformation == kind], ex,
-                                 to_pixels(ex.before, first_cfg), to_pixels(ex.after, first_cfg))
-        files.append(out / f"{kind}.png")
-        files[-1].write_bytes(figure_to_png(fig))
+    try:
+        files = _write_outputs(out, rows, examples, kinds, sources[0].cfg)
+    except OSError as exc:
+        print(f"psn: --output: cannot write the results to {str(out)!r} ({exc})", file=sys.stderr)
+        return 1
     print(f"results: {out.resolve()}")
     params = {"deformations": ",".join(kinds), "num_images": args.num_images, "levels": args.levels,
               "layer": args.layer, "seed": args.seed, "padding": args.padding, "cutoff": args.cutoff,

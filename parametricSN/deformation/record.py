@@ -10,12 +10,11 @@ from typing import Any, Optional, Sequence
 
 from mlflow.entities import Param, RunStatus
 
+from parametricSN.tracking.mlflow_logger import MAX_PARAM_LENGTH, MAX_PARAMS_PER_BATCH, MAX_TAG_LENGTH
 from parametricSN.tracking.store import client_for, default_artifact_location, get_or_create_experiment, \
     resolve_tracking_uri
 
 EXPERIMENT = "deformation"
-MAX_PARAM_LENGTH = 6000
-MAX_PARAMS_PER_BATCH = 100
 
 
 def log_evaluation(files: Sequence[Path], runs: Sequence[str], params: dict[str, Any],
@@ -27,7 +26,7 @@ def log_evaluation(files: Sequence[Path], runs: Sequence[str], params: dict[str,
     client = client_for(uri)
     exp_id = get_or_create_experiment(client, experiment, default_artifact_location(uri, experiment))
     run_id = client.create_run(exp_id, run_name=f"deform {len(runs)} model(s)",
-                               tags={"sources": ",".join(runs)[:5000]}).info.run_id
+                               tags={"sources": ",".join(runs)[:MAX_TAG_LENGTH]}).info.run_id
     try:
         everything = {**params, "sources": ",".join(runs), **{f"source.{k}": r for k, r in enumerate(runs)}}
         items = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in everything.items()]

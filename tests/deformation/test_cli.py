@@ -109,6 +109,11 @@ def test_bad_runs_and_options_are_one_line_errors(tmp_path, store, fmnist_root, 
     assert code == 2 and "'tight-frame' is an untrained scattering" in err
     code, err = errors(capsys, ["deform", str(pixel_file), "--layer", "logits", "--deformations", "rotation,twist"])
     assert code == 2 and "--deformations: unknown 'twist'" in err
+    code, err = errors(capsys, ["deform", str(pixel_file), "--layer", "logits"])  # 100 of 20 test images
+    assert code == 2 and "--num-images: expected 2..20" in err
+    code, err = errors(capsys, ["deform", str(pixel_file), "--layer", "logits", "--cutoff", "8", "--num-images", "4",
+                                "--deformations", "random-diffeo"])
+    assert code == 2 and "--cutoff" in err and "lower the cut-off" in err
     code, err = errors(capsys, ["deform", "random"])
     assert code == 2 and "--dataset" in err
     code, err = errors(capsys, ["deform", str(pixel_file), "--layer", "logits", "--data-root", str(tmp_path / "nope"),

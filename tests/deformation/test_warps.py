@@ -45,10 +45,14 @@ def test_whole_pixel_translation_is_an_exact_shift_and_zeros_padding_fills_zeros
     assert torch.allclose(y[..., :2, :], torch.zeros(1, 1, 2, 10, dtype=torch.float64), atol=1e-12)
 
 
+@pytest.fixture(scope="module")
+def S24():
+    return ParametricScattering2D(2, shape=(24, 24), L=8, learnable=False).double()
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_distances_grow_with_strength_on_smooth_images(kind):
-    x = smooth_images()
-    S = ParametricScattering2D(2, shape=(24, 24), L=8, learnable=False).double()
+def test_distances_grow_with_strength_on_smooth_images(kind, S24):
+    x, S = smooth_images(), S24
     pixel, scat = [], []
     for s in strengths(kind, 4, (24, 24)):
         y = deform(x, kind, s, torch.Generator().manual_seed(3))  # the same fields at every temperature
