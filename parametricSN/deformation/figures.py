@@ -52,7 +52,7 @@ def deformation_figure(kind: str, rows: Sequence[Row], example: Example, before:
     ax.set_ylabel("‖Φ(x̃) − Φ(x)‖ / ‖Φ(x)‖  (dashed: different images)")
     ax.set_title(kind)
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower right")  # below the baselines, under the rising curves
     if ax_r is not None:
         ax_r.axhline(1.0, color="black", linestyle=":", linewidth=1)
         ax_r.set_xscale("log")
