@@ -25,12 +25,17 @@ def smooth_images(n=24, batch=2):
     return imgs
 
 
+@pytest.fixture(scope="module")
+def S8x12():
+    return ParametricScattering2D(1, shape=(8, 12), L=4, learnable=False)
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_strength_zero_is_the_exact_identity_and_the_zero_grid_lands_on_pixel_centres(kind):
+def test_strength_zero_is_the_exact_identity_and_the_zero_grid_lands_on_pixel_centres(kind, S8x12):
     x = torch.rand(3, 2, 8, 12)
     y = deform(x, kind, 0.0, torch.Generator().manual_seed(1))
     assert torch.equal(y, x) and y.data_ptr() != x.data_ptr()
-    S = ParametricScattering2D(1, shape=(8, 12), L=4, learnable=False)
+    S = S8x12
     assert torch.equal(relative_distances(S(x), S(y)), torch.zeros(3))
     # the resampling path itself is the identity at strength 0 (align_corners=True on pixel centres)
     grid = sampling_grid(kind, 0.0, (8, 12), 3, torch.Generator().manual_seed(1))
