@@ -38,8 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("runs", nargs="+", metavar="RUN",
                    help=f"an MLflow run id, a saved model file (or folder holding model.pt), or {' / '.join(FIXED)} "
                         "for an untrained fixed scattering")
-    p.add_argument("--tracking-uri", default=None, help="MLflow store of the runs and of the result "
-                                                        "(default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/store.db)")
+    p.add_argument("--tracking-uri", default=None,
+                   help="MLflow store of the runs and of the result (default: $MLFLOW_TRACKING_URI, else "
+                        "sqlite:///mlruns/store.db)")
     p.add_argument("--deformations", default=",".join(KINDS), help=f"comma list of {', '.join(KINDS)} (default: all)")
     p.add_argument("--num-images", type=int, default=100, help="test images, chosen by --seed (default 100)")
     p.add_argument("--levels", type=int, default=10, help="strengths after the identity (default 10)")

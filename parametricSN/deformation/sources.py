@@ -1,7 +1,8 @@
 """Where the evaluated representations and images come from: saved models, fixed scatterings, test images.
 
 This is the only module of ``parametricSN.deformation`` that imports the rest of the package (config, data,
-scattering, tracking, training; besides ``viz.render`` for figures and ``tracking.store`` for logging), so a change of those entry points is adapted here alone.
+scattering, tracking, training; besides ``viz.render`` for figures and ``tracking.store`` for logging), so a
+change of those entry points is adapted here alone.
 
 A *source* is one RUN argument of ``psn deform``:
 
@@ -21,12 +22,13 @@ from typing import Callable, Optional
 
 import numpy as np
 import torch
+from mlflow.exceptions import MlflowException
 from torch import Tensor, nn
 
 from parametricSN.config import Config, ConfigError, load_config
 from parametricSN.data import NORMALIZATION, DatasetError, build_transform, read_splits
 from parametricSN.scattering import ParametricScattering2D
-from parametricSN.tracking import ModelFileError, load_model_with_config
+from parametricSN.tracking import ModelFileError, load_model_with_config, resolve_tracking_uri
 from parametricSN.training import resolve_device
 
 FIXED = ("tight-frame", "random")
@@ -55,7 +57,12 @@ def _describe(cfg: Config) -> str:
 
 
 def _trained(run: str, tracking_uri: Optional[str], layer: str) -> Source:
-    model, cfg = load_model_with_config(run, tracking_uri)
+    try:
+        model, cfg = load_model_with_config(run, tracking_uri)
+    except (OSError, MlflowException) as exc:  # the store itself cannot be opened or reached
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelFileError(f"cannot look up {run!r} in the tracking store {resolve_tracking_uri(tracking_uri)!r} "
+                             f"({reason}); check --tracking-uri") from None
     tag = Path(run).name if Path(run).expanduser().exists() else run[:8]
     if layer == "scattering":
         if getattr(model, "scattering", None) is None:

@@ -10,7 +10,8 @@ Strength 0 returns an exact copy of ``x`` for every kind (no resampling at all).
 
 Kinds and their strength axis (the value written to the CSV):
 
-- ``rotation``: degrees, about the image centre, clockwise as displayed (rows grow downwards); ``shear``: degrees, horizontal shear :math:`x' = x + \tan\phi\,y`;
+- ``rotation``: degrees, about the image centre, clockwise as displayed (rows grow downwards);
+  ``shear``: degrees, horizontal shear :math:`x' = x + \tan\phi\,y`;
   ``scaling``: :math:`s`, magnification by :math:`1 + s` about the centre; ``translation``: :math:`t` pixels right
   and :math:`t` pixels down (whole-pixel :math:`t` is an exact integer shift away from the border). Affine maps act
   in pixel units about the centre, so they stay geometric on non-square images.

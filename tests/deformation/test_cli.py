@@ -100,6 +100,10 @@ def test_bad_runs_and_options_are_one_line_errors(tmp_path, store, fmnist_root, 
     assert code == 1 and f"run {unsaved} has no saved model" in err
     code, err = errors(capsys, ["deform", str(tmp_path / "missing.pt"), "--tracking-uri", mlflow_uri])
     assert code == 1 and "missing.pt" in err and "neither a model file nor a run" in err
+    (tmp_path / "a-file").write_text("")
+    bad_store = f"sqlite:///{tmp_path}/a-file/store.db"  # its folder cannot be created: a file is in the way
+    code, err = errors(capsys, ["deform", unsaved, "--tracking-uri", bad_store])
+    assert code == 1 and f"cannot look up '{unsaved}' in the tracking store '{bad_store}'" in err
 
     pixels = tiny_cfg(fmnist_root, "scattering.architecture=identity")
     pixel_file = save_model_file(tmp_path / "pixels.pt", build_model(pixels), pixels)
