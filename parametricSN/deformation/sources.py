@@ -97,8 +97,13 @@ def reference_config(dataset: Optional[str], data_root: Optional[str], height: O
     overrides += [f"{k}={v}" for k, v in (("dataset.root", data_root), ("dataset.height", height),
                                           ("dataset.width", width), ("scattering.J", J), ("scattering.L", L))
                   if v is not None]
-    num_classes = load_config(None, overrides[:1]).num_classes  # validates the name first
-    # any class-balanced train size will do: the images come from the test split
+    # any class-balanced train size will do (the images come from the test split): one per class
+    probe = Config()
+    probe.dataset.name = dataset
+    try:
+        num_classes = probe.num_classes
+    except (LookupError, ValueError):  # an unknown name: load_config reports it by key
+        num_classes = 1
     return load_config(None, overrides + [f"dataset.train_sample_num={num_classes}"])
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from parametricSN.cli import main
 from parametricSN.deformation import COLUMNS, KINDS
+from parametricSN.deformation.sources import reference_config
 from parametricSN.models import build_model
 from parametricSN.tracking import MlflowLogger, save_model_file
 from tests.training.fixtures import tiny_cfg
@@ -124,3 +125,12 @@ def test_bad_runs_and_options_are_one_line_errors(tmp_path, store, fmnist_root, 
                                 "--tracking-uri", mlflow_uri])
     assert code == 1 and "--data-root" in err
     assert not (tmp_path / "deformation-results").exists()
+
+
+def test_a_fixed_scattering_alone_takes_its_dataset_from_the_options(capsys):
+    for name, classes in (("cifar", 10), ("kth", 11), ("xray", 2), ("fashion_mnist", 10)):
+        cfg = reference_config(name, None, 16, 24, 3, 6, seed=4)
+        assert (cfg.dataset.name, cfg.dataset.height, cfg.dataset.width, cfg.num_classes) == (name, 16, 24, classes)
+        assert (cfg.scattering.J, cfg.scattering.L, cfg.general.seed) == (3, 6, 4)
+    code, err = errors(capsys, ["deform", "tight-frame", "--dataset", "mnist"])
+    assert code == 2 and "dataset.name" in err and "mnist" in err
