@@ -26,7 +26,7 @@ from mlflow.exceptions import MlflowException
 from torch import Tensor, nn
 
 from parametricSN.config import Config, ConfigError, load_config
-from parametricSN.data import NORMALIZATION, DatasetError, build_transform, read_splits
+from parametricSN.data import DatasetError, build_datasets, dataset_spec
 from parametricSN.scattering import ParametricScattering2D
 from parametricSN.tracking import ModelFileError, load_model_with_config, resolve_tracking_uri
 from parametricSN.training import resolve_device
@@ -136,25 +136,39 @@ def dataset_key(cfg: Config) -> tuple:
     return d.name, d.root, d.format, d.height, d.width, d.sample
 
 
-def load_images(cfg: Config, n: int, seed: int) -> Tensor:
-    """``n`` test images (N, C, H, W) of ``cfg.dataset`` with its deterministic test transform, chosen uniformly
-    without replacement by ``numpy.random.default_rng(seed)`` and kept in index order."""
-    d = cfg.dataset
+def _test_set(cfg: Config):
+    """The whole test split of ``cfg.dataset`` with the run's deterministic test transform (its normalisation is
+    the run's own: fixed, given, or computed from the run's training subset)."""
     try:
-        _, test = read_splits(cfg)
+        return build_datasets(replace(cfg, dataset=replace(cfg.dataset, test_sample_num=None)))[1]
     except DatasetError as exc:
         raise DatasetError(f"{exc} (psn deform reads the dataset of the model's config; --data-root DIR "
                            "points it elsewhere)") from None
+
+
+def load_images(cfg: Config, n: int, seed: int) -> Tensor:
+    """``n`` test images (N, C, H, W) of ``cfg.dataset`` with its deterministic test transform, chosen uniformly
+    without replacement by ``numpy.random.default_rng(seed)`` and kept in index order."""
+    test = _test_set(cfg)
     if not 2 <= n <= len(test):
-        raise ConfigError(f"--num-images: expected 2..{len(test)} (the size of {test.name}), got {n}")
+        raise ConfigError(f"--num-images: expected 2..{len(test)} (the size of {test.split.name}), got {n}")
     indices = np.sort(np.random.default_rng(seed).choice(len(test), size=n, replace=False))
-    transform = build_transform(d.name, "noaugment", d.height, d.width, train=False)
-    return torch.stack([transform(test.image(int(i))) for i in indices])
+    return torch.stack([test[int(i)][0] for i in indices])
+
+
+def _normalization(cfg: Config) -> tuple:
+    d = cfg.dataset
+    if d.mean is not None:
+        return tuple(d.mean), tuple(d.std)
+    if dataset_spec(d.name).normalization is not None:
+        return dataset_spec(d.name).normalization
+    normalize = next(t for t in _test_set(cfg).transform.transforms if hasattr(t, "std"))
+    return tuple(normalize.mean), tuple(normalize.std)
 
 
 def to_pixels(x: Tensor, cfg: Config) -> np.ndarray:
     """One normalised image (C, H, W) back to pixel range [0, 1] as (H, W) or (H, W, 3) for display."""
-    mean, std = NORMALIZATION.get(cfg.dataset.name, ((0.0,), (1.0,)))
+    mean, std = _normalization(cfg)
     std, mean = (torch.tensor(v, dtype=torch.float64).reshape(-1, 1, 1) for v in (std, mean))
     img = (x.detach().cpu().double() * std + mean).clamp(0, 1).numpy()
     return img[0] if img.shape[0] == 1 else np.transpose(img, (1, 2, 0))

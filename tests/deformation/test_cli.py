@@ -15,7 +15,7 @@ from parametricSN.deformation import COLUMNS, KINDS
 from parametricSN.deformation.sources import reference_config
 from parametricSN.models import build_model
 from parametricSN.tracking import MlflowLogger, save_model_file
-from tests.training.fixtures import tiny_cfg
+from tests.configs import TINY, make_cfg
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def store(tmp_path_factory, _empty_store, fmnist_root):
     folder = tmp_path_factory.mktemp("deform-store")
     shutil.copy(_empty_store, folder / "store.db")
     uri = f"sqlite:///{folder}/store.db"
-    cfg = tiny_cfg(fmnist_root, f"mlflow.tracking_uri={uri}")
+    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={uri}", root=fmnist_root)
     run_ids = []
     for save in (True, False):
         logger = MlflowLogger.from_config(cfg)
@@ -76,7 +76,7 @@ def test_psn_deform_writes_csv_figures_and_an_mlflow_run(tmp_path, store):
 
 
 def test_a_model_file_with_logits_is_deterministic_given_the_seed(tmp_path, fmnist_root, mlflow_uri):
-    cfg = tiny_cfg(fmnist_root)
+    cfg = make_cfg("fashion_mnist", *TINY, root=fmnist_root)
     model_file = save_model_file(tmp_path / "model.pt", build_model(cfg), cfg)
     argv = ["deform", str(model_file), "--layer", "logits", "--tracking-uri", mlflow_uri, "--num-images", "5",
             "--levels", "1", "--deformations", "rotation,random-diffeo", "--device", "cpu", "--seed", "3"]
@@ -106,7 +106,7 @@ def test_bad_runs_and_options_are_one_line_errors(tmp_path, store, fmnist_root, 
     code, err = errors(capsys, ["deform", unsaved, "--tracking-uri", bad_store])
     assert code == 1 and f"cannot look up '{unsaved}' in the tracking store '{bad_store}'" in err
 
-    pixels = tiny_cfg(fmnist_root, "scattering.architecture=identity")
+    pixels = make_cfg("fashion_mnist", *TINY, "scattering.architecture=identity", root=fmnist_root)
     pixel_file = save_model_file(tmp_path / "pixels.pt", build_model(pixels), pixels)
     code, err = errors(capsys, ["deform", str(pixel_file)])
     assert code == 2 and "has no scattering layer" in err and "--layer logits" in err
