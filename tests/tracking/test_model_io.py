@@ -72,7 +72,7 @@ def test_load_errors_name_the_problem(fmnist_root, mlflow_uri, tmp_path):
 
 
 def test_load_model_with_config_returns_the_saved_config(fmnist_root, tmp_path):
-    cfg = tiny_cfg(fmnist_root, "scattering.L=6")
+    cfg = make_cfg("fashion_mnist", *TINY, "scattering.L=6", root=fmnist_root)
     path = save_model_file(tmp_path / "model.pt", build_model(cfg), cfg)
     model, saved = load_model_with_config(path)
     assert saved.to_dict() == cfg.to_dict() and model.scattering.L == 6 and not model.training
