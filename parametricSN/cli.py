@@ -1,8 +1,11 @@
-"""Command line: ``psn train`` and ``psn config show`` (also ``python -m parametricSN ...``).
+"""Command line: ``psn train``, ``psn deform`` and ``psn config show`` (also ``python -m parametricSN ...``).
 
     psn train -c conf/cifar.yaml scattering.J=3 train.epochs=10
     psn train --resume RUN_ID [train.epochs=20]
+    psn deform RUN_ID tight-frame --num-images 100
     psn config show -c conf/cifar.yaml scattering.J=3
+    psn sweep experiments/cifar10-linear.yaml --dry-run      (see parametricSN/sweeps/cli.py)
+    psn report --experiment cifar10-linear
 
 Errors the user can fix print one line on stderr, without a traceback: a config error exits with status 2;
 a missing or malformed dataset or checkpoint, an unusable tracking store and a diverged run exit with status 1.
@@ -20,6 +23,9 @@ from typing import Optional, Sequence
 
 from parametricSN.config import ConfigError, load_config
 from parametricSN.data import DatasetError
+from parametricSN.deformation import cli as deform_cli
+from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
+from parametricSN.tracking import MlflowLogger, prepare_resume, resume_command
 from parametricSN.training import CheckpointError, train
 from parametricSN.training.divergence import DivergenceError
 from parametricSN.training.interrupt import RunInterrupted, Terminated, graceful_stop
@@ -37,8 +43,6 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from parametricSN.tracking import prepare_resume, resume_command
-
     if args.resume and args.config:
         raise ConfigError("--resume continues a run with its own config; leave -c out (give only the keys "
                           "that may change, e.g. train.epochs=20)")
@@ -48,7 +52,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.resume:
             cfg, state, logger = prepare_resume(args.resume, args.overrides)
         else:
-            cfg, state, logger = load_config(args.config, args.overrides), None, None
+            cfg, state = load_config(args.config, args.overrides), None
+            logger = MlflowLogger.from_config(cfg)
         try:
             result = train(cfg, logger, resume=state)
         except (RunInterrupted, Terminated) as exc:
@@ -82,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_show = cfg_sub.add_parser("show", help="print the resolved config (file + overrides + defaults)")
     _add_config_args(p_show)
     p_show.set_defaults(func=_cmd_config_show)
+    add_sweep_subcommands(sub)
+    deform_cli.add_parser(sub)
     return parser
 
 

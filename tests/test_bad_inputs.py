@@ -11,7 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
-from tests.training.fixtures import tiny_cfg
+from tests.configs import TINY, make_cfg
 
 FILES = {  # name -> bytes, written for every case
     "empty.yaml": b"",
@@ -88,7 +88,7 @@ CASES = [
 
 def write_config(tmp_path: Path, root: Path, *overrides: str) -> Path:
     path = tmp_path / "run.yaml"
-    path.write_text(tiny_cfg(root, *overrides).to_yaml())
+    path.write_text(make_cfg("fashion_mnist", *TINY, *overrides, root=root).to_yaml())
     return path
 
 

@@ -13,7 +13,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
-from tests.training.fixtures import tiny_cfg
+from tests.configs import TINY, make_cfg
 
 PSN = [sys.executable, "-m", "parametricSN"]
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr_head")
@@ -22,7 +22,7 @@ METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr_head")
 def write_config(folder, root, *overrides):
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "run.yaml"
-    path.write_text(tiny_cfg(root, *overrides).to_yaml())
+    path.write_text(make_cfg("fashion_mnist", *TINY, *overrides, root=root).to_yaml())
     return path
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -21,7 +21,6 @@ from torch.optim import Optimizer
 from tqdm.auto import tqdm
 
 from parametricSN.config import Config
-from parametricSN.models import learnable_scattering
 from parametricSN.training import interrupt
 from parametricSN.training.checkpoint import save_checkpoint
 from parametricSN.training.divergence import check_finite
@@ -30,6 +29,17 @@ from parametricSN.training.losses import LossFn
 from parametricSN.training.optim import Schedule, group_lrs
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+class EpochHook(Protocol):
+    """Something :func:`fit` calls after every training epoch (e.g. the filter report, which measures how far
+    the filters moved): it returns metrics to log with the epoch, and its state for checkpoints."""
+
+    def on_epoch_end(self, epoch: int) -> dict[str, float]:
+        """Metrics of the model after training epoch ``epoch`` (logged with the epoch's others)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to continue (stored in the checkpoint's ``extra``)."""
 
 
 def train_epoch(model: nn.Module, batches: Batches, optimizer: Optimizer, schedule: Schedule, loss_fn: LossFn,
@@ -85,23 +95,6 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn, device: torch.
     return {"test_loss": float(loss_sum) / seen, "test_acc": 100.0 * int(correct) / seen}
 
 
-def filter_snapshot(model: nn.Module) -> Optional[dict[str, torch.Tensor]]:
-    """Detached CPU copies of the learnable scattering's filter parameters (θ, ξ, σ, slant; for the pixelwise
-    parameterization, which has none, the Fourier filters themselves as ``filters``), or None (no / fixed
-    scattering)."""
-    scattering = learnable_scattering(model)
-    if scattering is None:
-        return None
-    params = scattering.filter_params() or {"filters": scattering.filters()}
-    return {k: v.detach().to("cpu", copy=True) for k, v in params.items()}
-
-
-def filter_motion(initial: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> dict[str, float]:
-    """``motion_<name> = mean |p - p_initial|`` for each filter parameter (θ, ξ, σ, slant)."""
-    return {f"motion_{k}": float((current[k].double() - v.double()).abs().mean())
-            for k, v in initial.items() if k in current and current[k].shape == v.shape}
-
-
 def is_test_epoch(epoch: int, cfg: Config) -> bool:
     """Test every ``train.test_every`` epochs and always after the last one."""
     return epoch % cfg.train.test_every == 0 or epoch == cfg.train.epochs
@@ -109,23 +102,21 @@ def is_test_epoch(epoch: int, cfg: Config) -> bool:
 
 def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, schedule: Schedule, loss_fn: LossFn,
         device: torch.device, logger: Logger, start_epoch: int = 1,
-        history: Optional[list[dict[str, float]]] = None,
-        initial_filters: Optional[dict[str, torch.Tensor]] = None,
-        on_epoch_end: Optional[Callable[[int, dict[str, float]], None]] = None) -> list[dict[str, float]]:
+        history: Optional[list[dict[str, float]]] = None, hooks: Sequence[EpochHook] = ()
+        ) -> list[dict[str, float]]:
     """Train epochs ``start_epoch .. train.epochs`` and return the per-epoch history.
 
     Each epoch: ``loaders.set_epoch(epoch)`` (pins shuffle and augmentation), record the group learning
-    rates in effect at its start (``lr_<group>``), train, measure filter motion, test when
-    :func:`is_test_epoch`, log the metrics at ``step=epoch``, and save a checkpoint artifact every
-    ``train.checkpoint_every`` epochs (and after the last one, when it is > 0). ``history`` /
-    ``initial_filters`` carry a resumed run's past.
+    rates in effect at its start (``lr_<group>``), train, add the metrics of each of ``hooks`` (filter motion),
+    test when :func:`is_test_epoch`, log the metrics at ``step=epoch``, and save a checkpoint artifact every
+    ``train.checkpoint_every`` epochs and after the last one, when it is > 0 (the hooks' state in its ``extra``).
+    ``history`` carries a resumed run's past.
 
     A non-finite loss or parameter raises :class:`~parametricSN.training.divergence.DivergenceError` before
     the epoch is logged. A stop requested by a signal (:mod:`parametricSN.training.interrupt`) ends the loop
     after the epoch in progress, with a checkpoint, by raising ``RunInterrupted``.
     """
     history = list(history or [])
-    initial_filters = initial_filters if initial_filters is not None else filter_snapshot(model)
     epochs = cfg.train.epochs
     last_saved = start_epoch - 1 if start_epoch > 1 else None  # a resumed run starts from a checkpoint
 
@@ -134,7 +125,7 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
         with interrupt.critical():  # a second signal must not leave a half-written checkpoint
             path = save_checkpoint(Path(tmp) / f"epoch_{epoch:04d}.pt", model=model, optimizer=optimizer,
                                    schedule=schedule, epoch=epoch, history=history, cfg=cfg,
-                                   extra={"initial_filters": initial_filters or {}})
+                                   extra={k: v for hook in hooks for k, v in hook.state_dict().items()})
             logger.log_file(path, "checkpoints")
             path.unlink()
         last_saved = epoch
@@ -153,9 +144,8 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
                                        cfg.train.accum_steps, desc=f"epoch {epoch}/{epochs}"))
             schedule.after_epoch()
             check_finite(epoch, metrics, model, last_saved)
-            if initial_filters is not None:
-                current = filter_snapshot(model)
-                metrics.update(filter_motion(initial_filters, current or {}))
+            for hook in hooks:
+                metrics.update(hook.on_epoch_end(epoch))
             if is_test_epoch(epoch, cfg):
                 metrics.update(evaluate(model, loaders.test, loss_fn, device))
                 check_finite(epoch, metrics, model, last_saved)
@@ -167,8 +157,6 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
             # the last epoch too, so that a finished run can be extended (--resume RUN train.epochs=...)
             if (every > 0 and (epoch % every == 0 or epoch == epochs)) or signum is not None:
                 save(epoch)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, metrics)
             if signum is not None:
                 raise interrupt.RunInterrupted(signum, epoch)
     return history

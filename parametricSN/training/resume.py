@@ -51,7 +51,6 @@ def check_resume_config(saved: Config, new: Config, done: int) -> None:
 def resume_point(state: dict[str, Any], model: nn.Module, optimizer: Optimizer, schedule: Schedule) -> dict:
     """Restore ``state`` (a checkpoint) into the freshly built ``model`` / ``optimizer`` / ``schedule`` and the
     global generators; return the keyword arguments of ``fit`` that continue the run (``start_epoch``,
-    ``history``, ``initial_filters``)."""
+    ``history``); the filter report takes the run's initial filters from the checkpoint's ``extra``."""
     done = restore_checkpoint(state, model=model, optimizer=optimizer, schedule=schedule)
-    initial = state.get("extra", {}).get("initial_filters") or None  # {}: no learnable scattering
-    return {"start_epoch": done + 1, "history": state["history"], "initial_filters": initial}
+    return {"start_epoch": done + 1, "history": state["history"]}

@@ -1,7 +1,7 @@
 """``train(cfg)``: one complete run — data, model, optimizer, epochs, and everything reported to the tracker.
 
     from parametricSN.config import load_config
-    from parametricSN.training import train
+    from parametricSN import train
     result = train(load_config("conf/cifar.yaml", ["train.epochs=10"]))
     result.run_id, result.test_acc, result.history
 
@@ -20,14 +20,14 @@ from typing import Any, Optional
 
 from torch import nn
 
-from parametricSN.config import Config
+from parametricSN.config import Config, validate
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.training.curves import curve_figures
 from parametricSN.training.determinism import (deterministic_mode, resolve_device, rng_state, seed_everything,
                                                set_rng_state)
 from parametricSN.training.filter_report import FilterReport
-from parametricSN.training.logger import Logger
+from parametricSN.training.logger import Logger, default_logger
 from parametricSN.training.loop import fit
 from parametricSN.training.losses import build_loss
 from parametricSN.training.optim import build_optimizer, build_schedule
@@ -43,13 +43,6 @@ class RunResult:
     run_id: str
     test_acc: float
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def default_logger(cfg: Config) -> Logger:
-    """The MLflow logger for ``cfg`` (imported here so that ``training`` does not depend on MLflow)."""
-    from parametricSN.tracking import MlflowLogger
-
-    return MlflowLogger.from_config(cfg)
 
 
 def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
@@ -68,7 +61,8 @@ def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Mo
 
 def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
            loaders: Any = None, resume: Optional[dict[str, Any]] = None) -> RunResult:
-    """Train and test ``cfg``'s model on ``cfg``'s data, reporting to ``logger`` (MLflow by default).
+    """Train and test ``cfg``'s model on ``cfg``'s data, reporting to ``logger`` (by default the installed one,
+    :func:`parametricSN.training.logger.default_logger`: MLflow once ``parametricSN.tracking`` is imported).
 
     ``model`` / ``loaders`` replace ``build_model(cfg)`` / ``build_loaders(cfg)`` (e.g. a head of your own);
     a replaced model is seeded by whoever built it, and its saved weights reload with ``load_model`` only if
@@ -76,6 +70,7 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
     error and the exception propagates; if only storing a figure or the model fails afterwards, that is
     reported as a warning and the finished run and its result are kept.
     """
+    validate(cfg)  # again, now that every registry is imported: a bad name never opens a run
     device = resolve_device(cfg.general.device)
     logger = logger if logger is not None else default_logger(cfg)
     if loaders is None:  # before the run exists: a missing or damaged dataset leaves no run behind
@@ -92,10 +87,12 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
             model = model.to(device)
             optimizer = build_optimizer(model, cfg)
             schedule = build_schedule(optimizer, cfg, batches_per_epoch=len(loaders.train))
-            filters = FilterReport(model, cfg)  # before a resume's restore: "before" = the seeded initial model
+            # before a resume's restore, so that "before" is the seeded initial model; motion from the run's start
+            initial = (resume or {}).get("extra", {}).get("initial_filters") or None  # {}: no learnable scattering
+            filters = FilterReport(model, cfg, initial=initial)
             past = resume_point(resume, model, optimizer, schedule) if resume is not None else {}
             history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger,
-                          on_epoch_end=filters.on_epoch_end, **past)
+                          hooks=[filters], **past)
         test_acc = float(history[-1]["test_acc"])  # the last epoch is always a test epoch
     except BaseException as exc:
         if hasattr(exc, "run_id"):  # RunInterrupted, Terminated, DivergenceError: the CLI names the run
