@@ -67,7 +67,7 @@ def _download(run_id: str, tracking_uri: Optional[str], dst: str) -> Path:
     try:
         client.get_run(run_id)
     except MlflowException as exc:
-        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):  # not an id at all
             raise ModelFileError(f"{run_id!r} is not a model file, and the tracking store {uri!r} cannot be "
                                  f"read: {' '.join(exc.message.split())[:200]}") from exc
         raise ModelFileError(f"{run_id!r} is neither a model file nor a run in the tracking store "

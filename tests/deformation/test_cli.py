@@ -104,7 +104,7 @@ def test_bad_runs_and_options_are_one_line_errors(tmp_path, store, fmnist_root, 
     (tmp_path / "a-file").write_text("")
     bad_store = f"sqlite:///{tmp_path}/a-file/store.db"  # its folder cannot be created: a file is in the way
     code, err = errors(capsys, ["deform", unsaved, "--tracking-uri", bad_store])
-    assert code == 1 and f"cannot look up '{unsaved}' in the tracking store '{bad_store}'" in err
+    assert code == 1 and f"'{unsaved}' is not a model file, and no tracking store at '{bad_store}'" in err
 
     pixels = make_cfg("fashion_mnist", *TINY, "scattering.architecture=identity", root=fmnist_root)
     pixel_file = save_model_file(tmp_path / "pixels.pt", build_model(pixels), pixels)
