@@ -1,30 +1,38 @@
-"""Command line: ``psn train`` and ``psn config show`` (also ``python -m parametricSN ...``).
+"""Command line: ``psn train``, ``psn deform`` and ``psn config show`` (also ``python -m parametricSN ...``).
 
     psn train -c conf/cifar.yaml scattering.J=3 train.epochs=10
+    psn train --resume RUN_ID [train.epochs=20]
+    psn deform RUN_ID tight-frame --num-images 100
     psn config show -c conf/cifar.yaml scattering.J=3
     psn sweep experiments/cifar10-linear.yaml --dry-run      (see parametricSN/sweeps/cli.py)
     psn report --experiment cifar10-linear
 
 Errors the user can fix print one line on stderr, without a traceback: a config error exits with status 2;
-a missing or malformed dataset or checkpoint exits with status 1.
+a missing or malformed dataset or checkpoint, an unusable tracking store and a diverged run exit with status 1.
+SIGINT (Ctrl-C) and SIGTERM finish the current epoch, checkpoint it, and print one line with the run id and
+the command that resumes it (status 128 + the signal number). Warnings print as ``psn: warning: ...``.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
-import threading
+import warnings
 from typing import Optional, Sequence
 
 from parametricSN.config import ConfigError, load_config
 from parametricSN.data import DatasetError
+from parametricSN.deformation import cli as deform_cli
 from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
-from parametricSN.tracking import MlflowLogger
+from parametricSN.tracking import MlflowLogger, prepare_resume, resume_command
 from parametricSN.training import CheckpointError, train
+from parametricSN.training.divergence import DivergenceError
+from parametricSN.training.interrupt import RunInterrupted, Terminated, graceful_stop
 
 
-def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-c", "--config", required=True, help="YAML config file (see conf/)")
+def _add_config_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("-c", "--config", required=required, help="YAML config file (see conf/)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. scattering.J=3")
 
 
@@ -34,36 +42,45 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler's time limit, ``kill``) as an exception, so that the run is closed as KILLED in
-    MLflow instead of being left RUNNING."""
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated(f"terminated by signal {signum}")
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config, args.overrides)
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
-    try:
-        result = train(cfg, MlflowLogger.from_config(cfg))
-    finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+    if args.resume and args.config:
+        raise ConfigError("--resume continues a run with its own config; leave -c out (give only the keys "
+                          "that may change, e.g. train.epochs=20)")
+    if not args.resume and not args.config:
+        raise ConfigError("psn train needs -c CONFIG (a new run) or --resume RUN_ID")
+    with graceful_stop():
+        if args.resume:
+            cfg, state, logger = prepare_resume(args.resume, args.overrides)
+        else:
+            cfg, state = load_config(args.config, args.overrides), None
+            logger = MlflowLogger.from_config(cfg)
+        try:
+            result = train(cfg, logger, resume=state)
+        except (RunInterrupted, Terminated) as exc:
+            exc.resume = resume_command(exc.run_id, cfg)  # type: ignore[union-attr]
+            raise
     print(f"run_id: {result.run_id}")
     print(f"test_acc: {result.test_acc:.2f}")
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="psn", description="Learnable parametric scattering networks.")
+    parser = _Parser(prog="psn", description="Learnable parametric scattering networks.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help="train one configuration and log it to MLflow",
                              description="Train and test the model a config describes; prints the MLflow run "
                                          "id and the final test accuracy (in %).")
-    _add_config_args(p_train)
+    _add_config_args(p_train, required=False)
+    p_train.add_argument("--resume", metavar="RUN_ID", help="continue this run from its last checkpoint (keys "
+                         "that cannot change the results, e.g. train.epochs=20, may be given)")
     p_train.set_defaults(func=_cmd_train)
     p_cfg = sub.add_parser("config", help="inspect configs")
     cfg_sub = p_cfg.add_subparsers(dest="config_command", required=True)
@@ -71,23 +88,49 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p_show)
     p_show.set_defaults(func=_cmd_config_show)
     add_sweep_subcommands(sub)
+    deform_cli.add_parser(sub)
     return parser
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(f"psn: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (one line, status 2), --help (status 0)
+        return int(exc.code or 0)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per event on stderr
+    from parametricSN.tracking import TrackingError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return args.func(args)
     except (DatasetError, CheckpointError) as exc:  # before ConfigError: DatasetError is one of its subclasses
         print(f"psn: {exc}", file=sys.stderr)
         return 1
     except ConfigError as exc:
         print(f"psn: config error: {exc}", file=sys.stderr)
         return 2
-    except Terminated as exc:
-        print(f"psn: {exc}; the MLflow run is marked KILLED", file=sys.stderr)
-        return 128 + signal.SIGTERM
+    except TrackingError as exc:
+        print(f"psn: {exc}", file=sys.stderr)
+        return 1
+    except DivergenceError as exc:
+        print(f"psn: run {exc.run_id or '(untracked)'} {exc}; the run is marked FAILED", file=sys.stderr)
+        return 1
+    except (RunInterrupted, Terminated) as exc:
+        if exc.run_id:
+            print(f"psn: run {exc.run_id} {exc}; the run is marked KILLED; resume it with: "
+                  f"{getattr(exc, 'resume', '')}", file=sys.stderr)
+        else:
+            print(f"psn: {exc}; no run was started", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:  # before a run existed (config loading, imports)
+        print("psn: interrupted; no run was started", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import math
 import os
 import sys
 import types
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
 import yaml
+
+from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
 
 DEFAULT_DATA_ROOT = "data"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/store.db"
@@ -258,14 +261,19 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
             return int(value)
         raise ConfigError(expected)
     if tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "5e-4" as a string
+            number = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads "5e-4" as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(expected)
+        if number is None:
+            raise ConfigError(expected)
+        if not math.isfinite(number):  # .inf / nan would only surface later as a diverged run
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -323,7 +331,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"override {text!r}: cannot read value: {exc}") from None
+        raise ConfigError(f"override {text!r}: cannot read value: {yaml_problem(exc)}") from None
     return key.strip(), value
 
 
@@ -385,6 +393,13 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
     if cfg.dataset.subset == "paper":  # numpy's RandomState, which the paper's selection draws from
         _check(0 <= cfg.general.seed < 2 ** 32, "general.seed",
                "an integer in [0, 2**32) with dataset.subset=paper (or use dataset.subset=balanced)", cfg.general.seed)
+    for key in ("mlflow.tracking_uri", "mlflow.experiment_name"):
+        _check(flat[key] is None or str(flat[key]).strip() != "", key,
+               "a non-empty name (leave tracking_uri out for the default store)", flat[key])
+    weights = cfg.model.weights
+    if weights is not None and not Path(weights).expanduser().is_file():
+        raise ConfigError(f"model.weights: no file at {weights!r}; give a local state_dict file or "
+                          "model.weights=null for random initialisation")
     root = cfg.dataset.root
     if root != DEFAULT_DATA_ROOT and not Path(root).expanduser().exists():
         raise ConfigError(f"dataset.root: the folder {root!r} does not exist; point dataset.root at the "
@@ -402,21 +417,49 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
 
 # ---- public entry points ----------------------------------------------------------------------------------
 def load_config(path: Union[str, os.PathLike, None] = None, overrides: Optional[list[str]] = None) -> Config:
-    """Read a YAML config (or the defaults when ``path`` is None), apply ``key=value`` overrides, validate."""
+    """Read a YAML config (or the defaults when ``path`` is None), apply ``key=value`` overrides, validate.
+
+    A key that has no effect with the chosen options (``optim.lr`` under onecycle, ...) raises a
+    :class:`parametricSN.config_warnings.NoEffectWarning` when an override names it or the file gives it a
+    non-default value (so full config dumps, which list every key, stay quiet).
+    """
+    from parametricSN.config_warnings import warn_no_effect
+
     cfg = Config()
+    in_file: set[str] = set()
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {str(p)!r} not found")
-        try:
-            data = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {str(p)!r} is not valid YAML: {exc}") from None
-        _apply_mapping(cfg, data, str(p))
+        data = read_config_file(Path(path))
+        _apply_mapping(cfg, data, str(path))
+        in_file = {f"{s}.{k}" for s, body in data.items() if isinstance(body, dict) for k in body}
+    named = []
     for text in overrides or []:
         key, value = parse_override(text)
         _set(cfg, key, value)
-    return validate(cfg)
+        named.append(key)
+    validate(cfg)
+    flat, defaults = cfg.flat(), Config().flat()
+    warn_no_effect(cfg, set(named) | {k for k in in_file if flat.get(k) != defaults.get(k)})
+    return cfg
+
+
+def read_config_file(p: Path) -> dict:
+    """The mapping in YAML file ``p``; ConfigError naming the file when it is missing, not UTF-8, empty,
+    not YAML, or names a key twice."""
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} not found")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(p)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML: {yaml_problem(exc)}") from None
+    if data is None:
+        raise ConfigError(f"config file {str(p)!r} is empty; give at least one section (see conf/)")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping of sections, got {type(data).__name__}")
+    return data
 
 
 def config_from_dict(data: dict, with_data: bool = True) -> Config:
@@ -424,3 +467,11 @@ def config_from_dict(data: dict, with_data: bool = True) -> Config:
     cfg = Config()
     _apply_mapping(cfg, data, "mapping")
     return validate(cfg, with_data)
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply ``key=value`` overrides to ``cfg`` in place and validate it (e.g. to a resumed run's config)."""
+    for text in overrides:
+        key, value = parse_override(text)
+        _set(cfg, key, value)
+    return validate(cfg)

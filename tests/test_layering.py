@@ -17,9 +17,12 @@ ROOT = "parametricSN"  # the package root: the composition root, allowed to use 
 
 
 def unit_of(module: str) -> str:
-    """``parametricSN.data.cifar`` -> ``data``; ``parametricSN.config`` -> ``config``; ``parametricSN`` -> root."""
+    """``parametricSN.data.cifar`` -> ``data``; ``parametricSN.config`` -> ``config``; ``parametricSN`` -> root.
+    The config's helper modules (``config_yaml``, ``config_warnings``) are part of the config."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 else ROOT
+    if len(parts) == 1:
+        return ROOT
+    return "config" if parts[1].startswith("config_") else parts[1]
 
 
 def module_name(path: Path) -> str:

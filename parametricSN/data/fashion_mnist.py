@@ -7,6 +7,7 @@ uint32 dimensions, then the values in row-major order. The images file is ``(N, 
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,9 @@ def read_idx(path: Path) -> np.ndarray:
     """The uint8 array stored in an IDX file (``.gz`` files are decompressed)."""
     try:
         raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError) as exc:
-        raise DatasetError(f"Fashion-MNIST: cannot read {str(path)!r} ({exc}); {OBTAIN}") from None
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: damaged compressed data inside a .gz
+        raise DatasetError(f"Fashion-MNIST: cannot read {str(path)!r} ({type(exc).__name__}: {exc}); the file "
+                           f"is damaged, replace it; {OBTAIN}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DatasetError(f"Fashion-MNIST: {str(path)!r} is not an unsigned-byte IDX file (bad magic "
                            f"{raw[:4].hex()!r}); {OBTAIN}")

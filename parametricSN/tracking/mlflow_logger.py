@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlflow.entities import Metric, Param, RunStatus
+from mlflow.exceptions import MlflowException
 from torch import nn
 
 from parametricSN.config import Config
 from parametricSN.tracking.model_io import ARTIFACT_DIR, FILE_NAME, save_model_file
+from parametricSN.tracking.preflight import TrackingError, check_artifacts_writable
 from parametricSN.tracking.store import client_for, default_artifact_location, get_or_create_experiment, \
-    resolve_tracking_uri
+    resolve_tracking_uri, retry_locked
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,15 @@ class MlflowLogger:
         self.tags = dict(tags or {})
         self.client = client_for(self.tracking_uri)
         self.run_id: Optional[str] = None
+        self.reopen: Optional[str] = None  # set by for_run: start_run continues this run
+
+    @classmethod
+    def for_run(cls, run_id: str, tracking_uri: Optional[str] = None) -> "MlflowLogger":
+        """A logger whose :meth:`start_run` reopens the existing run ``run_id`` (status back to RUNNING; new
+        metrics are appended to its history) instead of creating one: how a run is resumed."""
+        logger = cls(tracking_uri)
+        logger.reopen = run_id
+        return logger
 
     @classmethod
     def from_config(cls, cfg: Config, tags: Optional[dict[str, str]] = None) -> "MlflowLogger":
@@ -56,16 +67,28 @@ class MlflowLogger:
 
     # ---- run lifecycle ----------------------------------------------------------------------------------
     def start_run(self, cfg: Config) -> str:
-        exp_id = get_or_create_experiment(self.client, self.experiment_name, self.artifact_location)
+        """Create the run (or reopen it, see :meth:`for_run`), after checking that the experiment's artifact
+        folder is writable: a store that cannot take the run fails here, before any run exists."""
+        if self.reopen is not None:
+            retry_locked(self.client.update_run, self.reopen, status=RunStatus.to_string(RunStatus.RUNNING))
+            self.run_id = self.reopen
+            return self.run_id
+        try:
+            exp_id = retry_locked(get_or_create_experiment, self.client, self.experiment_name,
+                                  self.artifact_location)
+            check_artifacts_writable(self.client.get_experiment(exp_id).artifact_location)
+        except MlflowException as exc:
+            raise TrackingError(f"the tracking store {self.tracking_uri!r} cannot create experiment "
+                                f"{self.experiment_name!r}: {' '.join(exc.message.split())[:300]}") from None
         tags = {"dataset": cfg.dataset.name, "model": cfg.model.name,
                 "scattering": ("learnable" if cfg.scattering.learnable else "fixed")
                 if cfg.scattering.architecture == "scattering" else "identity", **self.tags}
-        run = self.client.create_run(exp_id, run_name=self.run_name or None, tags=tags)
+        run = retry_locked(self.client.create_run, exp_id, run_name=self.run_name or None, tags=tags)
         self.run_id = run.info.run_id
         return self.run_id
 
     def end_run(self) -> None:
-        self.client.set_terminated(self._run(), RunStatus.to_string(RunStatus.FINISHED))
+        retry_locked(self.client.set_terminated, self._run(), RunStatus.to_string(RunStatus.FINISHED))
         self.run_id = None
 
     def set_failed(self, error: BaseException) -> None:
@@ -76,8 +99,8 @@ class MlflowLogger:
         status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.FAILED
         message = f"{type(error).__name__}: {error}"[:MAX_TAG_LENGTH]
         try:
-            self.client.set_tag(self.run_id, ERROR_TAG, message)
-            self.client.set_terminated(self.run_id, RunStatus.to_string(status))
+            retry_locked(self.client.set_tag, self.run_id, ERROR_TAG, message)
+            retry_locked(self.client.set_terminated, self.run_id, RunStatus.to_string(status))
         except Exception as exc:  # noqa: BLE001 - reported, and the original error still propagates
             log.warning("could not mark MLflow run %s as failed: %s", self.run_id, exc)
         self.run_id = None
@@ -86,12 +109,12 @@ class MlflowLogger:
     def log_params(self, params: dict[str, Any]) -> None:
         items = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in params.items()]
         for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            self.client.log_batch(self._run(), params=items[i:i + MAX_PARAMS_PER_BATCH])
+            retry_locked(self.client.log_batch, self._run(), params=items[i:i + MAX_PARAMS_PER_BATCH])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         now = int(time.time() * 1000)
-        self.client.log_batch(self._run(), metrics=[Metric(k, float(v), now, int(step))
-                                                    for k, v in metrics.items()])
+        retry_locked(self.client.log_batch, self._run(),
+                     metrics=[Metric(k, float(v), now, int(step)) for k, v in metrics.items()])
 
     def log_text(self, text: str, name: str) -> None:
         self.client.log_text(self._run(), text, name)

@@ -57,12 +57,21 @@ def _config_for_rebuild(saved: dict) -> Config:
 
 
 def _download(run_id: str, tracking_uri: Optional[str], dst: str) -> Path:
-    client = client_for(tracking_uri)
+    from parametricSN.tracking.preflight import TrackingError
+
+    uri = resolve_tracking_uri(tracking_uri)
+    try:  # reading only: a mistyped SQLite path is an error here, not a new empty store
+        client = client_for(uri, create=False)
+    except TrackingError as exc:
+        raise ModelFileError(f"{run_id!r} is not a model file, and {exc}") from None
     try:
         client.get_run(run_id)
     except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):  # not an id at all
+            raise ModelFileError(f"{run_id!r} is not a model file, and the tracking store {uri!r} cannot be "
+                                 f"read: {' '.join(exc.message.split())[:200]}") from exc
         raise ModelFileError(f"{run_id!r} is neither a model file nor a run in the tracking store "
-                             f"{resolve_tracking_uri(tracking_uri)!r}") from exc
+                             f"{uri!r}") from exc
     try:
         local = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/{FILE_NAME}", dst)
     except (MlflowException, OSError) as exc:
@@ -77,6 +86,13 @@ def load_model(run_id_or_path: Union[str, "os.PathLike[str]"], tracking_uri: Opt
     ``run_id_or_path``: a model file, a folder holding ``model.pt``, or an MLflow run id (looked up in
     ``tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else the default store).
     """
+    return load_model_with_config(run_id_or_path, tracking_uri)[0]
+
+
+def load_model_with_config(run_id_or_path: Union[str, "os.PathLike[str]"], tracking_uri: Optional[str] = None
+                           ) -> tuple[nn.Module, Config]:
+    """:func:`load_model` and the config it was saved with (a dataset root that no longer exists is reset to
+    the default one, as for rebuilding)."""
     candidate = Path(run_id_or_path).expanduser()
     with tempfile.TemporaryDirectory(prefix="psn-model-") as tmp:
         if candidate.is_dir():
@@ -88,6 +104,7 @@ def load_model(run_id_or_path: Union[str, "os.PathLike[str]"], tracking_uri: Opt
         else:
             path = _download(str(run_id_or_path), tracking_uri, tmp)
         data = _read(path)
-    model = build_model(_config_for_rebuild(data["config"]), **data.get("shape", {}))
+    cfg = _config_for_rebuild(data["config"])
+    model = build_model(cfg, **data.get("shape", {}))
     model.load_state_dict(data["state_dict"])
-    return model.eval()
+    return model.eval(), cfg

@@ -5,13 +5,27 @@ artifacts under ``mlruns/artifacts/<experiment>``; ``mlflow ui --backend-store-u
 then shows everything. Precedence for the store: ``mlflow.tracking_uri`` > ``$MLFLOW_TRACKING_URI`` > default.
 For any SQLite store the default artifact folder is ``<folder of the .db file>/artifacts/<experiment>``;
 ``mlflow.artifact_location`` replaces it (used only when the experiment is created).
+
+Concurrency: MLflow creates a new SQLite store's tables (alembic migrations) on first use, and several
+processes doing so at once corrupt it. :func:`client_for` therefore holds an exclusive ``fcntl`` lock on
+``<store>.db.lock`` while it creates or migrates the store, switches it to write-ahead logging (readers do not
+block the writer), and :func:`retry_locked` retries writes that still meet "database is locked".
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
+import sqlite3
+import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional, TypeVar
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no inter-process lock, creation is then not guarded
+    fcntl = None  # type: ignore[assignment]
 
 from mlflow.entities import LifecycleStage
 from mlflow.exceptions import MlflowException
@@ -68,8 +82,87 @@ def get_or_create_experiment(client: MlflowClient, name: str, artifact_location:
     return exp.experiment_id
 
 
-def client_for(uri: Optional[str] = None) -> MlflowClient:
-    """An ``MlflowClient`` on the resolved store, its folder created when it is SQLite."""
+T = TypeVar("T")
+LOCKED = "database is locked"
+RETRY_SECONDS = 60.0
+
+
+class _DropLockedTracebacks(logging.Filter):
+    """MLflow logs a full traceback for every "database is locked" before raising it; we retry those."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return LOCKED not in record.getMessage()
+
+
+logging.getLogger("mlflow.store.db.utils").addFilter(_DropLockedTracebacks())
+# "Creating initial MLflow database tables..." on every new store: noise on a one-line-per-event stderr
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+
+
+def retry_locked(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """``fn(*args, **kwargs)``, retried with growing pauses (up to :data:`RETRY_SECONDS` in all) while it fails
+    with SQLite's "database is locked" (another process holds the write lock). A failed write was rolled back,
+    so retrying it cannot record anything twice."""
+    deadline, pause = time.monotonic() + RETRY_SECONDS, 0.05
+    while True:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # MlflowException or sqlalchemy's OperationalError, depending on the call
+            if LOCKED not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
+
+
+@contextlib.contextmanager
+def store_lock(db: Path) -> Iterator[None]:
+    """An exclusive inter-process lock on ``<db>.lock`` (blocks until it is free)."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    with open(db.with_name(db.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _open_sqlite(uri: str, db: Path) -> MlflowClient:
+    """A client on ``uri``, whose construction creates / migrates the store, under the lock; then write-ahead
+    logging is turned on (a setting kept in the file)."""
+    with store_lock(db):
+        client = retry_locked(MlflowClient, tracking_uri=uri)  # MLflow creates and migrates the tables here
+        with contextlib.closing(sqlite3.connect(db, timeout=30)) as con:
+            if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                con.execute("PRAGMA journal_mode=WAL")
+    return client
+
+
+def client_for(uri: Optional[str] = None, create: bool = True) -> MlflowClient:
+    """An ``MlflowClient`` on the resolved store.
+
+    For SQLite, ``create=True`` (training) creates the folder and the store, safely against other processes
+    doing the same; ``create=False`` (reading: ``load_model``, resume) raises
+    :class:`~parametricSN.tracking.preflight.TrackingError` when the file does not exist instead of creating
+    an empty store at a mistyped path. An HTTP store is probed first (a short request, no retries).
+    """
+    from parametricSN.tracking.preflight import TrackingError, check_store_writable, probe_http
+
     resolved = resolve_tracking_uri(uri)
-    prepare_store(resolved)
-    return MlflowClient(tracking_uri=resolved)
+    probe_http(resolved)
+    db = sqlite_path(resolved)
+    if db is None:
+        return MlflowClient(tracking_uri=resolved)
+    db = db.expanduser()
+    if not create and not db.is_file():
+        raise TrackingError(f"no tracking store at {resolved!r}: {str(db)!r} does not exist; check "
+                            "mlflow.tracking_uri or $MLFLOW_TRACKING_URI")
+    if not create:
+        return MlflowClient(tracking_uri=resolved)
+    check_store_writable(resolved, db)
+    try:
+        return _open_sqlite(resolved, db)
+    except (OSError, sqlite3.Error, MlflowException) as exc:
+        raise TrackingError(f"cannot open the tracking store {resolved!r}: "
+                            f"{' '.join(str(exc).split())[:300]}") from None

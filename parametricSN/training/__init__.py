@@ -7,6 +7,7 @@ implements and installs as the default (``parametricSN.train(cfg)`` supplies it)
 from parametricSN.training.checkpoint import CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
 from parametricSN.training.determinism import (deterministic_mode, resolve_device, rng_state, seed_everything,
                                                set_rng_state)
+from parametricSN.training.divergence import DivergenceError
 from parametricSN.training.filter_report import FilterReport
 from parametricSN.training.logger import Logger, NullLogger, set_default_logger
 from parametricSN.training.loop import EpochHook, evaluate, fit, train_epoch
@@ -15,8 +16,9 @@ from parametricSN.training.optim import Schedule, build_optimizer, build_schedul
 from parametricSN.training.run import RunResult, train
 
 __all__ = [
-    "CheckpointError", "EpochHook", "FilterReport", "Logger", "NullLogger", "RunResult", "Schedule", "build_loss",
-    "build_optimizer", "build_schedule", "cosine_loss", "cross_entropy_loss", "deterministic_mode", "evaluate",
-    "fit", "load_checkpoint", "optimizer_steps_per_epoch", "resolve_device", "restore_checkpoint", "rng_state",
-    "save_checkpoint", "seed_everything", "set_default_logger", "set_rng_state", "train", "train_epoch",
+    "CheckpointError", "DivergenceError", "EpochHook", "FilterReport", "Logger", "NullLogger", "RunResult",
+    "Schedule", "build_loss", "build_optimizer", "build_schedule", "cosine_loss", "cross_entropy_loss",
+    "deterministic_mode", "evaluate", "fit", "load_checkpoint", "optimizer_steps_per_epoch", "resolve_device",
+    "restore_checkpoint", "rng_state", "save_checkpoint", "seed_everything", "set_default_logger", "set_rng_state",
+    "train", "train_epoch",
 ]

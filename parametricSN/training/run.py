@@ -5,9 +5,10 @@
     result = train(load_config("conf/cifar.yaml", ["train.epochs=10"]))
     result.run_id, result.test_acc, result.history
 
-Order of a run (it fixes what the seed controls): resolve the device, open the run and log the config,
-build the loaders, seed every global generator with ``general.seed``, build the model (so its initialisation
-depends on the seed only, not on what the data layer did), then train (:func:`parametricSN.training.loop.fit`),
+Order of a run (it fixes what the seed controls): resolve the device, build the loaders (before the run
+exists, so that a data error leaves no run behind), open the run and log the config, seed every global
+generator with ``general.seed``, build the model (so its initialisation depends on the seed only, not on what
+the data layer did), then train (:func:`parametricSN.training.loop.fit`),
 then log the learning curves and filter figures (``viz.figures``), the filter animation (``viz.animation_every``)
 and the model (``train.save_model``).
 """
@@ -30,6 +31,7 @@ from parametricSN.training.logger import Logger, default_logger
 from parametricSN.training.loop import fit
 from parametricSN.training.losses import build_loss
 from parametricSN.training.optim import build_optimizer, build_schedule
+from parametricSN.training.resume import resume_point
 
 
 @dataclass(frozen=True)
@@ -44,18 +46,21 @@ class RunResult:
 
 
 def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
-          loaders: Any = None) -> RunResult:
+          loaders: Any = None, resume: Optional[dict[str, Any]] = None) -> RunResult:
     """Train and test ``cfg``'s model; see :func:`_train`. The caller's global random generators (torch,
-    CUDA, Python, NumPy), which the run seeds for itself, are restored afterwards."""
+    CUDA, Python, NumPy), which the run seeds for itself, are restored afterwards.
+
+    ``resume``: a checkpoint (``load_checkpoint``) of this run to continue from, with a ``logger`` that reopens
+    the run (``MlflowLogger.for_run``); see :mod:`parametricSN.training.resume`."""
     saved = rng_state()
     try:
-        return _train(cfg, logger, model=model, loaders=loaders)
+        return _train(cfg, logger, model=model, loaders=loaders, resume=resume)
     finally:
         set_rng_state(saved)
 
 
 def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
-           loaders: Any = None) -> RunResult:
+           loaders: Any = None, resume: Optional[dict[str, Any]] = None) -> RunResult:
     """Train and test ``cfg``'s model on ``cfg``'s data, reporting to ``logger`` (by default the installed one,
     :func:`parametricSN.training.logger.default_logger`: MLflow once ``parametricSN.tracking`` is imported).
 
@@ -68,24 +73,30 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
     validate(cfg)  # again, now that every registry is imported: a bad name never opens a run
     device = resolve_device(cfg.general.device)
     logger = logger if logger is not None else default_logger(cfg)
+    if loaders is None:  # before the run exists: a missing or damaged dataset leaves no run behind
+        loaders = build_loaders(cfg)  # (the loaders own their generators: this draws nothing from the seed)
     run_id = logger.start_run(cfg)
     try:
-        logger.log_params(cfg.flat())
+        if resume is None:  # a resumed run has its params (MLflow params cannot change); config.yaml is updated
+            logger.log_params(cfg.flat())
         logger.log_text(cfg.to_yaml(), "config.yaml")
         with deterministic_mode(cfg.general.deterministic):
-            if loaders is None:
-                loaders = build_loaders(cfg)
             if model is None:
                 seed_everything(cfg.general.seed)
                 model = build_model(cfg)
             model = model.to(device)
             optimizer = build_optimizer(model, cfg)
             schedule = build_schedule(optimizer, cfg, batches_per_epoch=len(loaders.train))
-            filters = FilterReport(model, cfg)
+            # before a resume's restore, so that "before" is the seeded initial model; motion from the run's start
+            initial = (resume or {}).get("extra", {}).get("initial_filters") or None  # {}: no learnable scattering
+            filters = FilterReport(model, cfg, initial=initial)
+            past = resume_point(resume, model, optimizer, schedule) if resume is not None else {}
             history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger,
-                          hooks=[filters])
+                          hooks=[filters], **past)
         test_acc = float(history[-1]["test_acc"])  # the last epoch is always a test epoch
     except BaseException as exc:
+        if hasattr(exc, "run_id"):  # RunInterrupted, Terminated, DivergenceError: the CLI names the run
+            exc.run_id = run_id
         logger.set_failed(exc)
         raise
     # Training is over and its metrics are logged: a failure to store a figure or the model must not turn a

@@ -12,6 +12,7 @@ from parametricSN.data import DatasetError
 from parametricSN.tracking import ERROR_TAG, MlflowLogger, default_artifact_location, resolve_tracking_uri
 from parametricSN.tracking.store import prepare_store
 from parametricSN.training import train
+from parametricSN.training.divergence import DivergenceError
 from tests.configs import TINY, make_cfg
 
 
@@ -50,7 +51,7 @@ def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_r
     assert artifact_paths(client, result.run_id) == {
         "config.yaml", "figures/loss.png", "figures/accuracy.png", "figures/lr.png", "figures/filter_motion.png",
         "filters/fourier_before.png", "filters/fourier_after.png", "filters/params.png", "filters/animation.gif",
-        "model/model.pt", "checkpoints/epoch_0002.pt"}
+        "model/model.pt", "checkpoints/epoch_0002.pt", "checkpoints/epoch_0003.pt"}  # 3: the last epoch
     local = Path(client.download_artifacts(result.run_id, "config.yaml", str(tmp_path)))
     assert yaml.safe_load(local.read_text()) == cfg.to_dict()
     png = Path(client.download_artifacts(result.run_id, "figures/loss.png", str(tmp_path)))
@@ -63,16 +64,24 @@ def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_r
 
 
 def test_a_failing_run_ends_failed_with_the_error_tag_and_raises(fmnist_root, mlflow_uri, tmp_path):
-    empty = tmp_path / "no-data-here"
-    empty.mkdir()
-    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", root=empty)
-    with pytest.raises(DatasetError, match="Fashion-MNIST"):
+    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "optim.max_lr=1e30",
+                   root=fmnist_root)  # diverges at once
+    with pytest.raises(DivergenceError, match="diverged in epoch 1"):
         train(cfg)
     client = MlflowClient(mlflow_uri)
     (run,) = client.search_runs([client.get_experiment_by_name("tests").experiment_id])
     assert run.info.status == "FAILED"
-    assert run.data.tags[ERROR_TAG].startswith("DatasetError: Fashion-MNIST")
-    assert run.data.params["dataset.root"] == str(empty)  # the config was logged before the failure
+    assert run.data.tags[ERROR_TAG].startswith("DivergenceError: diverged in epoch 1")
+    assert run.data.params["optim.max_lr"] == "1e+30"  # the config was logged before the failure
+
+
+def test_a_data_error_leaves_no_run_behind(mlflow_uri, tmp_path):
+    empty = tmp_path / "no-data-here"
+    empty.mkdir()
+    with pytest.raises(DatasetError, match="Fashion-MNIST"):
+        train(make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", root=empty))
+    client = MlflowClient(mlflow_uri)
+    assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
 
 
 def test_tracking_uri_comes_from_the_environment_when_the_config_has_none(fmnist_root, mlflow_uri, monkeypatch):

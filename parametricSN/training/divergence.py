@@ -1,0 +1,53 @@
+"""Divergence: a non-finite loss or parameter ends the run as a failure instead of training on NaNs.
+
+:func:`check_finite` runs once per epoch, after the training pass (and after the test pass on test epochs).
+The training loop keeps its loss sum on the device, so a NaN or ±inf loss in any batch makes the epoch's
+``train_loss`` non-finite; the parameters and floating-point buffers (batch-norm statistics) are checked with
+one device-side reduction and one read. Nothing is logged or checkpointed for the diverged epoch, so the
+checkpoints already stored are the last good ones.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import nn
+
+LOSSES = {"train_loss": "training loss", "test_loss": "test loss"}
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite loss or parameter. ``run_id`` is filled in by ``train``."""
+
+    def __init__(self, message: str, epoch: int) -> None:
+        super().__init__(message)
+        self.epoch, self.run_id = epoch, ""
+
+
+def _non_finite_tensors(model: nn.Module) -> list[str]:
+    named = [(n, t) for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_floating_point()]
+    if not named:
+        return []
+    finite = torch.stack([torch.isfinite(t.detach()).all() for _, t in named])
+    if bool(finite.all()):  # the one host read of the check
+        return []
+    return [n for (n, _), ok in zip(named, finite.tolist()) if not ok]
+
+
+def check_finite(epoch: int, metrics: dict[str, float], model: nn.Module,
+                 last_checkpoint: Optional[int]) -> None:
+    """Raise :class:`DivergenceError` naming ``epoch`` and the first non-finite quantity: a loss in
+    ``metrics`` or a parameter / buffer of ``model``."""
+    bad = [f"the {what} is {metrics[key]}" for key, what in LOSSES.items()
+           if key in metrics and not math.isfinite(metrics[key])]
+    names = _non_finite_tensors(model)
+    if names:
+        more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
+        bad.append(f"non-finite parameter(s) {', '.join(names[:3])}{more}")
+    if not bad:
+        return
+    kept = (f"the last good checkpoint is epoch {last_checkpoint}" if last_checkpoint
+            else "no checkpoint precedes it (train.checkpoint_every)")
+    raise DivergenceError(f"diverged in epoch {epoch}: {'; '.join(bad)}; {kept}; lower the learning rates "
+                          "(optim.max_lr / optim.lr, scattering.lr_*)", epoch)
