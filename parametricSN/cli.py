@@ -108,6 +108,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
+            # libraries' deprecation notices (SQLAlchemy inside MLflow, ...) are for developers, not CLI users
+            warnings.simplefilter("ignore", DeprecationWarning)
             return args.func(args)
     except (DatasetError, CheckpointError) as exc:  # before ConfigError: DatasetError is one of its subclasses
         print(f"psn: {exc}", file=sys.stderr)

@@ -128,7 +128,7 @@ def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", worke
     failed = [o for o in outcomes if o.status != "FINISHED"]
     print(f"{spec.name}: {len(outcomes) - len(failed)} finished, {skipped} skipped, {len(failed)} failed "
           f"(experiment {spec.name!r} in {uri}; `psn report --experiment {spec.name}`)", file=out, flush=True)
-    for o in failed:
-        print(f"psn: {o.status} {o.cell.label()} seed={o.cell.seed}: run {o.run_id or '-'} "
-              f"(tag {ERROR_TAG!r}): {o.error}", file=err, flush=True)
+    for o in failed:  # a run that failed before its MLflow run opened (e.g. missing data) has no run id
+        where = f"run {o.run_id} (tag {ERROR_TAG!r})" if o.run_id else "no MLflow run was created"
+        print(f"psn: {o.status} {o.cell.label()} seed={o.cell.seed}: {where}: {o.error}", file=err, flush=True)
     return 1 if failed else 0

@@ -1,6 +1,6 @@
 """Real sweeps on the tiny Fashion-MNIST: the local pool (two workers writing one fresh SQLite store at once),
 then the same sweep again on Ray, which skips the FINISHED cell and reruns the FAILED ones; a run that fails
-makes the sweep exit non-zero and is listed with its run id. One Ray session for the module."""
+makes the sweep exit non-zero and is listed with its error (and its run id when it got that far). One Ray session for the module."""
 import json
 import shutil
 from pathlib import Path
@@ -55,12 +55,10 @@ def test_local_pool_runs_in_parallel_lists_failures_and_loses_nothing(sweep, cap
     assert code == 1
     assert "2 to run" in out and "[2/2]" in out and "1 finished, 0 skipped, 1 failed" in out
     client, runs = runs_of(uri)
-    assert len(runs) == 2
-    by_status = {r.info.status: r for r in runs}
-    ok, bad = by_status["FINISHED"], by_status["FAILED"]
+    (ok,) = runs  # the failing cell stopped on its missing data before its MLflow run was created
+    assert ok.info.status == "FINISHED"
     listed = [line for line in err.splitlines() if line.startswith("psn:")]
-    assert len(listed) == 1 and f"run {bad.info.run_id}" in listed[0] and "dataset.root" in listed[0]
-    assert "dataset.root" in bad.data.tags["error"]
+    assert len(listed) == 1 and "no MLflow run was created" in listed[0] and "dataset.root" in listed[0]
     assert ok.data.tags[TAG_SWEEP] == "tiny-sweep" and len(ok.data.tags[TAG_CELL]) == 16
     assert json.loads(ok.data.tags["psn.varying"]) == {"train.epochs": 2, "general.seed": 1}
     # two workers wrote to one fresh store at once: every per-epoch metric of the finished run is there
@@ -82,6 +80,6 @@ def test_rerun_on_ray_skips_finished_and_reruns_failed(sweep, capsys):
     cells = {}
     for r in runs:
         cells.setdefault(r.data.tags[TAG_CELL], []).append(r.info.status)
-    assert sorted(map(sorted, cells.values())) == [["FAILED", "FINISHED"], ["FINISHED"]]
+    assert sorted(map(sorted, cells.values())) == [["FINISHED"], ["FINISHED"]]
     assert main(["sweep", str(spec), "--tracking-uri", uri]) == 0  # nothing left: no process started
     assert "0 to run" in capsys.readouterr().out
