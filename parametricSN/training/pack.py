@@ -35,7 +35,7 @@ from torch import Tensor
 from parametricSN.config import Config, ConfigError
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
-from parametricSN.models.packed import PackedHybridModel, pack_models
+from parametricSN.models.packed import PACKABLE_HEADS, PackedHybridModel, pack_models
 from parametricSN.training.curves import curve_figures
 from parametricSN.training.determinism import (deterministic_mode, resolve_device, rng_state, seed_everything,
                                                set_rng_state)
@@ -58,6 +58,13 @@ def check_pack(cfgs: Sequence[Config]) -> None:
     if differ:
         raise ConfigError(f"pack: the configs differ in {', '.join(differ)}; inside a pack only "
                           f"{', '.join(MAY_DIFFER)} may differ (train the others as separate packs)")
+    head = cfgs[0].model.name
+    if head not in PACKABLE_HEADS:
+        raise ConfigError(f"model.name: head {head!r} cannot be packed (packable heads: {', '.join(PACKABLE_HEADS)}); "
+                          "train its seeds one by one with train()")
+    if head == "mlp" and cfgs[0].model.dropout > 0:
+        raise ConfigError("model.dropout: a pack cannot reproduce each member's dropout masks; set model.dropout=0 "
+                          "or train the seeds one by one with train()")
     if cfgs[0].train.checkpoint_every > 0:
         raise ConfigError("train.checkpoint_every: packed runs write no intermediate checkpoints; "
                           "set train.checkpoint_every=0 or train the seeds one by one")
