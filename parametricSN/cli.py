@@ -1,6 +1,7 @@
 """Command line: ``psn train`` and ``psn config show`` (also ``python -m parametricSN ...``).
 
     psn train -c conf/cifar.yaml scattering.J=3 train.epochs=10
+    psn train -c conf/cifar.yaml --seeds 0,1,2 train.epochs=10     # three seeds packed as one model
     psn config show -c conf/cifar.yaml scattering.J=3
 
 Errors the user can fix print one line on stderr, without a traceback: a config error exits with status 2;
@@ -9,14 +10,15 @@ a missing or malformed dataset or checkpoint exits with status 1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
 from typing import Optional, Sequence
 
-from parametricSN.config import ConfigError, load_config
+from parametricSN.config import Config, ConfigError, load_config
 from parametricSN.data import DatasetError
-from parametricSN.training import CheckpointError, train
+from parametricSN.training import CheckpointError, train, train_pack
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -44,12 +46,32 @@ def _cmd_train(args: argparse.Namespace) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
+        if args.seeds:
+            return _train_seeds(cfg, args.seeds)
         result = train(cfg)
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
     print(f"run_id: {result.run_id}")
     print(f"test_acc: {result.test_acc:.2f}")
+    return 0
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, e.g. 0,1,2, got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct, got {text!r}")
+    return seeds
+
+
+def _train_seeds(cfg: Config, seeds: list[int]) -> int:
+    """``--seeds``: the config once per seed, trained as one pack; prints a YAML list of seed, run_id, test_acc."""
+    cfgs = [dataclasses.replace(cfg, general=dataclasses.replace(cfg.general, seed=s)) for s in seeds]
+    for seed, result in zip(seeds, train_pack(cfgs)):
+        print(f"- seed: {seed}\n  run_id: {result.run_id}\n  test_acc: {result.test_acc:.2f}")
     return 0
 
 
@@ -60,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Train and test the model a config describes; prints the MLflow run "
                                          "id and the final test accuracy (in %).")
     _add_config_args(p_train)
+    p_train.add_argument("--seeds", type=_seed_list, default=None, metavar="S1,S2,...",
+                         help="train the config once per seed, all seeds packed as one model (see train_pack)")
     p_train.set_defaults(func=_cmd_train)
     p_cfg = sub.add_parser("config", help="inspect configs")
     cfg_sub = p_cfg.add_subparsers(dest="config_command", required=True)

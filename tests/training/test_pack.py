@@ -6,10 +6,15 @@ sums in another order: a batched matmul instead of ``addmm``, a grouped convolut
 BatchNorm statistics reduced over a wider tensor, the losses' float32 sum; each rounds differently in the last bit.
 Subsets and augmented images are identical (asserted exactly).
 """
+import subprocess
+import sys
+
 import pytest
 import torch
+import yaml
 from mlflow.tracking import MlflowClient
 
+from parametricSN.cli import main
 from parametricSN.config import ConfigError
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
@@ -114,3 +119,26 @@ def test_what_cannot_be_packed_is_one_clear_error(fmnist_root):
                    [RecordingLogger()] * 2)
     with pytest.raises(ConfigError, match="train.checkpoint_every"):
         train_pack(member_cfgs(fmnist_root, "train.checkpoint_every=1"), [RecordingLogger()] * 3)
+
+
+def test_psn_train_seeds_packs_them_in_a_real_process(tmp_path, fmnist_root, mlflow_uri):
+    path = tmp_path / "run.yaml"
+    path.write_text(tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1").to_yaml())
+    proc = subprocess.run([sys.executable, "-m", "parametricSN", "train", "-c", str(path), "--seeds", "4,7",
+                           "scattering.L=2"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = yaml.safe_load(proc.stdout)
+    assert [o["seed"] for o in out] == [4, 7]
+    client = MlflowClient(mlflow_uri)
+    for index, o in enumerate(out):
+        run = client.get_run(o["run_id"])
+        assert run.info.status == "FINISHED" and run.data.params["general.seed"] == str(o["seed"])
+        assert run.data.params["scattering.L"] == "2" and run.data.tags["pack_index"] == str(index)
+        assert o["test_acc"] == round(run.data.metrics["test_acc"], 2)
+
+
+def test_psn_train_seeds_must_be_distinct_integers(tmp_path, capsys):
+    for seeds, message in (("1,x", "expected comma-separated integers"), ("1,1", "seeds must be distinct")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", "-c", str(tmp_path / "any.yaml"), "--seeds", seeds])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
