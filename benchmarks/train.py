@@ -17,8 +17,8 @@ AutoAugment + Cutout, collation) is part of the measurement. Heads: ``linear`` a
 
     python benchmarks/train.py [--epochs 3] [--test-images 1000] [--threads 2] [--device cpu] [--out FILE]
 
-The packed-vs-sequential comparison is ``benchmarks/pack.py``; the FFT floor of a scattering step is
-``benchmarks/floor.py``.
+The packed-vs-sequential comparison is ``benchmarks/pack.py``; the FFT floor of a scattering step is in
+``benchmarks/scattering.py``.
 """
 from __future__ import annotations
 

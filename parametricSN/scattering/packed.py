@@ -60,14 +60,9 @@ class PackedScattering2D(nn.Module):
         mask = self.member_learnable.reshape(-1, *([1] * (t.dim() - 1)))
         return torch.where(mask, t, t.detach())
 
-    def param_groups(self, lr_orientation: float, lr_scattering: float) -> list[dict]:
-        """The groups of :meth:`ParametricScattering2D.param_groups`, over the stacked tensors."""
-        if not self.learnable:
-            return []
-        if self.parameterization == "pixelwise":
-            return [{"params": [self.psi_hat], "lr": lr_scattering, "name": "scattering"}]
-        return [{"params": [self.theta], "lr": lr_orientation, "name": "orientation"},
-                {"params": [self.xi, self.sigma, self.slant], "lr": lr_scattering, "name": "scattering"}]
+    # θ alone, {ξ, σ, slant} together, or the pixelwise filters: the same groups as one layer, over the stacked
+    # tensors (which carry the same names)
+    param_groups = ParametricScattering2D.param_groups
 
     def filter_params(self) -> dict[str, Tensor]:
         """theta, xi, sigma, slant per member and filter, ``(P, J*L)``; empty for ``pixelwise``."""

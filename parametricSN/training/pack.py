@@ -25,8 +25,7 @@ Not supported in a pack: intermediate checkpoints (``train.checkpoint_every``), 
 from __future__ import annotations
 
 import uuid
-import warnings
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -36,7 +35,6 @@ from parametricSN.config import Config, ConfigError
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.models.packed import PACKABLE_HEADS, PackedHybridModel, pack_models
-from parametricSN.training.curves import curve_figures
 from parametricSN.training.determinism import (deterministic_mode, resolve_device, rng_state, seed_everything,
                                                set_rng_state)
 from parametricSN.training.filter_report import FilterReport
@@ -44,7 +42,7 @@ from parametricSN.training.logger import Logger
 from parametricSN.training.loop import filter_motion, filter_snapshot, is_test_epoch
 from parametricSN.training.losses import LossFn, build_loss
 from parametricSN.training.optim import Schedule, build_optimizer, build_schedule, group_lrs, param_groups
-from parametricSN.training.run import RunResult, default_logger
+from parametricSN.training.run import RunResult, default_logger, finish_run
 
 MAY_DIFFER = ("general.seed", "scattering.init", "scattering.learnable", "mlflow.run_name")
 
@@ -136,31 +134,14 @@ def _train_pack(cfgs: list[Config], loggers: list[Logger]) -> list[RunResult]:
                     report.on_epoch_end(epoch, metrics)
         for p, member in enumerate(members):
             packed.unpack_into(p, member)
+        results = [RunResult(run_id=run_id, test_acc=float(history[-1]["test_acc"]), history=history)
+                   for run_id, history in zip(run_ids, histories)]
     except BaseException as exc:
         for logger in started:
             logger.set_failed(exc)
         raise
-    return [_finish(c, logger, run_id, member, report, history)
-            for c, logger, run_id, member, report, history in zip(cfgs, loggers, run_ids, members, reports, histories)]
-
-
-def _finish(cfg: Config, logger: Logger, run_id: str, model: torch.nn.Module, report: FilterReport,
-            history: list[dict[str, float]]) -> RunResult:
-    """A member's outputs after training, as :func:`parametricSN.training.train` stores a single run's."""
-    outputs: list[tuple[str, Callable[[], None]]] = []
-    if cfg.viz.figures:
-        outputs.append(("the learning curves",
-                        lambda: [logger.log_figure(f, n) for n, f in curve_figures(history).items()]))
-    outputs.append(("the filter figures and animation", lambda: report.log(logger)))
-    if cfg.train.save_model:
-        outputs.append(("the model", lambda: logger.log_model(model, cfg)))
-    for what, log_output in outputs:
-        try:
-            log_output()
-        except Exception as exc:  # noqa: BLE001 - reported; the finished run must survive it
-            warnings.warn(f"run {run_id}: could not store {what}: {type(exc).__name__}: {exc}", stacklevel=3)
-    logger.end_run()
-    return RunResult(run_id=run_id, test_acc=float(history[-1]["test_acc"]), history=history)
+    return [finish_run(c, logger, result, member, report)
+            for c, logger, result, member, report in zip(cfgs, loggers, results, members, reports)]
 
 
 def _same_items(indices: Sequence[np.ndarray]) -> bool:
