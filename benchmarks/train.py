@@ -39,7 +39,7 @@ from parametricSN.config import load_config
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.training import build_loss, build_optimizer, build_schedule, evaluate, seed_everything, train_epoch
-from parametricSN.training.loop import filter_motion, filter_snapshot
+from parametricSN.training.filter_report import FilterReport
 from parametricSN.training.optim import group_lrs
 
 PHASES = ("data", "forward", "backward", "optimizer", "logging", "evaluation")
@@ -72,8 +72,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev: torch.device, logger, initial, epoch: int
-                  ) -> dict[str, float]:
+def profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev: torch.device, logger, report: FilterReport,
+                  epoch: int) -> dict[str, float]:
     """Seconds of one training epoch spent in each phase but evaluation (see the module docstring)."""
     spent = dict.fromkeys(PHASES[:-1], 0.0)
 
@@ -110,8 +110,7 @@ def profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev: torch.devic
     schedule.after_epoch()
     t = time.perf_counter()
     metrics["train_loss"] = float(loss_sum) / seen
-    if initial is not None:
-        metrics.update(filter_motion(initial, filter_snapshot(model)))
+    metrics.update(report.on_epoch_end(epoch))  # filter motion, as the loop's epoch hook
     logger.log_metrics(metrics, step=epoch)
     lap("logging", t)
     return spent
@@ -146,8 +145,8 @@ def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int,
     phases = {}
     if logger is not None:
         logger.start_run(cfg)
-        initial = filter_snapshot(model)
-        laps = [profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev, logger, initial, e)
+        report = FilterReport(model, cfg)
+        laps = [profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev, logger, report, e)
                 for e in range(epochs + 2, 2 * epochs + 2)]
         logger.end_run()
         phases = {k: statistics.median(lap[k] for lap in laps) for k in PHASES[:-1]}

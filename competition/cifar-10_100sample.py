@@ -25,7 +25,7 @@ import statistics
 from pathlib import Path
 
 from parametricSN.config import load_config
-from parametricSN.training import train
+from parametricSN import train
 
 CONFIG = Path(__file__).resolve().parent.parent / "conf" / "cifar.yaml"
 # The ten seeds of the published runs.

@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 
 from parametricSN.config import Config, ConfigError, load_config
 from parametricSN.data import DatasetError
+from parametricSN.tracking import MlflowLogger
 from parametricSN.training import CheckpointError, train, train_pack
 
 
@@ -48,7 +49,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         if args.seeds:
             return _train_seeds(cfg, args.seeds)
-        result = train(cfg)
+        result = train(cfg, MlflowLogger.from_config(cfg))
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
@@ -70,7 +71,7 @@ def _seed_list(text: str) -> list[int]:
 def _train_seeds(cfg: Config, seeds: list[int]) -> int:
     """``--seeds``: the config once per seed, trained as one pack; prints a YAML list of seed, run_id, test_acc."""
     cfgs = [dataclasses.replace(cfg, general=dataclasses.replace(cfg.general, seed=s)) for s in seeds]
-    for seed, result in zip(seeds, train_pack(cfgs)):
+    for seed, result in zip(seeds, train_pack(cfgs, [MlflowLogger.from_config(c) for c in cfgs])):
         print(f"- seed: {seed}\n  run_id: {result.run_id}\n  test_acc: {result.test_acc:.2f}")
     return 0
 

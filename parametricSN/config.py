@@ -9,21 +9,20 @@ names must exist in the schema, have the right type and a possible value; anythi
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import importlib.util
 import os
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import yaml
 
 DEFAULT_DATA_ROOT = "data"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/store.db"
-DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
-
-DATASET_CLASSES = {"cifar": 10, "kth": 11, "xray": 2, "fashion_mnist": 10}
-DATASET_CHANNELS = {"cifar": 3, "kth": 3, "xray": 1, "fashion_mnist": 1}
 
 
 class ConfigError(ValueError):
@@ -36,6 +35,7 @@ class GeneralConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     num_workers: int = 0
     deterministic: bool = False
+    plugins: list = field(default_factory=list)  # modules or .py files imported first (your own heads, datasets)
 
 
 @dataclass
@@ -48,7 +48,7 @@ class MlflowConfig:
 
 @dataclass
 class DatasetConfig:
-    name: str = "cifar"  # cifar | kth | xray | fashion_mnist
+    name: str = "cifar"  # a registered dataset: cifar | kth | xray | fashion_mnist | imagefolder | your own
     root: str = DEFAULT_DATA_ROOT
     format: str = "native"  # native | imagefolder (CIFAR-10 exported as train/<class>/*, test/<class>/*)
     download: bool = True  # CIFAR-10 only: fetch torchvision's archive into root when it is missing
@@ -60,6 +60,8 @@ class DatasetConfig:
     height: int = 32
     width: int = 32
     sample: str = "a"  # KTH-TIPS2-b physical sample trained on (a-d); the other three are the test set
+    mean: Optional[list] = None  # per-channel mean of the [0, 1] images; null: the dataset's (imagefolder: computed)
+    std: Optional[list] = None  # per-channel standard deviation; null: the dataset's (imagefolder: computed)
 
 
 @dataclass
@@ -136,11 +138,13 @@ class Config:
     # ---- derived values -------------------------------------------------------------------------------------
     @property
     def num_classes(self) -> int:
-        return DATASET_CLASSES[self.dataset.name]
+        """Classes of the dataset, as the dataset registry describes it (for ``imagefolder``: from the tree)."""
+        return _describe_dataset(self.dataset)[0]
 
     @property
     def in_channels(self) -> int:
-        return DATASET_CHANNELS[self.dataset.name]
+        """Image channels of the dataset (1 grey, 3 RGB), from the dataset registry."""
+        return _describe_dataset(self.dataset)[1]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -153,20 +157,71 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-CHOICES = {
-    "general.device": None,  # checked by _check_device
-    "dataset.name": tuple(DATASET_CLASSES),
-    "dataset.format": ("native", "imagefolder"),
-    "dataset.augment": ("autoaugment", "original-cifar", "noaugment"),
-    "dataset.sample": ("a", "b", "c", "d"),
-    "scattering.architecture": ("scattering", "identity"),
-    "scattering.init": ("tight-frame", "random"),
-    "scattering.parameterization": ("canonical", "equivariant", "pixelwise"),
-    "scattering.backend": ("fast", "kymatio"),
-    "optim.name": ("sgd", "adam"),
-    "optim.scheduler": ("onecycle", "cosine", "step", "multistep", "none"),
-    "train.loss": ("cross-entropy", "cosine"),
-}
+# ---- what the rest of the package owns --------------------------------------------------------------------
+# The valid values of a key live with the code that implements them (heads, datasets, augmentations, losses,
+# optimizers, ...). That code registers them here when it is imported; this module imports none of it (it sits
+# below every other layer). A key nobody has registered yet is not checked here: the entry points (``psn``,
+# ``train``) import every package and validate again before a run is created.
+ChoiceProvider = Callable[["Config"], Sequence[str]]
+DatasetDescriber = Callable[["DatasetConfig"], tuple[int, int]]
+
+_CHOICES: dict[str, ChoiceProvider] = {}
+_CHECKS: dict[str, Callable[["Config"], None]] = {}
+_DESCRIBER: list[DatasetDescriber] = []
+
+
+def register_choices(key: str, provider: ChoiceProvider) -> None:
+    """``provider(cfg)`` returns the valid values of the dotted ``key`` (it may depend on other keys, e.g. the
+    formats of ``dataset.format`` depend on ``dataset.name``; keys registered earlier are checked first)."""
+    section, _, name = key.partition(".")
+    if section not in _SECTIONS or name not in _section_types(_SECTIONS[section]):
+        raise ValueError(f"register_choices: {key!r} is not a config key")  # a programming error
+    _CHOICES[key] = provider
+
+
+def register_check(name: str, check: Callable[["Config"], None]) -> None:
+    """Run ``check(cfg)`` (which raises :class:`ConfigError`) on every validated config, after the choices."""
+    _CHECKS[name] = check
+
+
+def register_dataset_describer(describer: DatasetDescriber) -> None:
+    """``describer(cfg.dataset) -> (num_classes, in_channels)``: what ``cfg.num_classes`` / ``cfg.in_channels``
+    ask (the dataset registry registers it)."""
+    _DESCRIBER[:] = [describer]
+
+
+def _describe_dataset(d: "DatasetConfig") -> tuple[int, int]:
+    if not _DESCRIBER:
+        raise RuntimeError("num_classes / in_channels come from the dataset registry: import parametricSN.data")
+    return _DESCRIBER[0](d)
+
+
+_PLUGINS: dict[str, Any] = {}  # plugin entry -> its module, so a plugin file runs once per process
+
+
+def import_plugins(entries: Sequence[str]) -> None:
+    """Import ``general.plugins``: module names (``mypkg.heads``) or Python files (``my_data.py``, relative to the
+    working directory), whose decorators register heads and datasets before names are checked."""
+    for entry in entries:
+        if entry in _PLUGINS:
+            continue
+        try:
+            if entry.endswith(".py") or os.sep in entry:
+                path = Path(entry).expanduser().resolve()
+                if not path.is_file():
+                    raise ConfigError(f"general.plugins: file {entry!r} not found")
+                name = "psn_plugin_" + "".join(c if c.isalnum() else "_" for c in str(path))
+                spec = importlib.util.spec_from_file_location(name, path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
+            else:
+                module = importlib.import_module(entry)
+        except ConfigError:
+            raise
+        except Exception as exc:  # an import error in the user's plugin: name it, with the reason
+            raise ConfigError(f"general.plugins: cannot import {entry!r} ({type(exc).__name__}: {exc})") from None
+        _PLUGINS[entry] = module
 
 
 # ---- type coercion -----------------------------------------------------------------------------------------
@@ -273,16 +328,22 @@ def _check(condition: bool, key: str, expected: str, value: Any) -> None:
         raise ConfigError(f"{key}: expected {expected}, got {value!r}")
 
 
-def validate(cfg: Config) -> Config:
-    """Raise ConfigError on the first impossible value; return ``cfg``."""
+def validate(cfg: Config, with_data: bool = True) -> Config:
+    """Raise ConfigError on the first impossible value; return ``cfg``.
+
+    Imports ``general.plugins`` first, then checks every registered choice (see :func:`register_choices`) and
+    check (:func:`register_check`), then the numbers. ``with_data=False`` skips what looks at the dataset itself
+    (the registered checks and the class counts), for rebuilding a saved model whose data may be gone.
+    """
     flat = cfg.flat()
-    for key, choices in CHOICES.items():
-        if choices is not None:
-            _check(flat[key] in choices, key, "one of " + ", ".join(choices), flat[key])
-    # heads register themselves on import (a user's own too), so the valid names come from the registry
-    from parametricSN.models import available_heads
-    heads = available_heads()
-    _check(cfg.model.name in heads, "model.name", "one of " + ", ".join(heads), cfg.model.name)
+    _check(all(isinstance(p, str) and p for p in cfg.general.plugins), "general.plugins",
+           "a list of module names or .py files", cfg.general.plugins)
+    import_plugins(cfg.general.plugins)
+    for key, provider in _CHOICES.items():
+        choices = tuple(provider(cfg))
+        _check(flat[key] in choices, key, "one of " + ", ".join(choices), flat[key])
+    for check in _CHECKS.values() if with_data else ():
+        check(cfg)
     dev = cfg.general.device
     _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
            "general.device", "auto, cpu, cuda or cuda:N", dev)
@@ -314,20 +375,18 @@ def validate(cfg: Config) -> Config:
         for key, size in (("dataset.height", cfg.dataset.height), ("dataset.width", cfg.dataset.width)):
             _check(size % 2 ** sc.J == 0, key, f"a multiple of 2**scattering.J = {2 ** sc.J}", size)
 
-    n_cls = cfg.num_classes
-    for key in ("dataset.train_sample_num", "dataset.test_sample_num"):
-        n = flat[key]
-        if n is None:
-            continue
-        _check(n >= n_cls and n % n_cls == 0, key,
-               f"a positive multiple of the {n_cls} classes of {cfg.dataset.name} (class-balanced subsets)", n)
-    if cfg.dataset.format == "imagefolder":
-        _check(cfg.dataset.name == "cifar", "dataset.format", "native (imagefolder exists for cifar only)",
-               "imagefolder")
     root = cfg.dataset.root
     if root != DEFAULT_DATA_ROOT and not Path(root).expanduser().exists():
         raise ConfigError(f"dataset.root: the folder {root!r} does not exist; point dataset.root at the "
                           f"{cfg.dataset.name} data (see data/README.md) or leave it at {DEFAULT_DATA_ROOT!r}")
+    if _DESCRIBER and with_data:  # registered with dataset.name's choices, which were checked above
+        n_cls = cfg.num_classes  # for a dataset read from a tree (imagefolder) this looks at the tree
+        for key in ("dataset.train_sample_num", "dataset.test_sample_num"):
+            n = flat[key]
+            if n is None:
+                continue
+            _check(n >= n_cls and n % n_cls == 0, key,
+                   f"a positive multiple of the {n_cls} classes of {cfg.dataset.name} (class-balanced subsets)", n)
     return cfg
 
 
@@ -350,8 +409,8 @@ def load_config(path: Union[str, os.PathLike, None] = None, overrides: Optional[
     return validate(cfg)
 
 
-def config_from_dict(data: dict) -> Config:
+def config_from_dict(data: dict, with_data: bool = True) -> Config:
     """Build and validate a config from a nested mapping (e.g. one saved with a run)."""
     cfg = Config()
     _apply_mapping(cfg, data, "mapping")
-    return validate(cfg)
+    return validate(cfg, with_data)

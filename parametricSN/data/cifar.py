@@ -1,4 +1,5 @@
-"""CIFAR-10 in torchvision's layout (``<root>/cifar-10-batches-py``) or as an image-folder export.
+"""CIFAR-10 (``dataset.name: cifar``) in torchvision's layout (``<root>/cifar-10-batches-py``) or as an
+image-folder export (``dataset.format: imagefolder``, read by the generic image-folder reader).
 
 The python version of CIFAR-10 is five training pickles ``data_batch_1..5`` and one ``test_batch``; each is a
 dict with ``data`` (uint8, ``(n, 3072)``: the 1024 red, then 1024 green, then 1024 blue values of a 32x32 image,
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from parametricSN.data.splits import DatasetError, Split, first_existing, read_image_folder, README_HINT
+from parametricSN.config import DEFAULT_DATA_ROOT
+from parametricSN.data.imagefolder import read_tree
+from parametricSN.data.registry import DatasetSpec, register_dataset
+from parametricSN.data.splits import DatasetError, Split, first_existing, README_HINT
 
 BATCH_DIR = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -105,9 +109,14 @@ def read_cifar_folder(root: Path, default_root: bool) -> tuple:
         raise DatasetError(f"CIFAR-10 image folder: no train/ and test/ folders in {looked}; export CIFAR-10 as "
                            f"train/<class>/*.png and test/<class>/*.png there, or use dataset.format=native; "
                            f"{README_HINT}")
-    train = read_image_folder(folder / "train", "cifar/train", "RGB")
-    test = read_image_folder(folder / "test", "cifar/test", "RGB")
-    if train.classes != test.classes:
-        raise DatasetError(f"CIFAR-10 image folder {str(folder)!r}: train classes {list(train.classes)} differ "
-                           f"from test classes {list(test.classes)}")
-    return train, test
+    return read_tree(folder, "cifar", "RGB")
+
+
+@register_dataset("cifar")
+def cifar() -> DatasetSpec:
+    """32x32 RGB, 10 classes; channel statistics of the training set as the paper's code uses them."""
+    return DatasetSpec(
+        readers={"native": lambda d: read_cifar(Path(d.root).expanduser(), d.download),
+                 "imagefolder": lambda d: read_cifar_folder(Path(d.root).expanduser(), d.root == DEFAULT_DATA_ROOT)},
+        obtain=OBTAIN, num_classes=len(CLASSES), channels=3, native_size=(32, 32),
+        normalization=((125.3 / 255, 123.0 / 255, 113.9 / 255), (63.0 / 255, 62.1 / 255, 66.7 / 255)))

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from parametricSN.config import DEFAULT_DATA_ROOT
+from parametricSN.data.registry import DatasetSpec, register_dataset
 from parametricSN.data.splits import DatasetError, Split, first_existing, README_HINT
 
 CLASSES = ("negative", "positive")
@@ -59,3 +61,13 @@ def read_covidx(root: Path, default_root: bool) -> tuple:
         paths = [folder / split / n for n in names]
         splits.append(Split(f"xray/{split}", paths, np.asarray(labels, dtype=np.int64), CLASSES, "L"))
     return tuple(splits)
+
+
+@register_dataset("xray")
+def xray() -> DatasetSpec:
+    """COVIDx CXR-2 in grey, 2 classes: resized to 260/224 of the input size and cropped; statistics measured on
+    COVIDx CXR-2 in grey."""
+    return DatasetSpec(readers={"native": lambda d: read_covidx(Path(d.root).expanduser(),
+                                                                d.root == DEFAULT_DATA_ROOT)},
+                       obtain=OBTAIN, num_classes=len(CLASSES), channels=1, resize_ratio=260 / 224,
+                       normalization=((0.5888,), (0.1882,)))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from parametricSN.config import DEFAULT_DATA_ROOT
+from parametricSN.data.registry import DatasetSpec, register_dataset
 from parametricSN.data.splits import DatasetError, Split, README_HINT
 
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
@@ -88,3 +90,12 @@ def read_fashion_mnist(root: Path, default_root: bool) -> tuple:
     names = ", ".join(f"{a}[.gz], {b}[.gz]" for a, b in FILES.values())
     raise DatasetError(f"Fashion-MNIST: no folder holds {names}; looked in "
                        f"{', '.join(repr(str(f)) for f in looked)}; {OBTAIN}; {README_HINT}")
+
+
+@register_dataset("fashion_mnist")
+def fashion_mnist() -> DatasetSpec:
+    """28x28 grey, 10 classes; statistics measured on the 60000 training images."""
+    return DatasetSpec(readers={"native": lambda d: read_fashion_mnist(Path(d.root).expanduser(),
+                                                                       d.root == DEFAULT_DATA_ROOT)},
+                       obtain=OBTAIN, num_classes=len(CLASSES), channels=1, native_size=(28, 28),
+                       normalization=((0.2860,), (0.3530,)))

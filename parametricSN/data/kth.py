@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from parametricSN.config import register_choices
+from parametricSN.data.registry import DatasetSpec, register_dataset
 from parametricSN.data.splits import DatasetError, Split, list_images, README_HINT
 
 FOLDER = "KTH-TIPS2-b"
@@ -51,3 +53,15 @@ def read_kth(root: Path, sample: str) -> tuple:
             labels += [label] * len(files)
     return tuple(Split(f"kth/{name}", paths, np.asarray(labels, dtype=np.int64), tuple(materials), "RGB")
                  for name, (paths, labels) in parts.items())
+
+
+@register_dataset("kth")
+def kth() -> DatasetSpec:
+    """200x200 RGB textures, 11 materials: resized to 200/128 of the input size and cropped, rotated by up to 10
+    degrees when training; ImageNet statistics, as in the paper's code."""
+    return DatasetSpec(readers={"native": lambda d: read_kth(Path(d.root).expanduser(), d.sample)},
+                       obtain=OBTAIN, num_classes=NUM_MATERIALS, channels=3, resize_ratio=200 / 128, rotation=10.0,
+                       normalization=((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)))
+
+
+register_choices("dataset.sample", lambda cfg: SAMPLES)

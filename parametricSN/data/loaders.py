@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from parametricSN.config import DEFAULT_DATA_ROOT, Config
-from parametricSN.data.cifar import read_cifar, read_cifar_folder
-from parametricSN.data.covidx import read_covidx
+from parametricSN.config import Config
 from parametricSN.data.datasets import EpochSampler, SubsetDataset
-from parametricSN.data.fashion_mnist import read_fashion_mnist
-from parametricSN.data.kth import read_kth
+from parametricSN.data.registry import dataset_spec
 from parametricSN.data.splits import DatasetError, Split
+from parametricSN.data.stats import normalization
 from parametricSN.data.subsets import LOADER, TEST_SUBSET, TRAIN_SUBSET, balanced_subset, derive_seed
 from parametricSN.data.transforms import build_transform
 
@@ -42,19 +39,8 @@ class Loaders:
 
 
 def read_splits(cfg: Config) -> tuple:
-    """The full (train, test) :class:`Split` pair of ``cfg.dataset`` read from ``cfg.dataset.root``."""
-    d = cfg.dataset
-    root = Path(d.root).expanduser()
-    default_root = d.root == DEFAULT_DATA_ROOT
-    if d.name == "cifar":
-        return read_cifar_folder(root, default_root) if d.format == "imagefolder" else read_cifar(root, d.download)
-    if d.name == "fashion_mnist":
-        return read_fashion_mnist(root, default_root)
-    if d.name == "kth":
-        return read_kth(root, d.sample)
-    if d.name == "xray":
-        return read_covidx(root, default_root)
-    raise DatasetError(f"dataset.name: no reader for {d.name!r}")  # pragma: no cover - the schema checks names
+    """The full (train, test) :class:`Split` pair of ``cfg.dataset``, read by its registered spec."""
+    return dataset_spec(cfg.dataset.name).read(cfg.dataset)
 
 
 def _check_classes(cfg: Config, split: Split) -> None:
@@ -79,10 +65,12 @@ def build_datasets(cfg: Config) -> tuple:
                                 f"{train_split.name} (dataset.train_sample_num)", train_split.classes)
     test_idx = balanced_subset(test_split.labels, d.test_sample_num, seed, cfg.num_classes, TEST_SUBSET,
                                f"{test_split.name} (dataset.test_sample_num)", test_split.classes)
-    train_tf = build_transform(d.name, d.augment, d.height, d.width, train=True)
-    test_tf = build_transform(d.name, d.augment, d.height, d.width, train=False)
-    return (SubsetDataset(train_split, train_idx, train_tf, augment_seed=seed),
-            SubsetDataset(test_split, test_idx, test_tf))
+    spec = dataset_spec(d.name)
+    train_set = SubsetDataset(train_split, train_idx, None, augment_seed=seed)
+    stats = normalization(spec, d, train_set.split)
+    train_set.transform = build_transform(spec, d.augment, d.height, d.width, train=True, stats=stats)
+    test_tf = build_transform(spec, d.augment, d.height, d.width, train=False, stats=stats)
+    return train_set, SubsetDataset(test_split, test_idx, test_tf)
 
 
 def build_loaders(cfg: Config) -> Loaders:

@@ -1,14 +1,15 @@
-"""Augmentations and per-dataset normalisation (torchvision transforms on Pillow images).
+"""Augmentations and normalisation (torchvision transforms on Pillow images), shaped by the dataset's spec.
 
 ``augment`` (train split only; the test split always gets the deterministic path):
 
 - ``noaugment``: resize only.
-- ``original-cifar``: random crop (CIFAR/Fashion-MNIST: pad 4 then crop back; KTH/X-ray: crop from the resized
-  image) + horizontal flip; KTH also rotates by up to 10 degrees, as textures have no preferred orientation.
+- ``original-cifar``: random crop (CIFAR/Fashion-MNIST: pad 4 then crop back; KTH/X-ray/image folders: crop from
+  the resized image) + horizontal flip; KTH also rotates by up to 10 degrees (``DatasetSpec.rotation``), as
+  textures have no preferred orientation.
 - ``autoaugment``: ``original-cifar`` + torchvision's AutoAugment (CIFAR-10 policy) + :class:`Cutout` (16 px).
 
-Small datasets (CIFAR-10 32x32, Fashion-MNIST 28x28) are resized only when ``(height, width)`` differs from
-their native size. Large ones are first resized to ``ceil(RESIZE_RATIO * size)`` and then cropped to
+Datasets with a ``native_size`` (CIFAR-10 32x32, Fashion-MNIST 28x28) are resized only when ``(height, width)``
+differs from it. Others are first resized to ``ceil(resize_ratio * size)`` and then cropped to
 ``(height, width)`` (centre crop at test time): KTH 200x200 -> 128x128, X-ray 260x260 -> 224x224.
 Finally ``ToTensor`` maps to [0, 1] and ``Normalize`` subtracts the dataset mean and divides by its std.
 
@@ -18,26 +19,19 @@ Every random choice is drawn from torch's global generator, which the dataset se
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms as T
 
+from parametricSN.config import register_choices
+from parametricSN.data.registry import DatasetSpec, Stats, available_datasets, dataset_spec
+
 AUGMENTS = ("autoaugment", "original-cifar", "noaugment")
-NATIVE_SIZE = {"cifar": (32, 32), "fashion_mnist": (28, 28)}
-RESIZE_RATIO = {"kth": 200 / 128, "xray": 260 / 224}
 CUTOUT_LENGTH = 16
 CIFAR_PAD = 4
-
-# channel means and standard deviations of the [0, 1] images
-NORMALIZATION = {
-    "cifar": ((125.3 / 255, 123.0 / 255, 113.9 / 255), (63.0 / 255, 62.1 / 255, 66.7 / 255)),
-    "fashion_mnist": ((0.2860,), (0.3530,)),  # measured on the 60000 training images
-    "kth": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # ImageNet statistics, as in the paper's code
-    "xray": ((0.5888,), (0.1882,)),  # measured on COVIDx CXR-2 in grey
-}
 
 
 class Cutout:
@@ -67,32 +61,41 @@ class Cutout:
         return f"Cutout(length={self.length})"
 
 
-def _geometry(dataset: str, augment: str, size: tuple, train: bool) -> list:
-    """Resize / crop / flip steps that bring an image to ``size`` = (height, width)."""
+def geometry(spec: DatasetSpec, augment: str, size: tuple, train: bool) -> list:
+    """Resize / crop / flip steps that bring an image of dataset ``spec`` to ``size`` = (height, width)."""
     random = train and augment != "noaugment"
-    if dataset in NATIVE_SIZE:
-        steps = [] if size == NATIVE_SIZE[dataset] else [T.Resize(size)]
+    if spec.native_size is not None:
+        steps = [] if tuple(size) == tuple(spec.native_size) else [T.Resize(size)]
         if random:
             steps += [T.RandomCrop(size, padding=CIFAR_PAD), T.RandomHorizontalFlip()]
         return steps
-    pre = tuple(math.ceil(RESIZE_RATIO[dataset] * s) for s in size)
+    pre = tuple(math.ceil(spec.resize_ratio * s) for s in size)
     if not random:
         return [T.Resize(pre), T.CenterCrop(size)]
     steps = [T.Resize(pre)]
-    if dataset == "kth":
-        steps.append(T.RandomRotation(10))
+    if spec.rotation:
+        steps.append(T.RandomRotation(spec.rotation))
     return steps + [T.RandomCrop(size), T.RandomHorizontalFlip()]
 
 
-def build_transform(dataset: str, augment: str, height: int, width: int, train: bool) -> Callable:
-    """Pillow image -> normalised float32 tensor ``(C, height, width)`` for ``dataset`` (cifar | kth | xray |
-    fashion_mnist); ``train=False`` gives the deterministic test pipeline whatever ``augment`` is."""
-    if dataset not in NORMALIZATION:
-        raise ValueError(f"no transforms for dataset {dataset!r}; known: {', '.join(NORMALIZATION)}")
+def build_transform(dataset: Union[str, DatasetSpec], augment: str, height: int, width: int, train: bool,
+                    stats: Optional[Stats] = None) -> Callable:
+    """Pillow image -> normalised float32 tensor ``(C, height, width)`` for ``dataset`` (a registered name or
+    spec); ``train=False`` gives the deterministic test pipeline whatever ``augment`` is. ``stats`` = (mean, std)
+    replaces the spec's normalisation (needed when the spec has none: it is computed from the data)."""
+    if isinstance(dataset, str):
+        if dataset not in available_datasets():
+            raise ValueError(f"no transforms for dataset {dataset!r}; known: {', '.join(available_datasets())}")
+        dataset = dataset_spec(dataset)
     if augment not in AUGMENTS:
         raise ValueError(f"augment {augment!r} is not one of {', '.join(AUGMENTS)}")
-    steps = _geometry(dataset, augment, (height, width), train)
+    steps = geometry(dataset, augment, (height, width), train)
     if train and augment == "autoaugment":
         steps += [T.AutoAugment(T.AutoAugmentPolicy.CIFAR10), Cutout(CUTOUT_LENGTH)]
-    mean, std = NORMALIZATION[dataset]
+    mean, std = stats if stats is not None else (dataset.normalization or (None, None))
+    if mean is None:
+        raise ValueError(f"dataset {dataset.name!r} has no fixed statistics: pass stats=(mean, std)")
     return T.Compose(steps + [T.ToTensor(), T.Normalize(mean, std)])
+
+
+register_choices("dataset.augment", lambda cfg: dataset_spec(cfg.dataset.name).augments or AUGMENTS)

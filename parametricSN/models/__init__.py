@@ -9,10 +9,10 @@ Heads (``model.name``): ``linear``, ``cnn`` (hybrid wide ResNet), ``mlp``, ``wrn
 is one module with a builder decorated by ``@register_head("name")``, imported below.
 """
 from parametricSN.models.registry import available_heads, build_head, register_head
-from parametricSN.models.hybrid import HybridModel, build_model, build_scattering, learnable_scattering
+from parametricSN.models.factory import HybridModel, build_model, build_scattering, learnable_scattering
 
 # Importing a head family registers it.
-from parametricSN.models import cnn, linear, mlp, resnet, wrn  # noqa: F401,E402  (registration side effect)
+from parametricSN.models import hybrid_wrn, linear, mlp, resnet, wrn  # noqa: F401,E402  (registration side effect)
 
 __all__ = ["HybridModel", "available_heads", "build_head", "build_model", "build_scattering", "learnable_scattering",
            "register_head"]

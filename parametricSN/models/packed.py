@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from parametricSN.config import ConfigError
-from parametricSN.models.hybrid import HybridModel
+from parametricSN.models.factory import HybridModel
 from parametricSN.models.layers import GlobalAvgPool
 from parametricSN.scattering.packed import PackedScattering2D
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 from torch import nn
 
-from parametricSN.config import ConfigError, ModelConfig
+from parametricSN.config import ConfigError, ModelConfig, register_choices
 
 HeadBuilder = Callable[[tuple[int, int, int], int, ModelConfig], nn.Module]
 
@@ -48,3 +48,7 @@ def build_head(name: str, in_shape: tuple[int, int, int], num_classes: int, cfg:
         raise ConfigError(f"model.name: unknown head {name!r}; registered heads are {', '.join(available_heads())}")
     c, h, w = (int(s) for s in in_shape)
     return _HEADS[name]((c, h, w), int(num_classes), cfg)
+
+
+# heads register themselves on import (a user's own too), so the config asks the registry for the valid names
+register_choices("model.name", lambda cfg: available_heads())

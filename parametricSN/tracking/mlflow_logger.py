@@ -93,9 +93,6 @@ class MlflowLogger:
     def log_text(self, text: str, name: str) -> None:
         self.client.log_text(self._run(), text, name)
 
-    def log_dict(self, data: dict, name: str) -> None:
-        self.client.log_dict(self._run(), data, name)
-
     def log_figure(self, fig: Any, name: str) -> None:
         self.client.log_figure(self._run(), fig, name)
 

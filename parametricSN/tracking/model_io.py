@@ -1,10 +1,12 @@
 """Trained models as plain files: weights + config, rebuilt with ``build_model`` (no pickled classes).
 
-The file (``model/model.pt`` in a run's artifacts) is a ``torch.save`` of::
+The file (``model/model.pt`` in a run's artifacts) is, in :mod:`parametricSN.fileformat`'s versioned format::
 
-    {"format": "parametricSN-model", "version": 1, "config": cfg.to_dict(), "state_dict": {name: tensor}}
+    {"format": "parametricSN-model", "version": 1, "config": cfg.to_dict(), "state_dict": {name: tensor},
+     "shape": {"num_classes": int, "in_channels": int}}
 
-so :func:`load_model` needs only this package, never the globals of the process that trained it.
+so :func:`load_model` needs only this package, never the globals of the process that trained it, nor the data
+(``shape`` holds what the dataset registry said; files written before it existed are rebuilt from the config).
 """
 from __future__ import annotations
 
@@ -13,14 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Union
 
-import torch
 from mlflow.exceptions import MlflowException
 from torch import nn
 
 from parametricSN.config import DEFAULT_DATA_ROOT, Config, config_from_dict
+from parametricSN.fileformat import read_versioned, write_versioned
 from parametricSN.models import build_model
 from parametricSN.tracking.store import client_for, resolve_tracking_uri
-from parametricSN.training.checkpoint import read_versioned
 
 FORMAT = "parametricSN-model"
 VERSION = 1
@@ -33,11 +34,10 @@ class ModelFileError(ValueError):
 
 
 def save_model_file(path: Union[str, "os.PathLike[str]"], model: nn.Module, cfg: Config) -> Path:
-    """Write ``model``'s weights (on CPU) and ``cfg`` to ``path``; returns the path."""
-    path = Path(path)
+    """Write ``model``'s weights (on CPU) and ``cfg`` to ``path`` (atomically); returns the path."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"format": FORMAT, "version": VERSION, "config": cfg.to_dict(), "state_dict": state}, path)
-    return path
+    shape = {"num_classes": cfg.num_classes, "in_channels": cfg.in_channels}
+    return write_versioned(path, FORMAT, VERSION, {"config": cfg.to_dict(), "state_dict": state, "shape": shape})
 
 
 def _read(path: Path) -> dict:
@@ -53,7 +53,7 @@ def _config_for_rebuild(saved: dict) -> Config:
         saved["dataset"]["root"] = DEFAULT_DATA_ROOT
     if "weights" in saved.get("model", {}):
         saved["model"]["weights"] = None
-    return config_from_dict(saved)
+    return config_from_dict(saved, with_data=False)
 
 
 def _download(run_id: str, tracking_uri: Optional[str], dst: str) -> Path:
@@ -88,6 +88,6 @@ def load_model(run_id_or_path: Union[str, "os.PathLike[str]"], tracking_uri: Opt
         else:
             path = _download(str(run_id_or_path), tracking_uri, tmp)
         data = _read(path)
-    model = build_model(_config_for_rebuild(data["config"]))
+    model = build_model(_config_for_rebuild(data["config"]), **data.get("shape", {}))
     model.load_state_dict(data["state_dict"])
     return model.eval()

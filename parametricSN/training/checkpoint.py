@@ -1,7 +1,7 @@
 """Training checkpoints: everything needed to continue a run exactly where it stopped.
 
-A checkpoint is a plain dict saved with ``torch.save`` and read back with ``weights_only=True`` (tensors,
-numbers, strings, lists, tuples and dicts only — no pickled classes)::
+A checkpoint is a plain dict in :mod:`parametricSN.fileformat`'s versioned format (written atomically, read back
+with ``weights_only=True``: tensors, numbers, strings, lists, tuples and dicts only — no pickled classes)::
 
     {"format": "parametricSN-checkpoint", "version": 1,
      "epoch": last completed epoch (1-based),
@@ -23,6 +23,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from parametricSN.config import Config
+from parametricSN.fileformat import read_versioned, write_versioned
 from parametricSN.training.determinism import rng_state, set_rng_state
 from parametricSN.training.optim import Schedule
 
@@ -41,33 +42,10 @@ def save_checkpoint(path: PathLike, *, model: nn.Module, optimizer: Optimizer, s
                     history: list[dict[str, float]], cfg: Config, extra: Optional[dict[str, Any]] = None) -> Path:
     """Write the checkpoint of the state after ``epoch`` to ``path`` (atomically: a crash mid-write leaves
     no half-written file under the final name). Returns the path."""
-    path = Path(path)
-    state = {"format": FORMAT, "version": VERSION, "epoch": int(epoch), "model": model.state_dict(),
-             "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(), "rng": rng_state(),
-             "history": [dict(h) for h in history], "config": cfg.to_dict(), "extra": dict(extra or {})}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def read_versioned(path: Path, fmt: str, version: int, error: type[Exception], what: str,
-                   map_location: Union[str, torch.device] = "cpu", fix: str = "") -> dict[str, Any]:
-    """Load a ``{"format": fmt, "version": version, ...}`` file written with ``torch.save`` (read with
-    ``weights_only=True``), raising ``error`` that names the file and what is wrong with it."""
-    try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch.load fails in many ways on a damaged file; all mean the same here
-        reason = str(exc).splitlines()[0] if str(exc) else ""
-        raise error(f"{what} {str(path)!r} is corrupt or truncated and cannot be read "
-                    f"({type(exc).__name__}: {reason}){fix}") from exc
-    if not isinstance(data, dict) or data.get("format") != fmt:
-        raise error(f"{str(path)!r} is not a parametricSN {what} (no 'format': {fmt!r} entry)")
-    if data.get("version") != version:
-        raise error(f"{what} {str(path)!r} has version {data.get('version')!r}; "
-                    f"this parametricSN reads version {version}")
-    return data
+    state = {"epoch": int(epoch), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scheduler": schedule.state_dict(), "rng": rng_state(), "history": [dict(h) for h in history],
+             "config": cfg.to_dict(), "extra": dict(extra or {})}
+    return write_versioned(path, FORMAT, VERSION, state)
 
 
 def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> dict[str, Any]:

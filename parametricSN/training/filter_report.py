@@ -1,4 +1,7 @@
-"""What a run shows of its learnable filters: before/after figures and the training animation.
+"""What a run shows of its learnable filters: how far they moved, before/after figures and the training animation.
+
+- every epoch: ``motion_<name> = mean |p - p_initial|`` for each filter parameter (θ, ξ, σ, slant; for the
+  pixelwise parameterization, which has none, the Fourier filters themselves as ``motion_filters``);
 
 - ``viz.figures``: ``filters/fourier_before.png``, ``filters/fourier_after.png`` (the ``J × L`` wavelet grids) and
   ``filters/params.png`` (how θ, ξ, σ, slant moved);
@@ -11,8 +14,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
+import torch
 from torch import nn
 
 from parametricSN.config import Config
@@ -23,27 +27,52 @@ from parametricSN.viz import FilterAnimation, filter_figure, filter_params_figur
 KIND = "fourier"
 
 
-class FilterReport:
-    """Record the filters of ``model.scattering`` during :func:`parametricSN.training.loop.fit` and log the
-    figures afterwards. Call :meth:`on_epoch_end` after each epoch and :meth:`log` once at the end."""
+def filter_snapshot(scattering: nn.Module) -> dict[str, torch.Tensor]:
+    """Detached CPU copies of the filter parameters of ``scattering`` (or of its Fourier filters, ``filters``,
+    when it has no parameters: the pixelwise parameterization)."""
+    params = scattering.filter_params() or {"filters": scattering.filters()}
+    return {k: v.detach().to("cpu", copy=True) for k, v in params.items()}
 
-    def __init__(self, model: nn.Module, cfg: Config) -> None:
+
+def filter_motion(initial: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> dict[str, float]:
+    """``motion_<name> = mean |p - p_initial|`` for each filter parameter present in both."""
+    return {f"motion_{k}": float((current[k].double() - v.double()).abs().mean())
+            for k, v in initial.items() if k in current and current[k].shape == v.shape}
+
+
+class FilterReport:
+    """The epoch hook of :func:`parametricSN.training.loop.fit` that follows the filters of ``model.scattering``:
+    :meth:`on_epoch_end` returns their motion since the start (``initial``: a resumed run's, from its checkpoint)
+    and records animation frames; :meth:`log` stores the figures once training is over. Without a learnable
+    scattering layer it measures and logs nothing."""
+
+    def __init__(self, model: nn.Module, cfg: Config, initial: Optional[dict[str, torch.Tensor]] = None) -> None:
         self.scattering = learnable_scattering(model)
         self.figures = cfg.viz.figures
         self.every = cfg.viz.animation_every
         self.epochs = cfg.train.epochs
         self.animation: Optional[FilterAnimation] = None
+        self.initial: dict[str, torch.Tensor] = {}
         if self.scattering is None:
             return
+        self.initial = dict(initial) if initial else filter_snapshot(self.scattering)
         self.filters_before = self.scattering.filters()
         self.params_before = {k: v.detach().cpu().clone() for k, v in self.scattering.filter_params().items()}
         if self.every > 0:
             self.animation = FilterAnimation(kind=KIND, L=self.scattering.L)
             self.animation.add_frame(self.filters_before.cpu(), "epoch 0")
 
-    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+    def on_epoch_end(self, epoch: int) -> dict[str, float]:
+        """The filters' motion after training epoch ``epoch`` (and an animation frame when one is due)."""
+        if self.scattering is None:
+            return {}
         if self.animation is not None and (epoch % self.every == 0 or epoch == self.epochs):
             self.animation.add_frame(self.scattering.filters().cpu(), f"epoch {epoch}")
+        return filter_motion(self.initial, filter_snapshot(self.scattering))
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"initial_filters": ...}``: what a resumed run passes back as ``initial``."""
+        return {"initial_filters": self.initial}
 
     def log(self, logger: Logger) -> None:
         if self.scattering is None:

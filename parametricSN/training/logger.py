@@ -3,11 +3,14 @@
 ``training/`` never talks to an experiment tracker directly: it calls the methods of a :class:`Logger`.
 ``parametricSN.tracking.MlflowLogger`` implements it with MLflow; :class:`NullLogger` discards everything
 (useful in notebooks, benchmarks and tests that do not need a store).
+
+``train(cfg)`` without a logger uses the default one, installed with :func:`set_default_logger` by whoever
+provides it: importing ``parametricSN.tracking`` installs MLflow's (``parametricSN.train`` and ``psn train`` do).
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 from torch import nn
 
@@ -40,9 +43,6 @@ class Logger(Protocol):
     def log_text(self, text: str, name: str) -> None:
         """Store ``text`` as the artifact file ``name`` (e.g. ``"config.yaml"``)."""
 
-    def log_dict(self, data: dict, name: str) -> None:
-        """Store ``data`` as a JSON (``.json``) or YAML (``.yaml``) artifact ``name``."""
-
     def log_figure(self, fig: Any, name: str) -> None:
         """Store a matplotlib figure as the image artifact ``name`` (e.g. ``"figures/loss.png"``)."""
 
@@ -74,9 +74,6 @@ class NullLogger:
     def log_text(self, text: str, name: str) -> None:
         pass
 
-    def log_dict(self, data: dict, name: str) -> None:
-        pass
-
     def log_figure(self, fig: Any, name: str) -> None:
         pass
 
@@ -85,3 +82,19 @@ class NullLogger:
 
     def log_model(self, model: nn.Module, cfg: Config) -> None:
         pass
+
+
+_DEFAULT: list[Callable[[Config], Logger]] = []
+
+
+def set_default_logger(factory: Callable[[Config], Logger]) -> None:
+    """Make ``factory(cfg)`` the logger of ``train(cfg)`` calls that pass none."""
+    _DEFAULT[:] = [factory]
+
+
+def default_logger(cfg: Config) -> Logger:
+    """The installed default logger for ``cfg`` (see :func:`set_default_logger`)."""
+    if not _DEFAULT:
+        raise RuntimeError("train(cfg) was given no logger and none is installed: use parametricSN.train(cfg) "
+                           "(logs to MLflow), import parametricSN.tracking, or pass logger=NullLogger()")
+    return _DEFAULT[0](cfg)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -21,13 +21,23 @@ from torch.optim import Optimizer
 from tqdm.auto import tqdm
 
 from parametricSN.config import Config
-from parametricSN.models import learnable_scattering
 from parametricSN.training.checkpoint import save_checkpoint
 from parametricSN.training.logger import Logger
 from parametricSN.training.losses import LossFn
 from parametricSN.training.optim import Schedule, group_lrs
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+class EpochHook(Protocol):
+    """Something :func:`fit` calls after every training epoch (e.g. the filter report, which measures how far
+    the filters moved): it returns metrics to log with the epoch, and its state for checkpoints."""
+
+    def on_epoch_end(self, epoch: int) -> dict[str, float]:
+        """Metrics of the model after training epoch ``epoch`` (logged with the epoch's others)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to continue (stored in the checkpoint's ``extra``)."""
 
 
 def train_epoch(model: nn.Module, batches: Batches, optimizer: Optimizer, schedule: Schedule, loss_fn: LossFn,
@@ -77,23 +87,6 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn, device: torch.
     return {"test_loss": loss_sum / seen, "test_acc": 100.0 * correct / seen}
 
 
-def filter_snapshot(model: nn.Module) -> Optional[dict[str, torch.Tensor]]:
-    """Detached CPU copies of the learnable scattering's filter parameters (θ, ξ, σ, slant; for the pixelwise
-    parameterization, which has none, the Fourier filters themselves as ``filters``), or None (no / fixed
-    scattering)."""
-    scattering = learnable_scattering(model)
-    if scattering is None:
-        return None
-    params = scattering.filter_params() or {"filters": scattering.filters()}
-    return {k: v.detach().to("cpu", copy=True) for k, v in params.items()}
-
-
-def filter_motion(initial: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> dict[str, float]:
-    """``motion_<name> = mean |p - p_initial|`` for each filter parameter (θ, ξ, σ, slant)."""
-    return {f"motion_{k}": float((current[k].double() - v.double()).abs().mean())
-            for k, v in initial.items() if k in current and current[k].shape == v.shape}
-
-
 def is_test_epoch(epoch: int, cfg: Config) -> bool:
     """Test every ``train.test_every`` epochs and always after the last one."""
     return epoch % cfg.train.test_every == 0 or epoch == cfg.train.epochs
@@ -101,18 +94,17 @@ def is_test_epoch(epoch: int, cfg: Config) -> bool:
 
 def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, schedule: Schedule, loss_fn: LossFn,
         device: torch.device, logger: Logger, start_epoch: int = 1,
-        history: Optional[list[dict[str, float]]] = None,
-        initial_filters: Optional[dict[str, torch.Tensor]] = None,
-        on_epoch_end: Optional[Callable[[int, dict[str, float]], None]] = None) -> list[dict[str, float]]:
+        history: Optional[list[dict[str, float]]] = None, hooks: Sequence[EpochHook] = ()
+        ) -> list[dict[str, float]]:
     """Train epochs ``start_epoch .. train.epochs`` and return the per-epoch history.
 
     Each epoch: ``loaders.set_epoch(epoch)`` (pins shuffle and augmentation), record the group learning
-    rates in effect at its start (``lr_<group>``), train, measure filter motion, test when
-    :func:`is_test_epoch`, log the metrics at ``step=epoch``, and save a checkpoint artifact every
-    ``train.checkpoint_every`` epochs. ``history`` / ``initial_filters`` carry a resumed run's past.
+    rates in effect at its start (``lr_<group>``), train, add the metrics of each of ``hooks`` (filter motion),
+    test when :func:`is_test_epoch`, log the metrics at ``step=epoch``, and save a checkpoint artifact every
+    ``train.checkpoint_every`` epochs (the hooks' state in its ``extra``). ``history`` carries a resumed run's
+    past.
     """
     history = list(history or [])
-    initial_filters = initial_filters if initial_filters is not None else filter_snapshot(model)
     epochs = cfg.train.epochs
     with tempfile.TemporaryDirectory(prefix="psn-ckpt-") as tmp:
         bar = tqdm(range(start_epoch, epochs + 1), desc="epochs", disable=None)
@@ -122,9 +114,8 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
             metrics.update(train_epoch(model, loaders.train, optimizer, schedule, loss_fn, device,
                                        cfg.train.accum_steps, desc=f"epoch {epoch}/{epochs}"))
             schedule.after_epoch()
-            if initial_filters is not None:
-                current = filter_snapshot(model)
-                metrics.update(filter_motion(initial_filters, current or {}))
+            for hook in hooks:
+                metrics.update(hook.on_epoch_end(epoch))
             if is_test_epoch(epoch, cfg):
                 metrics.update(evaluate(model, loaders.test, loss_fn, device))
             logger.log_metrics(metrics, step=epoch)
@@ -134,9 +125,7 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
             if every > 0 and epoch % every == 0:
                 path = save_checkpoint(Path(tmp) / f"epoch_{epoch:04d}.pt", model=model, optimizer=optimizer,
                                        schedule=schedule, epoch=epoch, history=history, cfg=cfg,
-                                       extra={"initial_filters": initial_filters or {}})
+                                       extra={k: v for hook in hooks for k, v in hook.state_dict().items()})
                 logger.log_file(path, "checkpoints")
                 path.unlink()
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, metrics)
     return history

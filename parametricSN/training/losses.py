@@ -13,6 +13,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from parametricSN.config import register_choices
+
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 _EPS = 1e-6  # guards ||z|| = 0 (an all-zero logit vector has cosine 0 with every class)
@@ -31,6 +33,7 @@ def cosine_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 LOSSES: dict[str, LossFn] = {"cross-entropy": cross_entropy_loss, "cosine": cosine_loss}
+register_choices("train.loss", lambda cfg: tuple(LOSSES))
 
 
 def build_loss(name: str) -> LossFn:

@@ -34,10 +34,14 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from parametricSN.config import Config, ConfigError
+from parametricSN.config import Config, ConfigError, register_choices
 from parametricSN.models import learnable_scattering
 
 HEAD_GROUP = "head"
+OPTIMIZERS = ("sgd", "adam")  # optim.name
+SCHEDULERS = ("onecycle", "cosine", "step", "multistep", "none")  # optim.scheduler
+register_choices("optim.name", lambda cfg: OPTIMIZERS)
+register_choices("optim.scheduler", lambda cfg: SCHEDULERS)
 
 
 def scattering_param_groups(model: nn.Module, cfg: Config) -> list[dict[str, Any]]:

@@ -31,18 +31,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from parametricSN.config import Config, ConfigError
+from parametricSN.config import Config, ConfigError, validate
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.models.packed import PACKABLE_HEADS, PackedHybridModel, pack_models
 from parametricSN.training.determinism import (deterministic_mode, resolve_device, rng_state, seed_everything,
                                                set_rng_state)
 from parametricSN.training.filter_report import FilterReport
-from parametricSN.training.logger import Logger
-from parametricSN.training.loop import filter_motion, filter_snapshot, is_test_epoch
+from parametricSN.training.logger import Logger, default_logger
+from parametricSN.training.loop import is_test_epoch
 from parametricSN.training.losses import LossFn, build_loss
 from parametricSN.training.optim import Schedule, build_optimizer, build_schedule, group_lrs, param_groups
-from parametricSN.training.run import RunResult, default_logger, finish_run
+from parametricSN.training.run import RunResult, finish_run
 
 MAY_DIFFER = ("general.seed", "scattering.init", "scattering.learnable", "mlflow.run_name")
 
@@ -71,10 +71,13 @@ def check_pack(cfgs: Sequence[Config]) -> None:
 def train_pack(cfgs: Sequence[Config], loggers: Optional[Sequence[Logger]] = None) -> list[RunResult]:
     """Train ``cfgs`` as one pack (see the module docstring); one :class:`RunResult` per config, in order.
 
-    ``loggers``: one per config (default: MLflow for each). The caller's global random generators are restored
+    ``loggers``: one per config (default: the installed default logger, MLflow once ``parametricSN.tracking``
+    is imported, for each). The caller's global random generators are restored
     afterwards, as :func:`parametricSN.training.train` does. If training fails, every member's run is marked
     failed and the exception propagates; a failure to store a member's figures or model is a warning.
     """
+    for cfg in cfgs:
+        validate(cfg)  # as train() does, now that every registry is imported: a bad name never opens a run
     check_pack(cfgs)
     if loggers is not None and len(loggers) != len(cfgs):
         raise ValueError(f"train_pack: {len(cfgs)} configs but {len(loggers)} loggers")
@@ -111,7 +114,6 @@ def _train_pack(cfgs: list[Config], loggers: list[Logger]) -> list[RunResult]:
             groups = [[f"lr_{g['name']}" for g in param_groups(m, c)] for m, c in zip(members, cfgs)]
             loss_fn = build_loss(cfg.train.loss)
             histories: list[list[dict[str, float]]] = [[] for _ in cfgs]
-            initial = [filter_snapshot(m) for m in members]
             for epoch in range(1, cfg.train.epochs + 1):
                 for lo in loaders:
                     lo.set_epoch(epoch)
@@ -125,13 +127,12 @@ def _train_pack(cfgs: list[Config], loggers: list[Logger]) -> list[RunResult]:
                 for p, (member, logger, report) in enumerate(zip(members, loggers, reports)):
                     metrics = {k: lrs[k] for k in groups[p]}
                     metrics.update({k: v[p] for k, v in train.items()})
-                    if initial[p] is not None:
+                    if report.scattering is not None:  # its filters, for their motion and animation frames
                         packed.unpack_into(p, member, prefix="scattering.")
-                        metrics.update(filter_motion(initial[p], filter_snapshot(member) or {}))
+                    metrics.update(report.on_epoch_end(epoch))
                     metrics.update({k: v[p] for k, v in test.items()})
                     logger.log_metrics(metrics, step=epoch)
                     histories[p].append({"epoch": epoch, **metrics})
-                    report.on_epoch_end(epoch, metrics)
         for p, member in enumerate(members):
             packed.unpack_into(p, member)
         results = [RunResult(run_id=run_id, test_acc=float(history[-1]["test_acc"]), history=history)

@@ -1,7 +1,7 @@
 """``train(cfg)``: one complete run — data, model, optimizer, epochs, and everything reported to the tracker.
 
     from parametricSN.config import load_config
-    from parametricSN.training import train
+    from parametricSN import train
     result = train(load_config("conf/cifar.yaml", ["train.epochs=10"]))
     result.run_id, result.test_acc, result.history
 
@@ -19,14 +19,14 @@ from typing import Any, Optional
 
 from torch import nn
 
-from parametricSN.config import Config
+from parametricSN.config import Config, validate
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.training.curves import curve_figures
 from parametricSN.training.determinism import (deterministic_mode, resolve_device, rng_state, seed_everything,
                                                set_rng_state)
 from parametricSN.training.filter_report import FilterReport
-from parametricSN.training.logger import Logger
+from parametricSN.training.logger import Logger, default_logger
 from parametricSN.training.loop import fit
 from parametricSN.training.losses import build_loss
 from parametricSN.training.optim import build_optimizer, build_schedule
@@ -43,13 +43,6 @@ class RunResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def default_logger(cfg: Config) -> Logger:
-    """The MLflow logger for ``cfg`` (imported here so that ``training`` does not depend on MLflow)."""
-    from parametricSN.tracking import MlflowLogger
-
-    return MlflowLogger.from_config(cfg)
-
-
 def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
           loaders: Any = None) -> RunResult:
     """Train and test ``cfg``'s model; see :func:`_train`. The caller's global random generators (torch,
@@ -63,7 +56,8 @@ def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Mo
 
 def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
            loaders: Any = None) -> RunResult:
-    """Train and test ``cfg``'s model on ``cfg``'s data, reporting to ``logger`` (MLflow by default).
+    """Train and test ``cfg``'s model on ``cfg``'s data, reporting to ``logger`` (by default the installed one,
+    :func:`parametricSN.training.logger.default_logger`: MLflow once ``parametricSN.tracking`` is imported).
 
     ``model`` / ``loaders`` replace ``build_model(cfg)`` / ``build_loaders(cfg)`` (e.g. a head of your own);
     a replaced model is seeded by whoever built it, and its saved weights reload with ``load_model`` only if
@@ -71,6 +65,7 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
     error and the exception propagates; if only storing a figure or the model fails afterwards, that is
     reported as a warning and the finished run and its result are kept.
     """
+    validate(cfg)  # again, now that every registry is imported: a bad name never opens a run
     device = resolve_device(cfg.general.device)
     logger = logger if logger is not None else default_logger(cfg)
     run_id = logger.start_run(cfg)
@@ -88,7 +83,7 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
             schedule = build_schedule(optimizer, cfg, batches_per_epoch=len(loaders.train))
             filters = FilterReport(model, cfg)
             history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger,
-                          on_epoch_end=filters.on_epoch_end)
+                          hooks=[filters])
         test_acc = float(history[-1]["test_acc"])  # the last epoch is always a test epoch
     except BaseException as exc:
         logger.set_failed(exc)

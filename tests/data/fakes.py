@@ -1,4 +1,4 @@
-"""Tiny datasets written in the real on-disk formats, and configs that point at them.
+"""Tiny datasets written in the real on-disk formats (configs that point at them: ``tests.configs.make_cfg``).
 
 Every image is drawn from a seeded NumPy generator, so each item differs from the others (tests can tell items
 apart by their pixels) and the files are the same on every run.
@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-from parametricSN.config import Config, load_config
 
 CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 KTH_MATERIALS = ["aluminium_foil", "brown_bread", "corduroy", "cork", "cotton", "cracker", "lettuce_leaf",
@@ -110,14 +108,3 @@ def write_covidx(root: Path, train_per_class: int = 4, test_per_class: int = 2, 
             write_png(root / split / name, (side, side), rng)
             lines.append(f"{1000 + i} {name} {('negative', 'positive')[label]} {('rsna', 'ricord')[i % 2]}")
         (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
-
-
-def make_cfg(name: str, root: Path, *overrides: str) -> Config:
-    """A config for dataset ``name`` read from ``root`` with small sample counts and 32x32 images
-    (28x28 for Fashion-MNIST); ``overrides`` come last."""
-    side = 28 if name == "fashion_mnist" else 32
-    n_train = {"cifar": 20, "fashion_mnist": 20, "kth": 22, "xray": 4}[name]
-    base = [f"dataset.name={name}", f"dataset.root={root}", f"dataset.height={side}", f"dataset.width={side}",
-            f"dataset.train_sample_num={n_train}", "dataset.train_batch_size=8", "dataset.test_batch_size=8",
-            "dataset.download=false"]
-    return load_config(None, overrides=base + list(overrides))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from parametricSN.config import ConfigError, load_config
-from parametricSN.data import NORMALIZATION, DatasetError, build_loaders, fashion_mnist, read_splits
+from parametricSN.data import DatasetError, build_loaders, dataset_spec, fashion_mnist, read_splits
 from parametricSN.data.fashion_mnist import SYSTEM_DIR, read_fashion_mnist, read_idx
 
 from tests.data.fakes import write_fashion_mnist, write_idx
@@ -104,10 +104,10 @@ def test_real_fashion_mnist(tmp_path, monkeypatch):
     assert train.images.shape == (60000, 28, 28) and test.images.shape == (10000, 28, 28)
     assert np.array_equal(np.bincount(train.labels), [6000] * 10)
     assert np.array_equal(np.bincount(test.labels), [1000] * 10)
-    # the published statistics that transforms.NORMALIZATION uses
+    # the published statistics that the fashion_mnist spec uses
     counts = np.bincount(train.images.ravel(), minlength=256)  # pixel histogram: cheap exact moments
     v = np.arange(256) / 255
     mean = (counts * v).sum() / counts.sum()
     std = np.sqrt((counts * (v - mean) ** 2).sum() / counts.sum())
-    assert abs(mean - NORMALIZATION["fashion_mnist"][0][0]) < 1e-3
-    assert abs(std - NORMALIZATION["fashion_mnist"][1][0]) < 1e-3
+    assert abs(mean - dataset_spec("fashion_mnist").normalization[0][0]) < 1e-3
+    assert abs(std - dataset_spec("fashion_mnist").normalization[1][0]) < 1e-3

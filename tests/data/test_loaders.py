@@ -6,6 +6,7 @@ import torch
 
 from parametricSN.data import DatasetError, build_loaders, read_splits
 
+from tests.configs import make_cfg
 from tests.data import fakes
 
 WRITERS = {
@@ -28,7 +29,7 @@ CASES = {
 def _cfg(tmp_path, case, *overrides):
     WRITERS[case](tmp_path)
     name = case.split("-")[0]
-    return fakes.make_cfg(name, tmp_path, *CASES[case][0], *overrides)
+    return make_cfg(name, *CASES[case][0], *overrides, root=tmp_path)
 
 
 def _epoch(loaders, epoch):
@@ -84,7 +85,7 @@ def test_same_seed_same_subset_other_seed_other_subset(tmp_path):
     cfg = _cfg(tmp_path, "cifar", "dataset.train_sample_num=10", "general.seed=1")
     a = build_loaders(cfg).train_indices
     assert np.array_equal(a, build_loaders(cfg).train_indices)
-    cfg2 = fakes.make_cfg("cifar", tmp_path, "dataset.train_sample_num=10", "general.seed=2")
+    cfg2 = make_cfg("cifar", "dataset.train_sample_num=10", "general.seed=2", root=tmp_path)
     assert not np.array_equal(a, build_loaders(cfg2).train_indices)
 
 
@@ -117,8 +118,8 @@ def test_batches_do_not_depend_on_num_workers(tmp_path, case, augment):
     WRITERS[case](tmp_path)
     runs = []
     for workers in (0, 2):
-        cfg = fakes.make_cfg(case, tmp_path, *CASES[case][0], f"dataset.augment={augment}",
-                             f"general.num_workers={workers}")
+        cfg = make_cfg(case, *CASES[case][0], f"dataset.augment={augment}", f"general.num_workers={workers}",
+                       root=tmp_path)
         loaders = build_loaders(cfg)
         assert loaders.train.num_workers == workers
         runs.append([_epoch(loaders, e) for e in (0, 1)] + [tuple(torch.cat(t) for t in zip(*loaders.test))])
@@ -135,7 +136,7 @@ def test_dataset_errors_surface_from_build_loaders(tmp_path):
     shutil.rmtree(tmp_path / "train" / "truck")
     shutil.rmtree(tmp_path / "test" / "truck")
     with pytest.raises(DatasetError, match="found 9 classes.*cifar has 10"):
-        build_loaders(fakes.make_cfg("cifar", tmp_path, "dataset.format=imagefolder", "dataset.train_sample_num=10"))
+        build_loaders(make_cfg("cifar", "dataset.format=imagefolder", "dataset.train_sample_num=10", root=tmp_path))
 
 
 def test_overlap_keys_see_the_same_image_in_two_splits(tmp_path):

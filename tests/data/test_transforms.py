@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from parametricSN.data import NORMALIZATION, Cutout, build_transform
+from parametricSN.data import Cutout, build_transform, dataset_spec
 
 RNG = np.random.default_rng(0)
 RGB = Image.fromarray(RNG.integers(0, 256, (32, 32, 3), dtype=np.uint8))
@@ -67,7 +67,7 @@ def test_random_under_seed_and_test_pipeline_deterministic():
 
 
 def test_normalisation_maps_the_dataset_mean_to_zero():
-    mean, std = NORMALIZATION["cifar"]
+    mean, std = dataset_spec("cifar").normalization
     img = Image.fromarray(np.broadcast_to(np.rint(np.array(mean) * 255).astype(np.uint8), (32, 32, 3)).copy())
     x = build_transform("cifar", "noaugment", 32, 32, train=False)(img)
     assert x.abs().max() < 0.5 / 255 / min(std) + 1e-6

@@ -6,7 +6,8 @@ from torch import nn
 from parametricSN.config import ModelConfig
 from parametricSN.models import build_head, build_model
 
-from tests.models.helpers import DATASET_SHAPES, HEADS, images, make_cfg
+from tests.configs import PAPER_SHAPES, make_cfg, paper
+from tests.models.helpers import HEADS, images
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,8 @@ def head_inputs():
 
     def get(dataset, architecture):
         if (dataset, architecture) not in cache:
-            cfg = make_cfg(dataset, f"scattering.architecture={architecture}", "scattering.learnable=false")
+            cfg = make_cfg(dataset, *paper(dataset), f"scattering.architecture={architecture}",
+                           "scattering.learnable=false")
             model = build_model(cfg)
             x = images(cfg, batch=1)
             with torch.no_grad():
@@ -30,12 +32,12 @@ def head_inputs():
 
 
 @pytest.mark.parametrize("architecture", ["scattering", "identity"])
-@pytest.mark.parametrize("dataset", list(DATASET_SHAPES))
+@pytest.mark.parametrize("dataset", list(PAPER_SHAPES))
 @pytest.mark.parametrize("head", HEADS)
 def test_every_head_gives_logits_on_every_dataset_shape(head, dataset, architecture, head_inputs):
     cfg, features = head_inputs(dataset, architecture)
     module = build_head(head, tuple(features.shape[1:]), cfg.num_classes, cfg.model)
-    module.eval()  # a batch of one: BatchNorm uses its running statistics (train mode is exercised in test_hybrid)
+    module.eval()  # a batch of one: BatchNorm uses its running statistics (train mode is exercised in test_factory)
     with torch.no_grad():
         logits = module(features)
     assert logits.shape == (1, cfg.num_classes)

@@ -4,7 +4,8 @@ from torch import nn
 from parametricSN.config import ConfigError, ModelConfig
 from parametricSN.models import available_heads, build_head, build_model, register_head, registry
 
-from tests.models.helpers import HEADS, images, make_cfg
+from tests.configs import make_cfg, paper
+from tests.models.helpers import HEADS, images
 
 
 def test_every_paper_head_is_registered():
@@ -22,7 +23,7 @@ def test_unknown_head_is_a_config_error_listing_the_registered_names():
 
 
 def test_build_model_reports_an_unknown_head_by_name():
-    cfg = make_cfg("cifar", "scattering.architecture=identity")
+    cfg = make_cfg("cifar", *paper("cifar"), "scattering.architecture=identity")
     cfg.model.name = "transformer"  # bypasses the schema's choices, as a newly added head name would
     with pytest.raises(ConfigError, match="unknown head 'transformer'"):
         build_model(cfg)
@@ -46,7 +47,7 @@ def test_a_new_head_is_one_decorated_builder(monkeypatch):
         return _MeanHead(in_shape, num_classes)
 
     assert "mean" in available_heads()
-    cfg = make_cfg("xray", "scattering.architecture=identity")
+    cfg = make_cfg("xray", *paper("xray"), "scattering.architecture=identity")
     cfg.model.name = "mean"
     model = build_model(cfg)
     assert isinstance(model.head, _MeanHead) and model.head.in_shape == (1, 224, 224)

@@ -6,7 +6,7 @@ from torch import nn
 from parametricSN.config import ConfigError, ModelConfig
 from parametricSN.models import build_head, build_model
 
-from tests.models.helpers import make_cfg
+from tests.configs import make_cfg, paper
 
 
 def test_small_inputs_get_the_cifar_stem_and_large_ones_the_imagenet_stem():
@@ -20,7 +20,7 @@ def test_small_inputs_get_the_cifar_stem_and_large_ones_the_imagenet_stem():
 
 
 def test_weights_round_trip_through_a_local_file(tmp_path):
-    cfg = make_cfg("cifar", "scattering.architecture=identity", "model.name=resnet50")
+    cfg = make_cfg("cifar", *paper("cifar"), "scattering.architecture=identity", "model.name=resnet50")
     saved = build_model(cfg)
     path = tmp_path / "resnet50.pt"
     torch.save(saved.head.state_dict(), path)

@@ -12,7 +12,7 @@ from parametricSN.data import DatasetError
 from parametricSN.tracking import ERROR_TAG, MlflowLogger, default_artifact_location, resolve_tracking_uri
 from parametricSN.tracking.store import prepare_store
 from parametricSN.training import train
-from tests.training.fixtures import tiny_cfg
+from tests.configs import TINY, make_cfg
 
 
 def artifact_paths(client: MlflowClient, run_id: str, path: str = "") -> set:
@@ -23,9 +23,9 @@ def artifact_paths(client: MlflowClient, run_id: str, path: str = "") -> set:
 
 
 def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_root, mlflow_uri, tmp_path):
-    cfg = tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "mlflow.run_name=tiny", "viz.figures=true",
-                   "train.save_model=true", "train.checkpoint_every=2", "train.epochs=3", "train.test_every=2",
-                   "viz.animation_every=2")
+    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "mlflow.run_name=tiny",
+                   "viz.figures=true", "train.save_model=true", "train.checkpoint_every=2", "train.epochs=3",
+                   "train.test_every=2", "viz.animation_every=2", root=fmnist_root)
     result = train(cfg)
     client = MlflowClient(mlflow_uri)
     run = client.get_run(result.run_id)
@@ -65,7 +65,7 @@ def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_r
 def test_a_failing_run_ends_failed_with_the_error_tag_and_raises(fmnist_root, mlflow_uri, tmp_path):
     empty = tmp_path / "no-data-here"
     empty.mkdir()
-    cfg = tiny_cfg(empty, f"mlflow.tracking_uri={mlflow_uri}")
+    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", root=empty)
     with pytest.raises(DatasetError, match="Fashion-MNIST"):
         train(cfg)
     client = MlflowClient(mlflow_uri)
@@ -77,14 +77,14 @@ def test_a_failing_run_ends_failed_with_the_error_tag_and_raises(fmnist_root, ml
 
 def test_tracking_uri_comes_from_the_environment_when_the_config_has_none(fmnist_root, mlflow_uri, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
-    result = train(tiny_cfg(fmnist_root, "train.epochs=1"))
+    result = train(make_cfg("fashion_mnist", *TINY, "train.epochs=1", root=fmnist_root))
     assert MlflowClient(mlflow_uri).get_run(result.run_id).info.status == "FINISHED"
 
 
 def test_artifact_location_can_be_chosen(fmnist_root, mlflow_uri, tmp_path):
     where = tmp_path / "elsewhere"
-    cfg = tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", f"mlflow.artifact_location={where}",
-                   "mlflow.experiment_name=placed", "train.epochs=1")
+    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", f"mlflow.artifact_location={where}",
+                   "mlflow.experiment_name=placed", "train.epochs=1", root=fmnist_root)
     result = train(cfg)
     assert (where / result.run_id / "artifacts" / "config.yaml").is_file()
     # a second run reuses the experiment (and its location)
@@ -118,5 +118,6 @@ def test_cuda_on_a_cpu_machine_is_a_config_error_before_any_run(fmnist_root, mlf
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ConfigError, match="general.device"):
-        train(tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "general.device=cuda"))
+        train(make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "general.device=cuda",
+                       root=fmnist_root))
     assert MlflowClient(mlflow_uri).get_experiment_by_name("tests") is None

@@ -8,7 +8,7 @@ from mlflow.tracking import MlflowClient
 from parametricSN.models import build_model
 from parametricSN.tracking import ModelFileError, load_model, save_model_file
 from parametricSN.training import seed_everything, train
-from tests.training.fixtures import tiny_cfg
+from tests.configs import TINY, make_cfg
 
 
 def trained(cfg):
@@ -19,8 +19,8 @@ def trained(cfg):
 
 
 def test_reloaded_model_gives_the_same_predictions_by_run_id_and_by_path(fmnist_root, mlflow_uri, tmp_path):
-    cfg = tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true", "model.name=mlp",
-                   "model.hidden=8", "model.depth=1", "model.dropout=0.5")
+    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true",
+                   "model.name=mlp", "model.hidden=8", "model.depth=1", "model.dropout=0.5", root=fmnist_root)
     result, model = trained(cfg)
     x = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -43,7 +43,7 @@ def test_reloaded_model_gives_the_same_predictions_by_run_id_and_by_path(fmnist_
 def test_a_model_reloads_after_its_dataset_folder_is_gone(fmnist_root, tmp_path):
     root = tmp_path / "fmnist-copy"
     shutil.copytree(fmnist_root, root)
-    cfg = tiny_cfg(root)
+    cfg = make_cfg("fashion_mnist", *TINY, root=root)
     torch.manual_seed(1)
     model = build_model(cfg).eval()
     path = save_model_file(tmp_path / "model.pt", model, cfg)
@@ -56,7 +56,8 @@ def test_a_model_reloads_after_its_dataset_folder_is_gone(fmnist_root, tmp_path)
 def test_load_errors_name_the_problem(fmnist_root, mlflow_uri, tmp_path):
     with pytest.raises(ModelFileError, match="neither a model file nor a run"):
         load_model("0123456789abcdef", tracking_uri=mlflow_uri)
-    result = train(tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1"))
+    result = train(make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1",
+                            root=fmnist_root))
     with pytest.raises(ModelFileError, match="no saved model"):
         load_model(result.run_id, tracking_uri=mlflow_uri)
     bad = tmp_path / "bad.pt"

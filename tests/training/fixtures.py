@@ -1,5 +1,5 @@
 """Fixtures shared by the training, tracking and CLI tests: a tiny Fashion-MNIST in its native IDX format, a
-tiny-run config, and a fresh SQLite MLflow store per test.
+recording logger, and a fresh SQLite MLflow store per test (configs: ``tests.configs.make_cfg``).
 
 Creating an MLflow SQLite store runs its schema migrations (seconds), so one empty store is migrated per
 session and each test gets its own copy of the file.
@@ -12,16 +12,9 @@ from typing import Any, Optional
 
 import pytest
 
-from parametricSN.config import Config, load_config
+from parametricSN.config import Config
 from parametricSN.training import NullLogger, load_checkpoint
 from tests.data.fakes import write_fashion_mnist
-
-# 8x8 images, J=1, L=4: 1 + 4 = 5 coefficients on 4x4 — a full run takes well under a second.
-TINY = ("dataset.name=fashion_mnist", "dataset.height=8", "dataset.width=8", "dataset.train_sample_num=20",
-        "dataset.test_sample_num=10", "dataset.train_batch_size=8", "dataset.test_batch_size=8",
-        "dataset.augment=noaugment", "scattering.J=1", "scattering.L=4", "model.name=linear", "train.epochs=2",
-        "train.test_every=1", "train.save_model=false", "viz.figures=false", "general.device=cpu",
-        "mlflow.experiment_name=tests")
 
 
 class RecordingLogger(NullLogger):
@@ -60,11 +53,6 @@ class RecordingLogger(NullLogger):
 
     def log_model(self, model, cfg: Config) -> None:
         self.artifacts.append("model")
-
-
-def tiny_cfg(root: Path, *overrides: str) -> Config:
-    """A config training on the fake Fashion-MNIST in ``root``; ``overrides`` come last."""
-    return load_config(None, overrides=[*TINY, f"dataset.root={root}", *overrides])
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,10 @@ import torch
 
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
-from parametricSN.training import (CheckpointError, build_loss, build_optimizer, build_schedule, fit,
+from parametricSN.training import (CheckpointError, FilterReport, build_loss, build_optimizer, build_schedule, fit,
                                    load_checkpoint, restore_checkpoint, save_checkpoint, seed_everything, train)
-from tests.training.fixtures import RecordingLogger, tiny_cfg
+from tests.configs import TINY, make_cfg
+from tests.training.fixtures import RecordingLogger
 
 RANDOM = ("model.name=mlp", "model.dropout=0.3", "model.hidden=16", "model.depth=1",
           "dataset.augment=original-cifar", "optim.scheduler=onecycle", "train.epochs=3", "train.test_every=2")
@@ -21,7 +22,7 @@ def parts(cfg):
 
 
 def test_round_trip_and_weights_only_loading(tmp_path, fmnist_root):
-    cfg = tiny_cfg(fmnist_root)
+    cfg = make_cfg("fashion_mnist", *TINY, root=fmnist_root)
     model, optimizer, schedule, _ = parts(cfg)
     path = save_checkpoint(tmp_path / "c.pt", model=model, optimizer=optimizer, schedule=schedule, epoch=4,
                            history=[{"epoch": 4, "train_loss": 1.5}], cfg=cfg, extra={"note": "x"})
@@ -35,7 +36,7 @@ def test_round_trip_and_weights_only_loading(tmp_path, fmnist_root):
 def test_missing_corrupt_and_foreign_files_are_clear_errors(tmp_path, fmnist_root):
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "nope.pt")
-    cfg = tiny_cfg(fmnist_root)
+    cfg = make_cfg("fashion_mnist", *TINY, root=fmnist_root)
     model, optimizer, schedule, _ = parts(cfg)
     good = save_checkpoint(tmp_path / "good.pt", model=model, optimizer=optimizer, schedule=schedule, epoch=1,
                            history=[], cfg=cfg)
@@ -54,7 +55,7 @@ def test_missing_corrupt_and_foreign_files_are_clear_errors(tmp_path, fmnist_roo
 
 
 def test_resuming_from_a_checkpoint_replays_the_run_exactly(fmnist_root):
-    cfg = tiny_cfg(fmnist_root, *RANDOM, "train.checkpoint_every=1")
+    cfg = make_cfg("fashion_mnist", *TINY, *RANDOM, "train.checkpoint_every=1", root=fmnist_root)
     logger = RecordingLogger()
     full = train(cfg, logger)
     assert logger.artifacts.count("checkpoints/epoch_0001.pt") == 1 and len(logger.checkpoints) == 3
@@ -66,5 +67,5 @@ def test_resuming_from_a_checkpoint_replays_the_run_exactly(fmnist_root):
     start = restore_checkpoint(ckpt, model=model, optimizer=optimizer, schedule=schedule) + 1
     history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), torch.device("cpu"),
                   RecordingLogger(), start_epoch=start, history=ckpt["history"],
-                  initial_filters=ckpt["extra"]["initial_filters"])
+                  hooks=[FilterReport(model, cfg, initial=ckpt["extra"]["initial_filters"])])
     assert history == full.history

@@ -9,7 +9,7 @@ import torch
 from parametricSN.config import ConfigError
 from parametricSN.training import (NullLogger, deterministic_mode, resolve_device, rng_state, seed_everything,
                                    set_rng_state, train)
-from tests.training.fixtures import tiny_cfg
+from tests.configs import TINY, make_cfg
 
 # dropout and random augmentations make every source of randomness matter
 RANDOM = ("model.name=mlp", "model.dropout=0.3", "model.hidden=16", "model.depth=1",
@@ -46,20 +46,23 @@ def test_rng_state_round_trip_replays_every_generator():
 
 
 def test_same_seed_gives_bit_identical_histories_and_another_seed_does_not(fmnist_root):
-    runs = [train(tiny_cfg(fmnist_root, *RANDOM, f"general.seed={s}"), NullLogger()).history for s in (5, 5, 6)]
+    runs = [train(make_cfg("fashion_mnist", *TINY, *RANDOM, f"general.seed={s}", root=fmnist_root),
+                           NullLogger()).history for s in (5, 5, 6)]
     assert runs[0] == runs[1]  # exact float equality, every metric of every epoch
     assert runs[0] != runs[2]
 
 
 def test_histories_do_not_depend_on_num_workers(fmnist_root):
-    runs = [train(tiny_cfg(fmnist_root, *RANDOM, f"general.num_workers={w}"), NullLogger()).history
+    runs = [train(make_cfg("fashion_mnist", *TINY, *RANDOM, f"general.num_workers={w}", root=fmnist_root),
+                           NullLogger()).history
             for w in (0, 2)]
     assert runs[0] == runs[1]
 
 
 def test_deterministic_flag_runs_on_cpu_and_gives_the_same_history(fmnist_root):
-    plain = train(tiny_cfg(fmnist_root, *RANDOM), NullLogger()).history
-    strict = train(tiny_cfg(fmnist_root, *RANDOM, "general.deterministic=true"), NullLogger()).history
+    plain = train(make_cfg("fashion_mnist", *TINY, *RANDOM, root=fmnist_root), NullLogger()).history
+    strict = train(make_cfg("fashion_mnist", *TINY, *RANDOM, "general.deterministic=true", root=fmnist_root),
+                            NullLogger()).history
     assert plain == strict
     assert not torch.are_deterministic_algorithms_enabled()  # restored after the run
 
@@ -74,6 +77,6 @@ def test_train_leaves_the_callers_random_generators_as_they_were(fmnist_root):
     torch.manual_seed(123)
     random.seed(123)
     np.random.seed(123)
-    train(tiny_cfg(fmnist_root, "train.epochs=1"), NullLogger())
+    train(make_cfg("fashion_mnist", *TINY, "train.epochs=1", root=fmnist_root), NullLogger())
     assert torch.equal(torch.rand(3), expected[0])
     assert random.random() == expected[1] and np.random.rand() == expected[2]

@@ -5,11 +5,12 @@ from torch import nn
 
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
-from parametricSN.models.hybrid import HybridModel
+from parametricSN.models.factory import HybridModel
 from parametricSN.scattering import ParametricScattering2D
 from parametricSN.training import NullLogger, build_loss, build_schedule, train, train_epoch
 from parametricSN.training.loop import evaluate
-from tests.training.fixtures import RecordingLogger, tiny_cfg
+from tests.configs import TINY, make_cfg
+from tests.training.fixtures import RecordingLogger
 
 
 def bn_free_model(seed: int = 0) -> HybridModel:
@@ -27,7 +28,8 @@ def test_gradient_accumulation_equals_the_larger_batch(fmnist_root, big, small, 
     common = ("optim.momentum=0.9", "optim.weight_decay=0.01", "dataset.augment=original-cifar", "train.epochs=2")
     results = []
     for batch, steps in ((big, 1), (small, accum)):
-        cfg = tiny_cfg(fmnist_root, *common, f"dataset.train_batch_size={batch}", f"train.accum_steps={steps}")
+        cfg = make_cfg("fashion_mnist", *TINY, *common, f"dataset.train_batch_size={batch}",
+                       f"train.accum_steps={steps}", root=fmnist_root)
         model = bn_free_model()
         result = train(cfg, NullLogger(), model=model)
         results.append((result, model.state_dict()))
@@ -49,8 +51,8 @@ class CountingSGD(torch.optim.SGD):
 
 
 def test_train_epoch_steps_once_per_accumulation_group_and_at_the_epoch_end(fmnist_root):
-    cfg = tiny_cfg(fmnist_root, "dataset.train_batch_size=4", "train.accum_steps=3", "optim.scheduler=onecycle",
-                   "train.epochs=2")
+    cfg = make_cfg("fashion_mnist", *TINY, "dataset.train_batch_size=4", "train.accum_steps=3",
+                   "optim.scheduler=onecycle", "train.epochs=2", root=fmnist_root)
     loaders = build_loaders(cfg)
     assert len(loaders.train) == 5  # -> groups of 3 and 2 batches: 2 optimizer steps per epoch
     model = bn_free_model()
@@ -69,7 +71,7 @@ def test_train_epoch_steps_once_per_accumulation_group_and_at_the_epoch_end(fmni
 
 
 def test_evaluate_reports_mean_loss_and_percent_accuracy(fmnist_root):
-    cfg = tiny_cfg(fmnist_root)
+    cfg = make_cfg("fashion_mnist", *TINY, root=fmnist_root)
     loaders = build_loaders(cfg)
     torch.manual_seed(0)
     model = build_model(cfg)
@@ -83,8 +85,9 @@ def test_evaluate_reports_mean_loss_and_percent_accuracy(fmnist_root):
 
 
 def test_fit_tests_every_n_epochs_and_at_the_last_and_logs_per_epoch(fmnist_root):
-    cfg = tiny_cfg(fmnist_root, "train.epochs=5", "train.test_every=2", "optim.scheduler=step",
-                   "optim.step_size=1", "optim.gamma=0.5", "viz.figures=true", "train.save_model=true")
+    cfg = make_cfg("fashion_mnist", *TINY, "train.epochs=5", "train.test_every=2", "optim.scheduler=step",
+                   "optim.step_size=1", "optim.gamma=0.5", "viz.figures=true", "train.save_model=true",
+                   root=fmnist_root)
     logger = RecordingLogger()
     result = train(cfg, logger)
     assert logger.ended == "FINISHED" and result.run_id == "recorded"
@@ -104,8 +107,8 @@ def test_fit_tests_every_n_epochs_and_at_the_last_and_logs_per_epoch(fmnist_root
 
 
 def test_fixed_scattering_logs_no_motion_no_scattering_rates_and_no_filter_figures(fmnist_root):
-    cfg = tiny_cfg(fmnist_root, "scattering.learnable=false", "train.epochs=1", "train.loss=cosine",
-                   "viz.figures=true", "viz.animation_every=1")
+    cfg = make_cfg("fashion_mnist", *TINY, "scattering.learnable=false", "train.epochs=1", "train.loss=cosine",
+                   "viz.figures=true", "viz.animation_every=1", root=fmnist_root)
     logger = RecordingLogger()
     result = train(cfg, logger)
     assert set(result.history[0]) == {"epoch", "lr_head", "train_loss", "train_acc", "test_loss", "test_acc"}
@@ -115,7 +118,7 @@ def test_fixed_scattering_logs_no_motion_no_scattering_rates_and_no_filter_figur
 
 
 def test_a_failing_run_is_marked_failed_and_the_error_propagates(fmnist_root):
-    cfg = tiny_cfg(fmnist_root)
+    cfg = make_cfg("fashion_mnist", *TINY, root=fmnist_root)
 
     class Boom(nn.Module):
         scattering = None
@@ -136,7 +139,7 @@ def test_a_failing_run_is_marked_failed_and_the_error_propagates(fmnist_root):
 def test_failing_to_store_outputs_after_training_keeps_the_finished_run(fmnist_root):
     """A store error while saving the model or a figure (disk full, server hiccup) comes after the metrics are
     logged: the run must end normally, the result be returned, and the failure be reported."""
-    cfg = tiny_cfg(fmnist_root, "train.save_model=true", "viz.figures=true")
+    cfg = make_cfg("fashion_mnist", *TINY, "train.save_model=true", "viz.figures=true", root=fmnist_root)
 
     class FlakyStore(RecordingLogger):
         def log_model(self, model, cfg):
@@ -155,8 +158,8 @@ def test_failing_to_store_outputs_after_training_keeps_the_finished_run(fmnist_r
 
 
 def test_pixelwise_filters_log_their_motion(fmnist_root):
-    cfg = tiny_cfg(fmnist_root, "scattering.parameterization=pixelwise", "train.epochs=2", "viz.figures=true",
-                   "viz.animation_every=1")
+    cfg = make_cfg("fashion_mnist", *TINY, "scattering.parameterization=pixelwise", "train.epochs=2",
+                   "viz.figures=true", "viz.animation_every=1", root=fmnist_root)
     result = train(cfg, RecordingLogger())
     assert result.history[-1]["motion_filters"] > 0
     assert not any(k.startswith("motion_") and k != "motion_filters" for k in result.history[-1])

@@ -18,17 +18,22 @@ from parametricSN.cli import main
 from parametricSN.config import ConfigError
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
-from parametricSN.tracking import load_model
+from parametricSN.tracking import MlflowLogger, load_model
 from parametricSN.training import evaluate, seed_everything, train
 from parametricSN.training import pack as pack_module
 from parametricSN.training.losses import build_loss
 from parametricSN.training.pack import train_pack
-from tests.training.fixtures import RecordingLogger, tiny_cfg
+from tests.configs import TINY, make_cfg
+from tests.training.fixtures import RecordingLogger
 
 # both inits, learnable and fixed in one pack: the values that may differ inside a pack
 MEMBERS = [(1, "tight-frame", "true"), (2, "random", "false"), (3, "random", "true")]
 HEADS = {"linear": [], "cnn": ["model.width=1", "model.depth=1"]}
 RTOL, ATOL = 1e-5, 1e-6
+
+
+def tiny_cfg(root, *overrides):
+    return make_cfg("fashion_mnist", *TINY, *overrides, root=root)
 
 
 def member_cfgs(root, *extra):
@@ -91,9 +96,10 @@ def test_pack_members_equal_their_single_runs(fmnist_root, monkeypatch, head):
 
 def test_packed_runs_are_logged_and_reload_like_single_runs(fmnist_root, mlflow_uri):
     cfgs = member_cfgs(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true")[:2]
-    results = train_pack(cfgs)
+    results = train_pack(cfgs)  # the default logger: MLflow, installed by importing parametricSN.tracking
     client = MlflowClient(mlflow_uri)
-    single = train(tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true"))
+    single_cfg = tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true")
+    single = train(single_cfg, MlflowLogger.from_config(single_cfg))
     single_run = client.get_run(single.run_id)
     pack_ids = set()
     for p, (cfg, result) in enumerate(zip(cfgs, results)):

@@ -6,12 +6,12 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
-from tests.training.fixtures import tiny_cfg
+from tests.configs import TINY, make_cfg
 
 
 def write_config(tmp_path, root, *overrides):
     path = tmp_path / "run.yaml"
-    path.write_text(tiny_cfg(root, *overrides).to_yaml())
+    path.write_text(make_cfg("fashion_mnist", *TINY, *overrides, root=root).to_yaml())
     return path
 
 

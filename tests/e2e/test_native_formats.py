@@ -6,7 +6,9 @@ from mlflow.tracking import MlflowClient
 
 from parametricSN.data import build_loaders
 from parametricSN.tracking import load_model
-from parametricSN.training import build_loss, evaluate, train
+from parametricSN import train
+from parametricSN.training import build_loss, evaluate
+from tests.configs import make_cfg
 from tests.data import fakes
 
 FORMATS = {
@@ -24,10 +26,9 @@ def test_train_and_reload_from_native_layout(fmt, tmp_path, mlflow_uri, monkeypa
     write(tmp_path)
     monkeypatch.chdir(tmp_path)
     train_n = {"cifar": 20, "kth": 11, "xray": 4}[name]
-    cfg = fakes.make_cfg(name, tmp_path, *extra, f"dataset.train_sample_num={train_n}", "scattering.J=2",
-                         "scattering.L=4", "dataset.augment=original-cifar", "train.epochs=1",
-                         "train.save_model=true", "viz.figures=false", f"mlflow.tracking_uri={mlflow_uri}",
-                         "general.device=cpu")
+    cfg = make_cfg(name, *extra, f"dataset.train_sample_num={train_n}", "scattering.J=2", "scattering.L=4",
+                   "dataset.augment=original-cifar", "train.epochs=1", "train.save_model=true", "viz.figures=false",
+                   f"mlflow.tracking_uri={mlflow_uri}", "general.device=cpu", root=tmp_path)
     result = train(cfg)
     client = MlflowClient(mlflow_uri)
     run = client.get_run(result.run_id)

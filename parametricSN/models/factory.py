@@ -13,9 +13,13 @@ from typing import Optional
 import torch
 from torch import nn
 
-from parametricSN.config import Config
+from parametricSN.config import Config, register_choices
+from parametricSN.data.registry import dataset_spec
 from parametricSN.models.registry import build_head
 from parametricSN.scattering import ParametricScattering2D
+from parametricSN.scattering.layer import BACKENDS, INITS, PARAMETERIZATIONS
+
+ARCHITECTURES = ("scattering", "identity")  # scattering.architecture: scattering layer + head, or the head on pixels
 
 
 class HybridModel(nn.Module):
@@ -59,20 +63,31 @@ def build_scattering(cfg: Config) -> ParametricScattering2D:
                                   backend=sc.backend, second_order_only=sc.second_order_only)
 
 
-def build_model(cfg: Config) -> HybridModel:
+def build_model(cfg: Config, num_classes: Optional[int] = None, in_channels: Optional[int] = None) -> HybridModel:
     """Scattering layer (unless ``scattering.architecture: identity``) + the head named ``model.name``.
 
     The head gets its input shape: (in_channels · K, H // 2^J, W // 2^J) for scattering, the raw
-    (in_channels, H, W) for identity; and ``cfg.num_classes`` outputs. Seed torch's global RNG before calling
-    (see the module docstring); this function does not.
+    (in_channels, H, W) for identity; and ``cfg.num_classes`` outputs (``num_classes`` / ``in_channels`` replace
+    what the dataset registry says, e.g. when a saved model is rebuilt without its data). Seed torch's global RNG
+    before calling (see the module docstring); this function does not.
     """
-    input_shape = (cfg.in_channels, cfg.dataset.height, cfg.dataset.width)
+    if num_classes is None or in_channels is None:
+        known = dataset_spec(cfg.dataset.name).shape(cfg.dataset)  # = (cfg.num_classes, cfg.in_channels)
+        num_classes, in_channels = num_classes or known[0], in_channels or known[1]
+    input_shape = (in_channels, cfg.dataset.height, cfg.dataset.width)
     scattering: Optional[ParametricScattering2D] = None
     head_input_shape = input_shape
     if cfg.scattering.architecture == "scattering":
         scattering = build_scattering(cfg)
         scale = 2 ** cfg.scattering.J
-        head_input_shape = (cfg.in_channels * scattering.n_coefficients,
+        head_input_shape = (in_channels * scattering.n_coefficients,
                             cfg.dataset.height // scale, cfg.dataset.width // scale)
-    head = build_head(cfg.model.name, head_input_shape, cfg.num_classes, cfg.model)
+    head = build_head(cfg.model.name, head_input_shape, num_classes, cfg.model)
     return HybridModel(scattering, head, input_shape, head_input_shape)
+
+
+# The valid values of the keys this factory reads live with the code that implements them.
+register_choices("scattering.architecture", lambda cfg: ARCHITECTURES)
+register_choices("scattering.init", lambda cfg: INITS)
+register_choices("scattering.parameterization", lambda cfg: PARAMETERIZATIONS)
+register_choices("scattering.backend", lambda cfg: BACKENDS)

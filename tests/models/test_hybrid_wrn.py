@@ -5,13 +5,14 @@ import torch.nn.functional as F
 
 from parametricSN.config import ModelConfig
 from parametricSN.models import build_head, build_model
-from parametricSN.models.cnn import HybridWideResNet
+from parametricSN.models.hybrid_wrn import HybridWideResNet
 
-from tests.models.helpers import make_cfg, n_params
+from tests.configs import make_cfg, paper
+from tests.models.helpers import n_params
 
 
 def test_cnn_k8_on_cifar_scattering_has_the_papers_22_6_million_parameters():
-    cfg = make_cfg("cifar", "model.name=cnn", "model.width=8", "model.depth=4", small=False)
+    cfg = make_cfg("cifar", *paper("cifar", small=False), "model.name=cnn", "model.width=8", "model.depth=4")
     model = build_model(cfg)
     assert model.head_input_shape == (3 * 81, 8, 8)  # J = 2, L = 8: K = 1 + 16 + 64 = 81 per colour channel
     assert n_params(model.head) == pytest.approx(22.6e6, rel=0.03)

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from parametricSN.config import DEFAULT_DATA_ROOT, load_config
 from parametricSN.data.fashion_mnist import FILES, candidates
-from parametricSN.training import train
+from parametricSN import train
 
 CONFIG = Path(__file__).resolve().parents[2] / "conf" / "fashion_mnist.yaml"
 
