@@ -14,6 +14,7 @@ import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
+import parametricSN
 from parametricSN.cli import main
 from parametricSN.config import ConfigError
 from parametricSN.data import build_loaders
@@ -96,7 +97,7 @@ def test_pack_members_equal_their_single_runs(fmnist_root, monkeypatch, head):
 
 def test_packed_runs_are_logged_and_reload_like_single_runs(fmnist_root, mlflow_uri):
     cfgs = member_cfgs(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true")[:2]
-    results = train_pack(cfgs)  # the default logger: MLflow, installed by importing parametricSN.tracking
+    results = parametricSN.train_pack(cfgs)  # MLflow for each member
     client = MlflowClient(mlflow_uri)
     single_cfg = tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true")
     single = train(single_cfg, MlflowLogger.from_config(single_cfg))
