@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,7 +29,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import CONFIG, _sync, write_synthetic_cifar  # noqa: E402  (benchmarks/ is not a package)
+from train import CONFIG, _sync, write_results, write_synthetic_cifar  # noqa: E402  (benchmarks/ is not a package)
 
 from parametricSN.config import load_config  # noqa: E402
 from parametricSN.data import build_loaders  # noqa: E402
@@ -121,13 +118,7 @@ def main() -> None:
         name = "LS+" + (f"cnn k={r['width']}" if r["head"] == "cnn" else r["head"])
         print(f"{name:<12} {r['sequential']:>16.3f} {r['packed']:>10.3f} {r['speedup']:>8.2f}x "
               f"{r['sequential_compute']:>20.3f} {r['packed_compute']:>8.3f} {r['speedup_compute']:>8.2f}x")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads,
-            "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-            "epochs_timed": args.epochs}
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {out}")
+    write_results(args, rows)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,17 @@ def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int,
             "test_images": len(loaders.test_indices), "test_images_per_s": len(loaders.test_indices) / test_s}
 
 
+def write_results(args: argparse.Namespace, rows: list[dict]) -> None:
+    """``{"meta": machine and settings, "rows": rows}`` as JSON to ``args.out``."""
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads,
+            "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "epochs_timed": args.epochs}
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per head (after one warm-up)")
@@ -189,13 +200,7 @@ def main() -> None:
         total = sum(r["phases"].values())
         print(f"{name:<12} " + " ".join(f"{r['phases'][p]:>10.3f}" for p in PHASES) + f" {total:>10.3f}")
         print(f"{'':<12} " + " ".join(f"{r['phases'][p] / total:>10.0%}" for p in PHASES))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads,
-            "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-            "epochs_timed": args.epochs}
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {out}")
+    write_results(args, rows)
 
 
 if __name__ == "__main__":
