@@ -1,8 +1,11 @@
-"""Command line: ``psn train`` and ``psn config show`` (also ``python -m parametricSN ...``).
+"""Command line: ``psn train``, ``psn deform`` and ``psn config show`` (also ``python -m parametricSN ...``).
 
     psn train -c conf/cifar.yaml scattering.J=3 train.epochs=10
     psn train -c conf/cifar.yaml --seeds 0,1,2 train.epochs=10     # three seeds packed as one model
+    psn deform RUN_ID tight-frame --num-images 100
     psn config show -c conf/cifar.yaml scattering.J=3
+    psn sweep experiments/cifar10-linear.yaml --dry-run      (see parametricSN/sweeps/cli.py)
+    psn report --experiment cifar10-linear
 
 Errors the user can fix print one line on stderr, without a traceback: a config error exits with status 2;
 a missing or malformed dataset or checkpoint exits with status 1.
@@ -18,6 +21,8 @@ from typing import Optional, Sequence
 
 from parametricSN.config import Config, ConfigError, load_config
 from parametricSN.data import DatasetError
+from parametricSN.deformation import cli as deform_cli
+from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
 from parametricSN.tracking import MlflowLogger
 from parametricSN.training import CheckpointError, train, train_pack
 
@@ -91,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_show = cfg_sub.add_parser("show", help="print the resolved config (file + overrides + defaults)")
     _add_config_args(p_show)
     p_show.set_defaults(func=_cmd_config_show)
+    add_sweep_subcommands(sub)
+    deform_cli.add_parser(sub)
     return parser
 
 

@@ -5,11 +5,11 @@
 (eval mode) from a run or a model file.
 """
 from parametricSN.tracking.mlflow_logger import ERROR_TAG, MlflowLogger
-from parametricSN.tracking.model_io import ModelFileError, load_model, save_model_file
+from parametricSN.tracking.model_io import ModelFileError, load_model, load_model_with_config, save_model_file
 from parametricSN.tracking.store import client_for, default_artifact_location, resolve_tracking_uri
 from parametricSN.training.logger import set_default_logger
 
 set_default_logger(MlflowLogger.from_config)
 
 __all__ = ["ERROR_TAG", "MlflowLogger", "ModelFileError", "client_for", "default_artifact_location", "load_model",
-           "resolve_tracking_uri", "save_model_file"]
+           "load_model_with_config", "resolve_tracking_uri", "save_model_file"]

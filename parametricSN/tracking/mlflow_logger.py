@@ -32,31 +32,34 @@ class MlflowLogger:
     """Log one run at a time into the MLflow store ``tracking_uri`` under ``experiment_name``.
 
     The experiment is created when missing, with ``artifact_location`` (default: see
-    :func:`parametricSN.tracking.store.default_artifact_location`).
+    :func:`parametricSN.tracking.store.default_artifact_location`). ``tags`` are added to every run it opens
+    (a sweep tags each run with its sweep name and cell).
     """
 
     def __init__(self, tracking_uri: Optional[str] = None, experiment_name: str = "default",
-                 artifact_location: Optional[str] = None, run_name: Optional[str] = None) -> None:
+                 artifact_location: Optional[str] = None, run_name: Optional[str] = None,
+                 tags: Optional[dict[str, str]] = None) -> None:
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment_name = experiment_name
         self.artifact_location = artifact_location or default_artifact_location(self.tracking_uri,
                                                                                 experiment_name)
         self.run_name = run_name
+        self.tags = dict(tags or {})
         self.client = client_for(self.tracking_uri)
         self.run_id: Optional[str] = None
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "MlflowLogger":
+    def from_config(cls, cfg: Config, tags: Optional[dict[str, str]] = None) -> "MlflowLogger":
         """A logger for ``cfg.mlflow`` (tracking_uri, experiment_name, artifact_location, run_name)."""
         m = cfg.mlflow
-        return cls(m.tracking_uri, m.experiment_name, m.artifact_location, m.run_name)
+        return cls(m.tracking_uri, m.experiment_name, m.artifact_location, m.run_name, tags=tags)
 
     # ---- run lifecycle ----------------------------------------------------------------------------------
     def start_run(self, cfg: Config) -> str:
         exp_id = get_or_create_experiment(self.client, self.experiment_name, self.artifact_location)
         tags = {"dataset": cfg.dataset.name, "model": cfg.model.name,
                 "scattering": ("learnable" if cfg.scattering.learnable else "fixed")
-                if cfg.scattering.architecture == "scattering" else "identity"}
+                if cfg.scattering.architecture == "scattering" else "identity", **self.tags}
         run = self.client.create_run(exp_id, run_name=self.run_name or None, tags=tags)
         self.run_id = run.info.run_id
         return self.run_id

@@ -77,6 +77,13 @@ def load_model(run_id_or_path: Union[str, "os.PathLike[str]"], tracking_uri: Opt
     ``run_id_or_path``: a model file, a folder holding ``model.pt``, or an MLflow run id (looked up in
     ``tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else the default store).
     """
+    return load_model_with_config(run_id_or_path, tracking_uri)[0]
+
+
+def load_model_with_config(run_id_or_path: Union[str, "os.PathLike[str]"], tracking_uri: Optional[str] = None
+                           ) -> tuple[nn.Module, Config]:
+    """:func:`load_model` and the config it was saved with (a dataset root that no longer exists is reset to
+    the default one, as for rebuilding)."""
     candidate = Path(run_id_or_path).expanduser()
     with tempfile.TemporaryDirectory(prefix="psn-model-") as tmp:
         if candidate.is_dir():
@@ -88,6 +95,7 @@ def load_model(run_id_or_path: Union[str, "os.PathLike[str]"], tracking_uri: Opt
         else:
             path = _download(str(run_id_or_path), tracking_uri, tmp)
         data = _read(path)
-    model = build_model(_config_for_rebuild(data["config"]), **data.get("shape", {}))
+    cfg = _config_for_rebuild(data["config"])
+    model = build_model(cfg, **data.get("shape", {}))
     model.load_state_dict(data["state_dict"])
-    return model.eval()
+    return model.eval(), cfg

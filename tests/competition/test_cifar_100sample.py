@@ -25,7 +25,7 @@ def test_competition_script_trains_each_seed_and_reports(tmp_path, mlflow_uri, m
         [MlflowClient(mlflow_uri).get_experiment_by_name("cifar10-100sample").experiment_id])
     params = [r.data.params for r in runs]
     assert sorted(p["general.seed"] for p in params) == ["207715039", "491659600"]
-    assert all(p["model.name"] == "cnn" and p["optim.three_phase"] == "True" for p in params)
+    assert all(p["model.name"] == "cnn" and p["optim.three_phase"] == "False" for p in params)
     assert all(r.info.status == "FINISHED" for r in runs)
 
 

@@ -6,7 +6,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from parametricSN.models import build_model
-from parametricSN.tracking import ModelFileError, load_model, save_model_file
+from parametricSN.tracking import ModelFileError, load_model, load_model_with_config, save_model_file
 from parametricSN.training import seed_everything, train
 from tests.configs import TINY, make_cfg
 
@@ -69,3 +69,10 @@ def test_load_errors_name_the_problem(fmnist_root, mlflow_uri, tmp_path):
         load_model(tmp_path / "other.pt")
     with pytest.raises(ModelFileError, match="holds no model.pt"):
         load_model(tmp_path)
+
+
+def test_load_model_with_config_returns_the_saved_config(fmnist_root, tmp_path):
+    cfg = make_cfg("fashion_mnist", *TINY, "scattering.L=6", root=fmnist_root)
+    path = save_model_file(tmp_path / "model.pt", build_model(cfg), cfg)
+    model, saved = load_model_with_config(path)
+    assert saved.to_dict() == cfg.to_dict() and model.scattering.L == 6 and not model.training

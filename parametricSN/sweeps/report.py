@@ -1,0 +1,234 @@
+"""``psn report``: an experiment's FINISHED runs as mean ± std per cell, beside the published numbers.
+
+Runs are grouped by every config key that varies across them except the seed (or by ``--by``); per group:
+``n``, the mean and the sample standard deviation (``n - 1`` in the denominator) of the final ``test_acc``,
+and, when a published entry matches the group (its ``where`` keys all equal), the published mean ± std and
+``diff = mean - published_mean``. A mean outside ``published_mean ± 2·published_std`` is marked ``!``.
+The published numbers come from ``--spec`` or, by default, from the experiment tag the sweep stored.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from parametricSN.config import ConfigError
+from parametricSN.sweeps.runner import TAG_PUBLISHED
+from parametricSN.sweeps.spec import NON_RESULT_KEYS, NON_RESULT_SECTIONS, SEED_KEY, Published
+
+TAG_REPORT = "psn.report"
+SIZE_KEY = "dataset.train_sample_num"
+# paper-style row labels (Table 1 of the paper): init, learnable or fixed scattering, head
+_INIT = {"tight-frame": "TF", "random": "Rand"}
+_HEAD = {"linear": "LL", "cnn": "WRN"}
+
+
+@dataclass
+class Group:
+    """One cell of the report."""
+
+    key: tuple[str, ...]  # the grouping keys' values (MLflow param text), in ``by`` order
+    accs: list[float]
+    published: Optional[Published]
+    params: dict[str, str]  # the params every run of the group shares
+
+    @property
+    def n(self) -> int:
+        return len(self.accs)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.accs)
+
+    @property
+    def std(self) -> float:
+        return statistics.stdev(self.accs) if self.n > 1 else math.nan
+
+    @property
+    def outside(self) -> bool:
+        p = self.published
+        return p is not None and abs(self.mean - p.mean) > 2 * p.std
+
+
+def _fmt(x: Optional[float]) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
+
+
+def varying_keys(runs: list[Any]) -> list[str]:
+    """Config keys (run params) whose value differs across ``runs``, except the seed and the tracking keys."""
+    keys = sorted({k for r in runs for k in r.data.params})
+    return [k for k in keys if k != SEED_KEY and k not in NON_RESULT_KEYS
+            and k.split(".", 1)[0] not in NON_RESULT_SECTIONS
+            and len({r.data.params.get(k) for r in runs}) > 1]
+
+
+def group_runs(runs: list[Any], by: list[str], published: list[Published]) -> list[Group]:
+    """Group FINISHED runs with a ``test_acc`` by the values of ``by``, in sorted (numeric-aware) order."""
+    groups: dict[tuple[str, ...], list[Any]] = {}
+    for r in runs:
+        if r.info.status == "FINISHED" and "test_acc" in r.data.metrics and TAG_REPORT not in r.data.tags:
+            groups.setdefault(tuple(r.data.params.get(k, "") for k in by), []).append(r)
+    out = []
+    for key in sorted(groups, key=lambda k: tuple(_sort_key(v) for v in k)):
+        members = groups[key]
+        shared = {k: v for k, v in members[0].data.params.items() if all(m.data.params.get(k) == v for m in members)}
+        match = next((p for p in published if p.matches(shared)), None)
+        out.append(Group(key, [float(m.data.metrics["test_acc"]) for m in members], match, shared))
+    return out
+
+
+def _sort_key(value: str) -> tuple:
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def to_csv(groups: list[Group], by: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*by, "n", "mean", "std", "published_mean", "published_std"])
+    for g in groups:
+        p = g.published
+        w.writerow([*g.key, g.n, f"{g.mean:.4f}", "" if math.isnan(g.std) else f"{g.std:.4f}",
+                    "" if p is None else p.mean, "" if p is None else p.std])
+    return buf.getvalue()
+
+
+def _cell_text(g: Group) -> str:
+    text = f"{_fmt(g.mean)} ± {_fmt(g.std) or '–'} (n={g.n})"
+    if g.published is not None:
+        p = g.published
+        text += f" [paper {p.mean:.2f} ± {p.std:.2f}, {g.mean - p.mean:+.2f}{' !' if g.outside else ''}]"
+    return text
+
+
+def row_label(params: dict[str, str], keys: list[str]) -> str:
+    """``TF LS+LL`` style when the keys are the paper's (init, learnable, head), else ``k=v, ...``."""
+    paper = {"scattering.init", "scattering.learnable", "model.name", "scattering.architecture"}
+    if keys and set(keys) <= paper:
+        if params.get("scattering.architecture") == "identity":
+            return _HEAD.get(params.get("model.name", ""), params.get("model.name", "?"))
+        init = _INIT.get(params.get("scattering.init", ""), params.get("scattering.init", ""))
+        ls = {"True": "LS", "False": "S"}.get(params.get("scattering.learnable", ""), "")
+        head = _HEAD.get(params.get("model.name", ""), params.get("model.name", ""))
+        return f"{init} {ls}+{head}".strip()
+    return ", ".join(f"{k}={params.get(k, '')}" for k in keys) or "all runs"
+
+
+def _paper_rank(params: dict[str, str]) -> tuple:
+    """The paper's row order: linear before WRN, scattering before pixels, TF before Rand, LS before S."""
+    return (params.get("model.name") != "linear", params.get("scattering.architecture") == "identity",
+            params.get("scattering.init") != "tight-frame", params.get("scattering.learnable") != "True")
+
+
+def to_markdown(groups: list[Group], by: list[str], title: str) -> str:
+    """A pivot with one column per training-set size when ``dataset.train_sample_num`` is a grouping key (the
+    paper's layout), else one row per group."""
+    lines = [f"# {title}", ""]
+    if SIZE_KEY in by:
+        rest = [k for k in by if k != SIZE_KEY]
+        sizes = sorted({g.params[SIZE_KEY] for g in groups}, key=_sort_key)
+        rows: dict[tuple[str, ...], dict[str, Group]] = {}
+        for g in groups:
+            rows.setdefault(tuple(g.params.get(k, "") for k in rest), {})[g.params[SIZE_KEY]] = g
+        lines += ["| cell | " + " | ".join(f"{s} samples" for s in sizes) + " |",
+                  "|---" * (len(sizes) + 1) + "|"]
+        for row in sorted(rows.values(), key=lambda r: _paper_rank(next(iter(r.values())).params)):
+            label = row_label(next(iter(row.values())).params, rest)
+            lines.append(f"| {label} | " + " | ".join(_cell_text(row[s]) if s in row else "" for s in sizes) + " |")
+    else:
+        lines += ["| " + " | ".join([*by, "n", "mean ± std", "published", "diff"]) + " |",
+                  "|---" * (len(by) + 4) + "|"]
+        for g in groups:
+            p = g.published
+            pub = f"{p.mean:.2f} ± {p.std:.2f}" if p else ""
+            diff = f"{g.mean - p.mean:+.2f}{' !' if g.outside else ''}" if p else ""
+            lines.append(f"| {' | '.join(g.key)} | {g.n} | {_fmt(g.mean)} ± {_fmt(g.std) or '–'} | {pub} | {diff} |")
+    lines += ["", "mean ± sample std of the final test_acc (%) over seeds; `!`: outside the published mean ± 2·std."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(groups: list[Group], by: list[str], path: Path, title: str) -> None:
+    """Accuracy vs training-set size with ±std error bars, one line per combination of the other keys."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rest = [k for k in by if k != SIZE_KEY]
+    lines: dict[str, list[Group]] = {}
+    for g in groups:
+        lines.setdefault(row_label(g.params, rest), []).append(g)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, gs in lines.items():
+        gs = sorted(gs, key=lambda g: _sort_key(g.params.get(SIZE_KEY, "0")))
+        x = [float(g.params.get(SIZE_KEY, "nan")) for g in gs]
+        ax.errorbar(x, [g.mean for g in gs], yerr=[0.0 if math.isnan(g.std) else g.std for g in gs],
+                    marker="o", capsize=3, label=label)
+    if len({g.params.get(SIZE_KEY) for g in groups}) > 1:
+        ax.set_xscale("log")
+    ax.set_xlabel("training samples")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def load_published(client: Any, experiment: Any, spec_path: Optional[str]) -> list[Published]:
+    if spec_path:
+        from parametricSN.sweeps.spec import load_spec
+        return load_spec(spec_path).published
+    raw = experiment.tags.get(TAG_PUBLISHED)
+    return [Published(p["where"], p["mean"], p["std"]) for p in json.loads(raw)] if raw else []
+
+
+def report(experiment: str, tracking_uri: Optional[str] = None, fmt: str = "markdown",
+           by: Optional[list[str]] = None, plot_file: Optional[str] = None, spec_path: Optional[str] = None,
+           log: bool = True) -> str:
+    """The report text (markdown or CSV) of ``experiment``; with ``log`` also stored (markdown, CSV and, with
+    ``plot_file``, the PNG) as artifacts of a new summary run tagged ``psn.report`` in the experiment."""
+    from parametricSN.sweeps.runner import absolute_uri
+    from parametricSN.tracking.store import client_for
+
+    client = client_for(absolute_uri(tracking_uri))
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        raise ConfigError(f"--experiment: no experiment {experiment!r} in {absolute_uri(tracking_uri)}")
+    runs = [r for r in client.search_runs([exp.experiment_id], max_results=50000) if TAG_REPORT not in r.data.tags]
+    finished = [r for r in runs if r.info.status == "FINISHED" and "test_acc" in r.data.metrics]
+    if not finished:
+        raise ConfigError(f"--experiment: {experiment!r} has no FINISHED run with a test_acc yet")
+    keys = by or varying_keys(finished)
+    known = {k for r in finished for k in r.data.params}
+    for k in keys:
+        if k not in known:
+            raise ConfigError(f"--by {k}: not a param of the runs; use a dotted config key such as scattering.init")
+    groups = group_runs(finished, keys, load_published(client, exp, spec_path))
+    md, table = to_markdown(groups, keys, experiment), to_csv(groups, keys)
+    if plot_file:
+        plot(groups, keys, Path(plot_file), experiment)
+    if log:  # MLflow prints a "View run at" link to stdout for a server: keep stdout the report alone
+        with contextlib.redirect_stdout(sys.stderr):
+            _log_summary(client, exp.experiment_id, md, table, plot_file)
+    return md if fmt == "markdown" else table
+
+
+def _log_summary(client: Any, exp_id: str, md: str, table: str, plot_file: Optional[str]) -> None:
+    """A ``report`` run (tag ``psn.report``) holding report.md, report.csv and the plot."""
+    run = client.create_run(exp_id, run_name="report", tags={TAG_REPORT: "1"})
+    client.log_text(run.info.run_id, md, "report.md")
+    client.log_text(run.info.run_id, table, "report.csv")
+    if plot_file:
+        client.log_artifact(run.info.run_id, plot_file)
+    client.set_terminated(run.info.run_id, "FINISHED")
+

@@ -1,0 +1,86 @@
+"""Where a sweep's runs execute: ``python -m parametricSN.sweeps.worker`` reads a task (JSON on stdin) and trains
+its runs one after the other in this process; :func:`execute` starts that process and collects the results.
+
+A task is ``{"runs": [{"config": {...}, "tags": {...}}, ...]}``. For each run the worker prints one line
+``PSN_RESULT {"status": ..., "run_id": ..., "test_acc": ..., "error": ...}`` as soon as the run ends, so a worker
+that dies (out of memory, a segfault) still reports the runs before it and the launcher knows which are missing.
+Every launcher (local pool, Ray) runs a task as its own process, so a crash takes down no other run.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Optional
+
+RESULT_PREFIX = "PSN_RESULT "
+STDERR_TAIL = 2000  # characters of a crashed worker's stderr kept in its error message
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"terminated by signal {signum}")  # the run is closed as KILLED, not left RUNNING
+
+
+def run_one(spec: dict[str, Any]) -> dict[str, Any]:
+    """Train one run (``config`` dict, ``tags``) and return its result; a failure is a result, not a raise."""
+    from parametricSN.config import config_from_dict
+    from parametricSN.tracking import MlflowLogger
+    from parametricSN.training import train
+
+    class _Logger(MlflowLogger):
+        opened: Optional[str] = None  # the run id, kept after set_failed clears ``run_id``
+
+        def start_run(self, cfg):  # type: ignore[no-untyped-def]
+            self.opened = super().start_run(cfg)
+            return self.opened
+
+    start = time.monotonic()
+    logger: Optional[_Logger] = None
+    try:
+        cfg = config_from_dict(spec["config"])
+        logger = _Logger.from_config(cfg, tags=spec.get("tags"))
+        result = train(cfg, logger)
+        out = {"status": "FINISHED", "run_id": result.run_id, "test_acc": result.test_acc, "error": None}
+    except BaseException as exc:  # noqa: BLE001 - reported to the launcher; the run is already marked failed
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        out = {"status": status, "run_id": logger.opened if logger else None, "test_acc": None,
+               "error": f"{type(exc).__name__}: {exc}"}
+    out["duration"] = time.monotonic() - start
+    return out
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    task = json.load(sys.stdin)
+    ok = True
+    for spec in task["runs"]:
+        result = run_one(spec)
+        ok = ok and result["status"] == "FINISHED"
+        print(RESULT_PREFIX + json.dumps(result), flush=True)
+        if result["status"] == "KILLED":
+            return 130
+    return 0 if ok else 1
+
+
+def execute(task: dict[str, Any], python: Optional[str] = None) -> list[dict[str, Any]]:
+    """Run ``task`` in a new ``python -m parametricSN.sweeps.worker`` process; one result per run, in order.
+    Runs the process did not report (it died) come back ``FAILED`` with its exit status and stderr tail and
+    ``run_id`` None (the launcher finds and closes their MLflow runs by their ``psn.attempt`` tag)."""
+    start = time.monotonic()
+    proc = subprocess.run([python or sys.executable, "-m", "parametricSN.sweeps.worker"], input=json.dumps(task),
+                          capture_output=True, text=True)
+    results = [json.loads(line[len(RESULT_PREFIX):]) for line in proc.stdout.splitlines()
+               if line.startswith(RESULT_PREFIX)]
+    if len(results) < len(task["runs"]):
+        tail = " ".join(proc.stderr[-STDERR_TAIL:].split()) or "no output"
+        error = f"worker process exited with status {proc.returncode}: {tail}"
+        elapsed = time.monotonic() - start - sum(r["duration"] for r in results)
+        results += [{"status": "FAILED", "run_id": None, "test_acc": None, "error": error, "duration": elapsed}
+                    for _ in task["runs"][len(results):]]
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""A sweep logging to a real `mlflow server` (loopback only, HTTP tracking URI, artifacts uploaded through the
+server), then `psn report` read back from it. One server for the module."""
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from parametricSN.cli import main
+from tests.sweeps.test_run import tiny_base
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    log = open(folder / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", "1", "--backend-store-uri", f"sqlite:///{folder}/server.db",
+                             "--serve-artifacts", "--artifacts-destination", str(folder / "artifacts")],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not start: {(folder / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield url, folder / "artifacts"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_sweep_and_report_through_a_tracking_server(server, tmp_path, fmnist_root, capsys):
+    url, artifacts = server
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: served\nbase: {tiny_base(tmp_path, fmnist_root)}\ngrid:\n  general.seed: [1]\n"
+                    "published:\n  - {where: {}, mean: 50.0, std: 1.0}\n")
+    assert main(["sweep", str(spec), "--tracking-uri", url]) == 0
+    out = capsys.readouterr().out
+    assert "1 finished, 0 skipped, 0 failed" in out
+    client = MlflowClient(url)
+    exp = client.get_experiment_by_name("served")
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.info.status == "FINISHED" and run.data.tags["psn.sweep"] == "served"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
+    # the artifact went through the server into its artifact store, not to a local folder of the worker
+    assert list(artifacts.rglob("config.yaml")) and not (tmp_path / "mlruns").exists()
+    assert main(["sweep", str(spec), "--tracking-uri", url]) == 0  # rerun: the cell is finished
+    assert "0 to run" in capsys.readouterr().out
+    assert main(["report", "--experiment", "served", "--tracking-uri", url, "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    acc = run.data.metrics["test_acc"]
+    assert lines[1].split(",")[:3] == ["1", f"{acc:.4f}", ""] and lines[1].endswith("50.0,1.0")
+    assert list(artifacts.rglob("report.csv"))
