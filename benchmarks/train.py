@@ -8,9 +8,17 @@ AutoAugment + Cutout, collation) is part of the measurement. Heads: ``linear`` a
 
 - seconds/epoch: median wall time of ``train_epoch`` (one pass over the 100 images, forward + backward +
   optimizer and scheduler steps) after one warm-up epoch;
-- test throughput: images/s of ``evaluate`` over ``--test-images`` test images (batch 256, eval mode, no grad).
+- test throughput: images/s of ``evaluate`` over ``--test-images`` test images (batch 256, eval mode, no grad);
+- the epoch split into phases (median over the timed epochs, device synchronised between phases): data and
+  augmentation (``next(loader)`` + the copy to the device), forward (model + loss + the loop's bookkeeping),
+  backward, optimizer (step + scheduler), logging (filter motion + ``log_metrics`` to a real MLflow SQLite store)
+  and evaluation amortised per epoch (10000 test images every ``train.test_every`` epochs, from the measured
+  throughput).
 
     python benchmarks/train.py [--epochs 3] [--test-images 1000] [--threads 2] [--device cpu] [--out FILE]
+
+The packed-vs-sequential comparison is ``benchmarks/pack.py``; the FFT floor of a scattering step is in
+``benchmarks/scattering.py``.
 """
 from __future__ import annotations
 
@@ -31,6 +39,11 @@ from parametricSN.config import load_config
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.training import build_loss, build_optimizer, build_schedule, evaluate, seed_everything, train_epoch
+from parametricSN.training.filter_report import FilterReport
+from parametricSN.training.optim import group_lrs
+
+PHASES = ("data", "forward", "backward", "optimizer", "logging", "evaluation")
+FULL_TEST_SET = 10000
 
 CONFIG = Path(__file__).resolve().parents[1] / "conf" / "cifar.yaml"
 
@@ -59,9 +72,54 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int, device: str) -> dict:
+def profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev: torch.device, logger, report: FilterReport,
+                  epoch: int) -> dict[str, float]:
+    """Seconds of one training epoch spent in each phase but evaluation (see the module docstring)."""
+    spent = dict.fromkeys(PHASES[:-1], 0.0)
+
+    def lap(phase: str, t0: float) -> float:
+        _sync(dev)
+        now = time.perf_counter()
+        spent[phase] += now - t0
+        return now
+
+    model.train()
+    loaders.set_epoch(epoch)
+    metrics = group_lrs(optimizer)
+    batches = iter(loaders.train)
+    loss_sum, seen = torch.zeros((), device=dev), 0
+    t = time.perf_counter()
+    while True:
+        try:
+            x, y = next(batches)
+        except StopIteration:
+            lap("data", t)
+            break
+        x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+        t = lap("data", t)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss_sum += loss.detach() * len(y)
+        seen += len(y)
+        t = lap("forward", t)
+        loss.backward()
+        t = lap("backward", t)
+        optimizer.step()
+        schedule.after_optimizer_step()
+        t = lap("optimizer", t)
+    schedule.after_epoch()
+    t = time.perf_counter()
+    metrics["train_loss"] = float(loss_sum) / seen
+    metrics.update(report.on_epoch_end(epoch))  # filter motion, as the loop's epoch hook
+    logger.log_metrics(metrics, step=epoch)
+    lap("logging", t)
+    return spent
+
+
+def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int, device: str,
+               logger=None) -> dict:
     cfg = load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", f"model.name={head}",
-                               f"model.width={width}", f"train.epochs={epochs + 1}",
+                               f"model.width={width}", f"train.epochs={2 * epochs + 1}",
                                f"dataset.test_sample_num={test_images}", f"general.device={device}"])
     dev = torch.device(device)
     loaders = build_loaders(cfg)
@@ -84,11 +142,31 @@ def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int,
     evaluate(model, loaders.test, loss_fn, dev)
     _sync(dev)
     test_s = time.perf_counter() - t0
-    return {"head": head, "width": width if head == "cnn" else None,
+    phases = {}
+    if logger is not None:
+        logger.start_run(cfg)
+        report = FilterReport(model, cfg)
+        laps = [profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev, logger, report, e)
+                for e in range(epochs + 2, 2 * epochs + 2)]
+        logger.end_run()
+        phases = {k: statistics.median(lap[k] for lap in laps) for k in PHASES[:-1]}
+        phases["evaluation"] = test_s / len(loaders.test_indices) * FULL_TEST_SET / cfg.train.test_every
+    return {"head": head, "width": width if head == "cnn" else None, "phases": phases,
             "params": sum(p.numel() for p in model.parameters()),
             "train_images": len(loaders.train_indices), "batch": cfg.dataset.train_batch_size,
             "sec_per_epoch": statistics.median(times[1:]), "epoch_times": times[1:],
             "test_images": len(loaders.test_indices), "test_images_per_s": len(loaders.test_indices) / test_s}
+
+
+def write_results(args: argparse.Namespace, rows: list[dict]) -> None:
+    """``{"meta": machine and settings, "rows": rows}`` as JSON to ``args.out``."""
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads,
+            "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "epochs_timed": args.epochs}
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(f"wrote {out}")
 
 
 def main() -> None:
@@ -103,8 +181,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="psn-bench-") as tmp:
+        from parametricSN.tracking import MlflowLogger
+
         write_synthetic_cifar(Path(tmp), train_per_class=10, test_images=args.test_images)
-        rows = [bench_head(Path(tmp), h, args.width, args.epochs, args.test_images, args.device)
+        logger = MlflowLogger(f"sqlite:///{tmp}/store.db", "bench", artifact_location=f"{tmp}/artifacts")
+        rows = [bench_head(Path(tmp), h, args.width, args.epochs, args.test_images, args.device, logger)
                 for h in args.heads]
     print(f"100-sample CIFAR protocol (synthetic data, paper AutoAugment, batch 128, learnable scattering J=2 L=8), "
           f"device={args.device}, threads={args.threads}, torch {torch.__version__}")
@@ -112,13 +193,14 @@ def main() -> None:
     for r in rows:
         name = "LS+" + (f"cnn k={r['width']}" if r["head"] == "cnn" else r["head"])
         print(f"{name:<12} {r['params']:>12,} {r['sec_per_epoch']:>10.3f} {r['test_images_per_s']:>12.1f}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads,
-            "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-            "epochs_timed": args.epochs}
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {out}")
+    print("\nepoch split into phases (s; evaluation amortised: 10000 test images every train.test_every epochs)")
+    print(f"{'model':<12} " + " ".join(f"{p:>10}" for p in PHASES) + f" {'total':>10}")
+    for r in rows:
+        name = "LS+" + (f"cnn k={r['width']}" if r["head"] == "cnn" else r["head"])
+        total = sum(r["phases"].values())
+        print(f"{name:<12} " + " ".join(f"{r['phases'][p]:>10.3f}" for p in PHASES) + f" {total:>10.3f}")
+        print(f"{'':<12} " + " ".join(f"{r['phases'][p] / total:>10.0%}" for p in PHASES))
+    write_results(args, rows)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     psn train -c conf/cifar.yaml scattering.J=3 train.epochs=10
     psn train --resume RUN_ID [train.epochs=20]
+    psn train -c conf/cifar.yaml --seeds 0,1,2 train.epochs=10     # three seeds packed as one model
     psn deform RUN_ID tight-frame --num-images 100
     psn config show -c conf/cifar.yaml scattering.J=3
     psn sweep experiments/cifar10-linear.yaml --dry-run      (see parametricSN/sweeps/cli.py)
@@ -15,18 +16,19 @@ the command that resumes it (status 128 + the signal number). Warnings print as 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
 import warnings
 from typing import Optional, Sequence
 
-from parametricSN.config import ConfigError, load_config
+from parametricSN.config import Config, ConfigError, load_config
 from parametricSN.data import DatasetError
 from parametricSN.deformation import cli as deform_cli
 from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
 from parametricSN.tracking import MlflowLogger, prepare_resume, resume_command
-from parametricSN.training import CheckpointError, train
+from parametricSN.training import CheckpointError, train, train_pack
 from parametricSN.training.divergence import DivergenceError
 from parametricSN.training.interrupt import RunInterrupted, Terminated, graceful_stop
 
@@ -48,6 +50,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           "that may change, e.g. train.epochs=20)")
     if not args.resume and not args.config:
         raise ConfigError("psn train needs -c CONFIG (a new run) or --resume RUN_ID")
+    if args.resume and args.seeds:
+        raise ConfigError("--seeds starts new packed runs; it cannot be combined with --resume")
+    if args.seeds:
+        return _train_seeds(load_config(args.config, args.overrides), args.seeds)
     with graceful_stop():
         if args.resume:
             cfg, state, logger = prepare_resume(args.resume, args.overrides)
@@ -62,6 +68,39 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"run_id: {result.run_id}")
     print(f"test_acc: {result.test_acc:.2f}")
     return 0
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, e.g. 0,1,2, got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct, got {text!r}")
+    return seeds
+
+
+def _train_seeds(cfg: Config, seeds: list[int]) -> int:
+    """``--seeds``: the config once per seed, trained as one pack; prints a YAML list of seed, run_id, test_acc."""
+    cfgs = [dataclasses.replace(cfg, general=dataclasses.replace(cfg.general, seed=s)) for s in seeds]
+    # a pack keeps no checkpoint: SIGINT / SIGTERM stop it at once and its member runs are closed KILLED
+    previous = signal.signal(signal.SIGTERM, _stop_now)
+    try:
+        results = train_pack(cfgs, [MlflowLogger.from_config(c) for c in cfgs])
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"psn: stopped by {signal.Signals(signum).name}; the pack's {len(cfgs)} runs are marked KILLED "
+              "(packed runs keep no checkpoints: start them again)", file=sys.stderr)
+        return 128 + signum
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    for seed, result in zip(seeds, results):
+        print(f"- seed: {seed}\n  run_id: {result.run_id}\n  test_acc: {result.test_acc:.2f}")
+    return 0
+
+
+def _stop_now(signum: int, frame: object) -> None:
+    raise Terminated(signum)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p_train, required=False)
     p_train.add_argument("--resume", metavar="RUN_ID", help="continue this run from its last checkpoint (keys "
                          "that cannot change the results, e.g. train.epochs=20, may be given)")
+    p_train.add_argument("--seeds", type=_seed_list, default=None, metavar="S1,S2,...",
+                         help="train the config once per seed, all seeds packed as one model (see train_pack)")
     p_train.set_defaults(func=_cmd_train)
     p_cfg = sub.add_parser("config", help="inspect configs")
     cfg_sub = p_cfg.add_subparsers(dest="config_command", required=True)

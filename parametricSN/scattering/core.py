@@ -123,27 +123,37 @@ def scattering2d(x: Tensor, filters: FilterBank, J: int, L: int, max_order: int 
     ``filters`` are sized for the padded input; ``pads`` as from :func:`pad_sizes`. K counts order 0, the
     ``J*L`` order-1 paths (``n1 = j1*L + l1``) and the order-2 paths (``n1`` outer, ``n2`` inner, ``j2 > j1``),
     kymatio's order; with ``second_order_only`` only the order-2 block.
+
+    Packed (several filter banks in one pass): when ``filters.psi`` has a leading member dimension P,
+    ``(P, J*L, M, N)`` (and ``psi_coarse[j1]`` likewise ``(P, ..., M/2^j1, N/2^j1)``; ``phi`` is shared),
+    ``x`` is ``(P, B, M0, N0)`` and member p's images are scattered with member p's wavelets:
+    ``(P, B, K, M0/2^J, N0/2^J)``. Every operation is the unpacked one, broadcast over P.
     """
+    packed = filters.psi.dim() == 4
     U_0 = reflect_pad(x, pads)
     U_0_hat = torch.fft.fft2(U_0)
     out_S_0, out_S_1, out_S_2 = [], [], []
     if not second_order_only:
-        out_S_0.append(lowpass(U_0, filters.phi[0], 2 ** J)[:, None])
+        out_S_0.append(lowpass(U_0, filters.phi[0], 2 ** J).unsqueeze(-3))
 
     # One first-order path at a time: a path's tensors are a few MB and stay in cache, where batching all
     # orientations makes tens-of-MB temporaries that cost more to allocate and stream than they save.
-    psi_1 = filters.psi.unbind(0)  # unbind, not slicing: slices backpropagate through zero-filled copies
+    psi_1 = filters.psi.unbind(-3)  # unbind, not slicing: slices backpropagate through zero-filled copies
+    if packed:  # (P, M, N) -> (P, 1, M, N): one filter per member, broadcast over that member's batch
+        psi_1 = [psi.unsqueeze(-3) for psi in psi_1]
     for n1 in range(J * L):
         j1 = n1 // L
         U_1 = torch.fft.ifft2(filter_subsample(U_0_hat, psi_1[n1], 2 ** j1)).abs()
         if not second_order_only:
-            out_S_1.append(lowpass(U_1, filters.phi[j1], 2 ** (J - j1))[:, None])
+            out_S_1.append(lowpass(U_1, filters.phi[j1], 2 ** (J - j1)).unsqueeze(-3))
         if max_order < 2 or j1 == J - 1:
             continue
-        U_1_hat = torch.fft.fft2(U_1)[:, None]
+        U_1_hat = torch.fft.fft2(U_1).unsqueeze(-3)
         # all second-order filters of one scale j2 > j1 at once: (B, L, M/2^j2, N/2^j2)
-        for j2, psi_2 in enumerate(filters.psi_coarse[j1].split(L), start=j1 + 1):
+        for j2, psi_2 in enumerate(filters.psi_coarse[j1].split(L, dim=-3), start=j1 + 1):
+            if packed:  # (P, L, m, n) -> (P, 1, L, m, n)
+                psi_2 = psi_2.unsqueeze(-4)
             U_2 = torch.fft.ifft2(filter_subsample(U_1_hat, psi_2, 2 ** (j2 - j1))).abs()
             out_S_2.append(lowpass(U_2, filters.phi[j2], 2 ** (J - j2)))
 
-    return torch.cat(out_S_0 + out_S_1 + out_S_2, dim=1)
+    return torch.cat(out_S_0 + out_S_1 + out_S_2, dim=-3)

@@ -131,6 +131,11 @@ class MlflowLogger:
             path = save_model_file(Path(tmp) / FILE_NAME, model, cfg)
             self.client.log_artifact(self._run(), str(path), ARTIFACT_DIR)
 
+    def set_tags(self, tags: dict[str, str]) -> None:
+        """Tag the open run (e.g. ``pack_id`` / ``pack_index`` of a packed run)."""
+        for key, value in tags.items():
+            self.client.set_tag(self._run(), key, str(value)[:MAX_TAG_LENGTH])
+
     def _run(self) -> str:
         if self.run_id is None:
             raise RuntimeError("MlflowLogger: no open run; call start_run first")

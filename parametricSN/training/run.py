@@ -99,6 +99,14 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
             exc.run_id = run_id
         logger.set_failed(exc)
         raise
+    return finish_run(cfg, logger, RunResult(run_id=run_id, test_acc=test_acc, history=history), model, filters)
+
+
+def finish_run(cfg: Config, logger: Logger, result: RunResult, model: nn.Module, filters: FilterReport
+               ) -> RunResult:
+    """Store a trained run's outputs (curves, filter figures, the model, as ``cfg`` asks), end the run, and
+    return ``result``."""
+    run_id, history = result.run_id, result.history
     # Training is over and its metrics are logged: a failure to store a figure or the model must not turn a
     # finished run into a failed one, nor lose the result. It is reported and the run still ends normally.
     outputs = []
@@ -111,9 +119,9 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
         try:
             log_output()
         except Exception as exc:  # noqa: BLE001 - reported; the finished run must survive it
-            warnings.warn(f"run {run_id}: could not store {what}: {type(exc).__name__}: {exc}", stacklevel=2)
+            warnings.warn(f"run {run_id}: could not store {what}: {type(exc).__name__}: {exc}", stacklevel=3)
     logger.end_run()
-    return RunResult(run_id=run_id, test_acc=test_acc, history=history)
+    return result
 
 
 def _log_curves(logger: Logger, history: list[dict[str, float]]) -> None:
