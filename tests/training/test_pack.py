@@ -146,6 +146,14 @@ def test_psn_train_seeds_packs_them_in_a_real_process(tmp_path, fmnist_root, mlf
 
 def test_psn_train_seeds_must_be_distinct_integers(tmp_path, capsys):
     for seeds, message in (("1,x", "expected comma-separated integers"), ("1,1", "seeds must be distinct")):
-        with pytest.raises(SystemExit) as exit_info:
-            main(["train", "-c", str(tmp_path / "any.yaml"), "--seeds", seeds])
-        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+        assert main(["train", "-c", str(tmp_path / "any.yaml"), "--seeds", seeds]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1  # one line, argparse's usage left out
+
+
+def test_a_diverging_member_fails_the_whole_pack_by_name(fmnist_root):
+    cfgs = member_cfgs(fmnist_root, "optim.max_lr=1e30")
+    loggers = [RecordingLogger() for _ in cfgs]
+    with pytest.raises(pack_module.DivergenceError, match=r"diverged in epoch 1: .*pack member\(s\) 0, 1, 2"):
+        train_pack(cfgs, loggers)
+    assert [lg.ended for lg in loggers] == ["FAILED"] * 3 and all(not lg.metrics for lg in loggers)
