@@ -45,7 +45,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     try:
         return run_sweep(spec, cells, launcher=args.launcher, workers=args.workers, address=args.address,
-                         cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+                         cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run, pack=args.pack)
     except KeyboardInterrupt:  # the workers got the same Ctrl-C: their runs are closed KILLED
         print(f"psn: sweep {spec.name} interrupted; run the same command again to continue (finished runs are "
               f"kept and skipped)", file=sys.stderr)
@@ -82,6 +82,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", default=None, help="ray: auto or ray://host:port (default: a local Ray)")
     p.add_argument("--cpus-per-run", type=_positive(float), default=1.0, help="ray: CPUs reserved per run")
     p.add_argument("--gpus-per-run", type=_positive(float), default=0.0, help="ray: GPUs per run (0.25: 4 share)")
+    p.add_argument("--pack", type=_positive(int), default=1, metavar="N",
+                   help="train up to N cells that differ only in their seed as one packed model (default 1: none)")
     p.add_argument("--only", action="append", default=[], metavar="key=value", help="run only matching cells")
     p.add_argument("--tracking-uri", default=None, help="MLflow store or server for every run")
     p.set_defaults(func=_cmd_sweep)

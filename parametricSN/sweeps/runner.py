@@ -76,7 +76,27 @@ def _task(spec: SweepSpec, cells: list[Cell], uri: str) -> dict[str, Any]:
         tags = {TAG_SWEEP: spec.name, TAG_CELL: cell.hash, TAG_ATTEMPT: uuid.uuid4().hex,
                 TAG_VARYING: json.dumps(cell.varying, sort_keys=True)}
         runs.append({"config": config, "tags": tags})
-    return {"cells": [c.index for c in cells], "runs": runs}
+    return {"cells": [c.index for c in cells], "runs": runs, "pack": len(cells) > 1}
+
+
+def pack_groups(cells: list[Cell], size: int) -> list[list[Cell]]:
+    """``cells`` in launcher tasks: one cell per task, or with ``size`` > 1 the cells whose configs differ only in
+    ``general.seed`` grouped, in spec order, into packs of at most ``size`` (trained as one model by
+    :func:`parametricSN.training.train_pack`). A head that cannot be packed is a ConfigError naming it."""
+    if size <= 1:
+        return [[c] for c in cells]
+    from parametricSN.training.pack import check_pack
+
+    groups: dict[str, list[Cell]] = {}
+    for cell in cells:
+        flat = cell.config.flat()
+        flat.pop("general.seed")
+        groups.setdefault(json.dumps(flat, sort_keys=True, default=str), []).append(cell)
+    packs = []
+    for group in groups.values():
+        check_pack([c.config for c in group])
+        packs += [group[i:i + size] for i in range(0, len(group), size)]
+    return sorted(packs, key=lambda pack: pack[0].index)
 
 
 def _close_orphan(client: Any, exp_id: str, attempt: str, error: str) -> Optional[str]:
@@ -92,12 +112,15 @@ def _close_orphan(client: Any, exp_id: str, attempt: str, error: str) -> Optiona
 
 def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", workers: int = 1,
               address: Optional[str] = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
-              out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+              out: Optional[TextIO] = None, err: Optional[TextIO] = None, pack: int = 1) -> int:
     """Run every cell without a FINISHED run; print one line per finished run and a summary. Returns 0 when
-    every run finished, 1 otherwise (each failed run listed on ``err`` with its run id and error)."""
+    every run finished, 1 otherwise (each failed run listed on ``err`` with its run id and error). ``pack`` > 1
+    trains up to that many cells that differ only in their seed as one packed model (one task, one process);
+    each is still its own MLflow run."""
     from parametricSN.sweeps.launchers import launch_local, launch_ray
 
     out, err = out or sys.stdout, err or sys.stderr
+    pack_groups(cells, pack)  # a head that cannot be packed is a config error before the store is touched
     client, exp_id, uri = prepare_experiment(spec, cells)
     done = finished_cells(client, exp_id)
     todo, seen = [], set(done)
@@ -109,7 +132,7 @@ def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", worke
     print(f"{spec.name}: {len(cells)} runs, {skipped} already finished or repeated, {len(todo)} to run "
           f"({launcher}) -> {uri}", file=out, flush=True)
     by_index = {c.index: c for c in todo}
-    tasks = [_task(spec, [c], uri) for c in todo]
+    tasks = [_task(spec, group, uri) for group in pack_groups(todo, pack)]
     if launcher == "ray":
         stream = launch_ray(tasks, address, cpus_per_run, gpus_per_run)
     else:

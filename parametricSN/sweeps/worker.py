@@ -51,9 +51,36 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def run_pack(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Train the runs ``specs`` (configs differing only in their seed) as one pack; one result per run, as
+    :func:`run_one` reports a single run. A failure fails every member of the pack."""
+    from parametricSN.config import config_from_dict
+    from parametricSN.tracking import MlflowLogger
+    from parametricSN.training import train_pack
+
+    start = time.monotonic()
+    loggers: list[MlflowLogger] = []
+    try:
+        cfgs = [config_from_dict(spec["config"]) for spec in specs]
+        loggers = [MlflowLogger.from_config(cfg, tags=spec.get("tags")) for cfg, spec in zip(cfgs, specs)]
+        results = train_pack(cfgs, loggers)
+        outs = [{"status": "FINISHED", "run_id": r.run_id, "test_acc": r.test_acc, "error": None} for r in results]
+    except BaseException as exc:  # noqa: BLE001 - reported to the launcher; the runs are already marked failed
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        outs = [{"status": status, "run_id": None, "test_acc": None, "error": f"{type(exc).__name__}: {exc}"}
+                for _ in specs]  # the launcher finds each member's run by its psn.attempt tag
+    duration = (time.monotonic() - start) / len(specs)
+    return [{**o, "duration": duration} for o in outs]
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     task = json.load(sys.stdin)
+    if task.get("pack"):
+        results = run_pack(task["runs"])
+        for result in results:
+            print(RESULT_PREFIX + json.dumps(result), flush=True)
+        return 0 if all(r["status"] == "FINISHED" for r in results) else 1
     ok = True
     for spec in task["runs"]:
         result = run_one(spec)
