@@ -54,8 +54,9 @@ def timed(fn, dev: torch.device) -> float:
 
 def bench_head(root: Path, head: str, width: int, n: int, epochs: int, device: str) -> dict:
     dev = torch.device(device)
+    widen = [f"model.width={width}"] if head == "cnn" else []  # the linear head has no width
     cfgs = [load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", f"model.name={head}",
-                                 f"model.width={width}", f"general.device={device}",
+                                 *widen, f"general.device={device}",
                                  # each epoch runs twice per side (with data, compute only): twice the steps
                                  f"train.epochs={2 * (epochs + 1)}",
                                  f"general.seed={seed}"]) for seed in range(n)]

@@ -118,9 +118,10 @@ def profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev: torch.devic
 
 def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int, device: str,
                logger=None) -> dict:
-    cfg = load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", f"model.name={head}",
-                               f"model.width={width}", f"train.epochs={2 * epochs + 1}",
-                               f"dataset.test_sample_num={test_images}", f"general.device={device}"])
+    widen = [f"model.width={width}"] if head == "cnn" else []  # the linear head has no width
+    cfg = load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", f"model.name={head}", *widen,
+                               f"train.epochs={2 * epochs + 1}", f"dataset.test_sample_num={test_images}",
+                               f"general.device={device}"])
     dev = torch.device(device)
     loaders = build_loaders(cfg)
     seed_everything(cfg.general.seed)
