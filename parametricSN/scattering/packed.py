@@ -10,7 +10,7 @@ mask), so their gradient is exactly zero and an SGD/Adam step without weight dec
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -38,6 +38,10 @@ class PackedScattering2D(nn.Module):
         for attr in SHARED + ("padded_shape", "pads", "n_coefficients"):
             setattr(self, attr, getattr(first, attr))
         self.n_members = len(members)
+        # One pass of the core over all members (a leading member dimension) saves launches on a GPU; on a CPU
+        # its P-times larger temporaries made a pack of 10 twice slower than scattering member by member
+        # (benchmarks/pack.py), so None (the default) means: one pass on CUDA, member by member elsewhere.
+        self.one_pass: Optional[bool] = None
         self.learnable = any(m.learnable for m in members)
         self._all_learnable = all(m.learnable for m in members)
         for res in range(self.J):
@@ -104,13 +108,16 @@ class PackedScattering2D(nn.Module):
         B, C = x.shape[1:3]
         bank = self.filter_bank(x.dtype)
         flat = x.reshape(P, B * C, *self.shape)
-        if self.backend == "fast":
+        one_pass = x.is_cuda if self.one_pass is None else self.one_pass
+        if self.backend == "fast" and one_pass:
             S = scattering2d(flat, bank, self.J, self.L, self.max_order, self.pads, self.second_order_only)
-        else:  # kymatio's core takes one filter bank: one member at a time
-            from parametricSN.scattering.kymatio_backend import scattering2d_kymatio
-            S = torch.stack([scattering2d_kymatio(flat[p], FilterBank(bank.phi, bank.psi[p],
-                                                                      [c[p] for c in bank.psi_coarse]),
-                                                  self.J, self.L, self.max_order, self.pads, self.second_order_only)
+        else:  # one member at a time (kymatio's core takes one filter bank)
+            if self.backend == "fast":
+                core = scattering2d
+            else:
+                from parametricSN.scattering.kymatio_backend import scattering2d_kymatio as core
+            S = torch.stack([core(flat[p], FilterBank(bank.phi, bank.psi[p], [c[p] for c in bank.psi_coarse]),
+                                  self.J, self.L, self.max_order, self.pads, self.second_order_only)
                              for p in range(P)])
         return S.reshape(P, B, C * self.n_coefficients, *S.shape[-2:])
 

@@ -1,4 +1,5 @@
-"""PackedScattering2D: member p's images scattered with member p's filters, in one pass, equal to each layer alone."""
+"""PackedScattering2D: member p's images scattered with member p's filters (in one pass of the core, or member by
+member), equal to each layer alone."""
 import pytest
 import torch
 
@@ -15,11 +16,13 @@ def members(parameterization="canonical", backend="fast"):
             for init, learnable, seed in [("tight-frame", True, 0), ("random", False, 1), ("random", True, 2)]]
 
 
+@pytest.mark.parametrize("one_pass", [True, False])  # the CUDA default (one pass of the core) and the CPU one
 @pytest.mark.parametrize("parameterization,backend", [("canonical", "fast"), ("equivariant", "fast"),
                                                       ("pixelwise", "fast"), ("canonical", "kymatio")])
-def test_packed_equals_each_member_output_and_gradients(parameterization, backend):
+def test_packed_equals_each_member_output_and_gradients(parameterization, backend, one_pass):
     layers = members(parameterization, backend)
     packed = PackedScattering2D(layers)
+    packed.one_pass = one_pass
     x = torch.randn(3, 2, 3, *SHAPE)  # (P, B, C, H, W)
     out = packed(x)
     ref = torch.stack([S(x[p]) for p, S in enumerate(layers)])
