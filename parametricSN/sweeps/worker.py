@@ -23,52 +23,39 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"terminated by signal {signum}")  # the run is closed as KILLED, not left RUNNING
 
 
-def run_one(spec: dict[str, Any]) -> dict[str, Any]:
-    """Train one run (``config`` dict, ``tags``) and return its result; a failure is a result, not a raise."""
+def _loggers(specs: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    """The runs' configs and MLflow loggers (with the sweep's tags) that remember the run they opened, so a
+    failed run's id is still known after ``set_failed`` has closed it."""
     from parametricSN.config import config_from_dict
     from parametricSN.tracking import MlflowLogger
-    from parametricSN.training import train
 
     class _Logger(MlflowLogger):
-        opened: Optional[str] = None  # the run id, kept after set_failed clears ``run_id``
+        opened: Optional[str] = None
 
         def start_run(self, cfg):  # type: ignore[no-untyped-def]
             self.opened = super().start_run(cfg)
             return self.opened
 
-    start = time.monotonic()
-    logger: Optional[_Logger] = None
-    try:
-        cfg = config_from_dict(spec["config"])
-        logger = _Logger.from_config(cfg, tags=spec.get("tags"))
-        result = train(cfg, logger)
-        out = {"status": "FINISHED", "run_id": result.run_id, "test_acc": result.test_acc, "error": None}
-    except BaseException as exc:  # noqa: BLE001 - reported to the launcher; the run is already marked failed
-        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        out = {"status": status, "run_id": logger.opened if logger else None, "test_acc": None,
-               "error": f"{type(exc).__name__}: {exc}"}
-    out["duration"] = time.monotonic() - start
-    return out
+    cfgs = [config_from_dict(spec["config"]) for spec in specs]
+    return cfgs, [_Logger.from_config(cfg, tags=spec.get("tags")) for cfg, spec in zip(cfgs, specs)]
 
 
-def run_pack(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Train the runs ``specs`` (configs differing only in their seed) as one pack; one result per run, as
-    :func:`run_one` reports a single run. A failure fails every member of the pack."""
-    from parametricSN.config import config_from_dict
-    from parametricSN.tracking import MlflowLogger
-    from parametricSN.training import train_pack
+def run_runs(specs: list[dict[str, Any]], pack: bool = False) -> list[dict[str, Any]]:
+    """Train ``specs`` (``config`` dict, ``tags``) — one run, or with ``pack`` configs differing only in their
+    seed as one packed model — and return one result per run; a failure is a result, not a raise (with a pack,
+    every member fails with it)."""
+    from parametricSN.training import train, train_pack
 
     start = time.monotonic()
-    loggers: list[MlflowLogger] = []
+    loggers: list[Any] = []
     try:
-        cfgs = [config_from_dict(spec["config"]) for spec in specs]
-        loggers = [MlflowLogger.from_config(cfg, tags=spec.get("tags")) for cfg, spec in zip(cfgs, specs)]
-        results = train_pack(cfgs, loggers)
+        cfgs, loggers = _loggers(specs)
+        results = train_pack(cfgs, loggers) if pack else [train(cfgs[0], loggers[0])]
         outs = [{"status": "FINISHED", "run_id": r.run_id, "test_acc": r.test_acc, "error": None} for r in results]
     except BaseException as exc:  # noqa: BLE001 - reported to the launcher; the runs are already marked failed
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        outs = [{"status": status, "run_id": None, "test_acc": None, "error": f"{type(exc).__name__}: {exc}"}
-                for _ in specs]  # the launcher finds each member's run by its psn.attempt tag
+        outs = [{"status": status, "run_id": lg.opened if lg else None, "test_acc": None,
+                 "error": f"{type(exc).__name__}: {exc}"} for lg in loggers or [None] * len(specs)]
     duration = (time.monotonic() - start) / len(specs)
     return [{**o, "duration": duration} for o in outs]
 
@@ -76,17 +63,15 @@ def run_pack(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     task = json.load(sys.stdin)
-    if task.get("pack"):
-        results = run_pack(task["runs"])
+    # one pack, or the runs one after the other (each reported as soon as it ends)
+    groups = [task["runs"]] if task.get("pack") else [[spec] for spec in task["runs"]]
+    ok = True
+    for specs in groups:
+        results = run_runs(specs, pack=bool(task.get("pack")))
         for result in results:
             print(RESULT_PREFIX + json.dumps(result), flush=True)
-        return 0 if all(r["status"] == "FINISHED" for r in results) else 1
-    ok = True
-    for spec in task["runs"]:
-        result = run_one(spec)
-        ok = ok and result["status"] == "FINISHED"
-        print(RESULT_PREFIX + json.dumps(result), flush=True)
-        if result["status"] == "KILLED":
+        ok = ok and all(r["status"] == "FINISHED" for r in results)
+        if any(r["status"] == "KILLED" for r in results):
             return 130
     return 0 if ok else 1
 
