@@ -26,7 +26,7 @@ from mlflow.exceptions import MlflowException
 from torch import Tensor, nn
 
 from parametricSN.config import Config, ConfigError, load_config
-from parametricSN.data import DatasetError, build_datasets, dataset_spec
+from parametricSN.data import DatasetError, build_datasets
 from parametricSN.scattering import ParametricScattering2D
 from parametricSN.tracking import ModelFileError, load_model_with_config, resolve_tracking_uri
 from parametricSN.training import resolve_device
@@ -136,14 +136,21 @@ def dataset_key(cfg: Config) -> tuple:
     return d.name, d.root, d.format, d.height, d.width, d.sample
 
 
+_TEST_SETS: dict = {}  # one build per dataset and normalisation: images and figures read the same test set
+
+
 def _test_set(cfg: Config):
     """The whole test split of ``cfg.dataset`` with the run's deterministic test transform (its normalisation is
-    the run's own: fixed, given, or computed from the run's training subset)."""
-    try:
-        return build_datasets(replace(cfg, dataset=replace(cfg.dataset, test_sample_num=None)))[1]
-    except DatasetError as exc:
-        raise DatasetError(f"{exc} (psn deform reads the dataset of the model's config; --data-root DIR "
-                           "points it elsewhere)") from None
+    the run's own: fixed, given, or computed from the run's training subset), built once per process."""
+    d = cfg.dataset
+    key = (dataset_key(cfg), d.subset, d.train_sample_num, cfg.general.seed, str(d.mean), str(d.std))
+    if key not in _TEST_SETS:
+        try:
+            _TEST_SETS[key] = build_datasets(replace(cfg, dataset=replace(d, test_sample_num=None)))[1]
+        except DatasetError as exc:
+            raise DatasetError(f"{exc} (psn deform reads the dataset of the model's config; --data-root DIR "
+                               "points it elsewhere)") from None
+    return _TEST_SETS[key]
 
 
 def load_images(cfg: Config, n: int, seed: int) -> Tensor:
@@ -157,11 +164,7 @@ def load_images(cfg: Config, n: int, seed: int) -> Tensor:
 
 
 def _normalization(cfg: Config) -> tuple:
-    d = cfg.dataset
-    if d.mean is not None:
-        return tuple(d.mean), tuple(d.std)
-    if dataset_spec(d.name).normalization is not None:
-        return dataset_spec(d.name).normalization
+    """(mean, std) of the test transform the images went through: its ``Normalize`` step."""
     normalize = next(t for t in _test_set(cfg).transform.transforms if hasattr(t, "std"))
     return tuple(normalize.mean), tuple(normalize.std)
 
