@@ -31,6 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train import CONFIG, _sync, write_results, write_synthetic_cifar  # noqa: E402  (benchmarks/ is not a package)
 
+from parametricSN.allocator import retain_freed_memory  # noqa: E402
 from parametricSN.config import load_config  # noqa: E402
 from parametricSN.data import build_loaders  # noqa: E402
 from parametricSN.models import build_model  # noqa: E402
@@ -107,6 +108,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/pack.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    print(f"allocator tuned as psn does (parametricSN.allocator): {retain_freed_memory()}")
     with tempfile.TemporaryDirectory(prefix="psn-bench-") as tmp:
         write_synthetic_cifar(Path(tmp), train_per_class=10, test_images=10)
         rows = [bench_head(Path(tmp), h, args.width, args.n, args.epochs, args.device) for h in args.heads]

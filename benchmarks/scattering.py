@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 from torch.overrides import TorchFunctionMode
 
+from parametricSN.allocator import retain_freed_memory
 import parametricSN.scattering.layer as layer_module
 from parametricSN.scattering import ParametricScattering2D
 
@@ -220,6 +221,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/scattering.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    print(f"allocator tuned as psn does (parametricSN.allocator): {retain_freed_memory()}")
     rows = run(args.J, args.batch, args.device, args.repeat, args.threads, args.compile)
     print(f"input {args.batch} x 3 x 32 x 32, L=8, max_order=2, device={args.device}, threads={args.threads}, "
           f"torch {torch.__version__}")

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from parametricSN.allocator import retain_freed_memory
 from parametricSN.config import load_config
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
@@ -181,6 +182,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/train.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    print(f"allocator tuned as psn does (parametricSN.allocator): {retain_freed_memory()}")
     with tempfile.TemporaryDirectory(prefix="psn-bench-") as tmp:
         from parametricSN.tracking import MlflowLogger
 

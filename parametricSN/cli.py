@@ -23,6 +23,7 @@ import sys
 import warnings
 from typing import Optional, Sequence
 
+from parametricSN.allocator import retain_freed_memory
 from parametricSN.config import Config, ConfigError, load_config
 from parametricSN.data import DatasetError
 from parametricSN.deformation import cli as deform_cli
@@ -144,6 +145,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exc:  # usage errors (one line, status 2), --help (status 0)
         return int(exc.code or 0)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per event on stderr
+    retain_freed_memory()  # CPU temporaries reused, not page-faulted in every step
     from parametricSN.tracking import TrackingError
 
     try:

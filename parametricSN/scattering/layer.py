@@ -19,7 +19,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from parametricSN.scattering.core import FilterBank, compute_padding, pad_sizes, scattering2d
+from parametricSN.scattering.core import FilterBank, compute_padding, pad_sizes, scattering2d, separable_lowpass
 from parametricSN.scattering.filters import (PARAM_NAMES, lowpass_filter, morlet_filters, periodize,
                                              random_params, tight_frame_params)
 
@@ -64,8 +64,7 @@ class ParametricScattering2D(nn.Module):
         self.n_coefficients = n_coefficients(J, L, max_order, second_order_only)
 
         phi = lowpass_filter(self.padded_shape, J)
-        for res in range(J):  # fixed, derived: moves with .to() but stays out of the state_dict
-            self.register_buffer(f"phi_{res}", periodize(phi, res), persistent=False)
+        register_lowpass(self, [periodize(phi, res) for res in range(J)])
 
         n_init = J if parameterization == "equivariant" else J * L
         if init == "tight-frame":
@@ -136,8 +135,7 @@ class ParametricScattering2D(nn.Module):
         psi = self._wavelets()
         coarse = [psi[(j1 + 1) * L:] if j1 == 0 else periodize(psi[(j1 + 1) * L:], j1)
                   for j1 in range(J - 1)]
-        phi = [getattr(self, f"phi_{res}").to(dtype) for res in range(J)]
-        return FilterBank(phi, psi.to(dtype), [c.to(dtype) for c in coarse])
+        return lowpass_bank(self, J, psi, coarse, dtype)
 
     def _cache_key(self, dtype: torch.dtype) -> tuple:
         # _version counts in-place writes (optimizer steps, load_state_dict's copy_); data_ptr changes on .to()
@@ -191,6 +189,26 @@ class ParametricScattering2D(nn.Module):
         return (f"J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order}, init={self.init!r}, "
                 f"learnable={self.learnable}, parameterization={self.parameterization!r}, "
                 f"backend={self.backend!r}, second_order_only={self.second_order_only}, K={self.n_coefficients}")
+
+
+def register_lowpass(module: nn.Module, levels: list[Tensor]) -> None:
+    """Register the fixed low-pass of each resolution on ``module``: ``phi_{res}`` and, where it is separable, its
+    matrices ``lowpass_rows_{res}`` / ``lowpass_cols_{res}`` (derived buffers: they move with ``.to()`` but stay out
+    of the state_dict)."""
+    J = len(levels)
+    for res, level in enumerate(levels):
+        module.register_buffer(f"phi_{res}", level, persistent=False)
+        ops = separable_lowpass(level, 2 ** (J - res))
+        for side, matrix in zip(("rows", "cols"), ops or ()):
+            module.register_buffer(f"lowpass_{side}_{res}", matrix, persistent=False)
+
+
+def lowpass_bank(module: nn.Module, J: int, psi: Tensor, coarse: list[Tensor], dtype: torch.dtype) -> FilterBank:
+    """The :class:`FilterBank` of wavelets ``psi``/``coarse`` and the low-pass registered on ``module``, in ``dtype``."""
+    phi = [getattr(module, f"phi_{res}").to(dtype) for res in range(J)]
+    ops = [(getattr(module, f"lowpass_rows_{res}").to(dtype), getattr(module, f"lowpass_cols_{res}").to(dtype))
+           if hasattr(module, f"lowpass_rows_{res}") else None for res in range(J)]
+    return FilterBank(phi, psi.to(dtype), [c.to(dtype) for c in coarse], ops)
 
 
 def _require(condition: bool, message: str) -> None:

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from parametricSN.scattering.core import FilterBank, scattering2d
 from parametricSN.scattering.filters import PARAM_NAMES, morlet_filters, periodize
-from parametricSN.scattering.layer import ParametricScattering2D
+from parametricSN.scattering.layer import ParametricScattering2D, lowpass_bank, register_lowpass
 
 # What every member of a pack must share: it fixes the shapes and the computation.
 SHARED = ("J", "L", "max_order", "shape", "parameterization", "backend", "second_order_only")
@@ -44,8 +44,7 @@ class PackedScattering2D(nn.Module):
         self.one_pass: Optional[bool] = None
         self.learnable = any(m.learnable for m in members)
         self._all_learnable = all(m.learnable for m in members)
-        for res in range(self.J):
-            self.register_buffer(f"phi_{res}", getattr(first, f"phi_{res}").clone(), persistent=False)
+        register_lowpass(self, [getattr(first, f"phi_{res}").clone() for res in range(self.J)])
         self.register_buffer("member_learnable", torch.tensor([m.learnable for m in members]), persistent=False)
         self.names = ("psi_hat",) if self.parameterization == "pixelwise" else PARAM_NAMES
         for name in self.names:
@@ -96,8 +95,7 @@ class PackedScattering2D(nn.Module):
         psi = self._wavelets()
         coarse = [psi[:, (j1 + 1) * L:] if j1 == 0 else periodize(psi[:, (j1 + 1) * L:], j1)
                   for j1 in range(J - 1)]
-        phi = [getattr(self, f"phi_{res}").to(dtype) for res in range(J)]
-        return FilterBank(phi, psi.to(dtype), [c.to(dtype) for c in coarse])
+        return lowpass_bank(self, J, psi, coarse, dtype)
 
     # ---- forward ------------------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
@@ -116,7 +114,7 @@ class PackedScattering2D(nn.Module):
                 core = scattering2d
             else:
                 from parametricSN.scattering.kymatio_backend import scattering2d_kymatio as core
-            S = torch.stack([core(flat[p], FilterBank(bank.phi, bank.psi[p], [c[p] for c in bank.psi_coarse]),
+            S = torch.stack([core(flat[p], bank._replace(psi=bank.psi[p], psi_coarse=[c[p] for c in bank.psi_coarse]),
                                   self.J, self.L, self.max_order, self.pads, self.second_order_only)
                              for p in range(P)])
         return S.reshape(P, B, C * self.n_coefficients, *S.shape[-2:])

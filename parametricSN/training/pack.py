@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from parametricSN.allocator import retain_freed_memory
 from parametricSN.config import Config, ConfigError, validate
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
@@ -83,6 +84,7 @@ def train_pack(cfgs: Sequence[Config], loggers: Optional[Sequence[Logger]] = Non
     check_pack(cfgs)
     if loggers is not None and len(loggers) != len(cfgs):
         raise ValueError(f"train_pack: {len(cfgs)} configs but {len(loggers)} loggers")
+    retain_freed_memory()
     saved = rng_state()
     try:
         return _train_pack(list(cfgs), list(loggers) if loggers is not None else [default_logger(c) for c in cfgs])

@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from torch import nn
 
+from parametricSN.allocator import retain_freed_memory
 from parametricSN.config import Config, validate
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
@@ -52,6 +53,7 @@ def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Mo
 
     ``resume``: a checkpoint (``load_checkpoint``) of this run to continue from, with a ``logger`` that reopens
     the run (``MlflowLogger.for_run``); see :mod:`parametricSN.training.resume`."""
+    retain_freed_memory()
     saved = rng_state()
     try:
         return _train(cfg, logger, model=model, loaders=loaders, resume=resume)

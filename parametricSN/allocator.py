@@ -1,0 +1,44 @@
+"""Keep freed memory in the process: glibc's allocator otherwise hands large freed blocks back to the kernel.
+
+PyTorch's CPU tensors come straight from ``malloc``. With glibc's defaults a block above the (adaptive) mmap
+threshold is a fresh ``mmap`` on every allocation and ``munmap`` on every free, and the top of the heap is trimmed
+back to the kernel, so a training step whose temporaries are a few MB each pays a page fault per 4 KiB page of
+every one of them, every step. ``retain_freed_memory()`` raises the mmap threshold to glibc's maximum (32 MiB)
+and stops trimming, so those blocks are reused the way CUDA's caching allocator reuses device memory
+(``benchmarks/scattering.py``: about 3x fewer page faults and 10-20 % off a learnable scattering step on CPU).
+
+The process keeps its peak heap resident instead of returning it between steps. Set ``PSN_RETAIN_FREED_MEMORY=0``
+to leave the allocator alone. Other C libraries than glibc (macOS, musl) are left alone as well.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # the largest mmap threshold glibc accepts on 64-bit systems
+TRIM_NEVER = 2 ** 31 - 1  # mallopt takes an int: the largest one
+
+_applied = False
+
+
+def retain_freed_memory() -> bool:
+    """Tune glibc's ``malloc`` for PyTorch's CPU temporaries (see the module docstring), once per process.
+
+    Returns whether the allocator is tuned (False: not glibc, or turned off by ``PSN_RETAIN_FREED_MEMORY=0``).
+    """
+    global _applied
+    if _applied:
+        return True
+    if os.environ.get("PSN_RETAIN_FREED_MEMORY", "1").strip() in ("0", "false", "no", "off"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    _applied = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_NEVER))
+    return _applied
