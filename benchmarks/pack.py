@@ -10,7 +10,9 @@ both with their data pipeline (each member's own augmented images: N x the data 
 only" (the epoch's batches read beforehand, so only model, loss, backward and optimizer are timed). Reported:
 the median seconds per epoch after one warm-up epoch and the speed-up = epochs/s of the pack / epochs/s of N
 sequential runs = (sum of the N members' s/epoch) / (pack s/epoch). Sequential and packed epochs alternate, so a
-noisy neighbour slows both alike.
+noisy neighbour slows both alike. ``bound`` is the most any packing can gain on the device (see
+``ideal_pack_bound``): about 1x where one run's step already keeps the device busy (a CPU), large where a step is
+mostly fixed cost (launches on a GPU).
 
     python benchmarks/pack.py [--n 10] [--epochs 3] [--width 8] [--heads linear cnn] [--threads 2]
                               [--device cpu] [--out benchmarks/results/pack.json]
@@ -91,10 +93,32 @@ def bench_head(root: Path, head: str, width: int, n: int, epochs: int, device: s
             for key, value in zip(times, (seq, pk, seq_c, pk_c)):
                 times[key].append(value)
     med = {k: statistics.median(v) for k, v in times.items()}
+    bound = ideal_pack_bound(copy.deepcopy(members[0]).to(dev), [b[0] for b in pre], loss_fn, dev)
     return {"head": head, "width": width if head == "cnn" else None, "n": n,
             "params_per_member": sum(p.numel() for p in members[0].parameters()), **med,
             "speedup": med["sequential"] / med["packed"],
-            "speedup_compute": med["sequential_compute"] / med["packed_compute"], "epoch_times": times}
+            "speedup_compute": med["sequential_compute"] / med["packed_compute"], **bound, "epoch_times": times}
+
+
+def ideal_pack_bound(model: torch.nn.Module, batches: list, loss_fn, dev: torch.device, repeat: int = 3) -> dict:
+    """The most any pack can gain on this device: one model's forward+backward on the N members' batches
+    concatenated (one pass, one filter bank: less work than a pack) vs N passes over one batch each.
+
+    ``bound = N * t(B) / t(N*B)``: if a step's time grows linearly with the batch, the per-step fixed cost a pack
+    shares is nil and no packing can beat sequential runs by more than this."""
+    x1, y1 = (t.to(dev) for t in batches[0])
+    xn, yn = torch.cat([x for x, _ in batches]).to(dev), torch.cat([y for _, y in batches]).to(dev)
+
+    def step(x, y):
+        model.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+
+    best = {"one": float("inf"), "all": float("inf")}
+    for _ in range(repeat + 1):  # the first round warms up
+        best["one"] = min(best["one"], timed(lambda: step(x1, y1), dev))
+        best["all"] = min(best["all"], timed(lambda: step(xn, yn), dev))
+    return {"step_one_batch": best["one"], "step_n_batches": best["all"],
+            "ideal_bound": len(batches) * best["one"] / best["all"]}
 
 
 def main() -> None:
@@ -116,11 +140,14 @@ def main() -> None:
           f"batch 128, learnable scattering J=2 L=8), device={args.device}, threads={args.threads}, "
           f"torch {torch.__version__}")
     print(f"{'model':<12} {'N x single s/ep':>16} {'pack s/ep':>10} {'speed-up':>9} "
-          f"{'compute: N x single':>20} {'pack':>8} {'speed-up':>9}")
+          f"{'compute: N x single':>20} {'pack':>8} {'speed-up':>9} {'bound':>7}")
     for r in rows:
         name = "LS+" + (f"cnn k={r['width']}" if r["head"] == "cnn" else r["head"])
         print(f"{name:<12} {r['sequential']:>16.3f} {r['packed']:>10.3f} {r['speedup']:>8.2f}x "
-              f"{r['sequential_compute']:>20.3f} {r['packed_compute']:>8.3f} {r['speedup_compute']:>8.2f}x")
+              f"{r['sequential_compute']:>20.3f} {r['packed_compute']:>8.3f} {r['speedup_compute']:>8.2f}x "
+              f"{r['ideal_bound']:>6.2f}x")
+    print("bound: N x (one member's fwd+bwd on its batch) / (fwd+bwd on the N batches at once): the most any pack "
+          "can gain here")
     write_results(args, rows)
 
 

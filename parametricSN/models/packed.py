@@ -9,7 +9,8 @@ Layout: the scattering is :class:`~parametricSN.scattering.packed.PackedScatteri
 the head runs on the members' channels side by side, ``(B, P·C, h, w)`` with member p on channels
 ``[p·C, (p+1)·C)``. In that layout every leaf of a head becomes its packed form:
 
-- ``Conv2d(C, C', groups=g)`` -> ``Conv2d(P·C, P·C', groups=P·g)``: member p's filters see only its channels;
+- ``Conv2d(C, C', groups=g)`` -> :class:`PackedConv2d`, a ``Conv2d(P·C, P·C', groups=P·g)``: member p's filters
+  see only its channels (on CPU it convolves member by member, see there);
 - ``BatchNorm2d(C)`` -> ``BatchNorm2d(P·C)``: per-channel statistics are per-member statistics;
 - ``Linear(D, D')`` -> :class:`PackedLinear`: one batched matmul, ``(P, B, D) @ (P, D, D')``;
 - ReLU, pooling, flatten, identity and dropout with ``p = 0`` act per channel (flatten keeps member p's features
@@ -62,6 +63,32 @@ class PackedLinear(nn.Module):
                 f"bias={self.bias is not None}")
 
 
+class PackedConv2d(nn.Conv2d):
+    """P convolutions as one ``Conv2d(P·C, P·C', groups=P·g)`` (same tensors, same result).
+
+    On CUDA one grouped convolution runs all members. On CPU, PyTorch's grouped convolution with large groups is
+    slower than the P convolutions it stands for (``benchmarks/pack.py``: a pack of 10 wide-ResNet heads took
+    1.7x the time of 10 single heads), so there each member's channels are convolved with its own slice of
+    the weight and the results concatenated: the same arithmetic per output element.
+    """
+
+    def __init__(self, members: int, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.members = members
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.is_cuda or self.members == 1 or self.padding_mode != "zeros":
+            return super().forward(x)
+        P, groups = self.members, self.groups // self.members
+        biases = self.bias.chunk(P) if self.bias is not None else [None] * P
+        # chunk, not slicing: the backward of chunk concatenates, slices would each zero-fill a full-size gradient
+        return torch.cat([nn.functional.conv2d(xp, wp, bp, self.stride, self.padding, self.dilation, groups)
+                          for xp, wp, bp in zip(x.chunk(P, dim=1), self.weight.chunk(P), biases)], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"members={self.members}, " + super().extra_repr()
+
+
 def _load_stacked(packed: nn.Module, members: Sequence[nn.Module]) -> nn.Module:
     """Fill ``packed`` with the members' state stacked along a new first dimension (scalars: the first's)."""
     target = packed.state_dict()
@@ -75,10 +102,10 @@ def _load_stacked(packed: nn.Module, members: Sequence[nn.Module]) -> nn.Module:
 def _pack_leaf(leaves: Sequence[nn.Module], where: str) -> nn.Module:
     first, P = leaves[0], len(leaves)
     if type(first) is nn.Conv2d:
-        packed: nn.Module = nn.Conv2d(P * first.in_channels, P * first.out_channels, first.kernel_size,
-                                      stride=first.stride, padding=first.padding, dilation=first.dilation,
-                                      groups=P * first.groups, bias=first.bias is not None,
-                                      padding_mode=first.padding_mode)
+        packed: nn.Module = PackedConv2d(P, P * first.in_channels, P * first.out_channels, first.kernel_size,
+                                       stride=first.stride, padding=first.padding, dilation=first.dilation,
+                                       groups=P * first.groups, bias=first.bias is not None,
+                                       padding_mode=first.padding_mode)
     elif type(first) in (nn.BatchNorm1d, nn.BatchNorm2d):
         packed = type(first)(P * first.num_features, eps=first.eps, momentum=first.momentum, affine=first.affine,
                              track_running_stats=first.track_running_stats)

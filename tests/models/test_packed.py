@@ -1,10 +1,11 @@
 """pack_models: P hybrid models as one (grouped convolutions, per-member BatchNorm, batched linear layers)."""
 import pytest
 import torch
+from torch import nn
 
 from parametricSN.config import ConfigError, load_config
 from parametricSN.models import build_model
-from parametricSN.models.packed import pack_models
+from parametricSN.models.packed import PackedConv2d, pack_models
 from parametricSN.training import seed_everything
 
 BASE = ["dataset.name=fashion_mnist", "dataset.height=12", "dataset.width=12", "scattering.J=2", "scattering.L=4"]
@@ -60,3 +61,19 @@ def test_heads_that_cannot_be_packed_are_named():
         pack_models(build_members("resnet50"), "resnet50")
     with pytest.raises(ConfigError, match="model.dropout"):
         pack_models(build_members("mlp", "model.dropout=0.5"), "mlp")
+
+
+@pytest.mark.parametrize("bias,groups", [(True, 1), (False, 2)])
+def test_packed_conv_member_by_member_equals_one_grouped_conv(bias, groups):
+    """The CPU path (a convolution per member) computes what the grouped convolution does, gradients included."""
+    torch.manual_seed(0)
+    P, C, C_out = 3, 4, 6
+    conv = PackedConv2d(P, P * C, P * C_out, 3, padding=1, groups=P * groups, bias=bias).double()
+    x = torch.randn(2, P * C, 5, 7, dtype=torch.float64, requires_grad=True)
+    y = conv(x)
+    grads = torch.autograd.grad(y.square().sum(), [x, *conv.parameters()])
+    y_ref = nn.Conv2d.forward(conv, x)
+    grads_ref = torch.autograd.grad(y_ref.square().sum(), [x, *conv.parameters()])
+    assert torch.allclose(y, y_ref, rtol=1e-12, atol=1e-12)
+    for g, g_ref in zip(grads, grads_ref):
+        assert torch.allclose(g, g_ref, rtol=1e-12, atol=1e-12)
