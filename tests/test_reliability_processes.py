@@ -93,6 +93,27 @@ def test_signal_then_resume_equals_an_uninterrupted_run(sig, tmp_path, fmnist_ro
     assert resumed == reference and [s for s, _ in reference["train_loss"]] == list(range(1, epochs + 1))
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_a_pack_at_once_and_closes_every_member_killed(sig, tmp_path, fmnist_root, mlflow_uri):
+    cfg = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=100000")
+    proc = subprocess.Popen([*PSN, "train", "-c", str(cfg), "--seeds", "1,2,3"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client = MlflowClient(mlflow_uri)
+    deadline, runs = time.time() + 300, []
+    while time.time() < deadline and len(runs) < 3:  # wait until every member has logged an epoch
+        time.sleep(0.3)
+        exp = client.get_experiment_by_name("tests")
+        runs = [r for r in client.search_runs([exp.experiment_id]) if r.data.metrics] if exp else []
+    assert len(runs) == 3, "the pack never logged an epoch"
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig and out == "" and err.count("\n") == 1 and "Traceback" not in err, err
+    assert signal.Signals(sig).name in err and "3 runs are marked KILLED" in err
+    members = client.search_runs([runs[0].info.experiment_id])
+    assert len(members) == 3 and {r.info.status for r in members} == {"KILLED"}
+    assert sorted(r.data.tags["pack_index"] for r in members) == ["0", "1", "2"]
+
+
 def test_a_tracking_server_that_never_answers_fails_within_15_s(tmp_path, fmnist_root):
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     cfg = write_config(tmp_path, fmnist_root)

@@ -9,9 +9,10 @@ r"""The 2-D scattering transform as a pure function of tensors (the ``fast`` bac
 all subsampled by :math:`2^J`. Convolutions are products in the Fourier domain; subsampling by :math:`k` in
 space is the mean of the :math:`k\times k` aliases in Fourier. This computes exactly what kymatio 0.3's
 ``scattering2d`` core computes, in kymatio's coefficient order, with less work: native complex tensors, real
-FFTs for real signals (the modulus outputs and the low-pass stage), the aliases of a filtered spectrum summed
-without forming the full-resolution product, and all second-order filters of one scale applied at once to a
-first-order path.
+FFTs for real signals, the aliases of a filtered spectrum summed without forming the full-resolution product, all
+second-order filters of one scale applied at once to a first-order path, and the low-pass stage (filter,
+subsample, crop) as two small matrix products instead of FFTs, since kymatio's low-pass is separable
+(:func:`separable_lowpass`; the FFT stage :func:`lowpass` remains for a filter bank without those matrices).
 """
 from __future__ import annotations
 
