@@ -204,7 +204,7 @@ def register_lowpass(module: nn.Module, levels: list[Tensor]) -> None:
 
 
 def lowpass_bank(module: nn.Module, J: int, psi: Tensor, coarse: list[Tensor], dtype: torch.dtype) -> FilterBank:
-    """The :class:`FilterBank` of wavelets ``psi``/``coarse`` and the low-pass registered on ``module``, in ``dtype``."""
+    """The :class:`FilterBank` of ``psi``/``coarse`` and the low-pass registered on ``module``, in ``dtype``."""
     phi = [getattr(module, f"phi_{res}").to(dtype) for res in range(J)]
     ops = [(getattr(module, f"lowpass_rows_{res}").to(dtype), getattr(module, f"lowpass_cols_{res}").to(dtype))
            if hasattr(module, f"lowpass_rows_{res}") else None for res in range(J)]
