@@ -212,12 +212,12 @@ def fit(trainee: Trainee, members: Sequence[Member], loss_fn: LossFn, device: to
     epochs = cfg.train.epochs
     last_saved = start_epoch - 1 if start_epoch > 1 else None  # a resumed run starts from a checkpoint
     names = [f"{p} (seed {m.cfg.general.seed}{', run ' + m.run_id if m.run_id else ''})"
-             for p, m in enumerate(members)] if len(members) > 1 else [""]
+             for p, m in enumerate(members)] if trainee.stacked else [""]
 
     def save(epoch: int) -> None:
         nonlocal last_saved
         with interrupt.critical():  # a second signal must not leave a half-written checkpoint
-            pack = None if len(members) == 1 else [
+            pack = None if not trainee.stacked else [
                 {"run_id": m.run_id, "config": m.cfg.to_dict(), "history": [dict(h) for h in m.history],
                  "extra": m.extra()} for m in members]
             path = save_checkpoint(Path(tmp) / f"epoch_{epoch:04d}.pt", model=model, optimizer=optimizer,
