@@ -29,7 +29,7 @@ from parametricSN.config import ConfigError, load_config
 from parametricSN.data import DatasetError
 from parametricSN.deformation import cli as deform_cli
 from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
-from parametricSN.tracking import MlflowLogger, prepare_resume_runs, resume_command
+from parametricSN.tracking import MlflowLogger, TrackingError, prepare_resume_runs, resume_command
 from parametricSN.training import CheckpointError, train, train_pack
 from parametricSN.training.divergence import DivergenceError
 from parametricSN.training.interrupt import RunInterrupted, Terminated, graceful_stop
@@ -131,8 +131,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(exc.code or 0)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per event on stderr
     retain_freed_memory()  # CPU temporaries reused, not page-faulted in every step
-    from parametricSN.tracking import TrackingError
-
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning

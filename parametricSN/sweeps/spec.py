@@ -28,14 +28,15 @@ from typing import Any, Optional, Union
 
 import yaml
 
-from parametricSN.config import Config, ConfigError, config_from_dict, parse_override
+from parametricSN.config import Config, ConfigError, config_from_dict, keys_where, parse_override
+from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
 
 TOP_LEVEL = ("name", "description", "base", "overrides", "cases", "grid", "published")
-# Keys that do not change a run's result: left out of the cell identity, so that the same cell logged to another
-# store, read from another data folder or run with more loader workers or on another device is the same cell.
-NON_RESULT_KEYS = ("general.num_workers", "general.device", "dataset.root", "dataset.download",
-                   "train.checkpoint_every")
-NON_RESULT_SECTIONS = ("mlflow",)
+# Keys that do not change a run's result (the schema says which: config_schema.key(result=False)): left out of the
+# cell identity, so that the same cell logged to another store, read from another data folder or run with more
+# loader workers or on another device is the same cell.
+NON_RESULT_KEYS = keys_where("result", False)
+NON_RESULT_SECTIONS = ("mlflow",)  # every key of it is in NON_RESULT_KEYS already
 SEED_KEY = "general.seed"
 
 
@@ -176,33 +177,14 @@ def _describe(values: dict[str, Any]) -> str:
 
 
 def identity(cfg: Config) -> dict[str, Any]:
-    """The config keys that define a result: everything but the tracking section and :data:`NON_RESULT_KEYS`."""
-    return {k: v for k, v in cfg.flat().items()
-            if k.split(".", 1)[0] not in NON_RESULT_SECTIONS and k not in NON_RESULT_KEYS}
+    """The config keys that define a result: everything but :data:`NON_RESULT_KEYS`."""
+    return {k: v for k, v in cfg.flat().items() if k not in NON_RESULT_KEYS}
 
 
 def cell_hash(cfg: Config) -> str:
     """A 16-hex-digit SHA-256 of :func:`identity` (canonical JSON): equal configs, equal cells."""
     text = json.dumps(identity(cfg), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-# ---- YAML with duplicate keys rejected ----------------------------------------------------------------------
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML silently keeps the last of two equal keys; a sweep would then lose half a grid. Reject them."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise SpecError(f"key {key!r} appears twice (line {key_node.start_mark.line + 1})")
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 # ---- parsing ------------------------------------------------------------------------------------------------
@@ -242,11 +224,9 @@ def load_spec(path: Union[str, Path]) -> SweepSpec:
     if not path.is_file():
         raise SpecError(f"{path}: sweep spec not found")
     try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except SpecError as exc:
-        raise SpecError(f"{path}: {exc}") from None
+        data = yaml.load(path.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+        raise SpecError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: expected a mapping with {', '.join(TOP_LEVEL)}")
     for key in data:

@@ -32,15 +32,15 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import nn
 
-from parametricSN.config import Config, ConfigError, validate
+from parametricSN.config import Config, ConfigError, keys_where, validate
 from parametricSN.models import learnable_scattering
-from parametricSN.models.packed import PACKABLE_HEADS, pack_models
+from parametricSN.models.packed import check_packable, pack_models
 from parametricSN.training.logger import Logger
 from parametricSN.training.loop import Trainee
 from parametricSN.training.optim import build_optimizer, build_schedule
 from parametricSN.training.run import RunResult, train_members
 
-MAY_DIFFER = ("general.seed", "scattering.init", "scattering.learnable", "mlflow.run_name")
+MAY_DIFFER = keys_where("pack")  # the schema says which: config_schema.key(pack=True)
 
 
 def check_pack(cfgs: Sequence[Config]) -> None:
@@ -53,9 +53,7 @@ def check_pack(cfgs: Sequence[Config]) -> None:
         raise ConfigError(f"pack: the configs differ in {', '.join(differ)}; inside a pack only "
                           f"{', '.join(MAY_DIFFER)} may differ (train the others as separate packs)")
     head = cfgs[0].model.name
-    if head not in PACKABLE_HEADS:
-        raise ConfigError(f"model.name: head {head!r} cannot be packed (packable heads: {', '.join(PACKABLE_HEADS)}); "
-                          "train its seeds one by one with train()")
+    check_packable(head)
     if head == "mlp" and cfgs[0].model.dropout > 0:
         raise ConfigError("model.dropout: a pack cannot reproduce each member's dropout masks; set model.dropout=0 "
                           "or train the seeds one by one with train()")

@@ -21,12 +21,11 @@ from typing import Any
 from torch import nn
 from torch.optim import Optimizer
 
-from parametricSN.config import Config, ConfigError
+from parametricSN.config import Config, ConfigError, keys_where
 from parametricSN.training.checkpoint import restore_checkpoint
 from parametricSN.training.optim import Schedule
 
-RESUMABLE = ("train.epochs", "train.test_every", "train.checkpoint_every", "train.save_model", "viz.figures",
-             "viz.animation_every", "general.num_workers", "mlflow.tracking_uri")
+RESUMABLE = keys_where("resume")  # the schema says which: config_schema.key(resume=True)
 
 
 def check_resume_config(saved: Config, new: Config, done: int) -> None:

@@ -5,7 +5,8 @@ scattering with the linear head, and a fixed one with the hybrid wide-ResNet hea
 accumulation). The fixture was recorded before the single-run loop and the pack loop became one loop; any change
 to the arithmetic of a single run (summation order, an extra cast) shows up here as a changed last bit.
 
-Regenerate only for a deliberate change of the numbers: ``PSN_RECORD_FIXTURE=1 pytest tests/training/test_loop_fixture.py``.
+Regenerate only for a deliberate change of the numbers:
+``PSN_RECORD_FIXTURE=1 pytest tests/training/test_loop_fixture.py``.
 """
 import json
 import os

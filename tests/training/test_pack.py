@@ -30,7 +30,7 @@ from tests.training.fixtures import RecordingLogger
 
 # both inits, learnable and fixed in one pack: the values that may differ inside a pack
 MEMBERS = [(1, "tight-frame", "true"), (2, "random", "false"), (3, "random", "true")]
-HEADS = {"linear": [], "cnn": ["model.width=1", "model.depth=1"]}
+HEADS = {"linear": [], "cnn": ["model.name=cnn", "model.width=1", "model.depth=1"]}
 RTOL, ATOL = 1e-5, 1e-6
 
 
