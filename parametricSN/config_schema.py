@@ -66,11 +66,11 @@ class DatasetConfig:
     test_sample_num: Optional[int] = None  # None: the whole test split
     train_batch_size: int = 128
     test_batch_size: int = 256
-    augment: str = "autoaugment"  # autoaugment | autoaugment-paper | original-cifar | noaugment
-    subset: str = "balanced"  # paper (the original code's selection per seed) | balanced (independent per class)
+    augment: str = "autoaugment-paper"  # autoaugment-paper (the paper's) | autoaugment | original-cifar | noaugment
+    subset: str = "paper"  # paper (the original code's selection per seed) | balanced (independent per class)
     height: int = 32
     width: int = 32
-    sample: str = "a"  # KTH-TIPS2-b physical sample trained on (a-d); the other three are the test set
+    sample: str = "d"  # KTH-TIPS2-b physical sample trained on (a-d, the paper's d); the other three test
     mean: Optional[list] = None  # per-channel mean of the [0, 1] images; null: the dataset's (imagefolder: computed)
     std: Optional[list] = None  # per-channel standard deviation; null: the dataset's (imagefolder: computed)
 
