@@ -1,7 +1,7 @@
 """Packed vs sequential: N seeds of one 100-sample CIFAR cell trained as one pack vs one after the other.
 
 Same protocol as ``benchmarks/train.py`` (synthetic CIFAR pickles, 100 images, batch 128, autoaugment, SGD +
-OneCycle, learnable tight-frame scattering J=2 L=8), heads ``linear`` and ``cnn``. For each head:
+OneCycle, learnable tight-frame scattering J=2 L=8), heads ``linear`` and ``hybrid-wrn``. For each head:
 
 - sequential: each member's own ``train_epoch`` (the single-run loop), its seconds summed over the N members;
 - packed: ``train_members(..., stacked=True)`` of the pack of the same N members (``parametricSN.training.loop``);

@@ -3,7 +3,7 @@
 The protocol of ``conf/cifar.yaml`` (100 class-balanced training images, batch 128, the paper's AutoAugment, SGD +
 OneCycle, learnable tight-frame scattering J=2 L=8) on synthetic CIFAR-shaped data: random images written as
 torchvision's ``cifar-10-batches-py`` pickles into a temporary folder, so the real data pipeline (reading,
-AutoAugment + Cutout, collation) is part of the measurement. Heads: ``linear`` and ``cnn`` (hybrid wide ResNet,
+AutoAugment + Cutout, collation) is part of the measurement. Heads: ``linear`` and ``hybrid-wrn`` (hybrid wide ResNet,
 ``--width`` k, default 8 as published).
 
 - seconds/epoch: median wall time of ``train_epoch`` (one pass over the 100 images, forward + backward +

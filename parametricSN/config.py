@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import yaml
 
-from parametricSN.config_names import BUILTIN_CHOICES, HEADS
+from parametricSN.config_names import BUILTIN_CHOICES, HEADS, current_name
 from parametricSN.config_schema import (DEFAULT_DATA_ROOT, DEFAULT_TRACKING_URI, Config, ConfigError,  # noqa: F401
                                         DatasetConfig, GeneralConfig, MlflowConfig, ModelConfig, OptimConfig,
                                         ScatteringConfig, TrainConfig, VizConfig, dataset_described, key_facts,
@@ -164,7 +164,7 @@ def _set(cfg: Config, dotted: str, value: Any) -> None:
     types_ = _section_types(type(sec))
     if not key or "." in key or key not in types_:
         raise ConfigError(f"{dotted}: unknown key; {section} has {', '.join(types_)}")
-    setattr(sec, key, _coerce(dotted, value, types_[key]))
+    setattr(sec, key, current_name(dotted, _coerce(dotted, value, types_[key])))
 
 
 def _apply_mapping(cfg: Config, data: Any, source: str) -> None:

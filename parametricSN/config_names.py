@@ -8,6 +8,7 @@ registry and checks that it agrees with this module.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 
@@ -26,16 +27,16 @@ HEAD_MODEL_KEYS = ("width", "depth", "hidden", "dropout", "weights", "init")  # 
 # model.name -> facts. Heads registered by users (models.register_head) are added here when they register.
 HEADS: dict[str, HeadFacts] = {
     "linear": HeadFacts(reads=(), packs=True),
-    "cnn": HeadFacts(reads=("width", "depth", "init"), packs=True),
+    "hybrid-wrn": HeadFacts(reads=("width", "depth", "init"), packs=True),
     "mlp": HeadFacts(reads=("depth", "hidden", "dropout"), packs=True),
-    "wrn16_8": HeadFacts(reads=("width", "dropout", "init"), packs=False),
+    "wrn": HeadFacts(reads=("width", "dropout", "init"), packs=False),
     "resnet50": HeadFacts(reads=("weights",), packs=False),
 }
 
 # The valid values of the keys whose registries are fixed lists (or, for heads and datasets, what the built-in
 # registries hold before any plugin adds to them).
 BUILTIN_CHOICES: dict[str, tuple[str, ...]] = {
-    "dataset.name": ("cifar", "fashion_mnist", "imagefolder", "kth", "xray"),
+    "dataset.name": ("cifar", "covidx", "fashion_mnist", "imagefolder", "kth"),
     "dataset.subset": ("paper", "balanced"),
     "dataset.sample": ("a", "b", "c", "d"),
     "scattering.architecture": ("scattering", "identity"),
@@ -48,6 +49,26 @@ BUILTIN_CHOICES: dict[str, tuple[str, ...]] = {
     "optim.scheduler": ("onecycle", "cosine", "step", "multistep", "none"),
     "train.loss": ("cross-entropy", "cosine"),
 }
+
+# Former names, still accepted: key -> {old name: new name}. Setting one warns once per config.
+RENAMED: dict[str, dict[str, str]] = {
+    "model.name": {"cnn": "hybrid-wrn", "wrn16_8": "wrn"},
+    "dataset.name": {"xray": "covidx"},
+    "dataset.augment": {"original-cifar": "resize-crop"},
+}
+
+
+class DeprecatedNameWarning(FutureWarning):
+    """A config names something by its former name (:data:`RENAMED`)."""
+
+
+def current_name(key: str, value: object) -> object:
+    """``value``, or its new name (with a :class:`DeprecatedNameWarning`) when ``key`` renamed it."""
+    new = RENAMED.get(key, {}).get(value) if isinstance(value, str) else None
+    if new is None:
+        return value
+    warnings.warn(f"{key}: {value!r} is a former name; use {new!r}", DeprecatedNameWarning, stacklevel=4)
+    return new
 
 
 def packable_heads() -> tuple[str, ...]:

@@ -58,7 +58,7 @@ class MlflowConfig:
 
 @dataclass
 class DatasetConfig:
-    name: str = "cifar"  # a registered dataset: cifar | kth | xray | fashion_mnist | imagefolder | your own
+    name: str = "cifar"  # a registered dataset: cifar | kth | covidx | fashion_mnist | imagefolder | your own
     root: str = key(DEFAULT_DATA_ROOT, result=False)
     format: str = "native"  # native | imagefolder (CIFAR-10 exported as train/<class>/*, test/<class>/*)
     download: bool = key(True, result=False)  # CIFAR-10 only: fetch torchvision's archive into root if missing
@@ -66,7 +66,7 @@ class DatasetConfig:
     test_sample_num: Optional[int] = None  # None: the whole test split
     train_batch_size: int = 128
     test_batch_size: int = 256
-    augment: str = "autoaugment-paper"  # autoaugment-paper (the paper's) | autoaugment | original-cifar | noaugment
+    augment: str = "autoaugment-paper"  # autoaugment-paper (the paper's) | autoaugment | resize-crop | noaugment
     subset: str = "paper"  # paper (the original code's selection per seed) | balanced (independent per class)
     height: int = 32
     width: int = 32
@@ -92,7 +92,7 @@ class ScatteringConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = "linear"  # a registered head: linear | cnn | mlp | wrn16_8 | resnet50 | your own
+    name: str = "linear"  # a registered head: linear | hybrid-wrn | mlp | wrn | resnet50 | your own
     width: int = 8  # widening factor k of the wide-ResNet heads
     depth: int = 4  # basic blocks per stage (cnn), hidden layers (mlp)
     hidden: int = 512  # hidden units of the mlp head

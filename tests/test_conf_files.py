@@ -12,7 +12,7 @@ from parametricSN.config_warnings import no_effect
 ROOT = Path(__file__).resolve().parents[1]
 CONFS = sorted((ROOT / "conf").glob("*.yaml"))
 # the README rows whose value is not the schema default, and the conf files that use it instead
-OTHER_ROWS = {"dataset.augment": ("original-cifar", {"kth.yaml", "xray.yaml"})}
+OTHER_ROWS = {"dataset.augment": ("resize-crop", {"kth.yaml", "covidx.yaml"})}
 # protocol keys a conf file sets otherwise, each with its reason in the file: Fashion-MNIST is no paper dataset;
 # KTH trains on a whole sample either way and keeps its cells' identity
 DEVIATIONS = {("fashion_mnist.yaml", "dataset.subset"), ("fashion_mnist.yaml", "dataset.augment"),

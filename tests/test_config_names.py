@@ -42,3 +42,19 @@ def test_the_builtin_names_agree_with_the_registries():
     assert sorted(available_heads()) == sorted(HEADS)
     assert (layer.INITS, layer.PARAMETERIZATIONS, layer.BACKENDS) == tuple(
         BUILTIN_CHOICES[f"scattering.{k}"] for k in ("init", "parameterization", "backend"))
+
+
+def test_former_names_still_load_with_one_deprecation_warning():
+    import warnings
+
+    from parametricSN.config import load_config
+    from parametricSN.config_names import RENAMED, DeprecatedNameWarning
+
+    for key, renames in RENAMED.items():
+        for old, new in renames.items():
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                cfg = load_config(None, [f"{key}={old}"])
+            assert cfg.flat()[key] == new
+            messages = [str(w.message) for w in caught if issubclass(w.category, DeprecatedNameWarning)]
+            assert messages == [f"{key}: {old!r} is a former name; use {new!r}"]

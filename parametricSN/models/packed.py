@@ -1,7 +1,7 @@
 r"""Packed models: P :class:`HybridModel`\ s of the same architecture (differing only in their values) as one
 wider model whose members never interact (the idea of Packed-Ensembles, Laurent et al., ICLR 2023).
 
-    packed = pack_models(members, head="cnn")      # members: list[HybridModel], same config up to values
+    packed = pack_models(members, head="hybrid-wrn")      # members: list[HybridModel], same config up to values
     logits = packed(x)                             # x (P, B, C, H, W) -> (P, B, num_classes), member p on x[p]
     packed.unpack_into(p, members[p])              # copy member p's trained values back into a plain model
 
@@ -35,7 +35,7 @@ from parametricSN.models.layers import GlobalAvgPool
 from parametricSN.scattering.packed import PackedScattering2D
 
 # Heads declare at registration whether they pack (config_names.HEADS: their forward only composes the leaves
-# below channel-wise); others (resnet50, wrn16_8, a user's head) may mix channels in their forward in ways a
+# below channel-wise); others (resnet50, wrn, a user's head) may mix channels in their forward in ways a
 # leaf-by-leaf check cannot see.
 CHANNELWISE = (nn.ReLU, nn.Identity, nn.Flatten, nn.AvgPool2d, nn.MaxPool2d, GlobalAvgPool)
 

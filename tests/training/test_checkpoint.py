@@ -11,7 +11,7 @@ from tests.configs import TINY, make_cfg
 from tests.training.fixtures import RecordingLogger
 
 RANDOM = ("model.name=mlp", "model.dropout=0.3", "model.hidden=16", "model.depth=1",
-          "dataset.augment=original-cifar", "optim.scheduler=onecycle", "train.epochs=3", "train.test_every=2")
+          "dataset.augment=resize-crop", "optim.scheduler=onecycle", "train.epochs=3", "train.test_every=2")
 
 
 def parts(cfg):

@@ -25,7 +25,7 @@ def bn_free_model(seed: int = 0) -> HybridModel:
 @pytest.mark.parametrize("big, small, accum", [(8, 4, 2), (12, 4, 3)])
 def test_gradient_accumulation_equals_the_larger_batch(fmnist_root, big, small, accum):
     # 20 samples: batches of 8 -> 8,8,4 vs 4x5 in groups of 2; batches of 12 -> 12,8 vs 4x5 in groups of 3,2.
-    common = ("optim.momentum=0.9", "optim.weight_decay=0.01", "dataset.augment=original-cifar", "train.epochs=2")
+    common = ("optim.momentum=0.9", "optim.weight_decay=0.01", "dataset.augment=resize-crop", "train.epochs=2")
     results = []
     for batch, steps in ((big, 1), (small, accum)):
         cfg = make_cfg("fashion_mnist", *TINY, *common, f"dataset.train_batch_size={batch}",

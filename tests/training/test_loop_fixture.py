@@ -20,9 +20,9 @@ from tests.training.fixtures import RecordingLogger
 
 FIXTURE = Path(__file__).parent / "data" / "loop_metrics.json"
 CONFIGS = {
-    "linear-learnable": ("train.epochs=3", "dataset.augment=original-cifar", "scattering.learnable=true",
+    "linear-learnable": ("train.epochs=3", "dataset.augment=resize-crop", "scattering.learnable=true",
                          "optim.scheduler=step", "general.seed=3"),
-    "hybrid-fixed": ("model.name=cnn", "model.width=1", "model.depth=1", "scattering.learnable=false",
+    "hybrid-fixed": ("model.name=hybrid-wrn", "model.width=1", "model.depth=1", "scattering.learnable=false",
                      "train.epochs=3", "train.test_every=2", "train.accum_steps=2", "optim.momentum=0.9",
                      "general.seed=5"),
 }

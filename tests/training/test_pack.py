@@ -30,7 +30,7 @@ from tests.training.fixtures import RecordingLogger
 
 # both inits, learnable and fixed in one pack: the values that may differ inside a pack
 MEMBERS = [(1, "tight-frame", "true"), (2, "random", "false"), (3, "random", "true")]
-HEADS = {"linear": [], "cnn": ["model.name=cnn", "model.width=1", "model.depth=1"]}
+HEADS = {"linear": [], "hybrid-wrn": ["model.name=hybrid-wrn", "model.width=1", "model.depth=1"]}
 RTOL, ATOL = 1e-5, 1e-6
 
 
@@ -50,7 +50,7 @@ def record_train_inputs(model, store):
 
 @pytest.mark.parametrize("head", sorted(HEADS))
 def test_pack_members_equal_their_single_runs(fmnist_root, monkeypatch, head):
-    cfgs = member_cfgs(fmnist_root, "dataset.augment=original-cifar", *HEADS[head])
+    cfgs = member_cfgs(fmnist_root, "dataset.augment=resize-crop", *HEADS[head])
     single_inputs, single_models, singles = [], [], []
     for cfg in cfgs:
         seed_everything(cfg.general.seed)  # as train() builds its model
