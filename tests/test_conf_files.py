@@ -53,3 +53,15 @@ def test_a_conf_file_holds_only_what_differs_from_the_defaults(path):
     for key in set(given) & set(protocol):  # a protocol key differs only where the README says so
         readme_row = key in OTHER_ROWS and path.name in OTHER_ROWS[key][1] and given[key] == OTHER_ROWS[key][0]
         assert readme_row or (path.name, key) in DEVIATIONS, key
+
+
+def test_the_readme_names_the_keys_the_schema_marks():
+    from parametricSN.config import keys_where
+
+    text = (ROOT / "README.md").read_text()
+    resume = text.split("**`psn train --resume RUN_ID [key=value ...]`**", 1)[1].split("\n* ", 1)[0]
+    named = set(re.findall(r"`([a-z_]+\.[A-Za-z_*]+)`", resume))
+    expanded = {k for k in keys_where("resume") if k in named or f"{k.split('.')[0]}.*" in named}
+    assert expanded == set(keys_where("resume")) and {k for k in named if "*" not in k} <= set(keys_where("resume"))
+    pack = text.split("Inside a pack only", 1)[1].split("may differ", 1)[0]
+    assert set(re.findall(r"`([a-z_]+\.[A-Za-z_]+)`", pack)) == set(keys_where("pack"))
