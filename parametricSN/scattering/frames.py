@@ -59,6 +59,6 @@ def lp_distance(lp: Tensor, target: Tensor) -> Tensor:
 def bank_littlewood_paley(layer: torch.nn.Module) -> Tensor:
     """The Littlewood–Paley sum of a scattering layer's current bank at full (padded) resolution: ``(M, N)`` for
     a :class:`~parametricSN.scattering.ParametricScattering2D`, ``(P, M, N)`` for a packed layer. Differentiable
-    in the layer's parameters (float64, as the wavelets are built)."""
-    psi = layer._wavelets()
-    return littlewood_paley(psi, layer.phi_0.to(psi.dtype))
+    in the layer's parameters; float64 (the precision the Morlet wavelets are built in)."""
+    psi = layer._wavelets().to(torch.float64)
+    return littlewood_paley(psi, layer.phi_0.to(torch.float64))
