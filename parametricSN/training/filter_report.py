@@ -3,7 +3,8 @@
 - every epoch: ``motion_<name> = mean |p - p_initial|`` for each filter parameter (θ, ξ, σ, slant; for the
   pixelwise parameterization, which has none, the Fourier filters themselves as ``motion_filters``), and the
   frame bounds ``frame_A`` / ``frame_B`` of the current bank (min and max of its Littlewood–Paley sum, see
-  :mod:`parametricSN.scattering.frames`);
+  :mod:`parametricSN.scattering.frames`) and ``frame_distance``, the mean squared distance of that sum from the
+  initial one (what ``scattering.tightness`` penalises);
 
 - ``viz.figures``: ``filters/fourier_before.png``, ``filters/fourier_after.png`` (the ``J × L`` wavelet grids) and
   ``filters/params.png`` (how θ, ξ, σ, slant moved), ``filters/littlewood_paley_before.png`` and
@@ -25,10 +26,11 @@ from torch import nn
 from parametricSN.config import Config
 from parametricSN.models import learnable_scattering
 from parametricSN.training.logger import Logger
-from parametricSN.scattering.frames import bank_littlewood_paley, frame_bounds
+from parametricSN.scattering.frames import bank_littlewood_paley, frame_bounds, lp_distance
 from parametricSN.viz import FilterAnimation, filter_figure, filter_params_figure, littlewood_paley_figure
 
 KIND = "fourier"
+LP_KEY = "littlewood_paley"  # the initial Littlewood–Paley sum, kept in ``initial`` beside the filter parameters
 
 
 def filter_snapshot(scattering: nn.Module) -> dict[str, torch.Tensor]:
@@ -74,7 +76,10 @@ class FilterReport:
         self.initial = dict(initial) if initial else filter_snapshot(self.scattering)
         self.filters_before = self.scattering.filters()
         self.params_before = {k: v.detach().cpu().clone() for k, v in self.scattering.filter_params().items()}
-        self.lp_before = littlewood_paley_sum(self.scattering)
+        # the initial frame travels with the initial filters (checkpoints); filter_motion skips it (no current twin)
+        self.lp_before = self.initial.get(LP_KEY)
+        if self.lp_before is None:
+            self.lp_before = self.initial[LP_KEY] = littlewood_paley_sum(self.scattering)
         if self.every > 0:
             self.animation = FilterAnimation(kind=KIND, L=self.scattering.L)
             self.animation.add_frame(self.filters_before.cpu(), "epoch 0")
@@ -87,7 +92,9 @@ class FilterReport:
         if self.animation is not None and (epoch % self.every == 0 or epoch == self.epochs):
             self.animation.add_frame(self.scattering.filters().cpu(), f"epoch {epoch}")
         metrics = filter_motion(self.initial, filter_snapshot(self.scattering))
-        metrics.update(frame_metrics(littlewood_paley_sum(self.scattering)))
+        lp = littlewood_paley_sum(self.scattering)
+        metrics.update(frame_metrics(lp))
+        metrics["frame_distance"] = float(lp_distance(lp, self.lp_before))
         return metrics
 
     def state_dict(self) -> dict[str, Any]:

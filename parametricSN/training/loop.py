@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -24,6 +24,7 @@ from parametricSN.config import Config
 from parametricSN.training import interrupt
 from parametricSN.training.checkpoint import save_checkpoint
 from parametricSN.training.divergence import check_finite
+from parametricSN.training.eval_cache import EvalCache
 from parametricSN.training.logger import Logger
 from parametricSN.training.losses import LossFn
 from parametricSN.training.optim import Schedule, group_lrs
@@ -43,8 +44,12 @@ class EpochHook(Protocol):
 
 
 def train_epoch(model: nn.Module, batches: Batches, optimizer: Optimizer, schedule: Schedule, loss_fn: LossFn,
-                device: torch.device, accum_steps: int = 1, desc: str = "train") -> dict[str, float]:
+                device: torch.device, accum_steps: int = 1, desc: str = "train",
+                penalty: Optional[Callable[[], torch.Tensor]] = None) -> dict[str, float]:
     """One pass over ``batches`` in train mode; returns ``train_loss`` and ``train_acc`` (%).
+
+    ``penalty`` (e.g. :mod:`parametricSN.training.tightness`): a term added to every batch's loss before the
+    backward pass, not to the reported ``train_loss``.
 
     ``batches`` must have a length (a DataLoader does) so that the last accumulation group is known.
     """
@@ -61,7 +66,7 @@ def train_epoch(model: nn.Module, batches: Batches, optimizer: Optimizer, schedu
             optimizer.zero_grad(set_to_none=True)
         logits = model(x)
         loss = loss_fn(logits, y)
-        (loss / group_size).backward()
+        (loss if penalty is None else loss + penalty().to(loss.dtype)).div(group_size).backward()  # tightness
         if i == group_start + group_size - 1:
             optimizer.step()
             schedule.after_optimizer_step()
@@ -102,15 +107,15 @@ def is_test_epoch(epoch: int, cfg: Config) -> bool:
 
 def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, schedule: Schedule, loss_fn: LossFn,
         device: torch.device, logger: Logger, start_epoch: int = 1,
-        history: Optional[list[dict[str, float]]] = None, hooks: Sequence[EpochHook] = ()
-        ) -> list[dict[str, float]]:
+        history: Optional[list[dict[str, float]]] = None, hooks: Sequence[EpochHook] = (),
+        penalty: Optional[Callable[[], torch.Tensor]] = None) -> list[dict[str, float]]:
     """Train epochs ``start_epoch .. train.epochs`` and return the per-epoch history.
 
     Each epoch: ``loaders.set_epoch(epoch)`` (pins shuffle and augmentation), record the group learning
     rates in effect at its start (``lr_<group>``), train, add the metrics of each of ``hooks`` (filter motion),
     test when :func:`is_test_epoch`, log the metrics at ``step=epoch``, and save a checkpoint artifact every
     ``train.checkpoint_every`` epochs and after the last one, when it is > 0 (the hooks' state in its ``extra``).
-    ``history`` carries a resumed run's past.
+    ``history`` carries a resumed run's past; ``penalty`` is added to the training loss (see :func:`train_epoch`).
 
     A non-finite loss or parameter raises :class:`~parametricSN.training.divergence.DivergenceError` before
     the epoch is logged. A stop requested by a signal (:mod:`parametricSN.training.interrupt`) ends the loop
@@ -130,6 +135,7 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
             path.unlink()
         last_saved = epoch
 
+    cache = EvalCache(model)  # fixed filters: the test images are scattered once per run
     with tempfile.TemporaryDirectory(prefix="psn-ckpt-") as tmp:
         bar = tqdm(range(start_epoch, epochs + 1), desc="epochs", disable=None)
         for epoch in bar:
@@ -141,13 +147,13 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
             loaders.set_epoch(epoch)
             metrics: dict[str, float] = group_lrs(optimizer)
             metrics.update(train_epoch(model, loaders.train, optimizer, schedule, loss_fn, device,
-                                       cfg.train.accum_steps, desc=f"epoch {epoch}/{epochs}"))
+                                       cfg.train.accum_steps, desc=f"epoch {epoch}/{epochs}", penalty=penalty))
             schedule.after_epoch()
             check_finite(epoch, metrics, model, last_saved)
             for hook in hooks:
                 metrics.update(hook.on_epoch_end(epoch))
             if is_test_epoch(epoch, cfg):
-                metrics.update(evaluate(model, loaders.test, loss_fn, device))
+                metrics.update(evaluate(*cache.inputs(loaders.test), loss_fn, device))
                 check_finite(epoch, metrics, model, last_saved)
             logger.log_metrics(metrics, step=epoch)
             history.append({"epoch": epoch, **metrics})

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -46,6 +46,7 @@ from parametricSN.training.loop import is_test_epoch
 from parametricSN.training.losses import LossFn, build_loss
 from parametricSN.training.optim import Schedule, build_optimizer, build_schedule, group_lrs, param_groups
 from parametricSN.training.run import RunResult, finish_run
+from parametricSN.training.tightness import tightness_penalty
 
 MAY_DIFFER = ("general.seed", "scattering.init", "scattering.learnable", "mlflow.run_name")
 
@@ -117,13 +118,14 @@ def _train_pack(cfgs: list[Config], loggers: list[Logger]) -> list[RunResult]:
             schedule = build_schedule(optimizer, cfg, batches_per_epoch=len(loaders[0].train))
             groups = [[f"lr_{g['name']}" for g in param_groups(m, c)] for m, c in zip(members, cfgs)]
             loss_fn = build_loss(cfg.train.loss)
+            penalty = tightness_penalty(packed, cfg)  # the members' penalties, summed
             histories: list[list[dict[str, float]]] = [[] for _ in cfgs]
             for epoch in range(1, cfg.train.epochs + 1):
                 for lo in loaders:
                     lo.set_epoch(epoch)
                 lrs = group_lrs(optimizer)
                 train = train_pack_epoch(packed, [lo.train for lo in loaders], optimizer, schedule, loss_fn,
-                                         device, cfg.train.accum_steps)
+                                         device, cfg.train.accum_steps, penalty)
                 schedule.after_epoch()
                 _check_members(epoch, train, packed)
                 test = (evaluate_pack(packed, [lo.test for lo in loaders], loss_fn, device,
@@ -173,7 +175,8 @@ def _member_sums(logits: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Te
 
 
 def train_pack_epoch(model: PackedHybridModel, batches: Sequence, optimizer: torch.optim.Optimizer, schedule: Schedule,
-                     loss_fn: LossFn, device: torch.device, accum_steps: int = 1) -> dict[str, list[float]]:
+                     loss_fn: LossFn, device: torch.device, accum_steps: int = 1,
+                     penalty: Optional[Callable[[], Tensor]] = None) -> dict[str, list[float]]:
     """One pass over the members' train loaders in lockstep; ``train_loss`` / ``train_acc`` (%) per member.
 
     Batch i of the pack is member p's batch i at ``[p]``; the loss is ``sum_p mean-loss_p``, divided by the
@@ -192,7 +195,7 @@ def train_pack_epoch(model: PackedHybridModel, batches: Sequence, optimizer: tor
         if i == group_start:
             optimizer.zero_grad(set_to_none=True)
         losses, batch_loss, batch_correct = _member_sums(model(x), y, loss_fn)
-        (losses.sum() / group_size).backward()
+        (losses.sum() if penalty is None else losses.sum() + penalty().to(losses.dtype)).div(group_size).backward()
         if i == group_start + group_size - 1:
             optimizer.step()
             schedule.after_optimizer_step()

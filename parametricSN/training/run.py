@@ -33,6 +33,7 @@ from parametricSN.training.loop import fit
 from parametricSN.training.losses import build_loss
 from parametricSN.training.optim import build_optimizer, build_schedule
 from parametricSN.training.resume import resume_point
+from parametricSN.training.tightness import tightness_penalty
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,10 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
             # before a resume's restore, so that "before" is the seeded initial model; motion from the run's start
             initial = (resume or {}).get("extra", {}).get("initial_filters") or None  # {}: no learnable scattering
             filters = FilterReport(model, cfg, initial=initial)
+            penalty = tightness_penalty(model, cfg)  # before the restore too: its target is the initial frame
             past = resume_point(resume, model, optimizer, schedule) if resume is not None else {}
             history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger,
-                          hooks=[filters], **past)
+                          hooks=[filters], penalty=penalty, **past)
         test_acc = float(history[-1]["test_acc"])  # the last epoch is always a test epoch
     except BaseException as exc:
         if hasattr(exc, "run_id"):  # RunInterrupted, Terminated, DivergenceError: the CLI names the run
