@@ -124,13 +124,17 @@ def profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev: torch.devic
     return spent
 
 
-def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int, device: str,
-               logger=None) -> dict:
-    widen = [f"model.width={width}"] if head == "cnn" else []  # the linear head has no width
-    cfg = load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", f"model.name={head}", *widen,
-                               f"train.epochs={2 * epochs + 1}", f"dataset.test_sample_num={test_images}",
-                               f"general.device={device}"])
-    dev = torch.device(device)
+def _timed(fn, dev: torch.device) -> float:
+    _sync(dev)
+    t0 = time.perf_counter()
+    fn()
+    _sync(dev)
+    return time.perf_counter() - t0
+
+
+def timed_training(cfg, dev: torch.device, epochs: int) -> tuple:
+    """Build ``cfg``'s loaders, model, optimizer, schedule and loss, and train ``epochs + 1`` epochs (the first
+    warms up: allocations, caches); returns them and the epochs' wall times."""
     loaders = build_loaders(cfg)
     seed_everything(cfg.general.seed)
     model = build_model(cfg).to(dev)
@@ -138,13 +142,21 @@ def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int,
     schedule = build_schedule(optimizer, cfg, len(loaders.train))
     loss_fn = build_loss(cfg.train.loss)
     times = []
-    for epoch in range(1, epochs + 2):  # epoch 1 warms up (allocations, caches)
+    for epoch in range(1, epochs + 2):
         loaders.set_epoch(epoch)
-        _sync(dev)
-        t0 = time.perf_counter()
-        train_epoch(model, loaders.train, optimizer, schedule, loss_fn, dev, cfg.train.accum_steps)
-        _sync(dev)
-        times.append(time.perf_counter() - t0)
+        times.append(_timed(lambda: train_epoch(model, loaders.train, optimizer, schedule, loss_fn, dev,
+                                                cfg.train.accum_steps), dev))
+    return loaders, model, optimizer, schedule, loss_fn, times
+
+
+def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int, device: str,
+               logger=None) -> dict:
+    widen = [f"model.width={width}"] if head == "cnn" else []  # the linear head has no width
+    cfg = load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", f"model.name={head}", *widen,
+                               f"train.epochs={2 * epochs + 1}", f"dataset.test_sample_num={test_images}",
+                               f"general.device={device}"])
+    dev = torch.device(device)
+    loaders, model, optimizer, schedule, loss_fn, times = timed_training(cfg, dev, epochs)
     evaluate(model, [next(iter(loaders.test))], loss_fn, dev)  # warm-up batch
     _sync(dev)
     t0 = time.perf_counter()
@@ -167,14 +179,6 @@ def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int,
             "test_images": len(loaders.test_indices), "test_images_per_s": len(loaders.test_indices) / test_s}
 
 
-def _timed(fn, dev: torch.device) -> float:
-    _sync(dev)
-    t0 = time.perf_counter()
-    fn()
-    _sync(dev)
-    return time.perf_counter() - t0
-
-
 def bench_fixed_linear(root: Path, epochs: int, test_images: int, device: str) -> dict:
     """The S+LL cell (fixed scattering + linear head): seconds per training epoch, and per epoch with the
     evaluation amortised, without and with the cached coefficients (see the module docstring)."""
@@ -183,16 +187,7 @@ def bench_fixed_linear(root: Path, epochs: int, test_images: int, device: str) -
                                "scattering.learnable=false", f"train.epochs={epochs + 1}",
                                f"dataset.test_sample_num={test_images}", f"general.device={device}"])
     dev = torch.device(device)
-    loaders = build_loaders(cfg)
-    seed_everything(cfg.general.seed)
-    model = build_model(cfg).to(dev)
-    optimizer = build_optimizer(model, cfg)
-    schedule = build_schedule(optimizer, cfg, len(loaders.train))
-    loss_fn = build_loss(cfg.train.loss)
-    times = []
-    for epoch in range(1, epochs + 2):  # epoch 1 warms up
-        loaders.set_epoch(epoch)
-        times.append(_timed(lambda: train_epoch(model, loaders.train, optimizer, schedule, loss_fn, dev), dev))
+    loaders, model, optimizer, schedule, loss_fn, times = timed_training(cfg, dev, epochs)
     evaluate(model, [next(iter(loaders.test))], loss_fn, dev)  # warm-up batch
     scale = FULL_TEST_SET / len(loaders.test_indices)  # to the full test set
     uncached = _timed(lambda: evaluate(model, loaders.test, loss_fn, dev), dev) * scale
