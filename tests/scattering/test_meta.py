@@ -5,7 +5,7 @@ import torch
 from parametricSN.scattering import ParametricScattering2D
 from parametricSN.scattering.packed import PackedScattering2D
 
-SHAPE, L, C = (16, 16), 3, 2
+SHAPE, L, C = (8, 12), 3, 2  # non-square: a swapped axis would fail
 
 
 def _changed(y0: torch.Tensor, y: torch.Tensor) -> set[int]:
