@@ -226,7 +226,8 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
                 "dataset.height", "dataset.width", "train.epochs", "train.test_every", "train.accum_steps",
                 "model.width", "model.depth", "model.hidden"):
         _check(flat[key] >= 1, key, "an integer >= 1", flat[key])
-    for key in ("train.checkpoint_every", "viz.animation_every", "optim.weight_decay", "optim.momentum"):
+    for key in ("train.checkpoint_every", "viz.animation_every", "optim.weight_decay", "optim.momentum",
+                "scattering.tightness"):
         _check(flat[key] >= 0, key, "a value >= 0", flat[key])
     for key in ("optim.lr", "optim.max_lr", "optim.div_factor", "optim.final_div_factor",
                 "scattering.lr_orientation", "scattering.lr_scattering", "optim.gamma"):

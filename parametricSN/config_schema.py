@@ -88,6 +88,7 @@ class ScatteringConfig:
     lr_scattering: float = 0.1
     second_order_only: bool = False
     backend: str = "fast"  # fast | kymatio
+    tightness: float = 0.0  # weight of the frame penalty (training/tightness.py); 0: none, the paper's protocol
 
 
 @dataclass

@@ -29,6 +29,7 @@ from parametricSN.config import Config
 from parametricSN.training import interrupt
 from parametricSN.training.checkpoint import save_checkpoint
 from parametricSN.training.divergence import check_finite
+from parametricSN.training.eval_cache import EvalCache
 from parametricSN.training.logger import Logger
 from parametricSN.training.losses import LossFn
 from parametricSN.training.optim import Schedule, group_lrs
@@ -133,7 +134,7 @@ def train_members(model: nn.Module, batches: Sequence[Batches], optimizer: Optim
         losses, batch_loss, batch_correct = _member_sums(logits, y, loss_fn)
         objective = losses.sum()
         for penalty in extra:
-            objective = objective + penalty()
+            objective = objective + penalty().to(objective.dtype)
         (objective / group_size).backward()
         if i == group_start + group_size - 1:
             optimizer.step()
@@ -230,6 +231,8 @@ def fit(trainee: Trainee, members: Sequence[Member], loss_fn: LossFn, device: to
     def check(epoch: int, metrics: list[dict[str, float]]) -> None:
         check_finite(epoch, metrics, model, last_saved, names, [m.run_id for m in members])
 
+    # fixed filters: a single run's evaluation images are scattered once per run (a pack evaluates as it is)
+    cache = None if trainee.stacked else EvalCache(model)
     with tempfile.TemporaryDirectory(prefix="psn-ckpt-") as tmp:
         for epoch in range(start_epoch, epochs + 1):
             signum = interrupt.stop_requested()
@@ -254,9 +257,12 @@ def fit(trainee: Trainee, members: Sequence[Member], loss_fn: LossFn, device: to
                     metrics[p].update(hook.on_epoch_end(epoch))
             if is_test_epoch(epoch, cfg):
                 for name in eval_sets:
-                    scores = evaluate_members(model, [getattr(m.loaders, name) for m in members], loss_fn, device,
-                                              trainee.stacked, trainee.stacked and _same_items(members, name),
-                                              name)
+                    if cache is not None:
+                        module, batches = cache.inputs(getattr(members[0].loaders, name))
+                        scores = evaluate_members(module, [batches], loss_fn, device, name=name)
+                    else:
+                        scores = evaluate_members(model, [getattr(m.loaders, name) for m in members], loss_fn,
+                                                  device, True, _same_items(members, name), name)
                     for p, m in enumerate(metrics):
                         m.update({k: v[p] for k, v in scores.items()})
                 check(epoch, metrics)

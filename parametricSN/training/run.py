@@ -34,6 +34,7 @@ from parametricSN.training.loop import Member, Trainee, fit
 from parametricSN.training.losses import build_loss
 from parametricSN.training.optim import build_optimizer, build_schedule, param_groups
 from parametricSN.training.resume import resume_point
+from parametricSN.training.tightness import tightness_penalty
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,8 @@ def _train_members(cfgs: list[Config], loggers_: list[Optional[Logger]], make_tr
                 m.hooks = [FilterReport(model, c, initial=initial)]
                 if trainee.stacked:  # the learning rates of the member's own groups (a fixed one has none)
                     m.lr_keys = [f"lr_{g['name']}" for g in param_groups(model, c)]
+            # before the restore too: the penalty's target is the initial frame (a pack's: its members' summed)
+            members[0].penalty = tightness_penalty(trainee.model, cfgs[0])
             start = resume_point(resume, trainee.model, trainee.optimizer, trainee.schedule) if resume else 1
             fit(trainee, members, build_loss(cfgs[0].train.loss), device, start_epoch=start)
         if trainee.stacked:

@@ -110,7 +110,8 @@ def test_packed_runs_are_logged_and_reload_like_single_runs(fmnist_root, mlflow_
         assert run.data.params == {k: str(v) for k, v in cfg.flat().items()}
         assert set(run.data.metrics) == set(single_run.data.metrics) - ({"motion_theta", "motion_xi", "motion_sigma",
                                                                          "motion_slant", "lr_orientation",
-                                                                         "lr_scattering"} if p == 1 else set())
+                                                                         "lr_scattering", "frame_A", "frame_distance",
+                                                                         "frame_B"} if p == 1 else set())
         assert run.data.tags["pack_index"] == str(p) and run.data.tags["pack_size"] == "2"
         pack_ids.add(run.data.tags["pack_id"])
         model = load_model(result.run_id, tracking_uri=mlflow_uri)
