@@ -28,10 +28,12 @@ from parametricSN.config import Config, ConfigError, load_config
 from parametricSN.data import DatasetError
 from parametricSN.deformation import cli as deform_cli
 from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
-from parametricSN.tracking import MlflowLogger, prepare_resume, resume_command
+from parametricSN.commands import resume_command
+from parametricSN.tracking import MlflowLogger, prepare_resume
 from parametricSN.training import CheckpointError, train, train_pack
 from parametricSN.training.divergence import DivergenceError
 from parametricSN.training.interrupt import RunInterrupted, Terminated, graceful_stop
+from parametricSN.training.progress import with_progress
 
 
 def _add_config_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -54,7 +56,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume and args.seeds:
         raise ConfigError("--seeds starts new packed runs; it cannot be combined with --resume")
     if args.seeds:
-        return _train_seeds(load_config(args.config, args.overrides), args.seeds)
+        return _train_seeds(load_config(args.config, args.overrides), args.seeds, args.quiet)
     with graceful_stop():
         if args.resume:
             cfg, state, logger = prepare_resume(args.resume, args.overrides)
@@ -62,9 +64,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             cfg, state = load_config(args.config, args.overrides), None
             logger = MlflowLogger.from_config(cfg)
         try:
-            result = train(cfg, logger, resume=state)
+            result = train(cfg, with_progress([logger], quiet=args.quiet)[0], resume=state)
         except (RunInterrupted, Terminated) as exc:
-            exc.resume = resume_command(exc.run_id, cfg)  # type: ignore[union-attr]
+            exc.resume = resume_command(exc.run_id, logger.tracking_uri)  # type: ignore[union-attr]
             raise
     print(f"run_id: {result.run_id}")
     print(f"test_acc: {result.test_acc:.2f}")
@@ -81,13 +83,13 @@ def _seed_list(text: str) -> list[int]:
     return seeds
 
 
-def _train_seeds(cfg: Config, seeds: list[int]) -> int:
+def _train_seeds(cfg: Config, seeds: list[int], quiet: bool = False) -> int:
     """``--seeds``: the config once per seed, trained as one pack; prints a YAML list of seed, run_id, test_acc."""
     cfgs = [dataclasses.replace(cfg, general=dataclasses.replace(cfg.general, seed=s)) for s in seeds]
     # a pack keeps no checkpoint: SIGINT / SIGTERM stop it at once and its member runs are closed KILLED
     previous = signal.signal(signal.SIGTERM, _stop_now)
     try:
-        results = train_pack(cfgs, [MlflowLogger.from_config(c) for c in cfgs])
+        results = train_pack(cfgs, with_progress([MlflowLogger.from_config(c) for c in cfgs], quiet=quiet))
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"psn: stopped by {signal.Signals(signum).name}; the pack's {len(cfgs)} runs are marked KILLED "
@@ -123,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "that cannot change the results, e.g. train.epochs=20, may be given)")
     p_train.add_argument("--seeds", type=_seed_list, default=None, metavar="S1,S2,...",
                          help="train the config once per seed, all seeds packed as one model (see train_pack)")
+    p_train.add_argument("-q", "--quiet", action="store_true", help="print only errors and the final line (no "
+                         "run id line, no progress; see log.every for the progress lines' interval)")
     p_train.set_defaults(func=_cmd_train)
     p_cfg = sub.add_parser("config", help="inspect configs")
     cfg_sub = p_cfg.add_subparsers(dest="config_command", required=True)

@@ -133,6 +133,11 @@ class VizConfig:
 
 
 @dataclass
+class LogConfig:
+    every: float = 60.0  # seconds between progress lines when stderr is no terminal (and at every test epoch)
+
+
+@dataclass
 class Config:
     general: GeneralConfig = field(default_factory=GeneralConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
@@ -142,6 +147,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     viz: VizConfig = field(default_factory=VizConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     # ---- derived values -------------------------------------------------------------------------------------
     @property
@@ -371,6 +377,7 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
     for key in ("optim.lr", "optim.max_lr", "optim.div_factor", "optim.final_div_factor",
                 "scattering.lr_orientation", "scattering.lr_scattering", "optim.gamma"):
         _check(flat[key] > 0, key, "a value > 0", flat[key])
+    _check(cfg.log.every > 0, "log.every", "a number of seconds > 0", cfg.log.every)
     _check(0 < cfg.optim.pct_start < 1, "optim.pct_start", "a value in (0, 1)", cfg.optim.pct_start)
     _check(0 <= cfg.optim.base_momentum <= cfg.optim.max_momentum < 1, "optim.base_momentum",
            "0 <= optim.base_momentum <= optim.max_momentum < 1", (cfg.optim.base_momentum, cfg.optim.max_momentum))

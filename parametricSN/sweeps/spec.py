@@ -35,7 +35,7 @@ TOP_LEVEL = ("name", "description", "base", "overrides", "cases", "grid", "publi
 # store, read from another data folder or run with more loader workers or on another device is the same cell.
 NON_RESULT_KEYS = ("general.num_workers", "general.device", "dataset.root", "dataset.download",
                    "train.checkpoint_every")
-NON_RESULT_SECTIONS = ("mlflow",)
+NON_RESULT_SECTIONS = ("mlflow", "log")
 SEED_KEY = "general.seed"
 
 

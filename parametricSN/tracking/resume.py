@@ -7,7 +7,8 @@ falls back to the one before it. The config is the checkpoint's own, changed onl
 :func:`parametricSN.training.resume.check_resume_config` allows.
 
 A run killed without a chance to checkpoint (SIGKILL, power loss) may have logged epochs after its last
-checkpoint: they are trained again and logged a second time at the same steps (with the same values on CPU).
+checkpoint: they are trained again but not logged a second time (the store keeps the points it has; by
+determinism they are the same values, see ``MlflowLogger.for_run``).
 """
 from __future__ import annotations
 
@@ -86,10 +87,5 @@ def prepare_resume(run_id: str, overrides: list[str]) -> tuple[Config, dict[str,
     saved = config_from_dict(state["config"])
     cfg = apply_overrides(config_from_dict(state["config"]), overrides)
     check_resume_config(saved, cfg, int(state["epoch"]))
-    return cfg, state, MlflowLogger.for_run(run_id, uri)
-
-
-def resume_command(run_id: str, cfg: Config) -> str:
-    """The command line that resumes ``run_id`` (naming the store when the config chose one)."""
-    uri = cfg.mlflow.tracking_uri
-    return f"psn train --resume {run_id}" + (f" mlflow.tracking_uri={uri}" if uri else "")
+    experiment = client.get_experiment(run.info.experiment_id).name
+    return cfg, state, MlflowLogger.for_run(run_id, uri, experiment)

@@ -18,7 +18,6 @@ from typing import Any, Iterable, Optional, Protocol, Sequence
 import torch
 from torch import nn
 from torch.optim import Optimizer
-from tqdm.auto import tqdm
 
 from parametricSN.config import Config
 from parametricSN.training import interrupt
@@ -53,7 +52,7 @@ def train_epoch(model: nn.Module, batches: Batches, optimizer: Optimizer, schedu
     # Sums stay on the device and are read once at the end: a per-batch .item() would wait for the GPU on
     # every batch. A non-finite loss makes the sum non-finite, which the caller checks (divergence).
     loss_sum, correct, seen = _zero(device, torch.float64), _zero(device, torch.int64), 0
-    for i, (x, y) in enumerate(tqdm(batches, desc=desc, leave=False, disable=None)):
+    for i, (x, y) in enumerate(batches):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         group_start = i - i % accum_steps
         group_size = min(accum_steps, n_batches - group_start)
@@ -84,7 +83,7 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn, device: torch.
     """One pass over ``batches`` in eval mode; returns ``test_loss`` and ``test_acc`` (%)."""
     model.eval()
     loss_sum, correct, seen = _zero(device, torch.float64), _zero(device, torch.int64), 0
-    for x, y in tqdm(batches, desc=desc, leave=False, disable=None):
+    for x, y in batches:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         logits = model(x)
         loss_sum += loss_fn(logits, y).double() * len(y)
@@ -131,8 +130,7 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
         last_saved = epoch
 
     with tempfile.TemporaryDirectory(prefix="psn-ckpt-") as tmp:
-        bar = tqdm(range(start_epoch, epochs + 1), desc="epochs", disable=None)
-        for epoch in bar:
+        for epoch in range(start_epoch, epochs + 1):  # progress: training/progress.py, a Logger wrapper
             signum = interrupt.stop_requested()
             if signum is not None:  # asked to stop before the first epoch (while the data loaded)
                 if last_saved != epoch - 1:
@@ -151,7 +149,6 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
                 check_finite(epoch, metrics, model, last_saved)
             logger.log_metrics(metrics, step=epoch)
             history.append({"epoch": epoch, **metrics})
-            bar.set_postfix({k: round(metrics[k], 4) for k in ("train_loss", "test_acc") if k in metrics})
             every = cfg.train.checkpoint_every
             signum = interrupt.stop_requested() if epoch < epochs else None  # after the last epoch: just finish
             # the last epoch too, so that a finished run can be extended (--resume RUN train.epochs=...)

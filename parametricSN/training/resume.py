@@ -10,7 +10,7 @@ change only keys that cannot change the numbers it produces (:data:`RESUMABLE`):
   ``viz.*``): testing reads the model in eval mode and draws no random numbers (the loaders own their
   generators);
 - ``general.num_workers`` (data randomness is a function of seed, epoch and index, not of the worker);
-- ``mlflow.tracking_uri`` (where the run is found).
+- ``mlflow.tracking_uri`` (where the run is found), ``log.every`` (how often progress is printed).
 
 Anything else is a :class:`~parametricSN.config.ConfigError` naming the key.
 """
@@ -26,7 +26,7 @@ from parametricSN.training.checkpoint import restore_checkpoint
 from parametricSN.training.optim import Schedule
 
 RESUMABLE = ("train.epochs", "train.test_every", "train.checkpoint_every", "train.save_model", "viz.figures",
-             "viz.animation_every", "general.num_workers", "mlflow.tracking_uri")
+             "viz.animation_every", "general.num_workers", "mlflow.tracking_uri", "log.every")
 
 
 def check_resume_config(saved: Config, new: Config, done: int) -> None:
