@@ -110,8 +110,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with its usage errors on one line (argparse prints the whole usage first)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(_error(f"{self.prog}: error: {message} (see {self.prog} --help)", 2))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,28 +158,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             warnings.simplefilter("ignore", DeprecationWarning)
             return args.func(args)
     except (DatasetError, CheckpointError) as exc:  # before ConfigError: DatasetError is one of its subclasses
-        print(f"psn: {exc}", file=sys.stderr)
-        return 1
+        return _error(f"psn: {exc}", 1)
     except ConfigError as exc:
-        print(f"psn: config error: {exc}", file=sys.stderr)
-        return 2
+        return _error(f"psn: config error: {exc}", 2)
     except TrackingError as exc:
-        print(f"psn: {exc}", file=sys.stderr)
-        return 1
+        return _error(f"psn: {exc}", 1)
     except DivergenceError as exc:
-        print(f"psn: run {exc.run_id or '(untracked)'} {exc}; the run is marked FAILED", file=sys.stderr)
-        return 1
+        return _error(f"psn: run {exc.run_id or '(untracked)'} {exc}; the run is marked FAILED", 1)
     except (RunInterrupted, Terminated) as exc:
         if exc.run_id:
-            print(f"psn: run {exc.run_id} {exc}; the run is marked KILLED; resume it with: "
-                  f"{getattr(exc, 'resume', '')}", file=sys.stderr)
-        else:
-            print(f"psn: {exc}; no run was started", file=sys.stderr)
-        return 128 + exc.signum
+            return _error(f"psn: run {exc.run_id} {exc}; the run is marked KILLED; resume it with: "
+                          f"{getattr(exc, 'resume', '')}", 128 + exc.signum)
+        return _error(f"psn: {exc}; no run was started", 128 + exc.signum)
     except KeyboardInterrupt:  # before a run existed (config loading, imports)
-        print("psn: interrupted; no run was started", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return _error("psn: interrupted; no run was started", 128 + signal.SIGINT)
 
+
+MAX_ERROR = 600  # characters: an error line stays readable (a value is never printed in full, see config_yaml)
+
+
+def _error(text: str, status: int) -> int:
+    """Print ``text`` as one line on stderr (whitespace collapsed, cut at :data:`MAX_ERROR`); return ``status``."""
+    line = " ".join(text.split())
+    print(line if len(line) <= MAX_ERROR else line[:MAX_ERROR - 3] + "...", file=sys.stderr, flush=True)
+    return status
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import yaml
 
-from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
+from parametricSN.config_yaml import UniqueKeyLoader, shown, yaml_problem
 
 DEFAULT_DATA_ROOT = "data"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/store.db"
@@ -255,7 +255,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
             return None
         (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
         return _coerce(key, value, inner)
-    expected = f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})"
+    expected = f"{key}: expected {_type_name(tp)}, got {shown(value)} ({type(value).__name__})"
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -286,7 +286,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):  # a name like 2024 or 1e3
             return str(value)
         raise ConfigError(f"{expected}; quote the value to mean text (YAML reads yes/no/on/off/true/false "
-                          f"as booleans)")
+                          f"as booleans)" if isinstance(value, bool) else expected)
     if tp is list:
         if isinstance(value, list):
             return value
@@ -324,7 +324,7 @@ def _apply_mapping(cfg: Config, data: Any, source: str) -> None:
         if body is None:
             continue
         if not isinstance(body, dict):
-            raise ConfigError(f"{section}: expected a mapping of keys in {source}, got {body!r}")
+            raise ConfigError(f"{section}: expected a mapping of keys in {source}, got {shown(body)}")
         for key, value in body.items():
             _set(cfg, f"{section}.{key}", value)
 
@@ -344,7 +344,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 # ---- validation --------------------------------------------------------------------------------------------
 def _check(condition: bool, key: str, expected: str, value: Any) -> None:
     if not condition:
-        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+        raise ConfigError(f"{key}: expected {expected}, got {shown(value)}")
 
 
 def validate(cfg: Config, with_data: bool = True) -> Config:
@@ -452,6 +452,8 @@ def load_config(path: Union[str, os.PathLike, None] = None, overrides: Optional[
 def read_config_file(p: Path) -> dict:
     """The mapping in YAML file ``p``; ConfigError naming the file when it is missing, not UTF-8, empty,
     not YAML, or names a key twice."""
+    if p.is_dir():
+        raise ConfigError(f"config file {str(p)!r} is a directory; give a YAML file (e.g. {str(p / 'run.yaml')!r})")
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} not found")
     try:

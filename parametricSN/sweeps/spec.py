@@ -29,6 +29,7 @@ from typing import Any, Optional, Union
 import yaml
 
 from parametricSN.config import Config, ConfigError, config_from_dict, parse_override
+from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
 
 TOP_LEVEL = ("name", "description", "base", "overrides", "cases", "grid", "published")
 # Keys that do not change a run's result: left out of the cell identity, so that the same cell logged to another
@@ -187,24 +188,6 @@ def cell_hash(cfg: Config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# ---- YAML with duplicate keys rejected ----------------------------------------------------------------------
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML silently keeps the last of two equal keys; a sweep would then lose half a grid. Reject them."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise SpecError(f"key {key!r} appears twice (line {key_node.start_mark.line + 1})")
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 # ---- parsing ------------------------------------------------------------------------------------------------
 _CONFIG_KEYS = frozenset(Config().flat())
 
@@ -239,14 +222,16 @@ def _resolve_base(path: Path, base: str) -> Path:
 def load_spec(path: Union[str, Path]) -> SweepSpec:
     """Read and check a spec file (structure and key names; values are checked by :meth:`SweepSpec.cells`)."""
     path = Path(path)
+    if path.is_dir():
+        raise SpecError(f"{path}: is a directory; give a sweep spec file (see experiments/)")
     if not path.is_file():
         raise SpecError(f"{path}: sweep spec not found")
-    try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except SpecError as exc:
-        raise SpecError(f"{path}: {exc}") from None
+    try:  # duplicate keys are errors (a sweep would lose half a grid); YAML problems fit on one line
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+        raise SpecError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: expected a mapping with {', '.join(TOP_LEVEL)}")
     for key in data:

@@ -71,7 +71,7 @@ BASE = f"name: x\nbase: {CIFAR}\n"
     ("grid:\n  scattering.bogus: [1, 2]\n", ["grid: scattering.bogus", "unknown config key"]),
     ("cases:\n  - {model.nmae: linear}\n", ["cases[0]: model.nmae", "unknown config key"]),
     ("grid:\n  scattering.J: [2, many]\n", ["scattering.J", "expected int", "many"]),
-    ("grid:\n  general.seed: [1]\n  general.seed: [2]\n", ["general.seed", "appears twice"]),
+    ("grid:\n  general.seed: [1]\n  general.seed: [2]\n", ["general.seed", "duplicate key"]),
     ("cases:\n  - {general.seed: 1}\ngrid:\n  general.seed: [2]\n", ["grid: general.seed", "both cases and grid"]),
     ("overrides: [general.seed=1]\ngrid:\n  general.seed: [2]\n", ["general.seed", "both overrides"]),
     ("grid:\n  general.seed: 3\n", ["grid: general.seed", "non-empty list"]),
