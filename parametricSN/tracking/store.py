@@ -170,8 +170,9 @@ def client_for(uri: Optional[str] = None, create: bool = True) -> MlflowClient:
         return MlflowClient(tracking_uri=resolved)
     db = db.expanduser()
     if not create and not db.is_file():
-        raise TrackingError(f"no tracking store at {resolved!r}: {str(db)!r} does not exist; check "
-                            "mlflow.tracking_uri or $MLFLOW_TRACKING_URI")
+        raise TrackingError(f"no tracking store at {resolved!r}: the file {str(db.resolve())!r} does not exist "
+                            "(reading creates no store); check --tracking-uri, mlflow.tracking_uri or "
+                            "$MLFLOW_TRACKING_URI")
     if not create:
         return MlflowClient(tracking_uri=resolved)
     check_store_writable(resolved, db)
