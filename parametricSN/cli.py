@@ -174,13 +174,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _error("psn: interrupted; no run was started", 128 + signal.SIGINT)
 
 
-MAX_ERROR = 600  # characters: an error line stays readable (a value is never printed in full, see config_yaml)
+MAX_ERROR = 1500  # characters: a backstop (values are already cut where they are named, see config_yaml.shown)
 
 
 def _error(text: str, status: int) -> int:
-    """Print ``text`` as one line on stderr (whitespace collapsed, cut at :data:`MAX_ERROR`); return ``status``."""
+    """Print ``text`` as one line on stderr (whitespace collapsed; past :data:`MAX_ERROR` characters its middle is
+    elided, keeping the start, which names what is wrong, and the end, which says what to do); return ``status``."""
     line = " ".join(text.split())
-    print(line if len(line) <= MAX_ERROR else line[:MAX_ERROR - 3] + "...", file=sys.stderr, flush=True)
+    if len(line) > MAX_ERROR:
+        line = f"{line[:MAX_ERROR * 2 // 3]} ... {line[-(MAX_ERROR // 3):]}"
+    print(line, file=sys.stderr, flush=True)
     return status
 
 if __name__ == "__main__":
