@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from parametricSN.cli import main
+from tests.sweeps.test_run import tiny_base
 
 # 5 levels of 5 aliases: 3125 leaves, and a 100-character string in each
 BOMB = "x: [&d [&c [&b [&a [yes, {long}, x, x, x], *a, *a, *a, *a], *b, *b, *b, *b], *c, *c, *c, *c], *d, *d, *d, *d]"
@@ -93,20 +94,24 @@ def test_fuzzed_command_line_is_one_line_error(index, tmp_path, monkeypatch, cap
     assert not list(tmp_path.rglob("*.db")) and not (tmp_path / "mlruns").exists()  # no store was created
 
 
-def test_the_issue_cases_give_short_named_lines(tmp_path, monkeypatch, capsys):
+def test_the_issue_cases_give_short_named_lines(tmp_path, monkeypatch, capsys, fmnist_root):
     monkeypatch.chdir(tmp_path)
     _write(tmp_path)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: s\nbase: {tiny_base(tmp_path, fmnist_root)}\ngrid:\n  general.seed: [1]\n")
     assert main(["config", "show", "-c", str(tmp_path / "bomb-value.yaml")]) == 2
     err = capsys.readouterr().err
     assert "dataset.name: expected str" in err and len(err) < 250 and "quote" not in err, err
     assert main(["config", "show", "-c", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
-    for argv in (["train", "-c", str(tmp_path / "x.yaml"), "mlflow.tracking_uri=file:///proc/x"],
-                 ["report", "--experiment", "e", "--tracking-uri", "file:///proc/x"]):
-        (tmp_path / "x.yaml").write_text("train: {epochs: 1}\n")
-        assert main(argv) == 1
-        err = capsys.readouterr().err
-        assert "'file:///proc/x'" in err and "file store" in err and "sqlite:////proc/x/store.db" in err, err
+    (tmp_path / "x.yaml").write_text("train: {epochs: 1}\n")
+    for uri, fix in (("file:///proc/x", "sqlite:////proc/x/store.db"), ("runs/here", "sqlite:///runs/here/store.db")):
+        for argv in (["train", "-c", str(tmp_path / "x.yaml"), f"mlflow.tracking_uri={uri}"],
+                     ["sweep", str(spec), "--tracking-uri", uri], ["report", "--experiment", "e", "--tracking-uri", uri]):
+            assert main(argv) == 1
+            err = capsys.readouterr().err
+            assert f"{uri!r}" in err and "file store" in err and f"mlflow.tracking_uri={fix}" in err, (argv, err)
+            assert err.count("\n") == 1 and not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("argv", [["config", "show", "-c", "{tmp}/bomb-section.yaml"],
