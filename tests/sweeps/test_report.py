@@ -4,6 +4,8 @@ once, and the markdown table's shape for every combination of varying keys."""
 import csv
 import io
 import json
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -107,7 +109,7 @@ def test_by_and_errors(experiment, capsys):
     assert "scattering.bogus" in capsys.readouterr().err
 
 
-def test_each_run_counts_once_and_unfinished_runs_are_a_footnote(experiment, capsys):
+def test_each_run_counts_once_and_unfinished_runs_are_a_footnote(experiment):
     uri, client, exp = experiment
     # two older FINISHED duplicates of (tight-frame, 100, seed 1) with wild accuracies, a newer one that counts,
     # and a RUNNING run of the same cell
@@ -122,13 +124,16 @@ def test_each_run_counts_once_and_unfinished_runs_are_a_footnote(experiment, cap
         client.log_metric(run.info.run_id, "test_acc", acc, step=1)
         if status != "RUNNING":
             client.set_terminated(run.info.run_id, status)
-    assert main(["report", "--experiment", "rep", "--tracking-uri", uri]) == 0
-    out, err = capsys.readouterr()
+    proc = subprocess.run([sys.executable, "-m", "parametricSN", "report", "--experiment", "rep", "--tracking-uri",
+                           uri], capture_output=True, text=True, timeout=300)  # a real process: what a user sees
+    assert proc.returncode == 0, proc.stderr
+    out, err = proc.stdout, proc.stderr
     # TF/100: seeds 1 (newest: 36), 2 (32), 3 (34) -> n = 3, mean 34, std 2
     assert "34.00 ± 2.00 (n=3)" in " | ".join(row(out, "TF LS+LL"))
     assert err.count("\n") == 1 and "psn: warning: 3 duplicate FINISHED run(s) ignored" in err
     note = next(line for line in out.splitlines() if line.startswith("Not averaged:"))
     assert f"1 RUNNING ({ids[3]})" in note and "1 FAILED (" in note
+    assert client.search_runs([exp], filter_string=f"tags.`{TAG_REPORT}` = '1'") == []  # no --log: nothing stored
 
 
 def _run(status="FINISHED", acc=50.0, start=0, **params):
