@@ -2,6 +2,8 @@
 into another folder: the report command a sweep suggests is run here as printed; reading commands never create a
 store. (The resume command printed after a signal is run in tests/test_reliability_processes.py.)"""
 import shlex
+import subprocess
+import sys
 
 from parametricSN.cli import main
 from parametricSN.commands import absolute_uri, mlflow_ui_command, report_command, resume_command, sweep_command
@@ -37,9 +39,11 @@ def test_the_report_command_a_sweep_prints_works_from_another_folder(tmp_path, f
     out = capsys.readouterr().out
     command = out.split("table: ")[1].rsplit(")", 1)[0]
     assert command == f"psn report --experiment suggested --tracking-uri sqlite:///{here}/rel/store.db"
-    monkeypatch.chdir(elsewhere)
-    assert main(shlex.split(command)[1:]) == 0  # the printed command, as printed, from another folder
-    table = capsys.readouterr().out
+    # the printed command, as printed, in a real shell-less process from another folder
+    proc = subprocess.run([sys.executable, "-m", "parametricSN", *shlex.split(command)[1:]], cwd=elsewhere,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    table = proc.stdout
     assert table.startswith("# suggested") and "| all runs | 1 " in table
     assert list(elsewhere.iterdir()) == []  # it created nothing there
 
