@@ -29,10 +29,12 @@ from parametricSN.config import ConfigError, load_config
 from parametricSN.data import DatasetError
 from parametricSN.deformation import cli as deform_cli
 from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
-from parametricSN.tracking import MlflowLogger, TrackingError, prepare_resume_runs, resume_command
+from parametricSN.commands import resume_command
+from parametricSN.tracking import MlflowLogger, TrackingError, prepare_resume_runs
 from parametricSN.training import CheckpointError, train, train_pack
 from parametricSN.training.divergence import DivergenceError
 from parametricSN.training.interrupt import RunInterrupted, Terminated, graceful_stop
+from parametricSN.training.progress import with_progress
 
 
 def _add_config_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -66,10 +68,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     for s in args.seeds] if pack else [cfg]
             loggers = [MlflowLogger.from_config(c) for c in cfgs]
         try:
+            loggers = with_progress(loggers, quiet=args.quiet)
             results = (train_pack(cfgs, loggers, resume=state) if pack
                        else [train(cfgs[0], loggers[0], resume=state)])
         except (RunInterrupted, Terminated) as exc:
-            exc.resume = resume_command(exc.run_id, cfgs[0])  # type: ignore[union-attr]
+            exc.resume = resume_command(exc.run_id, loggers[0].tracking_uri)  # type: ignore[union-attr]
             raise
     if not pack:
         print(f"run_id: {results[0].run_id}")
@@ -93,8 +96,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with its usage errors on one line (argparse prints the whole usage first)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(_error(f"{self.prog}: error: {message} (see {self.prog} --help)", 2))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "that cannot change the results, e.g. train.epochs=20, may be given)")
     p_train.add_argument("--seeds", type=_seed_list, default=None, metavar="S1,S2,...",
                          help="train the config once per seed, all seeds packed as one model (see train_pack)")
+    p_train.add_argument("-q", "--quiet", action="store_true", help="print only errors and the final line (no "
+                         "run id line, no progress; see log.every for the progress lines' interval)")
     p_train.set_defaults(func=_cmd_train)
     p_cfg = sub.add_parser("config", help="inspect configs")
     cfg_sub = p_cfg.add_subparsers(dest="config_command", required=True)
@@ -138,32 +142,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             warnings.simplefilter("ignore", DeprecationWarning)
             return args.func(args)
     except (DatasetError, CheckpointError) as exc:  # before ConfigError: DatasetError is one of its subclasses
-        print(f"psn: {exc}", file=sys.stderr)
-        return 1
+        return _error(f"psn: {exc}", 1)
     except ConfigError as exc:
-        print(f"psn: config error: {exc}", file=sys.stderr)
-        return 2
+        return _error(f"psn: config error: {exc}", 2)
     except TrackingError as exc:
-        print(f"psn: {exc}", file=sys.stderr)
-        return 1
+        return _error(f"psn: {exc}", 1)
     except DivergenceError as exc:
-        print(f"psn: run {exc.run_id or '(untracked)'} {exc}; the run is marked FAILED", file=sys.stderr)
-        return 1
+        return _error(f"psn: run {exc.run_id or '(untracked)'} {exc}; the run is marked FAILED", 1)
     except (RunInterrupted, Terminated) as exc:
         runs = getattr(exc, "runs", 1)
         if exc.run_id and runs > 1:
-            print(f"psn: pack of {runs} runs (run {exc.run_id} and the others) {exc}; its {runs} runs are marked "
-                  f"KILLED; resume them with: {getattr(exc, 'resume', '')}", file=sys.stderr)
-        elif exc.run_id:
-            print(f"psn: run {exc.run_id} {exc}; the run is marked KILLED; resume it with: "
-                  f"{getattr(exc, 'resume', '')}", file=sys.stderr)
-        else:
-            print(f"psn: {exc}; no run was started", file=sys.stderr)
-        return 128 + exc.signum
+            return _error(f"psn: pack of {runs} runs (run {exc.run_id} and the others) {exc}; its {runs} runs are "
+                          f"marked KILLED; resume them with: {getattr(exc, 'resume', '')}", 128 + exc.signum)
+        if exc.run_id:
+            return _error(f"psn: run {exc.run_id} {exc}; the run is marked KILLED; resume it with: "
+                          f"{getattr(exc, 'resume', '')}", 128 + exc.signum)
+        return _error(f"psn: {exc}; no run was started", 128 + exc.signum)
     except KeyboardInterrupt:  # before a run existed (config loading, imports)
-        print("psn: interrupted; no run was started", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return _error("psn: interrupted; no run was started", 128 + signal.SIGINT)
 
+
+MAX_ERROR = 1500  # characters: a backstop (values are already cut where they are named, see config_yaml.shown)
+
+
+def _error(text: str, status: int) -> int:
+    """Print ``text`` as one line on stderr (whitespace collapsed; past :data:`MAX_ERROR` characters its middle is
+    elided, keeping the start, which names what is wrong, and the end, which says what to do); return ``status``."""
+    line = " ".join(text.split())
+    if len(line) > MAX_ERROR:
+        line = f"{line[:MAX_ERROR * 2 // 3]} ... {line[-(MAX_ERROR // 3):]}"
+    print(line, file=sys.stderr, flush=True)
+    return status
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -28,7 +28,7 @@ from parametricSN.config_schema import (DEFAULT_DATA_ROOT, DEFAULT_TRACKING_URI,
                                         ScatteringConfig, TrainConfig, VizConfig, dataset_described, key_facts,
                                         keys_where, register_dataset_describer)
 from parametricSN.config_warnings import warn_no_effect
-from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
+from parametricSN.config_yaml import UniqueKeyLoader, shown, yaml_problem
 
 # ---- what the rest of the package owns --------------------------------------------------------------------
 # The valid values of a key live with the code that implements them (heads, datasets, augmentations, losses,
@@ -109,7 +109,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
             return None
         (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
         return _coerce(key, value, inner)
-    expected = f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})"
+    expected = f"{key}: expected {_type_name(tp)}, got {shown(value)} ({type(value).__name__})"
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -140,7 +140,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):  # a name like 2024 or 1e3
             return str(value)
         raise ConfigError(f"{expected}; quote the value to mean text (YAML reads yes/no/on/off/true/false "
-                          f"as booleans)")
+                          f"as booleans)" if isinstance(value, bool) else expected)
     if tp is list:
         if isinstance(value, list):
             return value
@@ -178,7 +178,7 @@ def _apply_mapping(cfg: Config, data: Any, source: str) -> None:
         if body is None:
             continue
         if not isinstance(body, dict):
-            raise ConfigError(f"{section}: expected a mapping of keys in {source}, got {body!r}")
+            raise ConfigError(f"{section}: expected a mapping of keys in {source}, got {shown(body)}")
         for key, value in body.items():
             _set(cfg, f"{section}.{key}", value)
 
@@ -198,7 +198,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 # ---- validation --------------------------------------------------------------------------------------------
 def _check(condition: bool, key: str, expected: str, value: Any) -> None:
     if not condition:
-        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+        raise ConfigError(f"{key}: expected {expected}, got {shown(value)}")
 
 
 def validate(cfg: Config, with_data: bool = True) -> Config:
@@ -232,6 +232,7 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
     for key in ("optim.lr", "optim.max_lr", "optim.div_factor", "optim.final_div_factor",
                 "scattering.lr_orientation", "scattering.lr_scattering", "optim.gamma"):
         _check(flat[key] > 0, key, "a value > 0", flat[key])
+    _check(cfg.log.every > 0, "log.every", "a number of seconds > 0", cfg.log.every)
     _check(0 < cfg.optim.pct_start < 1, "optim.pct_start", "a value in (0, 1)", cfg.optim.pct_start)
     _check(0 <= cfg.optim.base_momentum <= cfg.optim.max_momentum < 1, "optim.base_momentum",
            "0 <= optim.base_momentum <= optim.max_momentum < 1", (cfg.optim.base_momentum, cfg.optim.max_momentum))
@@ -304,6 +305,8 @@ def load_config(path: Union[str, os.PathLike, None] = None, overrides: Optional[
 def read_config_file(p: Path) -> dict:
     """The mapping in YAML file ``p``; ConfigError naming the file when it is missing, not UTF-8, empty,
     not YAML, or names a key twice."""
+    if p.is_dir():
+        raise ConfigError(f"config file {str(p)!r} is a directory; give a YAML file (e.g. {str(p / 'run.yaml')!r})")
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} not found")
     try:

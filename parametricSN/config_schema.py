@@ -141,6 +141,12 @@ class VizConfig:
 
 
 @dataclass
+class LogConfig:
+    # seconds between progress lines when stderr is no terminal (and at every test epoch)
+    every: float = key(60.0, result=False, resume=True)
+
+
+@dataclass
 class Config:
     general: GeneralConfig = field(default_factory=GeneralConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
@@ -150,6 +156,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     viz: VizConfig = field(default_factory=VizConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     # ---- derived values -------------------------------------------------------------------------------------
     @property

@@ -56,7 +56,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from parametricSN.sweeps.report import report
 
     print(report(args.experiment, args.tracking_uri, args.format, args.by or None, args.plot, args.spec,
-                 log=not args.no_log), end="")
+                 log=args.log), end="")
     return 0
 
 
@@ -97,5 +97,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--plot", default=None, metavar="FILE.png", help="accuracy vs training-set size, as PNG")
     r.add_argument("--spec", default=None, help="read published numbers from this spec (default: the ones the "
                                                 "sweep stored with the experiment)")
-    r.add_argument("--no-log", action="store_true", help="do not store the report as a summary run")
+    r.add_argument("--log", action="store_true", help="also store the report as the experiment's summary run "
+                                                      "(replacing the previous one)")
+    r.add_argument("--no-log", action="store_false", dest="log", help=argparse.SUPPRESS)  # the old default's opt-out
     r.set_defaults(func=_cmd_report)

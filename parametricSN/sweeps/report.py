@@ -1,5 +1,9 @@
 """``psn report``: an experiment's FINISHED runs as mean ± std per cell, beside the published numbers.
 
+Each run counts once: of the FINISHED runs of one (cell, seed) — the same result-defining params — only the newest
+is used, with a warning naming how many duplicates were ignored; RUNNING / FAILED / KILLED runs are listed in a
+footnote of the markdown report, never averaged.
+
 Runs are grouped by every config key that varies across them except the seed (or by ``--by``); per group:
 ``n``, the mean and the sample standard deviation (``n - 1`` in the denominator) of the final ``test_acc``,
 and, when a published entry matches the group (its ``where`` keys all equal), the published mean ± std and
@@ -15,9 +19,10 @@ import json
 import math
 import statistics
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from parametricSN.config import ConfigError
 from parametricSN.sweeps.runner import TAG_PUBLISHED
@@ -64,9 +69,38 @@ def _fmt(x: Optional[float]) -> str:
 def varying_keys(runs: list[Any]) -> list[str]:
     """Config keys (run params) whose value differs across ``runs``, except the seed and the tracking keys."""
     keys = sorted({k for r in runs for k in r.data.params})
-    return [k for k in keys if k != SEED_KEY and k not in NON_RESULT_KEYS
-            and k.split(".", 1)[0] not in NON_RESULT_SECTIONS
-            and len({r.data.params.get(k) for r in runs}) > 1]
+    return [k for k in keys if k != SEED_KEY and _is_result_key(k) and len({r.data.params.get(k) for r in runs}) > 1]
+
+
+def _is_result_key(key: str) -> bool:
+    return key not in NON_RESULT_KEYS and key.split(".", 1)[0] not in NON_RESULT_SECTIONS
+
+
+@dataclass
+class Selection:
+    """The runs a report counts: one FINISHED run per (cell, seed), and what it left out."""
+
+    runs: list[Any]  # the newest FINISHED run (with a test_acc) of each (cell, seed)
+    duplicates: int  # older FINISHED runs of a (cell, seed) that has a newer one: ignored
+    unfinished: list[Any]  # RUNNING / FAILED / KILLED (or FINISHED without test_acc): listed, never averaged
+
+
+def select_runs(runs: list[Any]) -> Selection:
+    """Count each run once: runs with the same result-defining params (every config key but the tracking ones,
+    seed included) are one (cell, seed); of its FINISHED runs the newest is kept."""
+    newest: dict[tuple, Any] = {}
+    finished, unfinished = 0, []
+    for r in runs:
+        if TAG_REPORT in r.data.tags:
+            continue
+        if r.info.status != "FINISHED" or "test_acc" not in r.data.metrics:
+            unfinished.append(r)
+            continue
+        finished += 1
+        cell = tuple(sorted((k, v) for k, v in r.data.params.items() if _is_result_key(k)))
+        if cell not in newest or r.info.start_time > newest[cell].info.start_time:
+            newest[cell] = r
+    return Selection(list(newest.values()), finished - len(newest), unfinished)
 
 
 def group_runs(runs: list[Any], by: list[str], published: list[Published]) -> list[Group]:
@@ -129,9 +163,17 @@ def _paper_rank(params: dict[str, str]) -> tuple:
             params.get("scattering.init") != "tight-frame", params.get("scattering.learnable") != "True")
 
 
-def to_markdown(groups: list[Group], by: list[str], title: str) -> str:
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table, every column padded to its widest cell; every row has the header's number of cells."""
+    assert all(len(r) == len(header) for r in rows), (header, rows)
+    widths = [max(len(c) for c in col) for col in zip(header, *rows)]
+    fmt = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    return [fmt(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows)]
+
+
+def to_markdown(groups: list[Group], by: list[str], title: str, unfinished: Sequence[Any] = ()) -> str:
     """A pivot with one column per training-set size when ``dataset.train_sample_num`` is a grouping key (the
-    paper's layout), else one row per group."""
+    paper's layout), else one row per group; ``unfinished`` runs are listed in a footnote."""
     lines = [f"# {title}", ""]
     if SIZE_KEY in by:
         rest = [k for k in by if k != SIZE_KEY]
@@ -139,21 +181,33 @@ def to_markdown(groups: list[Group], by: list[str], title: str) -> str:
         rows: dict[tuple[str, ...], dict[str, Group]] = {}
         for g in groups:
             rows.setdefault(tuple(g.params.get(k, "") for k in rest), {})[g.params[SIZE_KEY]] = g
-        lines += ["| cell | " + " | ".join(f"{s} samples" for s in sizes) + " |",
-                  "|---" * (len(sizes) + 1) + "|"]
-        for row in sorted(rows.values(), key=lambda r: _paper_rank(next(iter(r.values())).params)):
-            label = row_label(next(iter(row.values())).params, rest)
-            lines.append(f"| {label} | " + " | ".join(_cell_text(row[s]) if s in row else "" for s in sizes) + " |")
+        lines += table(["cell"] + [f"{s} samples" for s in sizes],
+                       [[row_label(next(iter(row.values())).params, rest)]
+                        + [_cell_text(row[s]) if s in row else "" for s in sizes]
+                        for row in sorted(rows.values(), key=lambda r: _paper_rank(next(iter(r.values())).params))])
     else:
-        lines += ["| " + " | ".join([*by, "n", "mean ± std", "published", "diff"]) + " |",
-                  "|---" * (len(by) + 4) + "|"]
+        body = []
         for g in groups:
             p = g.published
             pub = f"{p.mean:.2f} ± {p.std:.2f}" if p else ""
             diff = f"{g.mean - p.mean:+.2f}{' !' if g.outside else ''}" if p else ""
-            lines.append(f"| {' | '.join(g.key)} | {g.n} | {_fmt(g.mean)} ± {_fmt(g.std) or '–'} | {pub} | {diff} |")
+            body.append([*(g.key if by else ["all runs"]), str(g.n), f"{_fmt(g.mean)} ± {_fmt(g.std) or '–'}", pub,
+                         diff])
+        lines += table([*(by or ["cell"]), "n", "mean ± std", "published", "diff"], body)
     lines += ["", "mean ± sample std of the final test_acc (%) over seeds; `!`: outside the published mean ± 2·std."]
+    if unfinished:
+        lines.append(f"Not averaged: {_unfinished_note(unfinished)}.")
     return "\n".join(lines) + "\n"
+
+
+def _unfinished_note(runs: Sequence[Any], shown: int = 5) -> str:
+    """``2 RUNNING (id1, id2), 1 FAILED (id3)``: the runs a report leaves out, by status."""
+    by_status: dict[str, list[str]] = {}
+    for r in runs:
+        status = r.info.status if r.info.status != "FINISHED" else "FINISHED without test_acc"
+        by_status.setdefault(status, []).append(r.info.run_id)
+    return ", ".join(f"{len(ids)} {status} ({', '.join(ids[:shown])}{', ...' if len(ids) > shown else ''})"
+                     for status, ids in sorted(by_status.items()))
 
 
 def plot(groups: list[Group], by: list[str], path: Path, title: str) -> None:
@@ -194,41 +248,49 @@ def load_published(client: Any, experiment: Any, spec_path: Optional[str]) -> li
 
 def report(experiment: str, tracking_uri: Optional[str] = None, fmt: str = "markdown",
            by: Optional[list[str]] = None, plot_file: Optional[str] = None, spec_path: Optional[str] = None,
-           log: bool = True) -> str:
+           log: bool = False) -> str:
     """The report text (markdown or CSV) of ``experiment``; with ``log`` also stored (markdown, CSV and, with
-    ``plot_file``, the PNG) as artifacts of a new summary run tagged ``psn.report`` in the experiment."""
-    from parametricSN.sweeps.runner import absolute_uri
+    ``plot_file``, the PNG) as artifacts of a summary run tagged ``psn.report`` in the experiment, which replaces
+    (deletes) the previous one. Reading never creates a store: a missing SQLite file is a TrackingError."""
+    from parametricSN.commands import absolute_uri
     from parametricSN.tracking.store import client_for
 
-    client = client_for(absolute_uri(tracking_uri))
+    uri = absolute_uri(tracking_uri)
+    client = client_for(uri, create=False)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
-        raise ConfigError(f"--experiment: no experiment {experiment!r} in {absolute_uri(tracking_uri)}")
-    runs = [r for r in client.search_runs([exp.experiment_id], max_results=50000) if TAG_REPORT not in r.data.tags]
-    finished = [r for r in runs if r.info.status == "FINISHED" and "test_acc" in r.data.metrics]
-    if not finished:
+        raise ConfigError(f"--experiment: no experiment {experiment!r} in {uri}")
+    chosen = select_runs(client.search_runs([exp.experiment_id], max_results=50000))
+    if not chosen.runs:
         raise ConfigError(f"--experiment: {experiment!r} has no FINISHED run with a test_acc yet")
+    if chosen.duplicates:
+        warnings.warn(f"{chosen.duplicates} duplicate FINISHED run(s) ignored: a (cell, seed) was trained more "
+                      "than once; the newest run of each is counted", stacklevel=2)
+    finished = chosen.runs
     keys = by or varying_keys(finished)
     known = {k for r in finished for k in r.data.params}
     for k in keys:
         if k not in known:
             raise ConfigError(f"--by {k}: not a param of the runs; use a dotted config key such as scattering.init")
     groups = group_runs(finished, keys, load_published(client, exp, spec_path))
-    md, table = to_markdown(groups, keys, experiment), to_csv(groups, keys)
+    md, table_csv = to_markdown(groups, keys, experiment, chosen.unfinished), to_csv(groups, keys)
     if plot_file:
         plot(groups, keys, Path(plot_file), experiment)
     if log:  # MLflow prints a "View run at" link to stdout for a server: keep stdout the report alone
         with contextlib.redirect_stdout(sys.stderr):
-            _log_summary(client, exp.experiment_id, md, table, plot_file)
-    return md if fmt == "markdown" else table
+            _log_summary(client, exp.experiment_id, md, table_csv, plot_file)
+    return md if fmt == "markdown" else table_csv
 
 
-def _log_summary(client: Any, exp_id: str, md: str, table: str, plot_file: Optional[str]) -> None:
-    """A ``report`` run (tag ``psn.report``) holding report.md, report.csv and the plot."""
+def _log_summary(client: Any, exp_id: str, md: str, table_csv: str, plot_file: Optional[str]) -> None:
+    """A ``report`` run (tag ``psn.report``) holding report.md, report.csv and the plot; earlier report runs of
+    the experiment are deleted (a new one replaces them)."""
+    old = client.search_runs([exp_id], filter_string=f"tags.`{TAG_REPORT}` = '1'", max_results=1000)
     run = client.create_run(exp_id, run_name="report", tags={TAG_REPORT: "1"})
     client.log_text(run.info.run_id, md, "report.md")
-    client.log_text(run.info.run_id, table, "report.csv")
+    client.log_text(run.info.run_id, table_csv, "report.csv")
     if plot_file:
         client.log_artifact(run.info.run_id, plot_file)
     client.set_terminated(run.info.run_id, "FINISHED")
-
+    for r in old:
+        client.delete_run(r.info.run_id)

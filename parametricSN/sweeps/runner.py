@@ -149,8 +149,9 @@ def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", worke
             print(f"[{len(outcomes)}/{len(todo)}] {cell.label()} seed={cell.seed}: {acc} ({o.duration:.1f}s) "
                   f"run {o.run_id or '-'}", file=out, flush=True)
     failed = [o for o in outcomes if o.status != "FINISHED"]
+    from parametricSN.commands import report_command
     print(f"{spec.name}: {len(outcomes) - len(failed)} finished, {skipped} skipped, {len(failed)} failed "
-          f"(experiment {spec.name!r} in {uri}; `psn report --experiment {spec.name}`)", file=out, flush=True)
+          f"(experiment {spec.name!r} in {uri}; table: {report_command(spec.name, uri)})", file=out, flush=True)
     for o in failed:  # a run that failed before its MLflow run opened (e.g. missing data) has no run id
         where = f"run {o.run_id} (tag {ERROR_TAG!r})" if o.run_id else "no MLflow run was created"
         print(f"psn: {o.status} {o.cell.label()} seed={o.cell.seed}: {where}: {o.error}", file=err, flush=True)

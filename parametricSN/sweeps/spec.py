@@ -221,10 +221,14 @@ def _resolve_base(path: Path, base: str) -> Path:
 def load_spec(path: Union[str, Path]) -> SweepSpec:
     """Read and check a spec file (structure and key names; values are checked by :meth:`SweepSpec.cells`)."""
     path = Path(path)
+    if path.is_dir():
+        raise SpecError(f"{path}: is a directory; give a sweep spec file (see experiments/)")
     if not path.is_file():
         raise SpecError(f"{path}: sweep spec not found")
-    try:
-        data = yaml.load(path.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    try:  # duplicate keys are errors (a sweep would lose half a grid); YAML problems fit on one line
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):

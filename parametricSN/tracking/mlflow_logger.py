@@ -50,12 +50,18 @@ class MlflowLogger:
         self.client = client_for(self.tracking_uri)
         self.run_id: Optional[str] = None
         self.reopen: Optional[str] = None  # set by for_run: start_run continues this run
+        self.logged: dict[str, int] = {}  # a reopened run: the last step stored per metric (not logged again)
 
     @classmethod
-    def for_run(cls, run_id: str, tracking_uri: Optional[str] = None) -> "MlflowLogger":
+    def for_run(cls, run_id: str, tracking_uri: Optional[str] = None,
+                experiment_name: str = "default") -> "MlflowLogger":
         """A logger whose :meth:`start_run` reopens the existing run ``run_id`` (status back to RUNNING; new
-        metrics are appended to its history) instead of creating one: how a run is resumed."""
-        logger = cls(tracking_uri)
+        metrics are appended to its history) instead of creating one: how a run is resumed.
+
+        The epochs a resumed run trains again (those after its checkpoint that a killed process had already
+        logged) are not logged twice: a metric point at or below the last step the store holds for that metric
+        is skipped (by determinism it is the same value)."""
+        logger = cls(tracking_uri, experiment_name)
         logger.reopen = run_id
         return logger
 
@@ -72,6 +78,7 @@ class MlflowLogger:
         if self.reopen is not None:
             retry_locked(self.client.update_run, self.reopen, status=RunStatus.to_string(RunStatus.RUNNING))
             self.run_id = self.reopen
+            self.logged = self._last_steps()
             return self.run_id
         try:
             exp_id = retry_locked(get_or_create_experiment, self.client, self.experiment_name,
@@ -113,8 +120,15 @@ class MlflowLogger:
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         now = int(time.time() * 1000)
-        retry_locked(self.client.log_batch, self._run(),
-                     metrics=[Metric(k, float(v), now, int(step)) for k, v in metrics.items()])
+        points = [Metric(k, float(v), now, int(step)) for k, v in metrics.items() if step > self.logged.get(k, -1)]
+        if points:
+            retry_locked(self.client.log_batch, self._run(), metrics=points)
+
+    def _last_steps(self) -> dict[str, int]:
+        """The highest step stored for each metric of the reopened run."""
+        run = retry_locked(self.client.get_run, self._run())
+        return {key: max((m.step for m in retry_locked(self.client.get_metric_history, self.run_id, key)),
+                         default=-1) for key in run.data.metrics}
 
     def log_text(self, text: str, name: str) -> None:
         self.client.log_text(self._run(), text, name)

@@ -10,7 +10,8 @@ A member of a pack (tag ``pack_id``) resumes the whole pack: its checkpoint is i
 holds every member's run id, config and history, so any member's run id finds it.
 
 A run killed without a chance to checkpoint (SIGKILL, power loss) may have logged epochs after its last
-checkpoint: they are trained again and logged a second time at the same steps (with the same values on CPU).
+checkpoint: they are trained again but not logged a second time (the store keeps the points it has; by
+determinism they are the same values, see ``MlflowLogger.for_run``).
 """
 from __future__ import annotations
 
@@ -109,7 +110,8 @@ def prepare_resume_runs(run_id: str, overrides: list[str]) -> tuple[list[Config]
         cfg = apply_overrides(config_from_dict(member["config"]), overrides)
         check_resume_config(saved, cfg, int(state["epoch"]))
         cfgs.append(cfg)
-    return cfgs, state, [MlflowLogger.for_run(m["run_id"], uri) for m in members]
+    experiment = client.get_experiment(run.info.experiment_id).name
+    return cfgs, state, [MlflowLogger.for_run(m["run_id"], uri, experiment) for m in members]
 
 
 def _live_run(client: Any, run_id: str, uri: str) -> Any:
@@ -131,8 +133,3 @@ def _pack_owner(client: Any, run: Any) -> str:
                               "not in the store; the pack cannot be resumed")
     return found[0].info.run_id
 
-
-def resume_command(run_id: str, cfg: Config) -> str:
-    """The command line that resumes ``run_id`` (naming the store when the config chose one)."""
-    uri = cfg.mlflow.tracking_uri
-    return f"psn train --resume {run_id}" + (f" mlflow.tracking_uri={uri}" if uri else "")

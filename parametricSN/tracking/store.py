@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import sqlite3
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional, TypeVar
+from urllib.parse import urlparse
 
 try:
     import fcntl
@@ -31,22 +31,35 @@ from mlflow.entities import LifecycleStage
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from parametricSN.config import DEFAULT_TRACKING_URI
+from parametricSN.commands import resolve_tracking_uri, sqlite_path
 
-_SQLITE = "sqlite:///"
-
-
-def resolve_tracking_uri(uri: Optional[str] = None) -> str:
-    """``uri``, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlruns/store.db``."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+# database stores (SQLAlchemy dialects, optionally with a driver: postgresql+psycopg2) and tracking servers
+_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks")
 
 
-def sqlite_path(uri: str) -> Optional[Path]:
-    """The database file of a ``sqlite:///path`` URI (relative to the working directory unless the path
-    starts with ``/``), or None for other stores."""
-    if not uri.startswith(_SQLITE):
-        return None
-    return Path(uri[len(_SQLITE):].split("?", 1)[0])
+def check_tracking_uri(uri: str) -> None:
+    """Raise :class:`~parametricSN.tracking.preflight.TrackingError` for a store psn cannot use: MLflow's file
+    store (``file://...`` or a plain folder path), an in-memory SQLite database, an unknown scheme."""
+    from parametricSN.tracking.preflight import TrackingError
+
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.split("+", 1)[0].lower()
+    if scheme in ("", "file") or len(scheme) == 1:  # a plain path (or a Windows drive letter)
+        folder = parsed.path if scheme == "file" else uri
+        folder = folder.rstrip("/") or "mlruns"
+        why = "is MLflow's file store, which psn does not support (sweeps and reports query runs by tag and " \
+              "status, which needs a database)"
+        fix = f"sqlite:///{folder}/store.db"
+    elif scheme == "sqlite" and sqlite_path(uri) is None:
+        why, fix = "is an in-memory database: the run would be lost when the process ends", \
+            "sqlite:///mlruns/store.db"
+    elif scheme not in _SCHEMES:
+        why = f"has an unknown scheme {parsed.scheme!r} (expected sqlite:///, http(s)://, postgresql://, ...)"
+        fix = "sqlite:///mlruns/store.db"
+    else:
+        return
+    raise TrackingError(f"tracking URI {uri!r} {why}; use a SQLite store instead, e.g. "
+                        f"mlflow.tracking_uri={fix} (or --tracking-uri / $MLFLOW_TRACKING_URI)")
 
 
 def prepare_store(uri: str) -> None:
@@ -150,14 +163,16 @@ def client_for(uri: Optional[str] = None, create: bool = True) -> MlflowClient:
     from parametricSN.tracking.preflight import TrackingError, check_store_writable, probe_http
 
     resolved = resolve_tracking_uri(uri)
+    check_tracking_uri(resolved)
     probe_http(resolved)
     db = sqlite_path(resolved)
     if db is None:
         return MlflowClient(tracking_uri=resolved)
     db = db.expanduser()
     if not create and not db.is_file():
-        raise TrackingError(f"no tracking store at {resolved!r}: {str(db)!r} does not exist; check "
-                            "mlflow.tracking_uri or $MLFLOW_TRACKING_URI")
+        raise TrackingError(f"no tracking store at {resolved!r}: the file {str(db.resolve())!r} does not exist "
+                            "(reading creates no store); check --tracking-uri, mlflow.tracking_uri or "
+                            "$MLFLOW_TRACKING_URI")
     if not create:
         return MlflowClient(tracking_uri=resolved)
     check_store_writable(resolved, db)
