@@ -32,6 +32,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from parametricSN.config import DEFAULT_TRACKING_URI
+from parametricSN.tracking.preflight import TrackingError, check_store_writable, probe_http
 
 _SQLITE = "sqlite:///"
 
@@ -147,8 +148,6 @@ def client_for(uri: Optional[str] = None, create: bool = True) -> MlflowClient:
     :class:`~parametricSN.tracking.preflight.TrackingError` when the file does not exist instead of creating
     an empty store at a mistyped path. An HTTP store is probed first (a short request, no retries).
     """
-    from parametricSN.tracking.preflight import TrackingError, check_store_writable, probe_http
-
     resolved = resolve_tracking_uri(uri)
     probe_http(resolved)
     db = sqlite_path(resolved)
