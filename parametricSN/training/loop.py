@@ -27,6 +27,7 @@ from parametricSN.training.divergence import check_finite
 from parametricSN.training.logger import Logger
 from parametricSN.training.losses import LossFn
 from parametricSN.training.optim import Schedule, group_lrs
+from parametricSN.training.validation import evaluate_splits
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -146,8 +147,8 @@ def fit(cfg: Config, model: nn.Module, loaders: Any, optimizer: Optimizer, sched
             check_finite(epoch, metrics, model, last_saved)
             for hook in hooks:
                 metrics.update(hook.on_epoch_end(epoch))
-            if is_test_epoch(epoch, cfg):
-                metrics.update(evaluate(model, loaders.test, loss_fn, device))
+            if is_test_epoch(epoch, cfg):  # test and validation sets (issue 18: training/validation.py)
+                metrics.update(evaluate_splits(evaluate, model, loaders, loss_fn, device))
                 check_finite(epoch, metrics, model, last_saved)
             logger.log_metrics(metrics, step=epoch)
             history.append({"epoch": epoch, **metrics})

@@ -95,7 +95,8 @@ def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.M
             past = resume_point(resume, model, optimizer, schedule) if resume is not None else {}
             history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger,
                           hooks=[filters], **past)
-        test_acc = float(history[-1]["test_acc"])  # the last epoch is always a test epoch
+        # the last epoch is always a test epoch; nan when it evaluated validation images only (train.evaluate_test)
+        test_acc = float(history[-1].get("test_acc", float("nan")))
     except BaseException as exc:
         if hasattr(exc, "run_id"):  # RunInterrupted, Terminated, DivergenceError: the CLI names the run
             exc.run_id = run_id

@@ -1,0 +1,39 @@
+"""Validation metrics in the epoch loop, and runs that never evaluate the test split
+(``parametricSN/training/validation.py``)."""
+import math
+
+from parametricSN.training import train
+from parametricSN.training.loop import evaluate
+from tests.configs import TINY, make_cfg
+from tests.training.fixtures import RecordingLogger
+
+
+def test_val_metrics_every_test_epoch_and_no_test_metrics_without_the_test_split(fmnist_root):
+    common = (*TINY, "dataset.train_sample_num=10", "dataset.val_sample_num=20", "train.epochs=2")
+    with_test, without_test = RecordingLogger(), RecordingLogger()
+    a = train(make_cfg("fashion_mnist", *common, root=fmnist_root), with_test)
+    b = train(make_cfg("fashion_mnist", *common, "train.evaluate_test=false", root=fmnist_root), without_test)
+    for step in (1, 2):
+        assert {"val_loss", "val_acc", "test_loss", "test_acc"} <= set(with_test.metrics[step])
+        assert {"val_loss", "val_acc"} <= set(without_test.metrics[step])
+        assert not any(k.startswith("test_") for k in without_test.metrics[step])
+        # the test pass changes nothing the validation pass sees
+        assert with_test.metrics[step]["val_acc"] == without_test.metrics[step]["val_acc"]
+    assert math.isnan(b.test_acc) and not math.isnan(a.test_acc) and without_test.ended == "FINISHED"
+
+
+def test_val_metrics_are_an_evaluation_of_the_validation_loader(fmnist_root):
+    from parametricSN.data import build_loaders
+    from parametricSN.training.validation import evaluate_splits
+
+    cfg = make_cfg("fashion_mnist", *TINY, "dataset.train_sample_num=10", "dataset.val_sample_num=20",
+                   root=fmnist_root)
+    loaders = build_loaders(cfg)
+    from parametricSN.models import build_model
+    from parametricSN.training import build_loss
+
+    model, loss = build_model(cfg), build_loss("cross-entropy")
+    metrics = evaluate_splits(evaluate, model, loaders, loss, "cpu")
+    direct = evaluate(model, loaders.val, loss, "cpu")
+    assert metrics["val_acc"] == direct["test_acc"] and metrics["val_loss"] == direct["test_loss"]
+    assert metrics["test_acc"] == evaluate(model, loaders.test, loss, "cpu")["test_acc"]
