@@ -52,10 +52,10 @@ def run_trial(sampled: dict, setup: dict) -> None:
 
     torch.set_num_threads(setup["threads"])
     trial_id = tune.get_context().get_trial_id()
-    epochs = setup["base"]["train"]["epochs"]
     tags = {TAG_TRIAL: trial_id, TAG_SEARCH: setup["key"], TAG_SAMPLED: json.dumps(sampled, sort_keys=True),
             TAG_THREADS: str(setup["threads"])}
     cfgs = [config_from_dict(trial_config(setup["base"], sampled, seed)) for seed in setup["seeds"]]
+    epochs = cfgs[0].train.epochs  # train.epochs may be searched
     group = _TrialRun(cfgs[0], setup, trial_id, tags) if len(cfgs) > 1 else None
     curves, last, logger_class = _Curves(), {}, _reporting_logger_class()
     try:
@@ -70,7 +70,8 @@ def run_trial(sampled: dict, setup: dict) -> None:
                 mean = curves.add(epoch, metrics)
                 if group and reporting:
                     group.logger.log_metrics(mean, epoch)
-                last = {**mean, "epoch": epoch, "mlflow_run_id": group.run_id if group else logger.run_id}
+                last = {**mean, "epoch": epoch, "trial_epochs": epochs,
+                        "mlflow_run_id": group.run_id if group else logger.run_id}
                 if reporting and epoch < epochs:  # the last epoch is reported once the run has ended
                     tune.report(last)
 

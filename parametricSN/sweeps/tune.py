@@ -48,6 +48,7 @@ class Plan:
     experiment: str
     key: str
     threads: int
+    max_epochs: int  # the longest a trial can train (train.epochs may be searched)
 
 
 def search_key(search: Search, cell_identity: dict, seeds: list) -> str:
@@ -95,10 +96,14 @@ def plan_search(spec: SweepSpec, tracking_uri: Optional[str], trials: Optional[i
             except ConfigError as exc:
                 raise SpecError(f"{spec.path}: search.space: {dim.key}: {param_text(value)} is not a valid value: "
                                 f"{exc}") from None
+    max_epochs = max(search.space["train.epochs"].args) if "train.epochs" in search.space else cfg.train.epochs
+    if search.scheduler.name == "asha" and search.scheduler.grace_period > max_epochs:
+        raise SpecError(f"{spec.path}: search.scheduler.grace_period: {search.scheduler.grace_period} epochs, but "
+                        f"trials train at most {max_epochs}")
     fixed = [o for o in cells[0].overrides if o.split("=", 1)[0].strip() != SEED_KEY]
     ident = {k: v for k, v in identity(cfg).items() if k != SEED_KEY}
     return Plan(spec, search, base, seeds, fixed, base["mlflow"]["tracking_uri"], f"{spec.name}-search",
-                search_key(search, ident, seeds), max(1, int(cpus_per_trial)))
+                search_key(search, ident, seeds), max(1, int(cpus_per_trial)), max_epochs)
 
 
 # ---- MLflow: the search's run and the closing of stopped trials ---------------------------------------------
@@ -159,14 +164,15 @@ class TrialResult:
     sampled: dict
     value: Optional[float]  # the metric's last reported value (mean over the trial's seeds)
     epoch: int  # the last epoch it reported
+    epochs: int  # the epochs it was to train
     run_id: Optional[str]
 
 
-def rank(results: list[TrialResult], mode: str, epochs: int) -> list[TrialResult]:
+def rank(results: list[TrialResult], mode: str) -> list[TrialResult]:
     """Trials with a value, those that ran every epoch first, then best value first."""
     scored = [r for r in results if r.value is not None]
     sign = -1.0 if mode == "max" else 1.0
-    return sorted(scored, key=lambda r: (r.epoch < epochs, sign * r.value))
+    return sorted(scored, key=lambda r: (r.epoch < r.epochs, sign * r.value))
 
 
 def best_spec(plan: Plan, best: TrialResult) -> dict:
@@ -185,9 +191,9 @@ def best_spec(plan: Plan, best: TrialResult) -> dict:
 
 def summary(plan: Plan, ranked: list[TrialResult], total: int) -> str:
     """The top :data:`TOP` trials as a table."""
-    keys, epochs, metric = list(plan.search.space), plan.base["train"]["epochs"], plan.search.metric
+    keys, metric = list(plan.search.space), plan.search.metric
     rows = [[metric, "epochs", *keys, "run"]]
-    rows += [[f"{r.value:.2f}", f"{r.epoch}/{epochs}", *(_fmt(r.sampled.get(k)) for k in keys), r.run_id or "-"]
+    rows += [[f"{r.value:.2f}", f"{r.epoch}/{r.epochs}", *(_fmt(r.sampled.get(k)) for k in keys), r.run_id or "-"]
              for r in ranked[:TOP]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     seeds = plan.search.seeds_per_trial
@@ -220,9 +226,8 @@ def run_search(plan: Plan, address: Optional[str] = None, cpus_per_trial: float 
     for r in results:
         m = r.metrics or {}
         trials.append(TrialResult(m.get("trial_id", "?"), dict(r.config or {}), m.get(s.metric),
-                                  int(m.get("epoch", 0)), m.get("mlflow_run_id")))
-    epochs = plan.base["train"]["epochs"]
-    ranked = rank(trials, s.mode, epochs)
+                                  int(m.get("epoch", 0)), int(m.get("trial_epochs", 0)), m.get("mlflow_run_id")))
+    ranked = rank(trials, s.mode)
     if interrupted:  # Ray stopped the trials in progress: their runs are KILLED; a rerun restarts them
         killed = close_trial_runs(client, exp_id, plan.key, "KILLED", {"error": "the search was interrupted"},
                                   tag=TAG_SEARCH)
@@ -230,7 +235,7 @@ def run_search(plan: Plan, address: Optional[str] = None, cpus_per_trial: float 
         print(f"psn: search {plan.key} of {plan.spec.name} interrupted ({killed} trial runs marked KILLED); run "
               f"the same command again to continue it (finished trials are kept)", file=err, flush=True)
         return 130
-    if not ranked or ranked[0].epoch < epochs:
+    if not ranked or ranked[0].epoch < ranked[0].epochs:
         client.set_terminated(parent, RunStatus.to_string(RunStatus.FAILED))
         print(f"psn: search {plan.key} of {plan.spec.name}: no trial ran every epoch ({len(trials)} trials); see "
               f"the failed runs in experiment {plan.experiment!r}", file=err, flush=True)

@@ -38,7 +38,8 @@ def searcher(search: Search) -> Any:
 
 
 def scheduler(search: Search, epochs: int) -> Any:
-    """ASHA on the epoch (rungs at grace_period * reduction_factor**k below ``epochs``), or FIFO (no stopping)."""
+    """ASHA on the epoch (rungs at grace_period * reduction_factor**k below ``epochs``, the longest a trial can
+    run), or FIFO (no stopping)."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     s = search.scheduler
@@ -53,8 +54,8 @@ class CloseRuns(Callback):
     (FINISHED, tagged ``psn.stopped_early`` = the last epoch reported) or failed. Plain data, so that Ray Tune can
     store it with the search and use it again when the search is continued."""
 
-    def __init__(self, uri: str, exp_id: str, epochs: int, metric: str, trials: int, scheduler_name: str) -> None:
-        self.uri, self.exp_id, self.epochs, self.metric = uri, exp_id, epochs, metric
+    def __init__(self, uri: str, exp_id: str, metric: str, trials: int, scheduler_name: str) -> None:
+        self.uri, self.exp_id, self.metric = uri, exp_id, metric
         self.trials, self.scheduler_name, self.done = trials, scheduler_name, 0
 
     def _close(self, trial_id: str, status: str, tags: dict) -> None:
@@ -67,11 +68,11 @@ class CloseRuns(Callback):
         from parametricSN.sweeps.tune import describe
 
         last = trial.last_result or {}
-        epoch = int(last.get("epoch", 0))
-        stopped = epoch < self.epochs
+        epoch, epochs = int(last.get("epoch", 0)), int(last.get("trial_epochs", 0))
+        stopped = epoch < epochs
         self._close(trial.trial_id, "FINISHED", {TAG_STOPPED: epoch} if stopped else {})
         self.done += 1
-        how = f", stopped early by {self.scheduler_name} at epoch {epoch}/{self.epochs}" if stopped else ""
+        how = f", stopped early by {self.scheduler_name} at epoch {epoch}/{epochs}" if stopped else ""
         value = f"{self.metric}={last[self.metric]:.2f}" if self.metric in last else "no result"
         print(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: {value}{how}",
               flush=True)
@@ -93,9 +94,10 @@ def run_tuner(plan: Any, setup: dict, exp_id: str, address: Optional[str], cpus:
     import os
 
     import ray
+    from ray.tune.logger import JsonLoggerCallback
 
-    # Tune's own progress table and TensorBoard/CSV/JSON result files: psn prints one line per trial and MLflow
-    # keeps the curves (the search state needed to continue is written regardless)
+    # Tune's own progress table and TensorBoard/CSV files: psn prints one line per trial and MLflow keeps the curves
+    # (the JSON results, which Tune's results and the continued search read, are kept)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     own = not ray.is_initialized()
@@ -106,17 +108,18 @@ def run_tuner(plan: Any, setup: dict, exp_id: str, address: Optional[str], cpus:
         trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup), {"cpu": cpus, "gpu": gpus})
         name = f"{plan.spec.name}-{plan.key}"
         path = storage / name
-        epochs, s = plan.base["train"]["epochs"], plan.search
+        s = plan.search
         if tune.Tuner.can_restore(str(path)):
             tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True, restart_errored=True)
         else:
-            callback = CloseRuns(plan.uri, exp_id, epochs, s.metric, s.trials, s.scheduler.name)
+            callback = CloseRuns(plan.uri, exp_id, s.metric, s.trials, s.scheduler.name)
             tuner = tune.Tuner(
                 trainable, param_space=ray_space(s),
                 tune_config=tune.TuneConfig(metric=s.metric, mode=s.mode, num_samples=s.trials,
-                                            search_alg=searcher(s), scheduler=scheduler(s, epochs),
+                                            search_alg=searcher(s), scheduler=scheduler(s, plan.max_epochs),
                                             reuse_actors=True),  # a worker imports torch and MLflow once
-                run_config=tune.RunConfig(name=name, storage_path=str(storage), verbose=0, callbacks=[callback]))
+                run_config=tune.RunConfig(name=name, storage_path=str(storage), verbose=0,
+                                          callbacks=[callback, JsonLoggerCallback()]))
         grid = tuner.fit()
         return [grid[i] for i in range(len(grid))], grid.num_terminated + grid.num_errors < len(grid)
     finally:
