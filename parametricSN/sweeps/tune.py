@@ -214,6 +214,8 @@ def run_search(plan: Plan, address: Optional[str] = None, cpus_per_trial: float 
     out, err = out or sys.stdout, err or sys.stderr
     output = output.expanduser().resolve()
     client, exp_id, parent = open_search_run(plan)
+    # runs a previous, killed invocation of this search left open: Ray Tune restarts their trials
+    close_trial_runs(client, exp_id, plan.key, "KILLED", {"error": "the search process ended"}, tag=TAG_SEARCH)
     s = plan.search
     print(f"search {plan.key} of {plan.spec.name}: {s.trials} trials ({s.searcher}, {s.scheduler.name}) of "
           f"{', '.join(s.space)} by {s.metric} on {plan.base['dataset']['val_sample_num']} validation images; "
@@ -228,9 +230,11 @@ def run_search(plan: Plan, address: Optional[str] = None, cpus_per_trial: float 
         trials.append(TrialResult(m.get("trial_id", "?"), dict(r.config or {}), m.get(s.metric),
                                   int(m.get("epoch", 0)), int(m.get("trial_epochs", 0)), m.get("mlflow_run_id")))
     ranked = rank(trials, s.mode)
-    if interrupted:  # Ray stopped the trials in progress: their runs are KILLED; a rerun restarts them
-        killed = close_trial_runs(client, exp_id, plan.key, "KILLED", {"error": "the search was interrupted"},
-                                  tag=TAG_SEARCH)
+    # Ray ended the search early (Ctrl-C) when a trial never reported or its run is still open: those runs are
+    # KILLED, and a rerun restarts those trials (Ray Tune keeps the finished ones)
+    killed = close_trial_runs(client, exp_id, plan.key, "KILLED", {"error": "the search was interrupted"},
+                              tag=TAG_SEARCH)
+    if interrupted or killed or any(not r.metrics for r in results):
         client.set_terminated(parent, RunStatus.to_string(RunStatus.KILLED))
         print(f"psn: search {plan.key} of {plan.spec.name} interrupted ({killed} trial runs marked KILLED); run "
               f"the same command again to continue it (finished trials are kept)", file=err, flush=True)
