@@ -252,10 +252,11 @@ def run_search(plan: Plan, address: Optional[str] = None, cpus_per_trial: float 
     cfg.train.evaluate_test, cfg.mlflow.experiment_name = True, f"{plan.spec.name}-best-trial"
     (output / "best-trial.yaml").write_text(cfg.to_yaml())
     client.log_metric(parent, f"best_{s.metric}", best.value)
+    who, mean = ("'s first seed", f" is the mean over {s.seeds_per_trial} seeds") if s.seeds_per_trial > 1 else ("", "")
     client.set_tag(parent, "psn.best_run", best.run_id or "")
     client.set_terminated(parent, RunStatus.to_string(RunStatus.FINISHED))
     print(f"wrote {output / 'best.yaml'}: psn sweep {output / 'best.yaml'} && psn report --experiment "
-          f"{plan.spec.name}-best\nreproduce the best trial (seed {plan.seeds[0]}, {s.metric}="
-          f"{best.value:.2f}): OMP_NUM_THREADS={plan.threads} psn train -c {output / 'best-trial.yaml'}",
+          f"{plan.spec.name}-best\nreproduce the best trial{who} ({s.metric}={best.value:.2f}{mean}): "
+          f"OMP_NUM_THREADS={plan.threads} psn train -c {output / 'best-trial.yaml'}",
           file=out, flush=True)
     return 0
