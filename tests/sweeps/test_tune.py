@@ -119,3 +119,13 @@ def test_spec_errors_before_ray_starts(tmp_path, edit, message):
     text = SPEC.replace(*edit) if edit else SPEC.split("search:")[0]
     with pytest.raises(SpecError, match=message):
         plan_search(load_spec(_spec(tmp_path, text)), None, None, 1.0)
+
+
+def test_the_shipped_example_plans(tmp_path):
+    from pathlib import Path
+
+    spec = load_spec(Path(__file__).resolve().parents[2] / "experiments" / "cifar10-100sample-search.yaml")
+    plan = plan_search(spec, f"sqlite:///{tmp_path}/store.db", None, 2.0)
+    assert plan.base["dataset"]["val_sample_num"] == 1000 and plan.base["train"]["evaluate_test"] is False
+    assert plan.max_epochs == 3000 and len(plan.seeds) == 10 and plan.threads == 2
+    assert plan.experiment == "cifar10-100sample-search-search" and not (tmp_path / "store.db").exists()
