@@ -69,6 +69,9 @@ def check_pack(cfgs: Sequence[Config]) -> None:
     if cfgs[0].train.checkpoint_every > 0:
         raise ConfigError("train.checkpoint_every: packed runs write no intermediate checkpoints; "
                           "set train.checkpoint_every=0 or train the seeds one by one")
+    if cfgs[0].dataset.val_sample_num > 0:  # issue 18: the pack's loop evaluates the test split only (for now)
+        raise ConfigError("dataset.val_sample_num: packed runs do not evaluate a validation split yet; set "
+                          "dataset.val_sample_num=0 or train the seeds one by one")
 
 
 def train_pack(cfgs: Sequence[Config], loggers: Optional[Sequence[Logger]] = None) -> list[RunResult]:
