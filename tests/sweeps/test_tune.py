@@ -1,5 +1,6 @@
 """``psn tune`` (``parametricSN/sweeps/tune.py``, ``tune_ray.py``, ``trial.py``): the issue's done-when search on a
 local Ray, and the checks a spec gets before Ray starts."""
+import signal
 import subprocess
 import sys
 
@@ -59,19 +60,47 @@ def _spec(tmp_path, text=SPEC):
     return path
 
 
+def _interrupt_after(cmd, lines: int):
+    """Run ``cmd``, send SIGINT once it printed ``lines`` trial lines; returns (exit status, stdout, stderr)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = []
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            if line.startswith(f"[{lines}/"):
+                proc.send_signal(signal.SIGINT)
+                break
+        rest, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, "".join(out) + rest, err
+
+
 def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_path, mlflow_uri):
     spec, out = _spec(tmp_path), tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "parametricSN", "tune", str(spec), "--tracking-uri", mlflow_uri,
-                           "--output", str(out), "--cpus-per-trial", "1"], capture_output=True, text=True,
-                          timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "top 5 of 8 trials by val_acc" in proc.stdout
+    cmd = [sys.executable, "-m", "parametricSN", "tune", str(spec), "--tracking-uri", mlflow_uri, "--output", str(out),
+           "--cpus-per-trial", "1"]
+    # Ctrl-C after two trials: the trials in progress are KILLED, nothing stays RUNNING, exit 130
+    status, stdout, stderr = _interrupt_after(cmd, 2)
+    assert status == 130 and "run the same command again to continue" in stderr, stderr[-3000:]
     client = MlflowClient(mlflow_uri)
     exp = client.get_experiment_by_name("fm-search-search")
+    first = client.search_runs([exp.experiment_id])
+    assert not [r for r in first if r.info.status == "RUNNING"]
+    done_before = {r.data.tags["psn.trial"] for r in first if r.info.status == "FINISHED" and "psn.trial" in r.data.tags}
+    assert len(done_before) >= 2
+    # the same command continues the search without repeating the finished trials
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "top 5 of 8 trials by val_acc" in proc.stdout
     runs = client.search_runs([exp.experiment_id])
     (parent,) = [r for r in runs if r.data.tags.get("psn.role") == "search"]
-    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert len(trials) == 8 and parent.info.status == "FINISHED"
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    trials = [r for r in children if r.info.status != "KILLED"]
+    assert len(trials) == 8 == len({r.data.tags["psn.trial"] for r in trials}) and parent.info.status == "FINISHED"
+    for trial_id in done_before:
+        assert len([r for r in children if r.data.tags["psn.trial"] == trial_id]) == 1
     stopped = [r for r in trials if "psn.stopped_early" in r.data.tags]
     assert 0 < len(stopped) < 8  # ASHA stopped some, not all
     for run in trials:
