@@ -64,6 +64,10 @@ class CloseRuns(Callback):
 
         close_trial_runs(client_for(self.uri), self.exp_id, trial_id, status, tags)
 
+    def _count(self, trials: list) -> None:
+        # trials that ended, this one included (a continued search counts those of its earlier runs too)
+        self.done = max(self.done + 1, sum(t.status in ("TERMINATED", "ERROR") for t in trials))
+
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         from parametricSN.sweeps.tune import describe
 
@@ -71,7 +75,7 @@ class CloseRuns(Callback):
         epoch, epochs = int(last.get("epoch", 0)), int(last.get("trial_epochs", 0))
         stopped = epoch < epochs
         self._close(trial.trial_id, "FINISHED", {TAG_STOPPED: epoch} if stopped else {})
-        self.done += 1
+        self._count(trials)
         how = f", stopped early by {self.scheduler_name} at epoch {epoch}/{epochs}" if stopped else ""
         value = f"{self.metric}={last[self.metric]:.2f}" if self.metric in last else "no result"
         print(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: {value}{how}",
@@ -81,7 +85,7 @@ class CloseRuns(Callback):
         from parametricSN.sweeps.tune import describe
 
         self._close(trial.trial_id, "FAILED", {"error": f"the trial failed; see {trial.error_file}"})
-        self.done += 1
+        self._count(trials)
         print(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: FAILED "
               f"({trial.error_file})", file=sys.stderr, flush=True)
 
