@@ -4,6 +4,8 @@
 The run is ``train(cfg)`` with ``train.evaluate_test: false`` (no test image is evaluated) and an MLflow logger
 that also reports: a trial with one seed is one MLflow run, child of the search's run (tag ``mlflow.parentRunId``);
 with several seeds the trial is a run that logs the mean over its seeds per epoch, parent of one run per seed.
+The seeds train one after the other; Ray Tune (and ASHA) sees the mean while the last seed trains, so the earlier
+seeds always run to the end.
 Every run of a trial carries the tag ``psn.trial`` (Ray Tune's trial id), so that the driver can close the runs of a
 trial that Ray stopped (ASHA) or killed (Ctrl-C). The last epoch is reported after the run has ended, so a
 trial that completes is FINISHED with its figures and model whatever the scheduler decides.
@@ -30,7 +32,7 @@ def trial_config(base: dict, sampled: dict, seed: int) -> dict:
 
 
 class _Curves:
-    """The validation metrics of a trial's seeds by epoch; ``mean(epoch)`` once the current seed logged it."""
+    """The validation metrics of a trial's seeds by epoch; :meth:`add` returns the mean over the seeds so far."""
 
     def __init__(self) -> None:
         self.seeds: list[dict[int, dict[str, float]]] = []
