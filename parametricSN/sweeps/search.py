@@ -39,11 +39,7 @@ class Dimension:
 
     key: str
     kind: str
-    args: tuple
-
-    def values_to_check(self) -> list:
-        """Values a trial can take at the edges (each choice, both bounds): validated before the search starts."""
-        return list(self.args)
+    args: tuple  # (low, high), or the choices
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import yaml
 from parametricSN.config import ConfigError, config_from_dict
 from parametricSN.sweeps.search import Search
 from parametricSN.sweeps.spec import SEED_KEY, SpecError, SweepSpec, identity, override_text, param_text
-from parametricSN.sweeps.trial import TAG_PARENT, TAG_SEARCH, TAG_STOPPED, TAG_TRIAL, run_trial, trial_config
+from parametricSN.sweeps.trial import TAG_SEARCH, TAG_TRIAL, trial_config
 
 TOP = 5
 

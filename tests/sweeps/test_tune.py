@@ -82,7 +82,7 @@ def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_
     cmd = [sys.executable, "-m", "parametricSN", "tune", str(spec), "--tracking-uri", mlflow_uri, "--output", str(out),
            "--cpus-per-trial", "1"]
     # Ctrl-C after two trials: the trials in progress are KILLED, nothing stays RUNNING, exit 130
-    status, stdout, stderr = _interrupt_after(cmd, 2)
+    status, _, stderr = _interrupt_after(cmd, 2)
     assert status == 130 and "run the same command again to continue" in stderr, stderr[-3000:]
     client = MlflowClient(mlflow_uri)
     exp = client.get_experiment_by_name("fm-search-search")
