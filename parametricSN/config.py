@@ -227,7 +227,7 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
                 "model.width", "model.depth", "model.hidden"):
         _check(flat[key] >= 1, key, "an integer >= 1", flat[key])
     for key in ("train.checkpoint_every", "viz.animation_every", "optim.weight_decay", "optim.momentum",
-                "scattering.tightness"):
+                "scattering.tightness", "dataset.val_sample_num"):
         _check(flat[key] >= 0, key, "a value >= 0", flat[key])
     for key in ("optim.lr", "optim.max_lr", "optim.div_factor", "optim.final_div_factor",
                 "scattering.lr_orientation", "scattering.lr_scattering", "optim.gamma"):
@@ -243,6 +243,8 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
     ms = cfg.optim.milestones
     _check(all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in ms)
            and list(ms) == sorted(set(ms)), "optim.milestones", "increasing integers >= 1", ms)
+    _check(cfg.train.evaluate_test or cfg.dataset.val_sample_num > 0, "train.evaluate_test",
+           "true unless dataset.val_sample_num > 0 (a run evaluates on the test or a validation split)", False)
     _check(cfg.scattering.max_order in (1, 2), "scattering.max_order", "1 or 2", cfg.scattering.max_order)
     sc = cfg.scattering
     if sc.second_order_only:
@@ -268,9 +270,9 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
                           f"{cfg.dataset.name} data (see data/README.md) or leave it at {DEFAULT_DATA_ROOT!r}")
     if dataset_described() and with_data:  # registered with dataset.name's choices, which were checked above
         n_cls = cfg.num_classes  # for a dataset read from a tree (imagefolder) this looks at the tree
-        for key in ("dataset.train_sample_num", "dataset.test_sample_num"):
+        for key in ("dataset.train_sample_num", "dataset.test_sample_num", "dataset.val_sample_num"):
             n = flat[key]
-            if n is None:
+            if n is None or (key == "dataset.val_sample_num" and n == 0):
                 continue
             _check(n >= n_cls and n % n_cls == 0, key,
                    f"a positive multiple of the {n_cls} classes of {cfg.dataset.name} (class-balanced subsets)", n)

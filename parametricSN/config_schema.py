@@ -64,6 +64,7 @@ class DatasetConfig:
     download: bool = key(True, result=False)  # CIFAR-10 only: fetch torchvision's archive into root if missing
     train_sample_num: int = 100
     test_sample_num: Optional[int] = None  # None: the whole test split
+    val_sample_num: int = 0  # validation images drawn from the training split, disjoint from the training subset
     train_batch_size: int = 128
     test_batch_size: int = 256
     augment: str = "autoaugment-paper"  # autoaugment-paper (the paper's) | autoaugment | resize-crop | noaugment
@@ -132,6 +133,7 @@ class TrainConfig:
     accum_steps: int = 1
     save_model: bool = key(True, resume=True)
     checkpoint_every: int = key(0, result=False, resume=True)  # 0: no intermediate checkpoints
+    evaluate_test: bool = True  # false: never evaluate the test split (a search's trials); needs a validation split
 
 
 @dataclass

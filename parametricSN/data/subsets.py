@@ -4,7 +4,8 @@ Every random draw here is a pure function of integer keys: ``numpy.random.SeedSe
 into a state for the PCG64 generator, and both are specified bit for bit, so the same keys give the same numbers
 on every machine with the same NumPy version (pinned in dependencies/requirements.txt: NumPy keeps the PCG64 bit
 stream stable, but does not promise that ``Generator`` methods such as ``permutation`` never change).
-Streams are separated by a tag (:data:`TRAIN_SUBSET`, :data:`TEST_SUBSET`, :data:`SHUFFLE`, :data:`AUGMENT`).
+Streams are separated by a tag (:data:`TRAIN_SUBSET`, :data:`TEST_SUBSET`, :data:`SHUFFLE`, :data:`AUGMENT`,
+:data:`VAL_SUBSET`).
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from typing import Optional
 
 import numpy as np
 
-from parametricSN.config import register_choices
+from parametricSN.config import ConfigError, register_choices
 from parametricSN.data.splits import DatasetError, Split
 
-TRAIN_SUBSET, TEST_SUBSET, SHUFFLE, AUGMENT, LOADER = range(5)
+TRAIN_SUBSET, TEST_SUBSET, SHUFFLE, AUGMENT, LOADER, VAL_SUBSET = range(6)
 _U64 = 2 ** 64
 
 
@@ -71,7 +72,7 @@ def balanced_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes
 
 
 def paper_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes: int, name: str = "dataset",
-                 classes: Optional[tuple] = None, order: Optional[np.ndarray] = None) -> np.ndarray:
+                 classes: Optional[tuple] = None, order: Optional[np.ndarray] = None, skip: int = 0) -> np.ndarray:
     """Sorted indices of the class-balanced subset the paper's code selected for ``seed`` (``dataset.subset: paper``).
 
     With ``m`` the size of the smallest class and ``P = numpy.random.RandomState(seed).permutation(m)``, class c
@@ -82,7 +83,8 @@ def paper_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes: i
     (the original needed a number; the whole split is what its full-size test subsets selected).
     The original listed the indices class by class in permutation order; they are returned sorted here, which
     only changes the order a loader visits them in (the original's torch shuffle is not reproduced anyway).
-    ``seed`` must be in [0, 2**32), the seeds ``RandomState`` accepts.
+    ``seed`` must be in [0, 2**32), the seeds ``RandomState`` accepts. ``skip`` starts at ``P[skip]`` instead
+    (the validation split takes the positions after the training subset's: see :func:`validation_subset`).
     """
     labels = np.asarray(labels)
     if n is None:
@@ -92,7 +94,7 @@ def paper_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes: i
     order = np.arange(len(labels)) if order is None else np.asarray(order, dtype=np.int64)
     members, per_class = _class_members(labels[order], n, num_classes, name, classes)
     m = min(len(idx) for idx in members)
-    positions = np.random.RandomState(seed).permutation(m)[:per_class]
+    positions = np.random.RandomState(seed).permutation(m)[skip:skip + per_class]
     return np.sort(np.concatenate([order[idx[positions]] for idx in members])).astype(np.int64)
 
 
@@ -119,3 +121,36 @@ def select_subset(kind: str, split: Split, n: Optional[int], seed: int, num_clas
     if kind == "balanced":
         return balanced_subset(split.labels, n, seed, num_classes, stream, name, split.classes)
     raise ValueError(f"dataset.subset: expected one of {', '.join(SUBSETS)}, got {kind!r}")
+
+
+def validation_subset(kind: str, split: Split, train_idx: np.ndarray, n: int, seed: int, num_classes: int
+                      ) -> np.ndarray:
+    """Sorted indices of ``dataset.val_sample_num = n`` items of ``split`` (the training split), ``n / num_classes``
+    per class, none of them in the training subset ``train_idx``.
+
+    ``paper``: the next ``n / num_classes`` positions of the seed's permutation, ``P[t], ..., P[t + n/C - 1]`` with
+    ``t`` the training subset's images per class (what the seed did not select, in the order it would have).
+    ``balanced``: :func:`balanced_subset` of the items outside ``train_idx`` on its own stream (:data:`VAL_SUBSET`).
+    A split without enough images left is a :class:`ConfigError` naming ``dataset.val_sample_num``.
+    """
+    key = "dataset.val_sample_num"
+    if n <= 0 or n % num_classes:
+        raise ConfigError(f"{key}: expected 0 or a positive multiple of the {num_classes} classes, got {n}")
+    labels = np.asarray(split.labels)
+    per_class, train_per_class = n // num_classes, len(train_idx) // num_classes
+    if kind == "paper":
+        left = min(np.count_nonzero(labels == c) for c in range(num_classes)) - train_per_class
+    else:
+        rest = np.setdiff1d(np.arange(len(labels)), train_idx)
+        left = min(np.count_nonzero(labels[rest] == c) for c in range(num_classes))
+    if left <= 0 or len(train_idx) == len(labels):
+        raise ConfigError(f"{key}: the training subset takes every image of {split.name} (for KTH-TIPS2-b: the "
+                          f"whole physical sample), so none is left to validate on; set {key}=0 or lower "
+                          f"dataset.train_sample_num")
+    if left < per_class:
+        raise ConfigError(f"{key}: {split.name} has {left} images per class left beside the training subset, but "
+                          f"{n} validation images need {per_class}; lower {key} or dataset.train_sample_num")
+    if kind == "paper":
+        return paper_subset(labels, n, seed, num_classes, split.name, split.classes, original_order(split),
+                            skip=train_per_class)
+    return rest[balanced_subset(labels[rest], n, seed, num_classes, VAL_SUBSET, split.name, split.classes)]

@@ -4,6 +4,7 @@
     psn sweep experiments/cifar10-linear.yaml --workers 2 --only dataset.train_sample_num=100
     psn sweep experiments/cifar10-linear.yaml --launcher ray --address auto --gpus-per-run 0.25
     psn report --experiment cifar10-linear --plot cifar10-linear.png
+    psn tune experiments/cifar10-100sample-search.yaml --gpus-per-trial 0.25
 """
 from __future__ import annotations
 
@@ -101,3 +102,33 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                                                       "(replacing the previous one)")
     r.add_argument("--no-log", action="store_false", dest="log", help=argparse.SUPPRESS)  # the old default's opt-out
     r.set_defaults(func=_cmd_report)
+    add_tune_subcommand(sub)
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from parametricSN.sweeps.tune import plan_search, run_search
+
+    plan = plan_search(load_spec(args.spec), args.tracking_uri, args.trials, args.cpus_per_trial)
+    return run_search(plan, address=args.address, cpus_per_trial=args.cpus_per_trial,
+                      gpus_per_trial=args.gpus_per_trial, output=Path(args.output))
+
+
+def add_tune_subcommand(sub: argparse._SubParsersAction) -> None:
+    """Add ``tune`` (a spec's ``search:`` on Ray Tune, see :mod:`parametricSN.sweeps.tune`)."""
+    t = sub.add_parser("tune", help="search a spec's search: space on a validation split (Ray Tune)",
+                       description="Sample configs from the spec's search: section, train each on the training "
+                                   "subset and score it on the validation split (never the test split), stopping "
+                                   "poor ones early (ASHA); print the top 5 and write DIR/best.yaml for psn sweep. "
+                                   "Rerun the same command to continue an interrupted search.")
+    t.add_argument("spec", help="sweep spec YAML with a search: section")
+    t.add_argument("--trials", type=_positive(int), default=None, help="configs to try (default: search.trials)")
+    t.add_argument("--address", default=None, help="auto or ray://host:port (default: a local Ray)")
+    t.add_argument("--cpus-per-trial", type=_positive(float), default=1.0,
+                   help="CPUs reserved per trial; also its torch threads (default 1)")
+    t.add_argument("--gpus-per-trial", type=_positive(float), default=0.0, help="GPUs per trial (0.25: 4 share)")
+    t.add_argument("--tracking-uri", default=None, help="MLflow store or server for every trial")
+    t.add_argument("--output", default=".", metavar="DIR", help="where best.yaml, best-trial.yaml and the search "
+                                                                "state (.psn-tune/) go (default: .)")
+    t.set_defaults(func=_cmd_tune)

@@ -31,7 +31,7 @@ import yaml
 from parametricSN.config import Config, ConfigError, config_from_dict, keys_where, parse_override
 from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
 
-TOP_LEVEL = ("name", "description", "base", "overrides", "cases", "grid", "published")
+TOP_LEVEL = ("name", "description", "base", "overrides", "cases", "grid", "published", "search")
 # Keys that do not change a run's result (the schema says which: config_schema.key(result=False)): left out of the
 # cell identity, so that the same cell logged to another store, read from another data folder or run with more
 # loader workers or on another device is the same cell.
@@ -89,6 +89,7 @@ class SweepSpec:
     grid: dict[str, list] = field(default_factory=dict)
     published: list[Published] = field(default_factory=list)
     description: str = ""
+    search: Any = None  # the ``search:`` section for ``psn tune`` (parametricSN.sweeps.search.Search), or None
 
     @property
     def varying_keys(self) -> list[str]:
@@ -299,4 +300,7 @@ def load_spec(path: Union[str, Path]) -> SweepSpec:
                 raise _err(path, f"{where}.{k}", f"expected a number, got {v!r}")
             nums[k] = float(v)
         spec.published.append(Published(dict(cond), nums["mean"], nums["std"]))
+    from parametricSN.sweeps.search import parse_search  # `psn tune`'s section (psn sweep runs the grid)
+
+    spec.search = parse_search(path, data.get("search"), _check_config_key)
     return spec

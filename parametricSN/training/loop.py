@@ -183,6 +183,12 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn, device: torch.
     return {k: v[0] for k, v in evaluate_members(model, [batches], loss_fn, device, name=name).items()}
 
 
+def eval_sets(loaders: Any) -> list[str]:
+    """The evaluation sets ``loaders`` carries, in logging order: ``test`` (None when ``train.evaluate_test`` is
+    false) and ``val`` (``dataset.val_sample_num`` > 0); their metrics are ``test_*`` and ``val_*``."""
+    return [name for name in ("test", "val") if getattr(loaders, name, None) is not None]
+
+
 def is_test_epoch(epoch: int, cfg: Config) -> bool:
     """Test every ``train.test_every`` epochs and always after the last one."""
     return epoch % cfg.train.test_every == 0 or epoch == cfg.train.epochs
@@ -194,13 +200,13 @@ def _same_items(members: Sequence[Member], name: str) -> bool:
 
 
 def fit(trainee: Trainee, members: Sequence[Member], loss_fn: LossFn, device: torch.device, start_epoch: int = 1,
-        eval_sets: Sequence[str] = ("test",)) -> None:
+        sets: Optional[Sequence[str]] = None) -> None:
     """Train epochs ``start_epoch .. train.epochs`` of ``members`` (their configs agree on everything the loop
     reads); each member's ``history`` grows by one metric dict per epoch.
 
     Each epoch: ``loaders.set_epoch(epoch)`` (pins shuffle and augmentation), record the group learning
     rates in effect at its start (``lr_<group>``), train, add the metrics of each member's hooks (filter motion),
-    evaluate each of ``eval_sets`` (a loader attribute: ``test``) when :func:`is_test_epoch`, log each member's
+    evaluate each of ``sets`` (loader attributes; default :func:`eval_sets`) when :func:`is_test_epoch`, log each member's
     metrics at ``step=epoch``, and save a checkpoint artifact every ``train.checkpoint_every`` epochs and after the
     last one, when it is > 0 (the hooks' state in its ``extra``; a pack's one checkpoint goes to its first member's
     run and holds every member's run id, config, history and extra).
@@ -256,7 +262,7 @@ def fit(trainee: Trainee, members: Sequence[Member], loss_fn: LossFn, device: to
                 for hook in m.hooks:
                     metrics[p].update(hook.on_epoch_end(epoch))
             if is_test_epoch(epoch, cfg):
-                for name in eval_sets:
+                for name in sets if sets is not None else eval_sets(members[0].loaders):
                     if cache is not None:
                         module, batches = cache.inputs(getattr(members[0].loaders, name))
                         scores = evaluate_members(module, [batches], loss_fn, device, name=name)

@@ -147,7 +147,8 @@ def _train_runs(cfgs: list[Config], loggers_: list[Optional[Logger]], make_train
             m.logger.set_failed(exc)
         raise
     # the last epoch is always a test epoch
-    results = [RunResult(run_id=m.run_id, test_acc=float(m.history[-1]["test_acc"]), history=m.history)
+    # (nan when the run evaluated validation images only: train.evaluate_test=false)
+    results = [RunResult(run_id=m.run_id, test_acc=float(m.history[-1].get("test_acc", "nan")), history=m.history)
                for m in members]
     return [finish_run(m.cfg, m.logger, result, model, m.hooks[0])
             for m, result, model in zip(members, results, models)]

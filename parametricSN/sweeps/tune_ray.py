@@ -1,0 +1,131 @@
+"""The Ray Tune side of ``psn tune`` (imported only when it runs): the search space, searcher and scheduler as Ray
+Tune objects, the callback that closes the MLflow runs of stopped trials, and :func:`run_tuner`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+from ray import tune
+from ray.tune import Callback
+
+from parametricSN.config import ConfigError
+from parametricSN.sweeps.search import Search
+from parametricSN.sweeps.trial import TAG_STOPPED, run_trial
+
+
+def ray_space(search: Search) -> dict:
+    """``{config.key: Ray Tune domain}``; ``randint: [a, b]`` includes b."""
+    make = {"loguniform": lambda a: tune.loguniform(*a), "uniform": lambda a: tune.uniform(*a),
+            "randint": lambda a: tune.randint(a[0], a[1] + 1), "choice": lambda a: tune.choice(list(a))}
+    return {d.key: make[d.kind](d.args) for d in search.space.values()}
+
+
+def searcher(search: Search) -> Any:
+    """Random sampling (seeded) or Optuna's TPE (seeded) through Ray Tune."""
+    if search.searcher == "random":
+        from ray.tune.search import BasicVariantGenerator
+
+        return BasicVariantGenerator(random_state=search.seed)
+    try:
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+    except ImportError:
+        raise ConfigError("search.searcher: optuna needs the optuna package (pip install optuna, see "
+                          "dependencies/requirements.txt), or use searcher: random") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return OptunaSearch(sampler=optuna.samplers.TPESampler(seed=search.seed))
+
+
+def scheduler(search: Search, epochs: int) -> Any:
+    """ASHA on the epoch (rungs at grace_period * reduction_factor**k below ``epochs``, the longest a trial can
+    run), or FIFO (no stopping)."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    s = search.scheduler
+    if s.name == "fifo":
+        return FIFOScheduler()
+    return ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=s.grace_period,
+                         reduction_factor=s.reduction_factor)
+
+
+class CloseRuns(Callback):
+    """Prints one line per ended trial and closes the MLflow runs of the trials Ray ended: stopped by the scheduler
+    (FINISHED, tagged ``psn.stopped_early`` = the last epoch reported) or failed. Plain data, so that Ray Tune can
+    store it with the search and use it again when the search is continued."""
+
+    def __init__(self, uri: str, exp_id: str, metric: str, trials: int, scheduler_name: str) -> None:
+        self.uri, self.exp_id, self.metric = uri, exp_id, metric
+        self.trials, self.scheduler_name, self.done = trials, scheduler_name, 0
+
+    def _close(self, trial_id: str, status: str, tags: dict) -> None:
+        from parametricSN.sweeps.tune import close_trial_runs
+        from parametricSN.tracking.store import client_for
+
+        close_trial_runs(client_for(self.uri), self.exp_id, trial_id, status, tags)
+
+    def _count(self, trials: list) -> None:
+        # trials that ended, this one included (a continued search counts those of its earlier runs too)
+        self.done = max(self.done + 1, sum(t.status in ("TERMINATED", "ERROR") for t in trials))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        from parametricSN.sweeps.tune import describe
+
+        last = trial.last_result or {}
+        epoch, epochs = int(last.get("epoch", 0)), int(last.get("trial_epochs", 0))
+        stopped = epoch < epochs
+        self._close(trial.trial_id, "FINISHED", {TAG_STOPPED: epoch} if stopped else {})
+        self._count(trials)
+        how = f", stopped early by {self.scheduler_name} at epoch {epoch}/{epochs}" if stopped else ""
+        value = f"{self.metric}={last[self.metric]:.2f}" if self.metric in last else "no result"
+        print(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: {value}{how}",
+              flush=True)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        from parametricSN.sweeps.tune import describe
+
+        self._close(trial.trial_id, "FAILED", {"error": f"the trial failed; see {trial.error_file}"})
+        self._count(trials)
+        print(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: FAILED "
+              f"({trial.error_file})", file=sys.stderr, flush=True)
+
+
+def run_tuner(plan: Any, setup: dict, exp_id: str, address: Optional[str], cpus: float, gpus: float,
+              storage: Path) -> tuple[list, bool]:
+    """Run (or continue, when ``storage/<name>`` holds its state) the search on Ray Tune; returns Ray Tune's
+    results, one per trial, and whether it was interrupted (Ctrl-C: some trials neither ended nor failed). Starts
+    a local Ray without ``address`` (stopped afterwards)."""
+    import os
+
+    import ray
+    from ray.tune.logger import JsonLoggerCallback
+
+    # Tune's own progress table and TensorBoard/CSV files: psn prints one line per trial and MLflow keeps the curves
+    # (the JSON results, which Tune's results and the continued search read, are kept)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    own = not ray.is_initialized()
+    if own:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False) \
+            if address is None else ray.init(address=address, log_to_driver=False)
+    try:
+        trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup), {"cpu": cpus, "gpu": gpus})
+        name = f"{plan.spec.name}-{plan.key}"
+        path = storage / name
+        s = plan.search
+        if tune.Tuner.can_restore(str(path)):
+            tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True, restart_errored=True)
+        else:
+            callback = CloseRuns(plan.uri, exp_id, s.metric, s.trials, s.scheduler.name)
+            tuner = tune.Tuner(
+                trainable, param_space=ray_space(s),
+                tune_config=tune.TuneConfig(metric=s.metric, mode=s.mode, num_samples=s.trials,
+                                            search_alg=searcher(s), scheduler=scheduler(s, plan.max_epochs),
+                                            reuse_actors=True),  # a worker imports torch and MLflow once
+                run_config=tune.RunConfig(name=name, storage_path=str(storage), verbose=0,
+                                          callbacks=[callback, JsonLoggerCallback()]))
+        grid = tuner.fit()
+        return [grid[i] for i in range(len(grid))], grid.num_terminated + grid.num_errors < len(grid)
+    finally:
+        if own:
+            ray.shutdown()

@@ -1,0 +1,160 @@
+"""``psn tune`` (``parametricSN/sweeps/tune.py``, ``tune_ray.py``, ``trial.py``): the issue's done-when search on a
+local Ray, and the checks a spec gets before Ray starts."""
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from mlflow.tracking import MlflowClient
+
+from parametricSN.cli import main
+from parametricSN.sweeps import SpecError, load_spec
+from parametricSN.sweeps.tune import plan_search
+from tests.data.fakes import write_idx
+
+SPEC = """
+name: fm-search
+overrides: [dataset.name=fashion_mnist, dataset.root=ROOT, dataset.height=28, dataset.width=28,
+            dataset.train_sample_num=100, dataset.val_sample_num=200, dataset.test_sample_num=20,
+            dataset.train_batch_size=50, dataset.test_batch_size=100, dataset.augment=noaugment,
+            scattering.J=2, scattering.L=4, model.name=linear, train.epochs=4, train.save_model=false,
+            viz.figures=false, general.device=cpu]
+grid:
+  general.seed: [0, 1]
+search:
+  metric: val_acc
+  mode: max
+  trials: 8
+  searcher: random
+  seed: 0
+  seeds_per_trial: 1
+  scheduler: {name: asha, grace_period: 1, reduction_factor: 2}
+  space:
+    optim.max_lr: {loguniform: [0.001, 0.3]}
+    scattering.lr_orientation: {loguniform: [0.01, 0.3]}
+    optim.weight_decay: {choice: [0.0, 5.0e-4]}
+"""
+
+
+def learnable_fashion_mnist(folder, train_per_class=30, test_per_class=2, seed=0):
+    """Fashion-MNIST IDX files whose classes can be learnt (a fixed pattern per class plus noise), so that the
+    trials' learning rates matter and ASHA has differences to act on."""
+    rng = np.random.default_rng(seed)
+    patterns = rng.integers(0, 256, size=(10, 28, 28))
+    for prefix, n in (("train", train_per_class), ("t10k", test_per_class)):
+        y = rng.permutation(np.repeat(np.arange(10), n))
+        x = 0.5 * patterns[y] + 0.5 * rng.integers(0, 256, size=(len(y), 28, 28))
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", x.astype(np.uint8))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", y.astype(np.uint8))
+
+
+def _spec(tmp_path, text=SPEC):
+    root = tmp_path / "fm"
+    if not root.exists():
+        learnable_fashion_mnist(root)
+    path = tmp_path / "spec.yaml"
+    path.write_text(text.replace("ROOT", str(root)))
+    return path
+
+
+def _interrupt_after(cmd, lines: int):
+    """Run ``cmd``, send SIGINT once it printed ``lines`` trial lines; returns (exit status, stdout, stderr)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = []
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            if line.startswith(f"[{lines}/"):
+                proc.send_signal(signal.SIGINT)
+                break
+        rest, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, "".join(out) + rest, err
+
+
+def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_path, mlflow_uri):
+    spec, out = _spec(tmp_path), tmp_path / "out"
+    cmd = [sys.executable, "-m", "parametricSN", "tune", str(spec), "--tracking-uri", mlflow_uri, "--output", str(out),
+           "--cpus-per-trial", "1"]
+    # Ctrl-C after two trials: the trials in progress are KILLED, nothing stays RUNNING, exit 130
+    status, _, stderr = _interrupt_after(cmd, 2)
+    assert status == 130 and "run the same command again to continue" in stderr, stderr[-3000:]
+    client = MlflowClient(mlflow_uri)
+    exp = client.get_experiment_by_name("fm-search-search")
+    first = client.search_runs([exp.experiment_id])
+    assert not [r for r in first if r.info.status == "RUNNING"]
+    done_before = {r.data.tags["psn.trial"] for r in first if r.info.status == "FINISHED" and "psn.trial" in r.data.tags}
+    assert len(done_before) >= 2
+    # the same command continues the search without repeating the finished trials
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "top 5 of 8 trials by val_acc" in proc.stdout
+    runs = client.search_runs([exp.experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("psn.role") == "search"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    trials = [r for r in children if r.info.status != "KILLED"]
+    assert len(trials) == 8 == len({r.data.tags["psn.trial"] for r in trials}) and parent.info.status == "FINISHED"
+    for trial_id in done_before:
+        assert len([r for r in children if r.data.tags["psn.trial"] == trial_id]) == 1
+    stopped = [r for r in trials if "psn.stopped_early" in r.data.tags]
+    assert 0 < len(stopped) < 8  # ASHA stopped some, not all
+    for run in trials:
+        assert run.info.status == "FINISHED"
+        history = client.get_metric_history(run.info.run_id, "val_acc")
+        assert history and not any(k.startswith("test_") for k in run.data.metrics)
+        last = max(m.step for m in history)
+        assert last == int(run.data.tags.get("psn.stopped_early", 4))
+        sampled = yaml.safe_load(run.data.tags["psn.sampled"])
+        assert set(sampled) == {"optim.max_lr", "scattering.lr_orientation", "optim.weight_decay"}
+        assert all(run.data.params[k] == str(v) for k, v in sampled.items())  # the sampled values are params
+
+    best_spec = load_spec(out / "best.yaml")
+    cells = best_spec.cells()
+    assert best_spec.name == "fm-search-best" and [c.seed for c in cells] == [0, 1]
+    best = client.get_run(parent.data.tags["psn.best_run"])
+    sampled = yaml.safe_load(best.data.tags["psn.sampled"])
+    assert all(getattr(getattr(cells[0].config, k.split(".")[0]), k.split(".")[1]) == v for k, v in sampled.items())
+    assert cells[0].config.train.evaluate_test  # the sweep of the best config is tabled on the test split
+
+    # psn train with the best trial's config and seed, on as many threads as the trial had: the same val_acc
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train", "-c", str(out / "best-trial.yaml"), f"mlflow.tracking_uri={mlflow_uri}"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    (again,) = client.search_runs([client.get_experiment_by_name("fm-search-best-trial").experiment_id])
+    assert again.data.metrics["val_acc"] == best.data.metrics["val_acc"] == parent.data.metrics["best_val_acc"]
+    assert "test_acc" in again.data.metrics
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("dataset.val_sample_num=200, ", ""), "dataset.val_sample_num: a search scores configs on a validation split"),
+    (("general.seed: [0, 1]", "general.seed: [0, 1]\n  optim.momentum: [0.8, 0.9]"),
+     "grid/cases: a search tunes one cell, but the spec varies optim.momentum"),
+    (("seeds_per_trial: 1", "seeds_per_trial: 3"), "search.seeds_per_trial: 3 seeds per trial, but the spec has 2"),
+    (("grace_period: 1", "grace_period: 5"), "search.scheduler.grace_period: 5 epochs, but trials train at most 4"),
+    (("optim.max_lr: {loguniform: [0.001, 0.3]}", "model.dropout: {uniform: [0.5, 1.5]}"),
+     r"search.space: model.dropout: 1.5 is not a valid value: model.dropout: expected a value in \[0, 1\)"),
+    (("model.name=linear, ", "model.name=linear, optim.max_lr=0.1, "), "search.space: optim.max_lr: also set in"),
+    (None, "search: psn tune needs a search: section"),
+])
+def test_spec_errors_before_ray_starts(tmp_path, edit, message):
+    text = SPEC.replace(*edit) if edit else SPEC.split("search:")[0]
+    with pytest.raises(SpecError, match=message):
+        plan_search(load_spec(_spec(tmp_path, text)), None, None, 1.0)
+
+
+def test_the_shipped_example_plans(tmp_path):
+    from pathlib import Path
+
+    spec = load_spec(Path(__file__).resolve().parents[2] / "experiments" / "cifar10-100sample-search.yaml")
+    plan = plan_search(spec, f"sqlite:///{tmp_path}/store.db", None, 2.0)
+    assert plan.base["dataset"]["val_sample_num"] == 1000 and plan.base["train"]["evaluate_test"] is False
+    assert plan.max_epochs == 3000 and len(plan.seeds) == 10 and plan.threads == 2
+    assert plan.experiment == "cifar10-100sample-search-search" and not (tmp_path / "store.db").exists()
