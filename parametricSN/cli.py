@@ -28,7 +28,7 @@ from parametricSN.config import Config, ConfigError, load_config
 from parametricSN.data import DatasetError
 from parametricSN.deformation import cli as deform_cli
 from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
-from parametricSN.commands import resume_command
+from parametricSN.commands import resume_command, train_command
 from parametricSN.tracking import MlflowLogger, prepare_resume
 from parametricSN.training import CheckpointError, train, train_pack
 from parametricSN.training.divergence import DivergenceError
@@ -56,7 +56,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume and args.seeds:
         raise ConfigError("--seeds starts new packed runs; it cannot be combined with --resume")
     if args.seeds:
-        return _train_seeds(load_config(args.config, args.overrides), args.seeds, args.quiet)
+        cfg = load_config(args.config, args.overrides)
+        again = train_command(args.config, args.overrides, cfg.mlflow.tracking_uri, args.seeds)
+        return _train_seeds(cfg, args.seeds, args.quiet, again)
     with graceful_stop():
         if args.resume:
             cfg, state, logger = prepare_resume(args.resume, args.overrides)
@@ -83,7 +85,7 @@ def _seed_list(text: str) -> list[int]:
     return seeds
 
 
-def _train_seeds(cfg: Config, seeds: list[int], quiet: bool = False) -> int:
+def _train_seeds(cfg: Config, seeds: list[int], quiet: bool = False, again: str = "") -> int:
     """``--seeds``: the config once per seed, trained as one pack; prints a YAML list of seed, run_id, test_acc."""
     cfgs = [dataclasses.replace(cfg, general=dataclasses.replace(cfg.general, seed=s)) for s in seeds]
     # a pack keeps no checkpoint: SIGINT / SIGTERM stop it at once and its member runs are closed KILLED
@@ -93,7 +95,7 @@ def _train_seeds(cfg: Config, seeds: list[int], quiet: bool = False) -> int:
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"psn: stopped by {signal.Signals(signum).name}; the pack's {len(cfgs)} runs are marked KILLED "
-              "(packed runs keep no checkpoints: start them again)", file=sys.stderr)
+              f"(packed runs keep no checkpoints): start them again with: {again}", file=sys.stderr)
         return 128 + signum
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -116,6 +116,11 @@ def test_a_signal_stops_a_pack_at_once_and_closes_every_member_killed(sig, tmp_p
     members = client.search_runs([runs[0].info.experiment_id])
     assert len(members) == 3 and {r.info.status for r in members} == {"KILLED"}
     assert sorted(r.data.tags["pack_index"] for r in members) == ["0", "1", "2"]
+    command = err.split("start them again with: ")[1]  # the printed command, with one epoch here
+    assert command.startswith(f"psn train -c {cfg} --seeds 1,2,3 ") and command.endswith(f"={mlflow_uri}")
+    assert main([*shlex.split(command)[1:], "train.epochs=1"]) == 0
+    again = client.search_runs([runs[0].info.experiment_id], filter_string="attributes.status = 'FINISHED'")
+    assert sorted(r.data.params["general.seed"] for r in again) == ["1", "2", "3"]
 
 
 def test_a_tracking_server_that_never_answers_fails_within_15_s(tmp_path, fmnist_root):
