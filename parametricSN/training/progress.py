@@ -22,6 +22,7 @@ Everything goes to **stderr** (stdout stays the command's result: ``psn train`` 
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 import time
 from typing import Any, Optional, Sequence, TextIO
@@ -31,6 +32,14 @@ from parametricSN.config import Config
 from parametricSN.training.logger import Logger
 
 SHOWN = ("train_loss", "train_acc", "val_acc", "test_acc")  # in a line, in this order, when logged
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    """A terminal with a width (a pseudo-terminal without one, e.g. under ``script``, draws no bar: lines)."""
+    try:
+        return stream.isatty() and os.get_terminal_size(stream.fileno()).columns > 0
+    except (AttributeError, OSError, ValueError):  # no fileno (StringIO), closed
+        return False
 
 
 def _duration(seconds: float) -> str:
@@ -50,7 +59,7 @@ class Progress:
         self.inner = inner
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
-        self.use_bar = bar if bar is not None else bool(getattr(self.stream, "isatty", lambda: False)())
+        self.use_bar = bar if bar is not None else _is_terminal(self.stream)
         self.lines = lines and not quiet
         self._bar: Any = None
         self.run_id = ""
