@@ -88,6 +88,8 @@ class Progress:
         self._started = self._printed = time.monotonic()
         if not self.quiet:
             self._print(self.first_line(cfg))
+        if self.use_bar and self.lines and not getattr(self.inner, "reopen", None):
+            self._new_bar(0)  # at once: the first epoch's time shows (a resumed run's starts at its first epoch)
         return self.run_id
 
     def first_line(self, cfg: Config) -> str:
@@ -146,14 +148,18 @@ class Progress:
         return f"psn: epoch {step}/{self.epochs} {shown} ({_duration(time.monotonic() - self._started)} " \
                f"elapsed{eta})"
 
+    def _new_bar(self, done: int) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=self.epochs, initial=done, desc="epochs", unit="epoch", file=self.stream,
+                         dynamic_ncols=True)
+
     def _update_bar(self, step: int) -> None:
         if self._bar is None:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=self.epochs, initial=step - 1, desc="epochs", unit="epoch", file=self.stream,
-                             dynamic_ncols=True)
-        self._bar.set_postfix({k: round(self.latest[k], 4) for k in ("train_loss", "test_acc") if k in self.latest},
-                              refresh=False)
+            self._new_bar(step - 1)
+        shown = {"loss": "train_loss", "test": "test_acc"}  # short: the bar shares a line with them
+        self._bar.set_postfix_str(" ".join(f"{name} {self.latest[k]:.{3 if name == 'loss' else 2}f}"
+                                           for name, k in shown.items() if k in self.latest), refresh=False)
         self._bar.update(step - self._bar.n)
 
     # ---- the rest is the wrapped logger's -----------------------------------------------------------------
