@@ -1,6 +1,6 @@
 """Augmentation benchmark: CPU seconds per 1000 CIFAR-sized images through each training transform.
 
-Every ``dataset.augment`` choice of CIFAR-10 (``noaugment``, ``original-cifar``, ``autoaugment`` = torchvision's
+Every ``dataset.augment`` choice of CIFAR-10 (``noaugment``, ``resize-crop``, ``autoaugment`` = torchvision's
 AutoAugment + Cutout, ``autoaugment-paper`` = the paper's port + its Cutout) runs the full training transform
 (geometry, augmentation, ToTensor, Normalize) on the same random 32x32 RGB images, single-threaded, in the
 process: CPU time (``time.process_time``), best of ``--repeats`` passes. Prints a table (with each choice relative

@@ -1,10 +1,10 @@
 """Packed vs sequential: N seeds of one 100-sample CIFAR cell trained as one pack vs one after the other.
 
 Same protocol as ``benchmarks/train.py`` (synthetic CIFAR pickles, 100 images, batch 128, autoaugment, SGD +
-OneCycle, learnable tight-frame scattering J=2 L=8), heads ``linear`` and ``cnn``. For each head:
+OneCycle, learnable tight-frame scattering J=2 L=8), heads ``linear`` and ``hybrid-wrn``. For each head:
 
 - sequential: each member's own ``train_epoch`` (the single-run loop), its seconds summed over the N members;
-- packed: ``train_pack_epoch`` of the pack of the same N members (``parametricSN.training.pack``);
+- packed: ``train_members(..., stacked=True)`` of the pack of the same N members (``parametricSN.training.loop``);
 
 both with their data pipeline (each member's own augmented images: N x the data work either way) and "compute
 only" (the epoch's batches read beforehand, so only model, loss, backward and optimizer are timed). Reported:
@@ -40,7 +40,7 @@ from parametricSN.models import build_model  # noqa: E402
 from parametricSN.models.packed import pack_models  # noqa: E402
 from parametricSN.training import (build_loss, build_optimizer, build_schedule, seed_everything,  # noqa: E402
                                    train_epoch)
-from parametricSN.training.pack import train_pack_epoch  # noqa: E402
+from parametricSN.training.loop import train_members  # noqa: E402
 
 
 class Fixed(list):
@@ -84,11 +84,11 @@ def bench_head(root: Path, head: str, width: int, n: int, epochs: int, device: s
         pre = [Fixed(lo.train) for lo in loaders]
         seq = timed(lambda: [train_epoch(m, lo.train, o, s, loss_fn, dev)
                              for m, lo, o, s in zip(singles, loaders, single_opt, single_sched)], dev)
-        pk = timed(lambda: train_pack_epoch(packed, [lo.train for lo in loaders], pack_opt, pack_sched, loss_fn, dev),
-                   dev)
+        pk = timed(lambda: train_members(packed, [lo.train for lo in loaders], pack_opt, pack_sched, loss_fn, dev,
+                                         stacked=True), dev)
         seq_c = timed(lambda: [train_epoch(m, b, o, s, loss_fn, dev)
                                for m, b, o, s in zip(singles, pre, single_opt, single_sched)], dev)
-        pk_c = timed(lambda: train_pack_epoch(packed, pre, pack_opt, pack_sched, loss_fn, dev), dev)
+        pk_c = timed(lambda: train_members(packed, pre, pack_opt, pack_sched, loss_fn, dev, stacked=True), dev)
         if epoch > 1:
             for key, value in zip(times, (seq, pk, seq_c, pk_c)):
                 times[key].append(value)

@@ -3,7 +3,7 @@
 The protocol of ``conf/cifar.yaml`` (100 class-balanced training images, batch 128, the paper's AutoAugment, SGD +
 OneCycle, learnable tight-frame scattering J=2 L=8) on synthetic CIFAR-shaped data: random images written as
 torchvision's ``cifar-10-batches-py`` pickles into a temporary folder, so the real data pipeline (reading,
-AutoAugment + Cutout, collation) is part of the measurement. Heads: ``linear`` and ``cnn`` (hybrid wide ResNet,
+AutoAugment + Cutout, collation) is part of the measurement. Heads: ``linear`` and ``hybrid-wrn`` (hybrid wide ResNet,
 ``--width`` k, default 8 as published).
 
 - seconds/epoch: median wall time of ``train_epoch`` (one pass over the 100 images, forward + backward +
@@ -16,6 +16,12 @@ AutoAugment + Cutout, collation) is part of the measurement. Heads: ``linear`` a
   throughput).
 
     python benchmarks/train.py [--epochs 3] [--test-images 1000] [--threads 2] [--device cpu] [--out FILE]
+
+Fixed filters (the S+LL cell: fixed tight-frame scattering + linear head, 100 images) evaluate from cached
+scattering coefficients (``parametricSN.training.eval_cache``): the table "S+LL: epoch with evaluation amortised"
+gives the training epoch plus the evaluation of 10000 test images every ``train.test_every`` epochs, before (every
+evaluation scatters the test images) and after (the head alone on the cached coefficients, plus the one scattering
+pass amortised over the cell's ``train.epochs``). ``--heads`` without ``s+ll`` skips it.
 
 The packed-vs-sequential comparison is ``benchmarks/pack.py``; the FFT floor of a scattering step is in
 ``benchmarks/scattering.py``.
@@ -40,6 +46,7 @@ from parametricSN.config import load_config
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.training import build_loss, build_optimizer, build_schedule, evaluate, seed_everything, train_epoch
+from parametricSN.training.eval_cache import EvalCache
 from parametricSN.training.filter_report import FilterReport
 from parametricSN.training.optim import group_lrs
 
@@ -117,13 +124,17 @@ def profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev: torch.devic
     return spent
 
 
-def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int, device: str,
-               logger=None) -> dict:
-    widen = [f"model.width={width}"] if head == "cnn" else []  # the linear head has no width
-    cfg = load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", f"model.name={head}", *widen,
-                               f"train.epochs={2 * epochs + 1}", f"dataset.test_sample_num={test_images}",
-                               f"general.device={device}"])
-    dev = torch.device(device)
+def _timed(fn, dev: torch.device) -> float:
+    _sync(dev)
+    t0 = time.perf_counter()
+    fn()
+    _sync(dev)
+    return time.perf_counter() - t0
+
+
+def timed_training(cfg, dev: torch.device, epochs: int) -> tuple:
+    """Build ``cfg``'s loaders, model, optimizer, schedule and loss, and train ``epochs + 1`` epochs (the first
+    warms up: allocations, caches); returns them and the epochs' wall times."""
     loaders = build_loaders(cfg)
     seed_everything(cfg.general.seed)
     model = build_model(cfg).to(dev)
@@ -131,13 +142,21 @@ def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int,
     schedule = build_schedule(optimizer, cfg, len(loaders.train))
     loss_fn = build_loss(cfg.train.loss)
     times = []
-    for epoch in range(1, epochs + 2):  # epoch 1 warms up (allocations, caches)
+    for epoch in range(1, epochs + 2):
         loaders.set_epoch(epoch)
-        _sync(dev)
-        t0 = time.perf_counter()
-        train_epoch(model, loaders.train, optimizer, schedule, loss_fn, dev, cfg.train.accum_steps)
-        _sync(dev)
-        times.append(time.perf_counter() - t0)
+        times.append(_timed(lambda: train_epoch(model, loaders.train, optimizer, schedule, loss_fn, dev,
+                                                cfg.train.accum_steps), dev))
+    return loaders, model, optimizer, schedule, loss_fn, times
+
+
+def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int, device: str,
+               logger=None) -> dict:
+    widen = [f"model.width={width}"] if head == "cnn" else []  # the linear head has no width
+    cfg = load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", f"model.name={head}", *widen,
+                               f"train.epochs={2 * epochs + 1}", f"dataset.test_sample_num={test_images}",
+                               f"general.device={device}"])
+    dev = torch.device(device)
+    loaders, model, optimizer, schedule, loss_fn, times = timed_training(cfg, dev, epochs)
     evaluate(model, [next(iter(loaders.test))], loss_fn, dev)  # warm-up batch
     _sync(dev)
     t0 = time.perf_counter()
@@ -160,6 +179,29 @@ def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int,
             "test_images": len(loaders.test_indices), "test_images_per_s": len(loaders.test_indices) / test_s}
 
 
+def bench_fixed_linear(root: Path, epochs: int, test_images: int, device: str) -> dict:
+    """The S+LL cell (fixed scattering + linear head): seconds per training epoch, and per epoch with the
+    evaluation amortised, without and with the cached coefficients (see the module docstring)."""
+    cell = load_config(CONFIG)  # the cell's own epochs and test period, for the amortisation
+    cfg = load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", "model.name=linear",
+                               "scattering.learnable=false", f"train.epochs={epochs + 1}",
+                               f"dataset.test_sample_num={test_images}", f"general.device={device}"])
+    dev = torch.device(device)
+    loaders, model, optimizer, schedule, loss_fn, times = timed_training(cfg, dev, epochs)
+    evaluate(model, [next(iter(loaders.test))], loss_fn, dev)  # warm-up batch
+    scale = FULL_TEST_SET / len(loaders.test_indices)  # to the full test set
+    uncached = _timed(lambda: evaluate(model, loaders.test, loss_fn, dev), dev) * scale
+    cache = EvalCache(model)
+    first = _timed(lambda: evaluate(*cache.inputs(loaders.test), loss_fn, dev), dev) * scale  # scatters + caches
+    head = _timed(lambda: evaluate(*cache.inputs(loaders.test), loss_fn, dev), dev) * scale
+    train_s, every = statistics.median(times[1:]), cell.train.test_every
+    return {"cell": "S+LL", "train_images": len(loaders.train_indices), "sec_per_epoch": train_s,
+            "test_every": every, "cell_epochs": cell.train.epochs, "eval_uncached_s": uncached,
+            "eval_first_cached_s": first, "eval_cached_s": head,
+            "epoch_amortised_before_s": train_s + uncached / every,
+            "epoch_amortised_after_s": train_s + head / every + (first - head) / cell.train.epochs}
+
+
 def write_results(args: argparse.Namespace, rows: list[dict]) -> None:
     """``{"meta": machine and settings, "rows": rows}`` as JSON to ``args.out``."""
     out = Path(args.out)
@@ -176,7 +218,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per head (after one warm-up)")
     parser.add_argument("--test-images", type=int, default=1000)
     parser.add_argument("--width", type=int, default=8, help="cnn widening factor k")
-    parser.add_argument("--heads", nargs="+", default=["linear", "cnn"])
+    parser.add_argument("--heads", nargs="+", default=["linear", "cnn", "s+ll"],
+                        help="linear / cnn: learnable scattering + that head; s+ll: fixed scattering + linear, "
+                             "evaluation with and without cached coefficients")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="benchmarks/results/train.json")
@@ -189,7 +233,9 @@ def main() -> None:
         write_synthetic_cifar(Path(tmp), train_per_class=10, test_images=args.test_images)
         logger = MlflowLogger(f"sqlite:///{tmp}/store.db", "bench", artifact_location=f"{tmp}/artifacts")
         rows = [bench_head(Path(tmp), h, args.width, args.epochs, args.test_images, args.device, logger)
-                for h in args.heads]
+                for h in args.heads if h != "s+ll"]
+        fixed = (bench_fixed_linear(Path(tmp), args.epochs, args.test_images, args.device)
+                 if "s+ll" in args.heads else None)
     print(f"100-sample CIFAR protocol (synthetic data, paper AutoAugment, batch 128, learnable scattering J=2 L=8), "
           f"device={args.device}, threads={args.threads}, torch {torch.__version__}")
     print(f"{'model':<12} {'params':>12} {'s/epoch':>10} {'test img/s':>12}")
@@ -203,6 +249,16 @@ def main() -> None:
         total = sum(r["phases"].values())
         print(f"{name:<12} " + " ".join(f"{r['phases'][p]:>10.3f}" for p in PHASES) + f" {total:>10.3f}")
         print(f"{'':<12} " + " ".join(f"{r['phases'][p] / total:>10.0%}" for p in PHASES))
+    if fixed is not None:
+        f = fixed
+        print(f"\nS+LL: epoch with evaluation amortised (10000 test images every {f['test_every']} epochs, "
+              f"{f['cell_epochs']} epochs; s)")
+        print(f"{'train epoch':>12} {'eval before':>12} {'eval cached':>12} {'1st (cache)':>12} "
+              f"{'epoch before':>13} {'epoch after':>12}")
+        print(f"{f['sec_per_epoch']:>12.3f} {f['eval_uncached_s']:>12.3f} {f['eval_cached_s']:>12.3f} "
+              f"{f['eval_first_cached_s']:>12.3f} {f['epoch_amortised_before_s']:>13.3f} "
+              f"{f['epoch_amortised_after_s']:>12.3f}")
+        rows.append(fixed)
     write_results(args, rows)
 
 

@@ -15,7 +15,7 @@ scattering learning rate 0.1 like the head (``-omaxlr 0.1``). In full (the spec 
 - data: 100 training images chosen as the paper chose them for each seed (``dataset.subset: paper``), batch 128,
   the whole test set; augmentation crop + flip + the paper's AutoAugment port + its Cutout
   (``dataset.augment: autoaugment-paper``);
-- model: hybrid wide ResNet (``cnn``), k = 8, 4 blocks per stage, PyTorch's default initialisation
+- model: hybrid wide ResNet (``hybrid-wrn``), k = 8, 4 blocks per stage, PyTorch's default initialisation
   (``model.init: default``); scattering J=2, L=8, tight-frame init, learnable;
 - optimisation: SGD, weight decay 5e-4 on the head only, 3000 epochs of a two-phase one-cycle schedule
   (``optim.three_phase: false``, 30 % warm-up, cosine): head peak 0.1, filter groups peak 0.1, every group

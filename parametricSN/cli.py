@@ -3,6 +3,7 @@
     psn train -c conf/cifar.yaml scattering.J=3 train.epochs=10
     psn train --resume RUN_ID [train.epochs=20]
     psn train -c conf/cifar.yaml --seeds 0,1,2 train.epochs=10     # three seeds packed as one model
+    psn train --resume RUN_ID                  # a pack member's id resumes the whole pack
     psn deform RUN_ID tight-frame --num-images 100
     psn config show -c conf/cifar.yaml scattering.J=3
     psn sweep experiments/cifar10-linear.yaml --dry-run      (see parametricSN/sweeps/cli.py)
@@ -24,12 +25,12 @@ import warnings
 from typing import Optional, Sequence
 
 from parametricSN.allocator import retain_freed_memory
-from parametricSN.config import Config, ConfigError, load_config
+from parametricSN.config import ConfigError, load_config
 from parametricSN.data import DatasetError
 from parametricSN.deformation import cli as deform_cli
 from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
-from parametricSN.commands import resume_command, train_command
-from parametricSN.tracking import MlflowLogger, prepare_resume
+from parametricSN.commands import resume_command
+from parametricSN.tracking import MlflowLogger, TrackingError, prepare_resume_runs
 from parametricSN.training import CheckpointError, train, train_pack
 from parametricSN.training.divergence import DivergenceError
 from parametricSN.training.interrupt import RunInterrupted, Terminated, graceful_stop
@@ -53,25 +54,31 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           "that may change, e.g. train.epochs=20)")
     if not args.resume and not args.config:
         raise ConfigError("psn train needs -c CONFIG (a new run) or --resume RUN_ID")
-    if args.resume and args.seeds:
-        raise ConfigError("--seeds starts new packed runs; it cannot be combined with --resume")
-    if args.seeds:
-        cfg = load_config(args.config, args.overrides)
-        again = train_command(args.config, args.overrides, cfg.mlflow.tracking_uri, args.seeds)
-        return _train_seeds(cfg, args.seeds, args.quiet, again)
     with graceful_stop():
-        if args.resume:
-            cfg, state, logger = prepare_resume(args.resume, args.overrides)
+        if args.resume:  # a pack member's id resumes its whole pack
+            cfgs, state, loggers = prepare_resume_runs(args.resume, args.overrides)
+            pack = "members" in state
+            seeds = [c.general.seed for c in cfgs]
+            if args.seeds and args.seeds != seeds:
+                raise ConfigError(f"--seeds: run {args.resume} continues the seeds {','.join(map(str, seeds))}; "
+                                  "leave --seeds out")
         else:
-            cfg, state = load_config(args.config, args.overrides), None
-            logger = MlflowLogger.from_config(cfg)
+            cfg, state, pack = load_config(args.config, args.overrides), None, bool(args.seeds)
+            cfgs = [dataclasses.replace(cfg, general=dataclasses.replace(cfg.general, seed=s))
+                    for s in args.seeds] if pack else [cfg]
+            loggers = [MlflowLogger.from_config(c) for c in cfgs]
+        progress = with_progress(loggers, quiet=args.quiet)  # the run's first line, progress, last line
         try:
-            result = train(cfg, with_progress([logger], quiet=args.quiet)[0], resume=state)
+            results = (train_pack(cfgs, progress, resume=state) if pack
+                       else [train(cfgs[0], progress[0], resume=state)])
         except (RunInterrupted, Terminated) as exc:
-            exc.resume = resume_command(exc.run_id, logger.tracking_uri)  # type: ignore[union-attr]
+            exc.resume = resume_command(exc.run_id, loggers[0].tracking_uri)  # type: ignore[union-attr]
             raise
-    print(f"run_id: {result.run_id}")
-    print(f"test_acc: {result.test_acc:.2f}")
+    if not pack:
+        print(f"run_id: {results[0].run_id}")
+        print(f"test_acc: {results[0].test_acc:.2f}")
+    for cfg, result in zip(cfgs, results) if pack else ():  # a YAML list: seed, run_id, test_acc
+        print(f"- seed: {cfg.general.seed}\n  run_id: {result.run_id}\n  test_acc: {result.test_acc:.2f}")
     return 0
 
 
@@ -83,29 +90,6 @@ def _seed_list(text: str) -> list[int]:
     if len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"seeds must be distinct, got {text!r}")
     return seeds
-
-
-def _train_seeds(cfg: Config, seeds: list[int], quiet: bool = False, again: str = "") -> int:
-    """``--seeds``: the config once per seed, trained as one pack; prints a YAML list of seed, run_id, test_acc."""
-    cfgs = [dataclasses.replace(cfg, general=dataclasses.replace(cfg.general, seed=s)) for s in seeds]
-    # a pack keeps no checkpoint: SIGINT / SIGTERM stop it at once and its member runs are closed KILLED
-    previous = signal.signal(signal.SIGTERM, _stop_now)
-    try:
-        results = train_pack(cfgs, with_progress([MlflowLogger.from_config(c) for c in cfgs], quiet=quiet))
-    except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        print(f"psn: stopped by {signal.Signals(signum).name}; the pack's {len(cfgs)} runs are marked KILLED "
-              f"(packed runs keep no checkpoints): start them again with: {again}", file=sys.stderr)
-        return 128 + signum
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    for seed, result in zip(seeds, results):
-        print(f"- seed: {seed}\n  run_id: {result.run_id}\n  test_acc: {result.test_acc:.2f}")
-    return 0
-
-
-def _stop_now(signum: int, frame: object) -> None:
-    raise Terminated(signum)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -151,8 +135,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(exc.code or 0)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per event on stderr
     retain_freed_memory()  # CPU temporaries reused, not page-faulted in every step
-    from parametricSN.tracking import TrackingError
-
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
@@ -168,6 +150,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except DivergenceError as exc:
         return _error(f"psn: run {exc.run_id or '(untracked)'} {exc}; the run is marked FAILED", 1)
     except (RunInterrupted, Terminated) as exc:
+        runs = getattr(exc, "runs", 1)
+        if exc.run_id and runs > 1:
+            return _error(f"psn: pack of {runs} runs (run {exc.run_id} and the others) {exc}; its {runs} runs are "
+                          f"marked KILLED; resume them with: {getattr(exc, 'resume', '')}", 128 + exc.signum)
         if exc.run_id:
             return _error(f"psn: run {exc.run_id} {exc}; the run is marked KILLED; resume it with: "
                           f"{getattr(exc, 'resume', '')}", 128 + exc.signum)

@@ -56,14 +56,6 @@ def resume_command(run_id: str, uri: Optional[str]) -> str:
     return _line(["psn", "train", "--resume", run_id, f"mlflow.tracking_uri={absolute_uri(uri)}"])
 
 
-def train_command(config: str, overrides: Sequence[str], uri: Optional[str], seeds: Sequence[int] = ()) -> str:
-    """``psn train -c CONFIG [--seeds S1,S2] [key=value ...] mlflow.tracking_uri=URI``: trains a config anew."""
-    words = ["psn", "train", "-c", str(Path(config).expanduser().resolve())]
-    words += ["--seeds", ",".join(map(str, seeds))] if seeds else []
-    return _line([*words, *(o for o in overrides if not o.startswith("mlflow.tracking_uri=")),
-                  f"mlflow.tracking_uri={absolute_uri(uri)}"])
-
-
 def report_command(experiment: str, uri: Optional[str], spec: Optional[str] = None) -> str:
     """``psn report --experiment NAME --tracking-uri URI [--spec PATH]``."""
     words = ["psn", "report", "--experiment", experiment, "--tracking-uri", absolute_uri(uri)]

@@ -1,8 +1,9 @@
 """Typed configuration: schema, YAML loading, dotted overrides and validation.
 
-A config is a tree of dataclasses, one per YAML section. Every key a YAML file or a command-line override
-names must exist in the schema, have the right type and a possible value; anything else raises
-:class:`ConfigError` naming the key and what was expected.
+A config is a tree of dataclasses, one per YAML section (:mod:`parametricSN.config_schema`, where each key also
+says whether it changes a result, may change on resume and may differ inside a pack). Every key a YAML file or a
+command-line override names must exist in the schema, have the right type and a possible value; anything else
+raises :class:`ConfigError` naming the key and what was expected.
 
     cfg = load_config("conf/cifar.yaml", overrides=["scattering.J=3", "train.epochs=10"])
 """
@@ -16,160 +17,18 @@ import os
 import sys
 import types
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
 import yaml
 
+from parametricSN.config_names import BUILTIN_CHOICES, HEADS, current_name
+from parametricSN.config_schema import (DEFAULT_DATA_ROOT, DEFAULT_TRACKING_URI, Config, ConfigError,  # noqa: F401
+                                        DatasetConfig, GeneralConfig, MlflowConfig, ModelConfig, OptimConfig,
+                                        ScatteringConfig, TrainConfig, VizConfig, dataset_described, key_facts,
+                                        keys_where, register_dataset_describer)
+from parametricSN.config_warnings import warn_no_effect
 from parametricSN.config_yaml import UniqueKeyLoader, shown, yaml_problem
-
-DEFAULT_DATA_ROOT = "data"
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/store.db"
-
-
-class ConfigError(ValueError):
-    """A config key is unknown, has the wrong type or an impossible value."""
-
-
-@dataclass
-class GeneralConfig:
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    num_workers: int = 0
-    deterministic: bool = False
-    plugins: list = field(default_factory=list)  # modules or .py files imported first (your own heads, datasets)
-
-
-@dataclass
-class MlflowConfig:
-    tracking_uri: Optional[str] = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/store.db
-    artifact_location: Optional[str] = None  # None: mlruns/artifacts/<experiment> for a new sqlite experiment
-    experiment_name: str = "default"
-    run_name: Optional[str] = None
-
-
-@dataclass
-class DatasetConfig:
-    name: str = "cifar"  # a registered dataset: cifar | kth | xray | fashion_mnist | imagefolder | your own
-    root: str = DEFAULT_DATA_ROOT
-    format: str = "native"  # native | imagefolder (CIFAR-10 exported as train/<class>/*, test/<class>/*)
-    download: bool = True  # CIFAR-10 only: fetch torchvision's archive into root when it is missing
-    train_sample_num: int = 100
-    test_sample_num: Optional[int] = None  # None: the whole test split
-    train_batch_size: int = 128
-    test_batch_size: int = 256
-    augment: str = "autoaugment"  # autoaugment | autoaugment-paper | original-cifar | noaugment
-    subset: str = "balanced"  # paper (the original code's selection per seed) | balanced (independent per class)
-    height: int = 32
-    width: int = 32
-    sample: str = "a"  # KTH-TIPS2-b physical sample trained on (a-d); the other three are the test set
-    mean: Optional[list] = None  # per-channel mean of the [0, 1] images; null: the dataset's (imagefolder: computed)
-    std: Optional[list] = None  # per-channel standard deviation; null: the dataset's (imagefolder: computed)
-
-
-@dataclass
-class ScatteringConfig:
-    architecture: str = "scattering"  # scattering | identity (raw pixels, for baselines)
-    J: int = 2
-    L: int = 8
-    max_order: int = 2
-    init: str = "tight-frame"  # tight-frame | random
-    learnable: bool = True
-    parameterization: str = "canonical"  # canonical | equivariant | pixelwise
-    lr_orientation: float = 0.1
-    lr_scattering: float = 0.1
-    second_order_only: bool = False
-    backend: str = "fast"  # fast | kymatio
-
-
-@dataclass
-class ModelConfig:
-    name: str = "linear"  # a registered head: linear | cnn | mlp | wrn16_8 | resnet50 | your own
-    width: int = 8  # widening factor k of the wide-ResNet heads
-    depth: int = 4  # basic blocks per stage (cnn), hidden layers (mlp)
-    hidden: int = 512  # hidden units of the mlp head
-    dropout: float = 0.0
-    weights: Optional[str] = None  # resnet50: a local state_dict file; never downloaded
-    init: str = "default"  # wide-ResNet heads: default (PyTorch's layer init, as the paper) | kaiming (He fan-out)
-
-
-@dataclass
-class OptimConfig:
-    name: str = "sgd"  # sgd | adam
-    lr: float = 0.1
-    max_lr: float = 0.06
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 5e-4
-    scheduler: str = "onecycle"  # onecycle | cosine | step | multistep | none
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
-    pct_start: float = 0.3
-    three_phase: bool = False
-    cycle_momentum: bool = True  # onecycle: momentum (Adam: beta1) goes max -> base -> max against the lr
-    base_momentum: float = 0.85
-    max_momentum: float = 0.95
-    T_max: Optional[int] = None  # cosine: epochs per half period, None = train.epochs
-    step_size: int = 30  # step: epochs between decays
-    milestones: list = field(default_factory=list)  # multistep: epochs at which the lr decays
-    gamma: float = 0.1
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    test_every: int = 1
-    loss: str = "cross-entropy"  # cross-entropy | cosine
-    accum_steps: int = 1
-    save_model: bool = True
-    checkpoint_every: int = 0  # 0: no intermediate checkpoints
-
-
-@dataclass
-class VizConfig:
-    figures: bool = True
-    animation_every: int = 0  # epochs between animation frames; 0: no animation
-
-
-@dataclass
-class LogConfig:
-    every: float = 60.0  # seconds between progress lines when stderr is no terminal (and at every test epoch)
-
-
-@dataclass
-class Config:
-    general: GeneralConfig = field(default_factory=GeneralConfig)
-    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    scattering: ScatteringConfig = field(default_factory=ScatteringConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    viz: VizConfig = field(default_factory=VizConfig)
-    log: LogConfig = field(default_factory=LogConfig)
-
-    # ---- derived values -------------------------------------------------------------------------------------
-    @property
-    def num_classes(self) -> int:
-        """Classes of the dataset, as the dataset registry describes it (for ``imagefolder``: from the tree)."""
-        return _describe_dataset(self.dataset)[0]
-
-    @property
-    def in_channels(self) -> int:
-        """Image channels of the dataset (1 grey, 3 RGB), from the dataset registry."""
-        return _describe_dataset(self.dataset)[1]
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def flat(self) -> dict[str, Any]:
-        """Every key as a dotted name, e.g. ``{"scattering.J": 2, ...}``."""
-        return {f"{s}.{k}": v for s, sec in self.to_dict().items() for k, v in sec.items()}
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
-
 
 # ---- what the rest of the package owns --------------------------------------------------------------------
 # The valid values of a key live with the code that implements them (heads, datasets, augmentations, losses,
@@ -177,11 +36,9 @@ class Config:
 # below every other layer). A key nobody has registered yet is not checked here: the entry points (``psn``,
 # ``train``) import every package and validate again before a run is created.
 ChoiceProvider = Callable[["Config"], Sequence[str]]
-DatasetDescriber = Callable[["DatasetConfig"], tuple[int, int]]
 
 _CHOICES: dict[str, ChoiceProvider] = {}
 _CHECKS: dict[str, Callable[["Config"], None]] = {}
-_DESCRIBER: list[DatasetDescriber] = []
 
 
 def register_choices(key: str, provider: ChoiceProvider) -> None:
@@ -193,21 +50,18 @@ def register_choices(key: str, provider: ChoiceProvider) -> None:
     _CHOICES[key] = provider
 
 
+def _bootstrap_choices() -> None:
+    """The built-in names (:mod:`parametricSN.config_names`), checked until the registries replace them: the
+    registries need torch, a config does not. Registered first, so ``dataset.name`` is checked before the keys
+    whose choices depend on it."""
+    for key, names in BUILTIN_CHOICES.items():
+        _CHOICES.setdefault(key, lambda cfg, names=names: names)
+    _CHOICES["model.name"] = lambda cfg: sorted(HEADS)  # plugin heads add themselves to HEADS
+
+
 def register_check(name: str, check: Callable[["Config"], None]) -> None:
     """Run ``check(cfg)`` (which raises :class:`ConfigError`) on every validated config, after the choices."""
     _CHECKS[name] = check
-
-
-def register_dataset_describer(describer: DatasetDescriber) -> None:
-    """``describer(cfg.dataset) -> (num_classes, in_channels)``: what ``cfg.num_classes`` / ``cfg.in_channels``
-    ask (the dataset registry registers it)."""
-    _DESCRIBER[:] = [describer]
-
-
-def _describe_dataset(d: "DatasetConfig") -> tuple[int, int]:
-    if not _DESCRIBER:
-        raise RuntimeError("num_classes / in_channels come from the dataset registry: import parametricSN.data")
-    return _DESCRIBER[0](d)
 
 
 _PLUGINS: dict[str, Any] = {}  # plugin entry -> its module, so a plugin file runs once per process
@@ -310,7 +164,7 @@ def _set(cfg: Config, dotted: str, value: Any) -> None:
     types_ = _section_types(type(sec))
     if not key or "." in key or key not in types_:
         raise ConfigError(f"{dotted}: unknown key; {section} has {', '.join(types_)}")
-    setattr(sec, key, _coerce(dotted, value, types_[key]))
+    setattr(sec, key, current_name(dotted, _coerce(dotted, value, types_[key])))
 
 
 def _apply_mapping(cfg: Config, data: Any, source: str) -> None:
@@ -372,7 +226,8 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
                 "dataset.height", "dataset.width", "train.epochs", "train.test_every", "train.accum_steps",
                 "model.width", "model.depth", "model.hidden"):
         _check(flat[key] >= 1, key, "an integer >= 1", flat[key])
-    for key in ("train.checkpoint_every", "viz.animation_every", "optim.weight_decay", "optim.momentum"):
+    for key in ("train.checkpoint_every", "viz.animation_every", "optim.weight_decay", "optim.momentum",
+                "scattering.tightness"):
         _check(flat[key] >= 0, key, "a value >= 0", flat[key])
     for key in ("optim.lr", "optim.max_lr", "optim.div_factor", "optim.final_div_factor",
                 "scattering.lr_orientation", "scattering.lr_scattering", "optim.gamma"):
@@ -411,7 +266,7 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
     if root != DEFAULT_DATA_ROOT and not Path(root).expanduser().exists():
         raise ConfigError(f"dataset.root: the folder {root!r} does not exist; point dataset.root at the "
                           f"{cfg.dataset.name} data (see data/README.md) or leave it at {DEFAULT_DATA_ROOT!r}")
-    if _DESCRIBER and with_data:  # registered with dataset.name's choices, which were checked above
+    if dataset_described() and with_data:  # registered with dataset.name's choices, which were checked above
         n_cls = cfg.num_classes  # for a dataset read from a tree (imagefolder) this looks at the tree
         for key in ("dataset.train_sample_num", "dataset.test_sample_num"):
             n = flat[key]
@@ -430,8 +285,6 @@ def load_config(path: Union[str, os.PathLike, None] = None, overrides: Optional[
     :class:`parametricSN.config_warnings.NoEffectWarning` when an override names it or the file gives it a
     non-default value (so full config dumps, which list every key, stay quiet).
     """
-    from parametricSN.config_warnings import warn_no_effect
-
     cfg = Config()
     in_file: set[str] = set()
     if path is not None:
@@ -484,3 +337,6 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
         key, value = parse_override(text)
         _set(cfg, key, value)
     return validate(cfg)
+
+
+_bootstrap_choices()  # the registries' built-in names, before any validation (see config_names)

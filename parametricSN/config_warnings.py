@@ -1,9 +1,10 @@
 """Keys that do nothing with the chosen options: one warning each, naming the key and why.
 
 A config key can be valid yet ignored: ``optim.lr`` under the onecycle schedule (which peaks at ``optim.max_lr``),
-``model.dropout`` for a head without dropout, ``optim.momentum`` with Adam, ... Setting one usually means the
-user expects an effect they will not get, so :func:`warn_no_effect` warns about it — but only about keys the
-user named (see :func:`parametricSN.config.load_config`), so defaults never warn.
+``model.dropout`` for a head without dropout (what each head reads: ``config_names.HEADS``), ``optim.momentum``
+with Adam, ... Setting one usually means the user expects an effect they will not get, so :func:`warn_no_effect`
+warns about it — but only about keys the user named (see :func:`parametricSN.config.load_config`), so defaults
+never warn.
 
 The rules are one table, :data:`NO_EFFECT`, of ``(key, condition, reason)``: ``condition(cfg)`` is true when
 ``key`` has no effect. Adding a key or an option is one more row.
@@ -13,16 +14,14 @@ from __future__ import annotations
 import warnings
 from typing import Callable
 
-from parametricSN.config import Config
+from parametricSN.config_schema import Config
+from parametricSN.config_names import HEAD_MODEL_KEYS, HEADS
 
 
 class NoEffectWarning(UserWarning):
     """A key the user set has no effect with the chosen options."""
 
 
-# The keys of the ``model`` section each built-in head reads; heads registered by users are not judged.
-HEAD_KEYS = {"linear": set(), "cnn": {"width", "depth", "init"}, "mlp": {"depth", "hidden", "dropout"},
-             "wrn16_8": {"width", "dropout", "init"}, "resnet50": {"weights"}}
 SCATTERING_KEYS = ("J", "L", "max_order", "init", "learnable", "parameterization", "lr_orientation",
                    "lr_scattering", "second_order_only", "backend")
 ONECYCLE_KEYS = ("max_lr", "div_factor", "final_div_factor", "pct_start", "three_phase", "base_momentum",
@@ -30,7 +29,7 @@ ONECYCLE_KEYS = ("max_lr", "div_factor", "final_div_factor", "pct_start", "three
 
 
 def _head_ignores(key: str) -> Callable[[Config], bool]:
-    return lambda c: c.model.name in HEAD_KEYS and key not in HEAD_KEYS[c.model.name]
+    return lambda c: c.model.name in HEADS and key not in HEADS[c.model.name].reads
 
 
 def _rows() -> list[tuple[str, Callable[[Config], bool], str]]:
@@ -57,7 +56,7 @@ def _rows() -> list[tuple[str, Callable[[Config], bool], str]]:
     rows += [(f"optim.{k}", lambda c: c.optim.scheduler == "onecycle" and not c.optim.cycle_momentum,
               "optim.cycle_momentum is false") for k in ("base_momentum", "max_momentum")]
     rows += [(f"model.{k}", _head_ignores(k), "the chosen head (model.name) does not use it")
-             for k in ("width", "depth", "hidden", "dropout", "weights", "init")]
+             for k in HEAD_MODEL_KEYS]
     rows += [(f"scattering.{k}", lambda c: c.scattering.architecture != "scattering",
               "scattering.architecture=identity has no scattering layer") for k in SCATTERING_KEYS]
     rows += [(f"scattering.{k}", lambda c: c.scattering.architecture == "scattering" and not c.scattering.learnable,

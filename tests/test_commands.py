@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 from parametricSN.cli import main
-from parametricSN.commands import (absolute_uri, mlflow_ui_command, report_command, resume_command, sweep_command,
-                                   train_command)
+from parametricSN.commands import absolute_uri, mlflow_ui_command, report_command, resume_command, sweep_command
 from tests.sweeps.test_run import tiny_base
 
 
@@ -24,8 +23,6 @@ def test_builders_name_the_store_as_an_absolute_uri_and_quote(tmp_path, monkeypa
         "--spec", f"{tmp_path}/spec.yaml"]
     assert sweep_command("s.yaml", "http://h:1", ["train.epochs=2"], ["--workers", "2"]) == \
         f"psn sweep {tmp_path}/s.yaml train.epochs=2 --workers 2 --tracking-uri http://h:1"
-    assert train_command("c.yaml", ["train.epochs=2", "mlflow.tracking_uri=x"], None, [1, 2]) == \
-        f"psn train -c {tmp_path}/c.yaml --seeds 1,2 train.epochs=2 mlflow.tracking_uri={store}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://env:1")
     assert resume_command("abc", None).endswith("mlflow.tracking_uri=http://env:1")
 

@@ -1,5 +1,5 @@
 """Real ``psn`` processes: six runs creating one new SQLite store at once; SIGINT / SIGTERM then ``--resume``
-giving the metrics of an uninterrupted run, bit for bit; a tracking server that never answers, within 15 s."""
+giving the metrics of an uninterrupted run (or pack), bit for bit; a tracking server that never answers, within 15 s."""
 import os
 import shlex
 import signal
@@ -96,31 +96,48 @@ def test_signal_then_resume_equals_an_uninterrupted_run(sig, tmp_path, fmnist_ro
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_stops_a_pack_at_once_and_closes_every_member_killed(sig, tmp_path, fmnist_root, mlflow_uri):
-    cfg = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=100000")
-    proc = subprocess.Popen([*PSN, "train", "-c", str(cfg), "--seeds", "1,2,3"], cwd=tmp_path,
+def test_a_signal_checkpoints_a_pack_and_resume_equals_an_uninterrupted_pack(sig, tmp_path, fmnist_root, mlflow_uri,
+                                                                             capsys):
+    # Tolerance: none. A resumed pack restores the packed model, optimizer, schedule and generators of the epoch it
+    # stopped after, so on CPU every metric of every member equals the uninterrupted pack's bit for bit.
+    cfg = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "optim.scheduler=step",
+                       "optim.step_size=2", "train.checkpoint_every=1", "train.epochs=100000")
+    proc = subprocess.Popen([*PSN, "train", "-c", str(cfg), "--seeds", "1,2"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     client = MlflowClient(mlflow_uri)
     deadline, runs = time.time() + 300, []
-    while time.time() < deadline and len(runs) < 3:  # wait until every member has logged an epoch
+    while time.time() < deadline and len(runs) < 2:  # wait until every member has logged two epochs
         time.sleep(0.3)
         exp = client.get_experiment_by_name("tests")
-        runs = [r for r in client.search_runs([exp.experiment_id]) if r.data.metrics] if exp else []
-    assert len(runs) == 3, "the pack never logged an epoch"
+        runs = [r for r in client.search_runs([exp.experiment_id]) if len(r.data.metrics)
+                and max(m.step for m in client.get_metric_history(r.info.run_id, "train_loss")) >= 2] if exp else []
+    assert len(runs) == 2, "the pack never logged two epochs"
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=300)
     assert proc.returncode == 128 + sig and out == "" and "Traceback" not in err, err
     *started, err = [line for line in err.splitlines() if not line.startswith("psn: epoch ")]
-    assert len(started) == 3 and all(line.startswith("psn: run ") for line in started)  # each member's first line
-    assert signal.Signals(sig).name in err and "3 runs are marked KILLED" in err
-    members = client.search_runs([runs[0].info.experiment_id])
-    assert len(members) == 3 and {r.info.status for r in members} == {"KILLED"}
-    assert sorted(r.data.tags["pack_index"] for r in members) == ["0", "1", "2"]
-    command = err.split("start them again with: ")[1]  # the printed command, with one epoch here
-    assert command.startswith(f"psn train -c {cfg} --seeds 1,2,3 ") and command.endswith(f"={mlflow_uri}")
-    assert main([*shlex.split(command)[1:], "train.epochs=1"]) == 0
-    again = client.search_runs([runs[0].info.experiment_id], filter_string="attributes.status = 'FINISHED'")
-    assert sorted(r.data.params["general.seed"] for r in again) == ["1", "2", "3"]
+    assert len(started) == 2 and all(line.startswith("psn: run ") for line in started)  # each member's first line
+    assert signal.Signals(sig).name in err and "its 2 runs are marked KILLED" in err
+    members = sorted(client.search_runs([runs[0].info.experiment_id]), key=lambda r: r.data.tags["pack_index"])
+    assert {r.info.status for r in members} == {"KILLED"}
+    ids = [r.info.run_id for r in members]
+    command = err.split("resume them with: ")[1].strip()
+    assert command == f"psn train --resume {ids[0]} mlflow.tracking_uri={mlflow_uri}"
+    done = max(m.step for m in client.get_metric_history(ids[0], "train_loss"))
+    assert f"checkpoints/epoch_{done:04d}.pt" in [f.path for f in client.list_artifacts(ids[0], "checkpoints")]
+
+    epochs = done + 2  # the printed command (SIGINT), or the other member's id (SIGTERM): either resumes both
+    args = shlex.split(command)[1:] if sig == signal.SIGINT else ["train", "--resume", ids[1],
+                                                                    f"mlflow.tracking_uri={mlflow_uri}"]
+    assert main([*args, f"train.epochs={epochs}"]) == 0
+    assert [o["run_id"] for o in yaml.safe_load(capsys.readouterr().out)] == ids
+    assert {client.get_run(i).info.status for i in ids} == {"FINISHED"}
+
+    assert main(["train", "-c", str(cfg), "--seeds", "1,2", f"train.epochs={epochs}"]) == 0  # never interrupted
+    fresh = [o["run_id"] for o in yaml.safe_load(capsys.readouterr().out)]
+    for resumed, reference in zip(ids, fresh):
+        assert histories(client, resumed) == histories(client, reference)
+        assert client.get_run(resumed).data.metrics["test_acc"] == client.get_run(reference).data.metrics["test_acc"]
 
 
 def test_a_tracking_server_that_never_answers_fails_within_15_s(tmp_path, fmnist_root):

@@ -1,6 +1,6 @@
 """Datasets in their native layouts, seeded class-balanced subsets, augmentations, ``build_loaders(cfg)``.
 
-Datasets (``dataset.name``): ``cifar``, ``fashion_mnist``, ``kth``, ``xray``, ``imagefolder`` (any
+Datasets (``dataset.name``): ``cifar``, ``fashion_mnist``, ``kth``, ``covidx``, ``imagefolder`` (any
 ``train/<class>/*``, ``test/<class>/*`` tree). A new dataset is one module with a function decorated by
 ``@register_dataset("name")`` that returns its :class:`DatasetSpec`, imported below (or via ``general.plugins``).
 

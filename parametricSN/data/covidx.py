@@ -59,12 +59,12 @@ def read_covidx(root: Path, default_root: bool) -> tuple:
     for split in ("train", "test"):
         names, labels = parse_list(folder / f"{split}.txt")
         paths = [folder / split / n for n in names]
-        splits.append(Split(f"xray/{split}", paths, np.asarray(labels, dtype=np.int64), CLASSES, "L"))
+        splits.append(Split(f"covidx/{split}", paths, np.asarray(labels, dtype=np.int64), CLASSES, "L"))
     return tuple(splits)
 
 
-@register_dataset("xray")
-def xray() -> DatasetSpec:
+@register_dataset("covidx")
+def covidx() -> DatasetSpec:
     """COVIDx CXR-2 in grey, 2 classes: resized to 260/224 of the input size and cropped; statistics measured on
     COVIDx CXR-2 in grey."""
     return DatasetSpec(readers={"native": lambda d: read_covidx(Path(d.root).expanduser(),

@@ -3,11 +3,11 @@
 ``augment`` (train split only; the test split always gets the deterministic path):
 
 - ``noaugment``: resize only.
-- ``original-cifar``: random crop (CIFAR/Fashion-MNIST: pad 4 then crop back; KTH/X-ray/image folders: crop from
+- ``resize-crop``: random crop (CIFAR/Fashion-MNIST: pad 4 then crop back; KTH/X-ray/image folders: crop from
   the resized image) + horizontal flip; KTH also rotates by up to 10 degrees (``DatasetSpec.rotation``), as
   textures have no preferred orientation.
-- ``autoaugment``: ``original-cifar`` + torchvision's AutoAugment (CIFAR-10 policy) + :class:`Cutout` (16 px).
-- ``autoaugment-paper``: ``original-cifar`` + the paper's own AutoAugment port and Cutout, reproduced exactly
+- ``autoaugment``: ``resize-crop`` + torchvision's AutoAugment (CIFAR-10 policy) + :class:`Cutout` (16 px).
+- ``autoaugment-paper``: ``resize-crop`` + the paper's own AutoAugment port and Cutout, reproduced exactly
   (``autoaugment_paper.py``); the default of ``conf/cifar.yaml``.
 
 Datasets with a ``native_size`` (CIFAR-10 32x32, Fashion-MNIST 28x28) are resized only when ``(height, width)``
@@ -32,7 +32,7 @@ from parametricSN.config import register_choices
 from parametricSN.data.autoaugment_paper import PaperAutoAugment, PaperCutout
 from parametricSN.data.registry import DatasetSpec, Stats, available_datasets, dataset_spec
 
-AUGMENTS = ("autoaugment", "autoaugment-paper", "original-cifar", "noaugment")
+AUGMENTS = ("autoaugment", "autoaugment-paper", "resize-crop", "noaugment")
 CUTOUT_LENGTH = 16
 CIFAR_PAD = 4
 

@@ -5,7 +5,7 @@
     model = build_model(cfg)                 # HybridModel: model.scattering (or None), model.head
     logits = model(images)                   # (B, C, H, W) -> (B, num_classes)
 
-Heads (``model.name``): ``linear``, ``cnn`` (hybrid wide ResNet), ``mlp``, ``wrn16_8``, ``resnet50``. A new head
+Heads (``model.name``): ``linear``, ``hybrid-wrn`` (hybrid wide ResNet), ``mlp``, ``wrn``, ``resnet50``. A new head
 is one module with a builder decorated by ``@register_head("name")``, imported below.
 """
 from parametricSN.models.registry import available_heads, build_head, register_head

@@ -1,4 +1,4 @@
-"""``cnn`` head: the hybrid wide ResNet put on top of scattering coefficients (Oyallon et al., "Scattering
+"""``hybrid-wrn`` head: the hybrid wide ResNet put on top of scattering coefficients (Oyallon et al., "Scattering
 networks for hybrid representation learning"; the parametricSN paper's CIFAR-10 head).
 
     x (C×h×w) -> BN (no affine) -> conv3x3 to 16k -> BN -> ReLU
@@ -82,6 +82,6 @@ class HybridWideResNet(nn.Module):
         return self.fc(self.flatten(x))
 
 
-@register_head("cnn")
+@register_head("hybrid-wrn")
 def cnn(in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module:
     return HybridWideResNet(in_shape, num_classes, k=cfg.width, n=cfg.depth, init=cfg.init)

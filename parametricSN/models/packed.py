@@ -1,7 +1,7 @@
 r"""Packed models: P :class:`HybridModel`\ s of the same architecture (differing only in their values) as one
 wider model whose members never interact (the idea of Packed-Ensembles, Laurent et al., ICLR 2023).
 
-    packed = pack_models(members, head="cnn")      # members: list[HybridModel], same config up to values
+    packed = pack_models(members, head="hybrid-wrn")      # members: list[HybridModel], same config up to values
     logits = packed(x)                             # x (P, B, C, H, W) -> (P, B, num_classes), member p on x[p]
     packed.unpack_into(p, members[p])              # copy member p's trained values back into a plain model
 
@@ -29,13 +29,14 @@ import torch
 from torch import Tensor, nn
 
 from parametricSN.config import ConfigError
+from parametricSN.config_names import packable_heads
 from parametricSN.models.factory import HybridModel
 from parametricSN.models.layers import GlobalAvgPool
 from parametricSN.scattering.packed import PackedScattering2D
 
-# Heads whose forward only composes the leaves below channel-wise; others (resnet50, wrn16_8, a user's head)
-# may mix channels in their forward in ways a leaf-by-leaf check cannot see.
-PACKABLE_HEADS = ("cnn", "linear", "mlp")
+# Heads declare at registration whether they pack (config_names.HEADS: their forward only composes the leaves
+# below channel-wise); others (resnet50, wrn, a user's head) may mix channels in their forward in ways a
+# leaf-by-leaf check cannot see.
 CHANNELWISE = (nn.ReLU, nn.Identity, nn.Flatten, nn.AvgPool2d, nn.MaxPool2d, GlobalAvgPool)
 
 
@@ -121,11 +122,16 @@ def _pack_leaf(leaves: Sequence[nn.Module], where: str) -> nn.Module:
     return _load_stacked(packed, leaves)
 
 
+def check_packable(name: str) -> None:
+    """ConfigError unless the head registered as ``name`` declared that it packs."""
+    if name not in packable_heads():
+        raise ConfigError(f"model.name: head {name!r} cannot be packed (packable heads: "
+                          f"{', '.join(packable_heads())}); train its seeds one by one with train()")
+
+
 def pack_head(heads: Sequence[nn.Module], name: str) -> nn.Module:
     """The heads (same architecture, registered as ``name``) as one head on ``(B, P·C, h, w)``."""
-    if name not in PACKABLE_HEADS:
-        raise ConfigError(f"model.name: head {name!r} cannot be packed (packable heads: "
-                          f"{', '.join(PACKABLE_HEADS)}); train its seeds one by one with train()")
+    check_packable(name)
     packed = copy.deepcopy(heads[0])
     for path, module in heads[0].named_modules():
         children = list(module.children())

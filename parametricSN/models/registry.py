@@ -9,22 +9,34 @@ where ``in_shape = (channels, height, width)`` is the shape of one example enter
 coefficients, or raw pixels for ``scattering.architecture: identity``) and ``cfg`` is the ``model`` section of
 the config. The module maps ``(B, *in_shape)`` to logits ``(B, num_classes)``. Adding a head is one new file
 with one decorated builder, imported in ``parametricSN/models/__init__.py``.
+
+A head declares at registration what it reads and whether it packs (``reads``, ``packs``); the built-in heads'
+facts are in :data:`parametricSN.config_names.HEADS`, where the config loader finds them without importing torch.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 from torch import nn
 
-from parametricSN.config import ConfigError, ModelConfig, register_choices
+from parametricSN.config import ConfigError, ModelConfig
+from parametricSN.config_names import HEAD_MODEL_KEYS, HEADS, HeadFacts
 
 HeadBuilder = Callable[[tuple[int, int, int], int, ModelConfig], nn.Module]
 
 _HEADS: dict[str, HeadBuilder] = {}
 
 
-def register_head(name: str) -> Callable[[HeadBuilder], HeadBuilder]:
-    """Decorator: register ``builder`` as the head called ``name`` (names are unique)."""
+def register_head(name: str, reads: Optional[tuple[str, ...]] = None, packs: bool = False
+                  ) -> Callable[[HeadBuilder], HeadBuilder]:
+    """Decorator: register ``builder`` as the head called ``name`` (names are unique). ``reads``: the ``model``
+    keys it reads (None: a built-in head, whose facts are in ``config_names.HEADS``; for a head of your own, keys
+    it does not read are reported as having no effect); ``packs``: whether ``train_pack`` may pack it (its forward
+    composes channel-wise leaves only, see :mod:`parametricSN.models.packed`)."""
+    if reads is None and name not in HEADS:
+        reads = tuple(HEAD_MODEL_KEYS)  # undeclared: assume it reads everything (no no-effect warnings)
+    if reads is not None:
+        HEADS[name] = HeadFacts(reads=tuple(reads), packs=packs)
 
     def decorator(builder: HeadBuilder) -> HeadBuilder:
         old = _HEADS.get(name)
@@ -49,6 +61,3 @@ def build_head(name: str, in_shape: tuple[int, int, int], num_classes: int, cfg:
     c, h, w = (int(s) for s in in_shape)
     return _HEADS[name]((c, h, w), int(num_classes), cfg)
 
-
-# heads register themselves on import (a user's own too), so the config asks the registry for the valid names
-register_choices("model.name", lambda cfg: available_heads())

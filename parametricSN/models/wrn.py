@@ -1,4 +1,4 @@
-"""``wrn16_8`` head: a standard pre-activation wide ResNet (Zagoruyko & Komodakis, WRN-d-k) on pixels.
+"""``wrn`` head: a standard pre-activation wide ResNet (Zagoruyko & Komodakis, WRN-d-k) on pixels.
 
     conv3x3 to 16 -> 3 stages of (d − 4)/6 pre-activation blocks at 16k, 32k, 64k channels, strides 1, 2, 2
                   -> BN -> ReLU -> global average pooling -> Linear(64k, num_classes)
@@ -7,7 +7,7 @@ The registered head is WRN-16-k with k = ``model.width`` (8 by default: WRN-16-8
 widths 16/128/256/512, ≈ 11.0 M parameters on CIFAR-10) and dropout ``model.dropout`` between the two
 convolutions of each block. Any input size works: global pooling is a mean over space. Initialisation follows
 ``model.init`` (see :func:`~parametricSN.models.layers.init_wrn_weights`). This head is not in the paper's code,
-whose pixel baseline was the ``cnn`` head on raw pixels.
+whose pixel baseline was the ``hybrid-wrn`` head on raw pixels.
 """
 from __future__ import annotations
 
@@ -73,6 +73,6 @@ class WideResNet(nn.Module):
         return self.fc(self.flatten(x))
 
 
-@register_head("wrn16_8")
+@register_head("wrn")
 def wrn16_8(in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module:
     return WideResNet(in_shape, num_classes, depth=16, k=cfg.width, dropout=cfg.dropout, init=cfg.init)

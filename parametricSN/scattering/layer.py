@@ -117,6 +117,10 @@ class ParametricScattering2D(nn.Module):
         return [{"params": [self.theta], "lr": lr_orientation, "name": "orientation"},
                 {"params": [self.xi, self.sigma, self.slant], "lr": lr_scattering, "name": "scattering"}]
 
+    def meta(self, channels: int = 1) -> list[dict]:
+        """The path of every output channel for ``channels`` input channels: see :func:`path_meta`."""
+        return path_meta(self.J, self.L, self.max_order, self.second_order_only, channels, self.filter_params())
+
     # ---- filters ------------------------------------------------------------------------------------------
     def _wavelets(self) -> Tensor:
         """The ``J*L`` full-resolution Fourier wavelets, built in float64 from the parameters."""
@@ -189,6 +193,38 @@ class ParametricScattering2D(nn.Module):
         return (f"J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order}, init={self.init!r}, "
                 f"learnable={self.learnable}, parameterization={self.parameterization!r}, "
                 f"backend={self.backend!r}, second_order_only={self.second_order_only}, K={self.n_coefficients}")
+
+
+def path_meta(J: int, L: int, max_order: int, second_order_only: bool, channels: int,
+              params: dict[str, Tensor]) -> list[dict]:
+    """One dict per output channel ``k`` of a scattering layer, in output order (``meta[k]`` describes
+    ``S(x)[..., k, :, :]``), with the keys
+
+    - ``channel`` (= k), ``input_channel`` (the colour channel c; k = c*K + path), ``order`` (0, 1 or 2);
+    - ``j1, l1, n1`` (scale, orientation and filter index ``n1 = j1*L + l1`` of the first wavelet) and
+      ``j2, l2, n2`` (the second), None below the path's order;
+    - ``theta1, xi1, sigma1, slant1`` and ``theta2, xi2, sigma2, slant2``: the current values (floats) of the
+      wavelets on the path, from ``params`` (:meth:`ParametricScattering2D.filter_params`); None below the
+      order, and None for the pixelwise parameterization, whose filters are free Fourier coefficients with no
+      θ, ξ, σ, γ (``S.filters()[n1]`` is its first wavelet).
+
+    Every dict has every key, so ``pandas.DataFrame(S.meta(3))`` is a table of the paths.
+    """
+    values = {name: t.detach().reshape(-1).tolist() for name, t in params.items()}
+    paths: list[tuple] = [] if second_order_only else [(None, None)] + [(n1, None) for n1 in range(J * L)]
+    if max_order == 2:
+        paths += [(n1, n2) for n1 in range(J * L) for n2 in range((n1 // L + 1) * L, J * L)]
+    out = []
+    for c in range(channels):
+        for n1, n2 in paths:
+            row = {"channel": len(out), "input_channel": c, "order": sum(n is not None for n in (n1, n2))}
+            for i, n in (("1", n1), ("2", n2)):
+                row.update({f"j{i}": None if n is None else n // L, f"l{i}": None if n is None else n % L,
+                            f"n{i}": n})
+                row.update({f"{name}{i}": None if n is None or name not in values else values[name][n]
+                            for name in PARAM_NAMES})
+            out.append(row)
+    return out
 
 
 def register_lowpass(module: nn.Module, levels: list[Tensor]) -> None:

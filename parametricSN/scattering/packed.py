@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from parametricSN.scattering.core import FilterBank, scattering2d
 from parametricSN.scattering.filters import PARAM_NAMES, morlet_filters, periodize
-from parametricSN.scattering.layer import ParametricScattering2D, lowpass_bank, register_lowpass
+from parametricSN.scattering.layer import ParametricScattering2D, lowpass_bank, path_meta, register_lowpass
 
 # What every member of a pack must share: it fixes the shapes and the computation.
 SHARED = ("J", "L", "max_order", "shape", "parameterization", "backend", "second_order_only")
@@ -79,6 +79,14 @@ class PackedScattering2D(nn.Module):
         params = {n: p[n].repeat_interleave(L, dim=1) for n in ("xi", "sigma", "slant")}
         params["theta"] = (p["theta"][:, :, None] - offsets).reshape(self.n_members, -1)
         return {n: params[n] for n in PARAM_NAMES}
+
+    def meta(self, channels: int = 1) -> list[list[dict]]:
+        """Member p's path map, ``meta(channels)[p]``: what member p's own layer's ``meta(channels)`` gives (see
+        :func:`~parametricSN.scattering.layer.path_meta`); the output channel ``k`` of member p is
+        ``S(x)[p, :, k]``."""
+        params = self.filter_params()
+        return [path_meta(self.J, self.L, self.max_order, self.second_order_only, channels,
+                          {n: t[p] for n, t in params.items()}) for p in range(self.n_members)]
 
     # ---- filters ------------------------------------------------------------------------------------------
     def _wavelets(self) -> Tensor:

@@ -32,7 +32,7 @@ TAG_REPORT = "psn.report"
 SIZE_KEY = "dataset.train_sample_num"
 # paper-style row labels (Table 1 of the paper): init, learnable or fixed scattering, head
 _INIT = {"tight-frame": "TF", "random": "Rand"}
-_HEAD = {"linear": "LL", "cnn": "WRN"}
+_HEAD = {"linear": "LL", "hybrid-wrn": "WRN", "cnn": "WRN"}
 
 
 @dataclass

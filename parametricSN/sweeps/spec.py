@@ -28,15 +28,15 @@ from typing import Any, Optional, Union
 
 import yaml
 
-from parametricSN.config import Config, ConfigError, config_from_dict, parse_override
+from parametricSN.config import Config, ConfigError, config_from_dict, keys_where, parse_override
 from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
 
 TOP_LEVEL = ("name", "description", "base", "overrides", "cases", "grid", "published")
-# Keys that do not change a run's result: left out of the cell identity, so that the same cell logged to another
-# store, read from another data folder or run with more loader workers or on another device is the same cell.
-NON_RESULT_KEYS = ("general.num_workers", "general.device", "dataset.root", "dataset.download",
-                   "train.checkpoint_every")
-NON_RESULT_SECTIONS = ("mlflow", "log")
+# Keys that do not change a run's result (the schema says which: config_schema.key(result=False)): left out of the
+# cell identity, so that the same cell logged to another store, read from another data folder or run with more
+# loader workers or on another device is the same cell.
+NON_RESULT_KEYS = keys_where("result", False)
+NON_RESULT_SECTIONS = ("mlflow",)  # every key of it is in NON_RESULT_KEYS already
 SEED_KEY = "general.seed"
 
 
@@ -177,9 +177,8 @@ def _describe(values: dict[str, Any]) -> str:
 
 
 def identity(cfg: Config) -> dict[str, Any]:
-    """The config keys that define a result: everything but the tracking section and :data:`NON_RESULT_KEYS`."""
-    return {k: v for k, v in cfg.flat().items()
-            if k.split(".", 1)[0] not in NON_RESULT_SECTIONS and k not in NON_RESULT_KEYS}
+    """The config keys that define a result: everything but :data:`NON_RESULT_KEYS`."""
+    return {k: v for k, v in cfg.flat().items() if k not in NON_RESULT_KEYS}
 
 
 def cell_hash(cfg: Config) -> str:

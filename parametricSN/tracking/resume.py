@@ -6,6 +6,9 @@ history. Training restarts from the newest checkpoint artifact (``checkpoints/ep
 falls back to the one before it. The config is the checkpoint's own, changed only by overrides that
 :func:`parametricSN.training.resume.check_resume_config` allows.
 
+A member of a pack (tag ``pack_id``) resumes the whole pack: its checkpoint is in the run with ``pack_index`` 0 and
+holds every member's run id, config and history, so any member's run id finds it.
+
 A run killed without a chance to checkpoint (SIGKILL, power loss) may have logged epochs after its last
 checkpoint: they are trained again but not logged a second time (the store keeps the points it has; by
 determinism they are the same values, see ``MlflowLogger.for_run``).
@@ -69,23 +72,64 @@ def _newest_checkpoint(client: Any, run_id: str, dst: str) -> dict[str, Any]:
 
 
 def prepare_resume(run_id: str, overrides: list[str]) -> tuple[Config, dict[str, Any], MlflowLogger]:
-    """``(config, checkpoint, logger)`` for ``train(config, logger, resume=checkpoint)`` to continue run
-    ``run_id``. The store is ``mlflow.tracking_uri`` from ``overrides``, else ``$MLFLOW_TRACKING_URI``, else the
-    default; it is only read here (a mistyped SQLite path is an error, not a new empty store)."""
+    """``(config, checkpoint, logger)`` for ``train(config, logger, resume=checkpoint)`` to continue the single
+    run ``run_id`` (a pack member is a ConfigError: see :func:`prepare_resume_runs`)."""
+    cfgs, state, loggers = prepare_resume_runs(run_id, overrides)
+    if "members" in state:
+        raise ConfigError(f"--resume: run {run_id} is a member of a pack; resume the pack (prepare_resume_runs, "
+                          "train_pack)")
+    return cfgs[0], state, loggers[0]
+
+
+def prepare_resume_runs(run_id: str, overrides: list[str]) -> tuple[list[Config], dict[str, Any],
+                                                                     list[MlflowLogger]]:
+    """``(configs, checkpoint, loggers)`` that continue run ``run_id``: ``train(configs[0], loggers[0],
+    resume=checkpoint)`` for a single run, ``train_pack(configs, loggers, resume=checkpoint)`` for a member of a
+    pack (the checkpoint has ``members``; every member continues). The store is ``mlflow.tracking_uri`` from
+    ``overrides``, else ``$MLFLOW_TRACKING_URI``, else the default; it is only read here (a mistyped SQLite path is
+    an error, not a new empty store)."""
     uri = resolve_tracking_uri(_override_uri(overrides))
     client = client_for(uri, create=False)
+    run = _live_run(client, run_id, uri)
+    owner = _pack_owner(client, run) if "pack_id" in run.data.tags else run_id
+    with tempfile.TemporaryDirectory(prefix="psn-resume-") as tmp:
+        state = _newest_checkpoint(client, owner, tmp)
+    members = state.get("members") or [{"run_id": run_id, "config": state["config"]}]
+    if run_id not in [m["run_id"] for m in members]:
+        raise CheckpointError(f"run {run_id}: the pack's checkpoint (in run {owner}) does not list it; "
+                              "its pack cannot be resumed")
+    cfgs = []
+    for member in members:
+        member_run = run if member["run_id"] == run_id else _live_run(client, member["run_id"], uri)
+        logged = max((m.step for m in client.get_metric_history(member["run_id"], "train_loss")), default=0)
+        if member_run.info.status == "FINISHED" and logged > state["epoch"]:
+            raise CheckpointError(f"run {member['run_id']} finished {logged} epochs but its newest checkpoint is "
+                                  f"of epoch {state['epoch']}: it cannot be extended (train it with "
+                                  "train.checkpoint_every > 0 to be able to extend it later)")
+        saved = config_from_dict(member["config"])
+        cfg = apply_overrides(config_from_dict(member["config"]), overrides)
+        check_resume_config(saved, cfg, int(state["epoch"]))
+        cfgs.append(cfg)
+    experiment = client.get_experiment(run.info.experiment_id).name
+    return cfgs, state, [MlflowLogger.for_run(m["run_id"], uri, experiment) for m in members]
+
+
+def _live_run(client: Any, run_id: str, uri: str) -> Any:
     run = get_run_or_explain(client, run_id, uri)
     if run.info.lifecycle_stage == "deleted":
         raise ConfigError(f"--resume: run {run_id} is deleted; restore it first (mlflow runs restore)")
-    with tempfile.TemporaryDirectory(prefix="psn-resume-") as tmp:
-        state = _newest_checkpoint(client, run_id, tmp)
-    logged = max((m.step for m in client.get_metric_history(run_id, "train_loss")), default=0)
-    if run.info.status == "FINISHED" and logged > state["epoch"]:
-        raise CheckpointError(f"run {run_id} finished {logged} epochs but its newest checkpoint is of epoch "
-                              f"{state['epoch']}: it cannot be extended (train it with train.checkpoint_every "
-                              "> 0 to be able to extend it later)")
-    saved = config_from_dict(state["config"])
-    cfg = apply_overrides(config_from_dict(state["config"]), overrides)
-    check_resume_config(saved, cfg, int(state["epoch"]))
-    experiment = client.get_experiment(run.info.experiment_id).name
-    return cfg, state, MlflowLogger.for_run(run_id, uri, experiment)
+    return run
+
+
+def _pack_owner(client: Any, run: Any) -> str:
+    """The run id of ``run``'s pack member 0, which holds the pack's checkpoints."""
+    if run.data.tags.get("pack_index") == "0":
+        return run.info.run_id
+    found = client.search_runs([run.info.experiment_id], f"tags.pack_id = '{run.data.tags['pack_id']}' "
+                               "and tags.pack_index = '0'", max_results=1)
+    if not found:
+        raise CheckpointError(f"run {run.info.run_id}: the first member of its pack (tag pack_id="
+                              f"{run.data.tags['pack_id']}, pack_index=0), which holds the pack's checkpoints, is "
+                              "not in the store; the pack cannot be resumed")
+    return found[0].info.run_id
+

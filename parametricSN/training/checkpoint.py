@@ -7,7 +7,11 @@ with ``weights_only=True``: tensors, numbers, strings, lists, tuples and dicts o
      "epoch": last completed epoch (1-based),
      "model": state_dict, "optimizer": state_dict, "scheduler": state_dict ({} without a scheduler),
      "rng": determinism.rng_state(), "history": [per-epoch metric dicts],
-     "config": cfg.to_dict(), "extra": {...}}
+     "config": cfg.to_dict(), "extra": {...},
+     "members": [{"run_id", "config", "history", "extra"}, ...]}   (a pack's only: one entry per member)
+
+A pack keeps one checkpoint, in its first member's run: ``model`` / ``optimizer`` are the packed model's,
+``config`` / ``history`` / ``extra`` its first member's, and ``members`` every member's.
 
 Data randomness needs no state: it is a function of (seed, epoch, index), so resuming at ``epoch + 1`` with
 the restored generators replays the same run.
@@ -39,12 +43,15 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: PathLike, *, model: nn.Module, optimizer: Optimizer, schedule: Schedule, epoch: int,
-                    history: list[dict[str, float]], cfg: Config, extra: Optional[dict[str, Any]] = None) -> Path:
+                    history: list[dict[str, float]], cfg: Config, extra: Optional[dict[str, Any]] = None,
+                    members: Optional[list[dict[str, Any]]] = None) -> Path:
     """Write the checkpoint of the state after ``epoch`` to ``path`` (atomically: a crash mid-write leaves
     no half-written file under the final name). Returns the path."""
     state = {"epoch": int(epoch), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": schedule.state_dict(), "rng": rng_state(), "history": [dict(h) for h in history],
              "config": cfg.to_dict(), "extra": dict(extra or {})}
+    if members is not None:
+        state["members"] = members
     return write_versioned(path, FORMAT, VERSION, state)
 
 

@@ -9,7 +9,7 @@ checkpoints already stored are the last good ones.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -35,19 +35,28 @@ def _non_finite_tensors(model: nn.Module) -> list[str]:
     return [n for (n, _), ok in zip(named, finite.tolist()) if not ok]
 
 
-def check_finite(epoch: int, metrics: dict[str, float], model: nn.Module,
-                 last_checkpoint: Optional[int]) -> None:
-    """Raise :class:`DivergenceError` naming ``epoch`` and the first non-finite quantity: a loss in
-    ``metrics`` or a parameter / buffer of ``model``."""
-    bad = [f"the {what} is {metrics[key]}" for key, what in LOSSES.items()
-           if key in metrics and not math.isfinite(metrics[key])]
-    names = _non_finite_tensors(model)
-    if names:
-        more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
-        bad.append(f"non-finite parameter(s) {', '.join(names[:3])}{more}")
+def check_finite(epoch: int, metrics: Sequence[dict[str, float]], model: nn.Module, last_checkpoint: Optional[int],
+                 names: Sequence[str] = ("",), run_ids: Sequence[str] = ("",)) -> None:
+    """Raise :class:`DivergenceError` naming ``epoch`` and the first non-finite quantities: a loss in a member's
+    ``metrics`` (one dict per member; a pack names member p by ``names[p]`` and gives the error its ``run_ids[p]``)
+    or a parameter / buffer of ``model``."""
+    bad, first = [], None
+    for p, member in enumerate(metrics):
+        of = f" of pack member {names[p]}" if names[p] else ""
+        for key, what in LOSSES.items():
+            if key in member and not math.isfinite(member[key]):
+                bad.append(f"the {what}{of} is {member[key]}")
+                first = p if first is None else first
+    names_ = _non_finite_tensors(model)
+    if names_:
+        more = f" (+{len(names_) - 3} more)" if len(names_) > 3 else ""
+        bad.append(f"non-finite parameter(s) {', '.join(names_[:3])}{more}")
     if not bad:
         return
     kept = (f"the last good checkpoint is epoch {last_checkpoint}" if last_checkpoint
             else "no checkpoint precedes it (train.checkpoint_every)")
-    raise DivergenceError(f"diverged in epoch {epoch}: {'; '.join(bad)}; {kept}; lower the learning rates "
-                          "(optim.max_lr / optim.lr, scattering.lr_*)", epoch)
+    error = DivergenceError(f"diverged in epoch {epoch}: {'; '.join(bad)}; {kept}; lower the learning rates "
+                            "(optim.max_lr / optim.lr, scattering.lr_*)", epoch)
+    if first is not None and len(run_ids) > first:
+        error.run_id = run_ids[first]
+    raise error

@@ -62,7 +62,7 @@ class Progress:
         self.use_bar = bar if bar is not None else _is_terminal(self.stream)
         self.lines = lines and not quiet
         self._bar: Any = None
-        self.run_id = ""
+        self._run_id = ""
         self.epochs = 0
         self.every = 60.0
         self.latest: dict[str, float] = {}
@@ -83,23 +83,23 @@ class Progress:
 
     # ---- run lifecycle ----------------------------------------------------------------------------------
     def start_run(self, cfg: Config) -> str:
-        self.run_id = self.inner.start_run(cfg)
+        self._run_id = self.inner.start_run(cfg)
         self.epochs, self.every = cfg.train.epochs, cfg.log.every
         self._started = self._printed = time.monotonic()
         if not self.quiet:
             self._print(self.first_line(cfg))
         if self.use_bar and self.lines and not getattr(self.inner, "reopen", None):
             self._new_bar(0)  # at once: the first epoch's time shows (a resumed run's starts at its first epoch)
-        return self.run_id
+        return self._run_id
 
     def first_line(self, cfg: Config) -> str:
         """``psn: run ID started|resumed (experiment 'NAME', seed S) in STORE; view it with: mlflow ui ...``."""
         uri = getattr(self.inner, "tracking_uri", None)
-        if not self.run_id or uri is None:
+        if not self._run_id or uri is None:
             return f"psn: untracked run started (seed {cfg.general.seed})"
         how = "resumed" if getattr(self.inner, "reopen", None) else "started"
         experiment = getattr(self.inner, "experiment_name", cfg.mlflow.experiment_name)
-        text = f"psn: run {self.run_id} {how} (experiment {experiment!r}, seed {cfg.general.seed}) in " \
+        text = f"psn: run {self._run_id} {how} (experiment {experiment!r}, seed {cfg.general.seed}) in " \
                f"{absolute_uri(uri)}"
         ui = mlflow_ui_command(uri)
         return text + (f"; view it with: {ui}" if ui else "")
@@ -108,7 +108,7 @@ class Progress:
         self.inner.end_run()
         self._close()
         done = " ".join(f"{k} {self.latest[k]:.2f}" for k in ("test_acc", "val_acc", "train_acc") if k in self.latest)
-        self._print(f"psn: run {self.run_id or '(untracked)'} finished: {done or 'no epoch'} "
+        self._print(f"psn: run {self._run_id or '(untracked)'} finished: {done or 'no epoch'} "
                     f"({self.last_epoch} epochs, {_duration(time.monotonic() - self._started)})")
 
     def set_failed(self, error: BaseException) -> None:

@@ -21,12 +21,11 @@ from typing import Any
 from torch import nn
 from torch.optim import Optimizer
 
-from parametricSN.config import Config, ConfigError
+from parametricSN.config import Config, ConfigError, keys_where
 from parametricSN.training.checkpoint import restore_checkpoint
 from parametricSN.training.optim import Schedule
 
-RESUMABLE = ("train.epochs", "train.test_every", "train.checkpoint_every", "train.save_model", "viz.figures",
-             "viz.animation_every", "general.num_workers", "mlflow.tracking_uri", "log.every")
+RESUMABLE = keys_where("resume")  # the schema says which: config_schema.key(resume=True)
 
 
 def check_resume_config(saved: Config, new: Config, done: int) -> None:
@@ -48,9 +47,9 @@ def check_resume_config(saved: Config, new: Config, done: int) -> None:
                           f"nothing to resume (give train.epochs > {done} to train longer)")
 
 
-def resume_point(state: dict[str, Any], model: nn.Module, optimizer: Optimizer, schedule: Schedule) -> dict:
-    """Restore ``state`` (a checkpoint) into the freshly built ``model`` / ``optimizer`` / ``schedule`` and the
-    global generators; return the keyword arguments of ``fit`` that continue the run (``start_epoch``,
-    ``history``); the filter report takes the run's initial filters from the checkpoint's ``extra``."""
-    done = restore_checkpoint(state, model=model, optimizer=optimizer, schedule=schedule)
-    return {"start_epoch": done + 1, "history": state["history"]}
+def resume_point(state: dict[str, Any], model: nn.Module, optimizer: Optimizer, schedule: Schedule) -> int:
+    """Restore ``state`` (a checkpoint) into the freshly built ``model`` / ``optimizer`` / ``schedule`` (a pack's:
+    the packed model's) and the global generators; return the epoch ``fit`` continues at. The members' histories
+    and the filter reports' initial filters come from the checkpoint (``history`` / ``extra``, a pack's
+    ``members``)."""
+    return restore_checkpoint(state, model=model, optimizer=optimizer, schedule=schedule) + 1

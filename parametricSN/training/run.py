@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
+import torch
 from torch import nn
 
 from parametricSN.allocator import retain_freed_memory
@@ -29,10 +30,11 @@ from parametricSN.training.determinism import (deterministic_mode, resolve_devic
                                                set_rng_state)
 from parametricSN.training.filter_report import FilterReport
 from parametricSN.training.logger import Logger, default_logger
-from parametricSN.training.loop import fit
+from parametricSN.training.loop import Member, Trainee, fit
 from parametricSN.training.losses import build_loss
-from parametricSN.training.optim import build_optimizer, build_schedule
+from parametricSN.training.optim import build_optimizer, build_schedule, param_groups
 from parametricSN.training.resume import resume_point
+from parametricSN.training.tightness import tightness_penalty
 
 
 @dataclass(frozen=True)
@@ -48,60 +50,107 @@ class RunResult:
 
 def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
           loaders: Any = None, resume: Optional[dict[str, Any]] = None) -> RunResult:
-    """Train and test ``cfg``'s model; see :func:`_train`. The caller's global random generators (torch,
-    CUDA, Python, NumPy), which the run seeds for itself, are restored afterwards.
-
-    ``resume``: a checkpoint (``load_checkpoint``) of this run to continue from, with a ``logger`` that reopens
-    the run (``MlflowLogger.for_run``); see :mod:`parametricSN.training.resume`."""
-    retain_freed_memory()
-    saved = rng_state()
-    try:
-        return _train(cfg, logger, model=model, loaders=loaders, resume=resume)
-    finally:
-        set_rng_state(saved)
-
-
-def _train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
-           loaders: Any = None, resume: Optional[dict[str, Any]] = None) -> RunResult:
     """Train and test ``cfg``'s model on ``cfg``'s data, reporting to ``logger`` (by default the installed one,
     :func:`parametricSN.training.logger.default_logger`: MLflow once ``parametricSN.tracking`` is imported).
 
     ``model`` / ``loaders`` replace ``build_model(cfg)`` / ``build_loaders(cfg)`` (e.g. a head of your own);
     a replaced model is seeded by whoever built it, and its saved weights reload with ``load_model`` only if
-    ``build_model(cfg)`` builds the same architecture. If training fails, the run is marked failed with the
-    error and the exception propagates; if only storing a figure or the model fails afterwards, that is
-    reported as a warning and the finished run and its result are kept.
+    ``build_model(cfg)`` builds the same architecture. ``resume``: a checkpoint (``load_checkpoint``) of this run
+    to continue from, with a ``logger`` that reopens the run (``MlflowLogger.for_run``); see
+    :mod:`parametricSN.training.resume`. The caller's global random generators (torch, CUDA, Python, NumPy),
+    which the run seeds for itself, are restored afterwards.
+
+    If training fails, the run is marked failed with the error and the exception propagates; if only storing a
+    figure or the model fails afterwards, that is reported as a warning and the finished run and its result are
+    kept.
     """
-    validate(cfg)  # again, now that every registry is imported: a bad name never opens a run
-    device = resolve_device(cfg.general.device)
-    logger = logger if logger is not None else default_logger(cfg)
-    if loaders is None:  # before the run exists: a missing or damaged dataset leaves no run behind
-        loaders = build_loaders(cfg)  # (the loaders own their generators: this draws nothing from the seed)
-    run_id = logger.start_run(cfg)
+    return train_members([cfg], [logger], _single, models=[model], loaders=[loaders], resume=resume)[0]
+
+
+# (models, configs, device, batches per epoch) -> what the optimizer steps
+MakeTrainee = Callable[[list[nn.Module], list[Config], torch.device, int], Trainee]
+
+
+def _single(models: list[nn.Module], cfgs: list[Config], device: torch.device, batches_per_epoch: int) -> Trainee:
+    model = models[0].to(device)
+    optimizer = build_optimizer(model, cfgs[0])
+    return Trainee(model, optimizer, build_schedule(optimizer, cfgs[0], batches_per_epoch=batches_per_epoch))
+
+
+def train_members(cfgs: list[Config], loggers: list[Optional[Logger]], make_trainee: MakeTrainee, *,
+                  models: Optional[list[Optional[nn.Module]]] = None, loaders: Optional[list[Any]] = None,
+                  resume: Optional[dict[str, Any]] = None, tags: Optional[list[dict[str, str]]] = None
+                  ) -> list[RunResult]:
+    """Train ``cfgs`` (one run, or the members of a pack) through one :func:`fit`; one result per config.
+
+    Order of each run (it fixes what the seed controls): the loaders (before any run exists, so that a data error
+    leaves no run behind), the runs opened and their configs logged, ``seed_everything(seed)`` right before each
+    ``build_model`` (its initialisation depends on the seed only), then ``make_trainee`` (the model the optimizer
+    steps: the member itself, or the members packed), the filter reports, a resume's checkpoint restored, and
+    :func:`fit`. ``tags``: per run, set when the logger has ``set_tags`` (a pack's ``pack_id``, ...).
+    """
+    for cfg in cfgs:
+        validate(cfg)  # again, now that every registry is imported: a bad name never opens a run
+    retain_freed_memory()
+    saved = rng_state()
     try:
-        if resume is None:  # a resumed run has its params (MLflow params cannot change); config.yaml is updated
-            logger.log_params(cfg.flat())
-        logger.log_text(cfg.to_yaml(), "config.yaml")
-        with deterministic_mode(cfg.general.deterministic):
-            if model is None:
-                seed_everything(cfg.general.seed)
-                model = build_model(cfg)
-            model = model.to(device)
-            optimizer = build_optimizer(model, cfg)
-            schedule = build_schedule(optimizer, cfg, batches_per_epoch=len(loaders.train))
-            # before a resume's restore, so that "before" is the seeded initial model; motion from the run's start
-            initial = (resume or {}).get("extra", {}).get("initial_filters") or None  # {}: no learnable scattering
-            filters = FilterReport(model, cfg, initial=initial)
-            past = resume_point(resume, model, optimizer, schedule) if resume is not None else {}
-            history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), device, logger,
-                          hooks=[filters], **past)
-        test_acc = float(history[-1]["test_acc"])  # the last epoch is always a test epoch
+        return _train_members(cfgs, loggers, make_trainee, models or [None] * len(cfgs),
+                              loaders or [None] * len(cfgs), resume, tags)
+    finally:
+        set_rng_state(saved)
+
+
+def _train_members(cfgs: list[Config], loggers_: list[Optional[Logger]], make_trainee: MakeTrainee,
+                   models_: list[Optional[nn.Module]], loaders_: list[Any], resume: Optional[dict[str, Any]],
+                   tags: Optional[list[dict[str, str]]]) -> list[RunResult]:
+    device = resolve_device(cfgs[0].general.device)
+    loggers = [lg if lg is not None else default_logger(c) for lg, c in zip(loggers_, cfgs)]
+    # before any run exists: a missing or damaged dataset leaves no run behind (the loaders own their generators)
+    loaders = [lo if lo is not None else build_loaders(c) for lo, c in zip(loaders_, cfgs)]
+    saved = (resume.get("members") or [resume]) if resume is not None else [{} for _ in cfgs]
+    members: list[Member] = []
+    try:
+        for c, logger, lo, past in zip(cfgs, loggers, loaders, saved):
+            members.append(Member(c, lo, logger, run_id=logger.start_run(c), history=list(past.get("history", []))))
+            if resume is None:  # a resumed run has its params (MLflow params cannot change); config.yaml is updated
+                logger.log_params(c.flat())
+            logger.log_text(c.to_yaml(), "config.yaml")
+            set_tags = getattr(logger, "set_tags", None)
+            if tags and set_tags is not None:
+                set_tags(tags[len(members) - 1])
+        with deterministic_mode(cfgs[0].general.deterministic):
+            models = []
+            for c, model in zip(cfgs, models_):
+                if model is None:  # the seed right before the model, nothing drawn in between
+                    seed_everything(c.general.seed)
+                    model = build_model(c)
+                models.append(model)
+            trainee = make_trainee(models, cfgs, device, len(loaders[0].train))
+            for m, model, c, past in zip(members, models, cfgs, saved):
+                # before a resume's restore, so that "before" is the seeded initial model; motion from the start
+                initial = past.get("extra", {}).get("initial_filters") or None  # {}: no learnable scattering
+                m.hooks = [FilterReport(model, c, initial=initial)]
+                if trainee.stacked:  # the learning rates of the member's own groups (a fixed one has none)
+                    m.lr_keys = [f"lr_{g['name']}" for g in param_groups(model, c)]
+            # before the restore too: the penalty's target is the initial frame (a pack's: its members' summed)
+            members[0].penalty = tightness_penalty(trainee.model, cfgs[0])
+            start = resume_point(resume, trainee.model, trainee.optimizer, trainee.schedule) if resume else 1
+            fit(trainee, members, build_loss(cfgs[0].train.loss), device, start_epoch=start)
+        if trainee.stacked:
+            for p, model in enumerate(models):
+                trainee.model.unpack_into(p, model)
     except BaseException as exc:
-        if hasattr(exc, "run_id"):  # RunInterrupted, Terminated, DivergenceError: the CLI names the run
-            exc.run_id = run_id
-        logger.set_failed(exc)
+        if hasattr(exc, "run_id") and members:  # RunInterrupted, Terminated, DivergenceError: the CLI names the
+            exc.run_id = exc.run_id or members[0].run_id  # run (a pack's checkpoint is in its first member's)
+            exc.runs = len(members)
+        for m in members:
+            m.logger.set_failed(exc)
         raise
-    return finish_run(cfg, logger, RunResult(run_id=run_id, test_acc=test_acc, history=history), model, filters)
+    # the last epoch is always a test epoch
+    results = [RunResult(run_id=m.run_id, test_acc=float(m.history[-1]["test_acc"]), history=m.history)
+               for m in members]
+    return [finish_run(m.cfg, m.logger, result, model, m.hooks[0])
+            for m, result, model in zip(members, results, models)]
 
 
 def finish_run(cfg: Config, logger: Logger, result: RunResult, model: nn.Module, filters: FilterReport

@@ -26,7 +26,7 @@ def test_competition_script_trains_each_seed_and_reports(tmp_path, mlflow_uri, m
     params = [r.data.params for r in runs]
     assert sorted(p["general.seed"] for p in params) == ["207715039", "491659600"]
     # the schedule the published runs executed: two phases, filters and head peaking at 0.1, momentum cycled
-    assert all(p["model.name"] == "cnn" and p["optim.three_phase"] == "False" for p in params)
+    assert all(p["model.name"] == "hybrid-wrn" and p["optim.three_phase"] == "False" for p in params)
     assert all((p["optim.max_lr"], p["scattering.lr_orientation"], p["scattering.lr_scattering"]) ==
                ("0.1", "0.1", "0.1") for p in params)
     assert all((p["optim.cycle_momentum"], p["model.init"], p["dataset.subset"]) == ("True", "default", "paper")

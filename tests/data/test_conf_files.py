@@ -6,7 +6,7 @@ import pytest
 from parametricSN.config import load_config
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
-DATASET_FILES = {"cifar.yaml": "cifar", "kth.yaml": "kth", "xray.yaml": "xray", "fashion_mnist.yaml": "fashion_mnist"}
+DATASET_FILES = {"cifar.yaml": "cifar", "kth.yaml": "kth", "covidx.yaml": "covidx", "fashion_mnist.yaml": "fashion_mnist"}
 
 
 def test_dataset_configs_exist():
@@ -33,9 +33,9 @@ def test_published_defaults():
     k = load_config(CONF / "kth.yaml")
     assert (k.scattering.J, k.dataset.height, k.dataset.width, k.dataset.sample) == (4, 128, 128, "d")
     assert k.dataset.train_sample_num == 11 * 108  # one whole physical sample
-    x = load_config(CONF / "xray.yaml")
+    x = load_config(CONF / "covidx.yaml")
     assert (x.scattering.J, x.dataset.height, x.dataset.width, x.dataset.train_sample_num) == (4, 224, 224, 100)
-    assert (x.dataset.subset, x.dataset.augment, k.dataset.subset) == ("paper", "original-cifar", "balanced")
+    assert (x.dataset.subset, x.dataset.augment, k.dataset.subset) == ("paper", "resize-crop", "balanced")
     f = load_config(CONF / "fashion_mnist.yaml")
     assert (f.scattering.J, f.dataset.height, f.dataset.width, f.dataset.train_sample_num) == (2, 28, 28, 1000)
     assert f.dataset.augment == "noaugment" and f.model.name == "linear"

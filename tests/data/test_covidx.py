@@ -11,7 +11,7 @@ def test_reads_lists_and_images(tmp_path):
     write_covidx(tmp_path, train_per_class=4, test_per_class=2)
     train, test = read_covidx(tmp_path, default_root=False)
     assert train.classes == test.classes == ("negative", "positive")
-    assert len(CLASSES) == dataset_spec("xray").num_classes and dataset_spec("xray").channels == 1
+    assert len(CLASSES) == dataset_spec("covidx").num_classes and dataset_spec("covidx").channels == 1
     assert len(train) == 8 and len(test) == 4
     assert np.array_equal(np.bincount(train.labels), [4, 4])
     lines = (tmp_path / "train.txt").read_text().split("\n")

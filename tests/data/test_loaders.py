@@ -16,7 +16,7 @@ WRITERS = {
     "cifar-imagefolder": lambda root: fakes.write_cifar_folder(root, train_per_class=3, test_per_class=2),
     "fashion_mnist": lambda root: fakes.write_fashion_mnist(root, gz=True),
     "kth": lambda root: fakes.write_kth(root, per_sample=2),
-    "xray": lambda root: fakes.write_covidx(root, train_per_class=4, test_per_class=2),
+    "covidx": lambda root: fakes.write_covidx(root, train_per_class=4, test_per_class=2),
 }
 # dataset -> (config overrides, channels, side, test split size)
 CASES = {
@@ -24,7 +24,7 @@ CASES = {
     "cifar-imagefolder": (("dataset.format=imagefolder",), 3, 32, 20),
     "fashion_mnist": ((), 1, 28, 20),
     "kth": (("dataset.sample=b",), 3, 32, 66),
-    "xray": ((), 1, 32, 4),
+    "covidx": ((), 1, 32, 4),
 }
 
 
@@ -126,7 +126,7 @@ def test_iterating_leaves_global_rng_alone(tmp_path):
     assert torch.equal(state, torch.get_rng_state())
 
 
-@pytest.mark.parametrize("case,augment", [("cifar", "autoaugment"), ("kth", "original-cifar")])
+@pytest.mark.parametrize("case,augment", [("cifar", "autoaugment"), ("kth", "resize-crop")])
 def test_batches_do_not_depend_on_num_workers(tmp_path, case, augment):
     WRITERS[case](tmp_path)
     runs = []

@@ -8,8 +8,8 @@ from parametricSN.data.stats import compute_statistics
 
 
 def test_the_built_in_datasets_and_what_the_config_reads_from_them():
-    assert {"cifar", "fashion_mnist", "kth", "xray", "imagefolder"} <= set(available_datasets())
-    for name, shape in (("cifar", (10, 3)), ("fashion_mnist", (10, 1)), ("kth", (11, 3)), ("xray", (2, 1))):
+    assert {"cifar", "fashion_mnist", "kth", "covidx", "imagefolder"} <= set(available_datasets())
+    for name, shape in (("cifar", (10, 3)), ("fashion_mnist", (10, 1)), ("kth", (11, 3)), ("covidx", (2, 1))):
         cfg = load_config(None, [f"dataset.name={name}", f"dataset.train_sample_num={shape[0]}"])
         assert (cfg.num_classes, cfg.in_channels) == shape == dataset_spec(name).shape(cfg.dataset)
     assert dataset_spec("cifar").formats == ("native", "imagefolder")
@@ -34,7 +34,7 @@ def test_a_spec_limits_its_augmentations():
         return DatasetSpec(readers={"native": lambda d: None}, obtain="nowhere", num_classes=2, channels=1,
                            native_size=(8, 8), normalization=((0.5,), (0.5,)), augments=("noaugment",))
 
-    with pytest.raises(ConfigError, match="dataset.augment: expected one of noaugment, got 'autoaugment'"):
+    with pytest.raises(ConfigError, match="dataset.augment: expected one of noaugment, got 'autoaugment-paper'"):
         load_config(None, ["dataset.name=plain_test", "dataset.train_sample_num=2", "dataset.height=8",
                            "dataset.width=8"])
 

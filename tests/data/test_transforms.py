@@ -30,11 +30,11 @@ def test_cutout_fills_one_clipped_square_with_the_mean(img):
 
 
 @pytest.mark.parametrize("dataset,size,channels", [("cifar", 32, 3), ("fashion_mnist", 28, 1),
-                                                   ("kth", 64, 3), ("xray", 64, 1)])
-@pytest.mark.parametrize("augment", ["autoaugment", "original-cifar", "noaugment"])
+                                                   ("kth", 64, 3), ("covidx", 64, 1)])
+@pytest.mark.parametrize("augment", ["autoaugment", "resize-crop", "noaugment"])
 def test_output_shapes(dataset, size, channels, augment):
     mode = "RGB" if channels == 3 else "L"
-    src = 200 if dataset in ("kth", "xray") else size
+    src = 200 if dataset in ("kth", "covidx") else size
     img = Image.fromarray(RNG.integers(0, 256, (src, src, 3), dtype=np.uint8)).convert(mode)
     for train in (True, False):
         torch.manual_seed(0)
@@ -47,7 +47,7 @@ def test_autoaugment_pipeline_is_the_published_one():
     kinds = [type(s) for s in steps]
     assert kinds == [T.RandomCrop, T.RandomHorizontalFlip, T.AutoAugment, Cutout, T.ToTensor, T.Normalize]
     assert steps[0].padding == 4 and steps[2].policy == T.AutoAugmentPolicy.CIFAR10 and steps[3].length == 16
-    assert [type(s) for s in build_transform("cifar", "original-cifar", 32, 32, True).transforms] == \
+    assert [type(s) for s in build_transform("cifar", "resize-crop", 32, 32, True).transforms] == \
         [T.RandomCrop, T.RandomHorizontalFlip, T.ToTensor, T.Normalize]
 
 
@@ -78,7 +78,7 @@ def test_normalisation_maps_the_dataset_mean_to_zero():
 def test_kth_and_xray_resize_then_crop():
     steps = build_transform("kth", "noaugment", 128, 128, train=False).transforms
     assert steps[0].size == (200, 200) and steps[1].size == (128, 128)
-    steps = build_transform("xray", "original-cifar", 224, 224, train=True).transforms
+    steps = build_transform("covidx", "resize-crop", 224, 224, train=True).transforms
     assert steps[0].size == (260, 260) and isinstance(steps[1], T.RandomCrop)
     # non-native CIFAR sizes are resized first
     assert build_transform("cifar", "noaugment", 64, 64, train=False)(RGB).shape == (3, 64, 64)

@@ -128,7 +128,7 @@ def test_bad_runs_and_options_are_one_line_errors(tmp_path, store, fmnist_root, 
 
 
 def test_a_fixed_scattering_alone_takes_its_dataset_from_the_options(capsys):
-    for name, classes in (("cifar", 10), ("kth", 11), ("xray", 2), ("fashion_mnist", 10)):
+    for name, classes in (("cifar", 10), ("kth", 11), ("covidx", 2), ("fashion_mnist", 10)):
         cfg = reference_config(name, None, 16, 24, 3, 6, seed=4)
         assert (cfg.dataset.name, cfg.dataset.height, cfg.dataset.width, cfg.num_classes) == (name, 16, 24, classes)
         assert (cfg.scattering.J, cfg.scattering.L, cfg.general.seed) == (3, 6, 4)

@@ -47,7 +47,7 @@ def test_train_on_an_image_folder_tree(tmp_path, mlflow_uri, monkeypatch):
     root = tmp_path / "tree"
     write_tree(root)
     monkeypatch.chdir(tmp_path)
-    cfg = imagefolder_cfg(root, f"mlflow.tracking_uri={mlflow_uri}", "dataset.augment=original-cifar",
+    cfg = imagefolder_cfg(root, f"mlflow.tracking_uri={mlflow_uri}", "dataset.augment=resize-crop",
                           "train.save_model=true")
     assert (cfg.num_classes, cfg.in_channels) == (3, 1)
 

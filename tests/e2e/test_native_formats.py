@@ -16,7 +16,7 @@ FORMATS = {
     "cifar-imagefolder": (lambda root: fakes.write_cifar_folder(root, train_per_class=2, test_per_class=1), "cifar",
                           ("dataset.format=imagefolder",)),
     "kth": (lambda root: fakes.write_kth(root, per_sample=2), "kth", ("dataset.train_sample_num=11",)),
-    "xray": (lambda root: fakes.write_covidx(root, train_per_class=2, test_per_class=1), "xray", ()),
+    "covidx": (lambda root: fakes.write_covidx(root, train_per_class=2, test_per_class=1), "covidx", ()),
 }
 
 
@@ -25,9 +25,9 @@ def test_train_and_reload_from_native_layout(fmt, tmp_path, mlflow_uri, monkeypa
     write, name, extra = FORMATS[fmt]
     write(tmp_path)
     monkeypatch.chdir(tmp_path)
-    train_n = {"cifar": 20, "kth": 11, "xray": 4}[name]
+    train_n = {"cifar": 20, "kth": 11, "covidx": 4}[name]
     cfg = make_cfg(name, *extra, f"dataset.train_sample_num={train_n}", "scattering.J=2", "scattering.L=4",
-                   "dataset.augment=original-cifar", "train.epochs=1", "train.save_model=true", "viz.figures=false",
+                   "dataset.augment=resize-crop", "train.epochs=1", "train.save_model=true", "viz.figures=false",
                    f"mlflow.tracking_uri={mlflow_uri}", "general.device=cpu", root=tmp_path)
     result = train(cfg)
     client = MlflowClient(mlflow_uri)

@@ -62,7 +62,7 @@ def test_every_scattering_key_reaches_the_layer():
 
 
 def test_build_model_does_not_seed_the_global_rng():
-    cfg = make_cfg("cifar", *paper("cifar"), "model.name=cnn", "scattering.init=random")
+    cfg = make_cfg("cifar", *paper("cifar"), "model.name=hybrid-wrn", "scattering.init=random")
     a, b = build_model(cfg), build_model(cfg)  # consecutive draws from one global stream
     assert not torch.equal(a.head.conv0.weight, b.head.conv0.weight)
     torch.manual_seed(0)
@@ -112,7 +112,7 @@ def test_wrong_image_shape_is_a_clear_error():
 
 
 def test_model_deep_copies_with_identical_outputs():
-    cfg = make_cfg("cifar", *paper("cifar"), "model.name=cnn")
+    cfg = make_cfg("cifar", *paper("cifar"), "model.name=hybrid-wrn")
     model = build_model(cfg).eval()
     clone = copy.deepcopy(model)
     x = images(cfg)

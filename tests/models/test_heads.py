@@ -67,7 +67,7 @@ def test_mlp_head_reads_depth_hidden_and_dropout():
 
 
 def test_cnn_head_reads_width_and_depth():
-    head = build_head("cnn", (10, 8, 8), 4, ModelConfig(width=2, depth=3))
+    head = build_head("hybrid-wrn", (10, 8, 8), 4, ModelConfig(width=2, depth=3))
     assert head.conv0.out_channels == 16 * 2
     assert len(head.stage1) == len(head.stage2) == 3
     assert head.stage1[0].conv1.out_channels == 32 * 2 and head.stage2[-1].conv2.out_channels == 64 * 2
@@ -76,16 +76,16 @@ def test_cnn_head_reads_width_and_depth():
     assert head.fc.in_features == 64 * 2 * 2 * 2
 
 
-def test_wrn16_8_reads_width_and_dropout():
-    head = build_head("wrn16_8", (3, 32, 32), 10, ModelConfig(width=2, dropout=0.3))
+def test_wrn_reads_width_and_dropout():
+    head = build_head("wrn", (3, 32, 32), 10, ModelConfig(width=2, dropout=0.3))
     assert [len(s) for s in (head.stage1, head.stage2, head.stage3)] == [2, 2, 2]  # depth 16 = 6·2 + 4
     assert [s[0].conv1.out_channels for s in (head.stage1, head.stage2, head.stage3)] == [32, 64, 128]
     assert [s[0].conv1.stride for s in (head.stage1, head.stage2, head.stage3)] == [(1, 1), (2, 2), (2, 2)]
     assert {m.p for m in _count(head, nn.Dropout)} == {0.3}
 
 
-def test_wrn16_8_at_width_8_is_the_standard_wrn_16_8():
-    head = build_head("wrn16_8", (3, 32, 32), 10, ModelConfig(width=8))
+def test_wrn_at_width_8_is_the_standard_wrn_16_8():
+    head = build_head("wrn", (3, 32, 32), 10, ModelConfig(width=8))
     assert [s[0].conv1.out_channels for s in (head.stage1, head.stage2, head.stage3)] == [128, 256, 512]
     # WRN-16-8 on CIFAR-10 has 11.0 M parameters (Zagoruyko & Komodakis, table 1)
     assert sum(p.numel() for p in head.parameters()) == pytest.approx(11.0e6, rel=0.01)

@@ -12,7 +12,7 @@ from tests.models.helpers import n_params
 
 
 def test_cnn_k8_on_cifar_scattering_has_the_papers_22_6_million_parameters():
-    cfg = make_cfg("cifar", *paper("cifar", small=False), "model.name=cnn", "model.width=8", "model.depth=4")
+    cfg = make_cfg("cifar", *paper("cifar", small=False), "model.name=hybrid-wrn", "model.width=8", "model.depth=4")
     model = build_model(cfg)
     assert model.head_input_shape == (3 * 81, 8, 8)  # J = 2, L = 8: K = 1 + 16 + 64 = 81 per colour channel
     assert n_params(model.head) == pytest.approx(22.6e6, rel=0.03)
@@ -38,13 +38,13 @@ def test_pooling_on_odd_sizes_averages_disjoint_windows_covering_everything():
 
 
 def test_fc_is_sized_from_the_pooled_grid_of_a_one_pixel_input():
-    head = build_head("cnn", (5, 1, 1), 3, ModelConfig(width=1, depth=1))
+    head = build_head("hybrid-wrn", (5, 1, 1), 3, ModelConfig(width=1, depth=1))
     assert head.fc.in_features == 64
     head.eval()  # a 1×1 grid with batch 2 is too few values for BatchNorm's training statistics
     assert head(torch.randn(2, 5, 1, 1)).shape == (2, 3)
 
 
-@pytest.mark.parametrize("name", ["cnn", "wrn16_8"])
+@pytest.mark.parametrize("name", ["hybrid-wrn", "wrn"])
 def test_model_init_default_keeps_pytorch_init_and_kaiming_is_he_normal_fan_out(name):
     """The paper's heads kept PyTorch's conv init, std 1/sqrt(3 fan_in); He-normal (fan_out) is sqrt(6) x larger."""
     def conv_std(init):
@@ -64,4 +64,4 @@ def test_model_init_default_keeps_pytorch_init_and_kaiming_is_he_normal_fan_out(
 
 def test_model_init_is_a_choice():
     with pytest.raises(Exception, match="model.init"):
-        make_cfg("cifar", "model.name=cnn", "model.init=xavier")
+        make_cfg("cifar", "model.name=hybrid-wrn", "model.init=xavier")

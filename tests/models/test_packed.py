@@ -9,7 +9,7 @@ from parametricSN.models.packed import PackedConv2d, pack_models
 from parametricSN.training import seed_everything
 
 BASE = ["dataset.name=fashion_mnist", "dataset.height=12", "dataset.width=12", "scattering.J=2", "scattering.L=4"]
-HEADS = {"linear": [], "cnn": ["model.width=1", "model.depth=2"], "mlp": ["model.depth=1", "model.hidden=8"]}
+HEADS = {"linear": [], "hybrid-wrn": ["model.width=1", "model.depth=2"], "mlp": ["model.depth=1", "model.hidden=8"]}
 
 
 def build_members(head, *extra):
@@ -43,12 +43,12 @@ def test_packed_model_computes_each_member(head):
 
 
 def test_unpack_into_restores_each_member_exactly():
-    models = build_members("cnn")
-    packed = pack_models(models, "cnn")
+    models = build_members("hybrid-wrn")
+    packed = pack_models(models, "hybrid-wrn")
     with torch.no_grad():
         for t in packed.parameters():
             t.add_(1.0)
-    fresh = build_members("cnn")
+    fresh = build_members("hybrid-wrn")
     packed.unpack_into(2, fresh[2])
     trained = dict(fresh[2].named_parameters())
     for name, value in fresh[2].state_dict().items():  # parameters moved by +1, buffers as they were

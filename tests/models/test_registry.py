@@ -47,7 +47,7 @@ def test_a_new_head_is_one_decorated_builder(monkeypatch):
         return _MeanHead(in_shape, num_classes)
 
     assert "mean" in available_heads()
-    cfg = make_cfg("xray", *paper("xray"), "scattering.architecture=identity")
+    cfg = make_cfg("covidx", *paper("covidx"), "scattering.architecture=identity")
     cfg.model.name = "mean"
     model = build_model(cfg)
     assert isinstance(model.head, _MeanHead) and model.head.in_shape == (1, 224, 224)

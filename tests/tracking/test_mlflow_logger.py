@@ -45,12 +45,13 @@ def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_r
     assert [s for s, _ in history("test_acc")] == [2, 3]  # test epochs only
     assert run.data.metrics["test_acc"] == pytest.approx(result.test_acc)  # the final value
     for key in ("train_acc", "test_loss", "lr_head", "lr_orientation", "lr_scattering", "motion_theta",
-                "motion_xi", "motion_sigma", "motion_slant"):
+                "motion_xi", "motion_sigma", "motion_slant", "frame_A", "frame_B", "frame_distance"):
         assert key in run.data.metrics
 
     assert artifact_paths(client, result.run_id) == {
         "config.yaml", "figures/loss.png", "figures/accuracy.png", "figures/lr.png", "figures/filter_motion.png",
         "filters/fourier_before.png", "filters/fourier_after.png", "filters/params.png", "filters/animation.gif",
+        "filters/littlewood_paley_before.png", "filters/littlewood_paley_after.png",
         "model/model.pt", "checkpoints/epoch_0002.pt", "checkpoints/epoch_0003.pt"}  # 3: the last epoch
     local = Path(client.download_artifacts(result.run_id, "config.yaml", str(tmp_path)))
     assert yaml.safe_load(local.read_text()) == cfg.to_dict()

@@ -4,13 +4,14 @@ import torch
 
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
-from parametricSN.training import (CheckpointError, FilterReport, build_loss, build_optimizer, build_schedule, fit,
-                                   load_checkpoint, restore_checkpoint, save_checkpoint, seed_everything, train)
+from parametricSN.training import (CheckpointError, FilterReport, Member, Trainee, build_loss, build_optimizer,
+                                   build_schedule, fit, load_checkpoint, restore_checkpoint, save_checkpoint,
+                                   seed_everything, train)
 from tests.configs import TINY, make_cfg
 from tests.training.fixtures import RecordingLogger
 
 RANDOM = ("model.name=mlp", "model.dropout=0.3", "model.hidden=16", "model.depth=1",
-          "dataset.augment=original-cifar", "optim.scheduler=onecycle", "train.epochs=3", "train.test_every=2")
+          "dataset.augment=resize-crop", "optim.scheduler=onecycle", "train.epochs=3", "train.test_every=2")
 
 
 def parts(cfg):
@@ -65,7 +66,8 @@ def test_resuming_from_a_checkpoint_replays_the_run_exactly(fmnist_root):
     torch.manual_seed(12345)  # scramble the global generator: the checkpoint must restore it
     model, optimizer, schedule, loaders = parts(cfg)
     start = restore_checkpoint(ckpt, model=model, optimizer=optimizer, schedule=schedule) + 1
-    history = fit(cfg, model, loaders, optimizer, schedule, build_loss(cfg.train.loss), torch.device("cpu"),
-                  RecordingLogger(), start_epoch=start, history=ckpt["history"],
-                  hooks=[FilterReport(model, cfg, initial=ckpt["extra"]["initial_filters"])])
-    assert history == full.history
+    member = Member(cfg, loaders, RecordingLogger(), history=list(ckpt["history"]),
+                    hooks=[FilterReport(model, cfg, initial=ckpt["extra"]["initial_filters"])])
+    fit(Trainee(model, optimizer, schedule), [member], build_loss(cfg.train.loss), torch.device("cpu"),
+        start_epoch=start)
+    assert member.history == full.history

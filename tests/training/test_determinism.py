@@ -13,7 +13,7 @@ from tests.configs import TINY, make_cfg
 
 # dropout and random augmentations make every source of randomness matter
 RANDOM = ("model.name=mlp", "model.dropout=0.3", "model.hidden=16", "model.depth=1",
-          "dataset.augment=original-cifar", "scattering.init=random", "train.epochs=2")
+          "dataset.augment=resize-crop", "scattering.init=random", "train.epochs=2")
 
 
 def test_resolve_device():

@@ -25,7 +25,7 @@ def bn_free_model(seed: int = 0) -> HybridModel:
 @pytest.mark.parametrize("big, small, accum", [(8, 4, 2), (12, 4, 3)])
 def test_gradient_accumulation_equals_the_larger_batch(fmnist_root, big, small, accum):
     # 20 samples: batches of 8 -> 8,8,4 vs 4x5 in groups of 2; batches of 12 -> 12,8 vs 4x5 in groups of 3,2.
-    common = ("optim.momentum=0.9", "optim.weight_decay=0.01", "dataset.augment=original-cifar", "train.epochs=2")
+    common = ("optim.momentum=0.9", "optim.weight_decay=0.01", "dataset.augment=resize-crop", "train.epochs=2")
     results = []
     for batch, steps in ((big, 1), (small, accum)):
         cfg = make_cfg("fashion_mnist", *TINY, *common, f"dataset.train_batch_size={batch}",
@@ -98,11 +98,12 @@ def test_fit_tests_every_n_epochs_and_at_the_last_and_logs_per_epoch(fmnist_root
     assert logger.metrics[3] == {k: v for k, v in result.history[2].items() if k != "epoch"}
     # lr recorded at each epoch's start, per group, following the step schedule
     assert [h["lr_head"] for h in result.history] == pytest.approx([0.1 * 0.5 ** e for e in range(5)])
-    assert {"lr_orientation", "lr_scattering", "motion_theta", "motion_xi", "motion_sigma", "motion_slant"} \
-        <= set(result.history[0])
+    assert {"lr_orientation", "lr_scattering", "motion_theta", "motion_xi", "motion_sigma", "motion_slant",
+            "frame_A", "frame_B", "frame_distance"} <= set(result.history[0])
     assert {"config.yaml", "figures/loss.png", "figures/accuracy.png", "figures/lr.png",
             "figures/filter_motion.png", "filters/fourier_before.png", "filters/fourier_after.png",
-            "filters/params.png", "model"} <= set(logger.artifacts)
+            "filters/params.png", "filters/littlewood_paley_before.png", "filters/littlewood_paley_after.png",
+            "model"} <= set(logger.artifacts)
     assert "filters/animation.gif" not in logger.artifacts  # viz.animation_every = 0
 
 

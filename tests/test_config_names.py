@@ -1,0 +1,60 @@
+"""The config loader knows every registry's names without importing the registries (config_names), and they agree."""
+import subprocess
+import sys
+
+import parametricSN.data  # noqa: F401  (every registry, as psn imports them)
+import parametricSN.models  # noqa: F401
+import parametricSN.training  # noqa: F401
+from parametricSN import config
+from parametricSN.config_names import BUILTIN_CHOICES, HEADS
+from parametricSN.models import available_heads
+from parametricSN.scattering import layer
+
+FRESH = """
+import sys
+from parametricSN.config import ConfigError, load_config
+for override in sys.argv[1:]:
+    try:
+        load_config(None, [override])
+    except ConfigError as exc:
+        print(exc)
+    else:
+        print("accepted", override)
+print("torch imported:", "torch" in sys.modules)
+"""
+
+
+def test_a_fresh_interpreter_rejects_unknown_names_without_importing_torch():
+    proc = subprocess.run([sys.executable, "-c", FRESH, "model.name=nosuch", "dataset.name=nosuch",
+                           "scattering.init=nosuch"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "model.name: expected one of " + ", ".join(sorted(HEADS)) + ", got 'nosuch'"
+    assert lines[1].startswith("dataset.name: expected one of cifar, ") and "kth" in lines[1]
+    assert lines[2] == "scattering.init: expected one of tight-frame, random, got 'nosuch'"
+    assert lines[3] == "torch imported: False"
+
+
+def test_the_builtin_names_agree_with_the_registries():
+    cfg = config.Config()
+    for key, names in BUILTIN_CHOICES.items():
+        assert tuple(config._CHOICES[key](cfg)) == names or sorted(config._CHOICES[key](cfg)) == sorted(names), key
+    assert sorted(available_heads()) == sorted(HEADS)
+    assert (layer.INITS, layer.PARAMETERIZATIONS, layer.BACKENDS) == tuple(
+        BUILTIN_CHOICES[f"scattering.{k}"] for k in ("init", "parameterization", "backend"))
+
+
+def test_former_names_still_load_with_one_deprecation_warning():
+    import warnings
+
+    from parametricSN.config import load_config
+    from parametricSN.config_names import RENAMED, DeprecatedNameWarning
+
+    for key, renames in RENAMED.items():
+        for old, new in renames.items():
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                cfg = load_config(None, [f"{key}={old}"])
+            assert cfg.flat()[key] == new
+            messages = [str(w.message) for w in caught if issubclass(w.category, DeprecatedNameWarning)]
+            assert messages == [f"{key}: {old!r} is a former name; use {new!r}"]
