@@ -69,8 +69,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             loggers = [MlflowLogger.from_config(c) for c in cfgs]
         progress = with_progress(loggers, quiet=args.quiet)  # the run's first line, progress, last line
         try:
-            results = (train_pack(cfgs, progress, resume=state) if pack
-                       else [train(cfgs[0], progress[0], resume=state)])
+            loggers = with_progress(loggers, quiet=args.quiet)
+            results = (train_pack(cfgs, loggers, resume=state) if pack
+                       else [train(cfgs[0], loggers[0], resume=state)])
         except (RunInterrupted, Terminated) as exc:
             exc.resume = resume_command(exc.run_id, loggers[0].tracking_uri)  # type: ignore[union-attr]
             raise

@@ -142,7 +142,9 @@ class VizConfig:
 
 @dataclass
 class LogConfig:
-    every: float = key(60.0, result=False, resume=True)  # seconds between progress lines off a terminal
+    # seconds between progress lines when stderr is no terminal (and at every test epoch)
+    every: float = key(60.0, result=False, resume=True)
+
 
 @dataclass
 class Config:

@@ -37,10 +37,11 @@ def make_cfg(dataset: str, *overrides: str, root: Optional[Path] = None) -> Conf
     side = 28 if dataset == "fashion_mnist" else 32
     # the defaults before they became the paper's protocol (subset paper, augment autoaugment-paper, sample d):
     # the tests' numbers and fixtures were recorded with these
-    base = ["dataset.subset=balanced", "dataset.augment=autoaugment", "dataset.sample=a",
-            f"dataset.name={dataset}", f"dataset.height={side}", f"dataset.width={side}",
-            f"dataset.train_sample_num={TRAIN_SAMPLES.get(dataset, 20)}", "dataset.train_batch_size=8",
-            "dataset.test_batch_size=8"] + (["dataset.download=false"] if dataset == "cifar" else [])
+    former = ["dataset.subset=balanced", "dataset.augment=autoaugment"]
+    former += ["dataset.sample=a"] if dataset == "kth" else []
+    base = former + [f"dataset.name={dataset}", f"dataset.height={side}", f"dataset.width={side}",
+                     f"dataset.train_sample_num={TRAIN_SAMPLES.get(dataset, 20)}", "dataset.train_batch_size=8",
+                     "dataset.test_batch_size=8"] + (["dataset.download=false"] if dataset == "cifar" else [])
     if root is not None:
         base.append(f"dataset.root={root}")
     return load_config(None, overrides=base + list(overrides))

@@ -8,6 +8,7 @@ from parametricSN.commands import resume_command
 from parametricSN.tracking.mlflow_logger import ERROR_TAG, MlflowLogger
 from parametricSN.tracking.model_io import ModelFileError, load_model, load_model_with_config, save_model_file
 from parametricSN.tracking.preflight import TrackingError
+from parametricSN.commands import resume_command
 from parametricSN.tracking.resume import prepare_resume, prepare_resume_runs
 from parametricSN.tracking.store import client_for, default_artifact_location, resolve_tracking_uri
 from parametricSN.training.logger import set_default_logger

@@ -21,6 +21,7 @@ from torch import nn
 from parametricSN.config import DEFAULT_DATA_ROOT, Config, config_from_dict
 from parametricSN.fileformat import read_versioned, write_versioned
 from parametricSN.models import build_model
+from parametricSN.tracking.preflight import TrackingError
 from parametricSN.tracking.store import client_for, resolve_tracking_uri
 
 FORMAT = "parametricSN-model"
@@ -57,8 +58,6 @@ def _config_for_rebuild(saved: dict) -> Config:
 
 
 def _download(run_id: str, tracking_uri: Optional[str], dst: str) -> Path:
-    from parametricSN.tracking.preflight import TrackingError
-
     uri = resolve_tracking_uri(tracking_uri)
     try:  # reading only: a mistyped SQLite path is an error here, not a new empty store
         client = client_for(uri, create=False)

@@ -32,6 +32,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from parametricSN.commands import resolve_tracking_uri, sqlite_path
+from parametricSN.tracking.preflight import TrackingError, check_store_writable, probe_http
 
 # database stores (SQLAlchemy dialects, optionally with a driver: postgresql+psycopg2) and tracking servers
 _SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks")
@@ -40,8 +41,6 @@ _SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databric
 def check_tracking_uri(uri: str) -> None:
     """Raise :class:`~parametricSN.tracking.preflight.TrackingError` for a store psn cannot use: MLflow's file
     store (``file://...`` or a plain folder path), an in-memory SQLite database, an unknown scheme."""
-    from parametricSN.tracking.preflight import TrackingError
-
     parsed = urlparse(uri)
     scheme = parsed.scheme.split("+", 1)[0].lower()
     if scheme in ("", "file") or len(scheme) == 1:  # a plain path (or a Windows drive letter)
@@ -160,8 +159,6 @@ def client_for(uri: Optional[str] = None, create: bool = True) -> MlflowClient:
     :class:`~parametricSN.tracking.preflight.TrackingError` when the file does not exist instead of creating
     an empty store at a mistyped path. An HTTP store is probed first (a short request, no retries).
     """
-    from parametricSN.tracking.preflight import TrackingError, check_store_writable, probe_http
-
     resolved = resolve_tracking_uri(uri)
     check_tracking_uri(resolved)
     probe_http(resolved)

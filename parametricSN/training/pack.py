@@ -5,7 +5,7 @@
     results = train_pack(cfgs)          # one RunResult per member, in order
 
 Each member is built exactly as :func:`parametricSN.training.train` builds its run (both go through
-:func:`parametricSN.training.run.train_members`): its own loaders (its seed chooses its subsets and its augmentation
+:func:`parametricSN.training.run.train_runs`): its own loaders (its seed chooses its subsets and its augmentation
 stream, a function of (seed, epoch, item)), ``seed_everything(seed)`` right before ``build_model`` (its
 initialisation). The members are then packed (:func:`parametricSN.models.packed.pack_models`) and trained by the
 same epoch loop as a single run (:func:`parametricSN.training.loop.fit`, ``stacked``): every batch is the members'
@@ -38,7 +38,7 @@ from parametricSN.models.packed import check_packable, pack_models
 from parametricSN.training.logger import Logger
 from parametricSN.training.loop import Trainee
 from parametricSN.training.optim import build_optimizer, build_schedule
-from parametricSN.training.run import RunResult, train_members
+from parametricSN.training.run import RunResult, train_runs
 
 MAY_DIFFER = keys_where("pack")  # the schema says which: config_schema.key(pack=True)
 
@@ -79,7 +79,7 @@ def train_pack(cfgs: Sequence[Config], loggers: Optional[Sequence[Logger]] = Non
                          f"{len(cfgs)} configs")
     pack_id = uuid.uuid4().hex
     tags = [{"pack_id": pack_id, "pack_index": str(p), "pack_size": str(len(cfgs))} for p in range(len(cfgs))]
-    return train_members(list(cfgs), list(loggers) if loggers is not None else [None] * len(cfgs), _packed,
+    return train_runs(list(cfgs), list(loggers) if loggers is not None else [None] * len(cfgs), _packed,
                          resume=resume, tags=None if resume is not None else tags)
 
 

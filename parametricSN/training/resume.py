@@ -10,7 +10,7 @@ change only keys that cannot change the numbers it produces (:data:`RESUMABLE`):
   ``viz.*``): testing reads the model in eval mode and draws no random numbers (the loaders own their
   generators);
 - ``general.num_workers`` (data randomness is a function of seed, epoch and index, not of the worker);
-- ``mlflow.tracking_uri`` (where the run is found), ``log.every`` (how often progress is printed).
+- ``mlflow.tracking_uri`` (where the run is found).
 
 Anything else is a :class:`~parametricSN.config.ConfigError` naming the key.
 """

@@ -64,7 +64,7 @@ def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Mo
     figure or the model fails afterwards, that is reported as a warning and the finished run and its result are
     kept.
     """
-    return train_members([cfg], [logger], _single, models=[model], loaders=[loaders], resume=resume)[0]
+    return train_runs([cfg], [logger], _single, models=[model], loaders=[loaders], resume=resume)[0]
 
 
 # (models, configs, device, batches per epoch) -> what the optimizer steps
@@ -77,7 +77,7 @@ def _single(models: list[nn.Module], cfgs: list[Config], device: torch.device, b
     return Trainee(model, optimizer, build_schedule(optimizer, cfgs[0], batches_per_epoch=batches_per_epoch))
 
 
-def train_members(cfgs: list[Config], loggers: list[Optional[Logger]], make_trainee: MakeTrainee, *,
+def train_runs(cfgs: list[Config], loggers: list[Optional[Logger]], make_trainee: MakeTrainee, *,
                   models: Optional[list[Optional[nn.Module]]] = None, loaders: Optional[list[Any]] = None,
                   resume: Optional[dict[str, Any]] = None, tags: Optional[list[dict[str, str]]] = None
                   ) -> list[RunResult]:
@@ -94,13 +94,13 @@ def train_members(cfgs: list[Config], loggers: list[Optional[Logger]], make_trai
     retain_freed_memory()
     saved = rng_state()
     try:
-        return _train_members(cfgs, loggers, make_trainee, models or [None] * len(cfgs),
+        return _train_runs(cfgs, loggers, make_trainee, models or [None] * len(cfgs),
                               loaders or [None] * len(cfgs), resume, tags)
     finally:
         set_rng_state(saved)
 
 
-def _train_members(cfgs: list[Config], loggers_: list[Optional[Logger]], make_trainee: MakeTrainee,
+def _train_runs(cfgs: list[Config], loggers_: list[Optional[Logger]], make_trainee: MakeTrainee,
                    models_: list[Optional[nn.Module]], loaders_: list[Any], resume: Optional[dict[str, Any]],
                    tags: Optional[list[dict[str, str]]]) -> list[RunResult]:
     device = resolve_device(cfgs[0].general.device)

@@ -158,3 +158,17 @@ def test_a_diverging_member_fails_the_whole_pack_by_name(fmnist_root):
                                               r"run recorded\) is nan; .*pack member 2 \(seed 3"):
         train_pack(cfgs, loggers)
     assert [lg.ended for lg in loggers] == ["FAILED"] * 3 and all(not lg.metrics for lg in loggers)
+
+
+def test_a_pack_checkpoints_in_its_first_run_and_resumes_exactly(fmnist_root):
+    cfgs = member_cfgs(fmnist_root, "train.checkpoint_every=1", "optim.scheduler=step")[:2]
+    loggers = [RecordingLogger() for _ in cfgs]
+    results = train_pack(cfgs, loggers)
+    assert len(loggers[0].checkpoints) == 2 and loggers[1].checkpoints == []  # epochs 1 and 2, in member 0's run
+    last = loggers[0].checkpoints[-1]
+    assert [m["history"] for m in last["members"]] == [r.history for r in results]
+    assert [m["config"]["general"]["seed"] for m in last["members"]] == [1, 2]
+
+    torch.manual_seed(12345)  # scramble the global generator: the checkpoint restores it
+    resumed = train_pack(cfgs, [RecordingLogger() for _ in cfgs], resume=loggers[0].checkpoints[0])
+    assert [r.history for r in resumed] == [r.history for r in results]  # bit for bit on CPU
