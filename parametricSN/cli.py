@@ -67,7 +67,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
             cfgs = [dataclasses.replace(cfg, general=dataclasses.replace(cfg.general, seed=s))
                     for s in args.seeds] if pack else [cfg]
             loggers = [MlflowLogger.from_config(c) for c in cfgs]
-        progress = with_progress(loggers, quiet=args.quiet)  # the run's first line, progress, last line
         try:
             loggers = with_progress(loggers, quiet=args.quiet)
             results = (train_pack(cfgs, loggers, resume=state) if pack

@@ -4,7 +4,6 @@
 ``train(cfg)`` calls that pass none; ``load_model(run_id_or_path, tracking_uri=None)`` rebuilds a trained model
 (eval mode) from a run or a model file.
 """
-from parametricSN.commands import resume_command
 from parametricSN.tracking.mlflow_logger import ERROR_TAG, MlflowLogger
 from parametricSN.tracking.model_io import ModelFileError, load_model, load_model_with_config, save_model_file
 from parametricSN.tracking.preflight import TrackingError
