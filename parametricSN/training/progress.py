@@ -22,6 +22,7 @@ Everything goes to **stderr** (stdout stays the command's result: ``psn train`` 
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 import time
 from typing import Any, Optional, Sequence, TextIO
@@ -31,6 +32,14 @@ from parametricSN.config import Config
 from parametricSN.training.logger import Logger
 
 SHOWN = ("train_loss", "train_acc", "val_acc", "test_acc")  # in a line, in this order, when logged
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    """A terminal with a width (a pseudo-terminal without one, e.g. under ``script``, draws no bar: lines)."""
+    try:
+        return stream.isatty() and os.get_terminal_size(stream.fileno()).columns > 0
+    except (AttributeError, OSError, ValueError):  # no fileno (StringIO), closed
+        return False
 
 
 def _duration(seconds: float) -> str:
@@ -50,10 +59,10 @@ class Progress:
         self.inner = inner
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
-        self.use_bar = bar if bar is not None else bool(getattr(self.stream, "isatty", lambda: False)())
+        self.use_bar = bar if bar is not None else _is_terminal(self.stream)
         self.lines = lines and not quiet
         self._bar: Any = None
-        self.run_id = ""
+        self._run_id = ""
         self.epochs = 0
         self.every = 60.0
         self.latest: dict[str, float] = {}
@@ -74,21 +83,23 @@ class Progress:
 
     # ---- run lifecycle ----------------------------------------------------------------------------------
     def start_run(self, cfg: Config) -> str:
-        self.run_id = self.inner.start_run(cfg)
+        self._run_id = self.inner.start_run(cfg)
         self.epochs, self.every = cfg.train.epochs, cfg.log.every
         self._started = self._printed = time.monotonic()
         if not self.quiet:
             self._print(self.first_line(cfg))
-        return self.run_id
+        if self.use_bar and self.lines and not getattr(self.inner, "reopen", None):
+            self._new_bar(0)  # at once: the first epoch's time shows (a resumed run's starts at its first epoch)
+        return self._run_id
 
     def first_line(self, cfg: Config) -> str:
         """``psn: run ID started|resumed (experiment 'NAME', seed S) in STORE; view it with: mlflow ui ...``."""
         uri = getattr(self.inner, "tracking_uri", None)
-        if not self.run_id or uri is None:
+        if not self._run_id or uri is None:
             return f"psn: untracked run started (seed {cfg.general.seed})"
         how = "resumed" if getattr(self.inner, "reopen", None) else "started"
         experiment = getattr(self.inner, "experiment_name", cfg.mlflow.experiment_name)
-        text = f"psn: run {self.run_id} {how} (experiment {experiment!r}, seed {cfg.general.seed}) in " \
+        text = f"psn: run {self._run_id} {how} (experiment {experiment!r}, seed {cfg.general.seed}) in " \
                f"{absolute_uri(uri)}"
         ui = mlflow_ui_command(uri)
         return text + (f"; view it with: {ui}" if ui else "")
@@ -97,7 +108,7 @@ class Progress:
         self.inner.end_run()
         self._close()
         done = " ".join(f"{k} {self.latest[k]:.2f}" for k in ("test_acc", "val_acc", "train_acc") if k in self.latest)
-        self._print(f"psn: run {self.run_id or '(untracked)'} finished: {done or 'no epoch'} "
+        self._print(f"psn: run {self._run_id or '(untracked)'} finished: {done or 'no epoch'} "
                     f"({self.last_epoch} epochs, {_duration(time.monotonic() - self._started)})")
 
     def set_failed(self, error: BaseException) -> None:
@@ -137,14 +148,18 @@ class Progress:
         return f"psn: epoch {step}/{self.epochs} {shown} ({_duration(time.monotonic() - self._started)} " \
                f"elapsed{eta})"
 
+    def _new_bar(self, done: int) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=self.epochs, initial=done, desc="epochs", unit="epoch", file=self.stream,
+                         dynamic_ncols=True)
+
     def _update_bar(self, step: int) -> None:
         if self._bar is None:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=self.epochs, initial=step - 1, desc="epochs", unit="epoch", file=self.stream,
-                             dynamic_ncols=True)
-        self._bar.set_postfix({k: round(self.latest[k], 4) for k in ("train_loss", "test_acc") if k in self.latest},
-                              refresh=False)
+            self._new_bar(step - 1)
+        shown = {"loss": "train_loss", "test": "test_acc"}  # short: the bar shares a line with them
+        self._bar.set_postfix_str(" ".join(f"{name} {self.latest[k]:.{3 if name == 'loss' else 2}f}"
+                                           for name, k in shown.items() if k in self.latest), refresh=False)
         self._bar.update(step - self._bar.n)
 
     # ---- the rest is the wrapped logger's -----------------------------------------------------------------
