@@ -5,7 +5,8 @@ import sys
 from mlflow.tracking import MlflowClient
 
 from parametricSN.sweeps.runner import TAG_ATTEMPT, _close_orphan
-from parametricSN.sweeps.worker import RESULT_PREFIX, execute
+from parametricSN.sweeps.launchers import execute
+from parametricSN.sweeps.worker import RESULT_PREFIX
 
 
 def test_a_dead_worker_reports_every_missing_run_failed(tmp_path):
