@@ -35,17 +35,22 @@ PR_SET_PDEATHSIG = 1
 
 def watch_parent() -> None:
     """SIGTERM to this process when its parent dies (prctl on Linux; a polling thread everywhere)."""
-    parent = os.getppid()
+    from parametricSN.training.interrupt import stop_requested
+
+    parent, notified = os.getppid(), False
     if sys.platform.startswith("linux"):
         try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+            notified = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0
         except (OSError, AttributeError):
             pass
 
     def poll() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
-        os.kill(os.getpid(), signal.SIGTERM)
+        if notified:  # the kernel sent SIGTERM already; a second one would stop the run without a checkpoint
+            time.sleep(5.0)
+        if stop_requested() is None:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=poll, name="psn-parent-watch", daemon=True).start()
     if os.getppid() != parent:  # pragma: no cover - the parent died before prctl took effect
@@ -80,6 +85,7 @@ def _loggers(specs: list[dict[str, Any]], timeout: float, beat: Any, resume_from
     from parametricSN.config import config_from_dict
     from parametricSN.sweeps import claims
     from parametricSN.tracking import MlflowLogger
+    from parametricSN.training import interrupt
 
     class _Logger(MlflowLogger):
         opened: Optional[str] = None
@@ -113,7 +119,8 @@ def _loggers(specs: list[dict[str, Any]], timeout: float, beat: Any, resume_from
                     self.client.delete_run(self.run_id)
                 self.run_id = None
                 return
-            super().set_failed(error)
+            with interrupt.critical():  # a second signal must not leave the run RUNNING half-closed
+                super().set_failed(error)
 
     cfgs = [config_from_dict(spec["config"]) for spec in specs]
     return cfgs, [_Logger.from_config(cfg, tags=spec.get("tags")) for cfg, spec in zip(cfgs, specs)]
