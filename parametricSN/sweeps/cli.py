@@ -86,7 +86,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         cells = _first_seeds(cells, args.seeds)
     if args.dry_run:
-        if spec.overrides:
+        if spec.overrides or extra:
             print(f"every run: {' '.join(spec.overrides + extra)}")
         fixed = len(spec.overrides)
         for c in cells:
