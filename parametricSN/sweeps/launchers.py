@@ -145,14 +145,28 @@ class _Worker:
         self.errors.close()
 
 
+def prestart(count: int, threads: Optional[int], python: Optional[str] = None) -> list[_Worker]:
+    """``count`` worker processes started now, to import while the sweep prepares the store (give them to
+    :func:`launch_local`, or :func:`close` them)."""
+    return [_Worker(python, threads) for _ in range(count)]
+
+
+def close(workers: list[_Worker]) -> None:
+    for w in workers:
+        w.close(30.0)
+
+
 def launch_local(tasks: Iterator[Task], workers: int = 1, threads: Optional[int] = None,
                  stop: Optional[Stop] = None, tick: Callable[[], None] = lambda: None,
-                 python: Optional[str] = None) -> Iterator[tuple[Task, Results]]:
-    """At most ``workers`` worker processes, each reused for task after task; ``tick`` is called about every
-    half second (progress lines)."""
+                 python: Optional[str] = None, started: Optional[list[_Worker]] = None
+                 ) -> Iterator[tuple[Task, Results]]:
+    """At most ``workers`` worker processes (``started`` ones first), each reused for task after task; ``tick``
+    is called about every half second (progress lines)."""
     stop = stop or Stop()
-    pool: list[_Worker] = []
+    pool: list[_Worker] = list(started or [])
     selector = selectors.DefaultSelector()
+    for worker in pool:
+        selector.register(worker.proc.stdout, selectors.EVENT_READ, worker)
     sent, exhausted = 0, False
     try:
         while True:

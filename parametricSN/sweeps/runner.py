@@ -165,13 +165,20 @@ def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", worke
     line on ``err``: what finished and ``again``, the command that continues). ``pack`` > 1 trains up to that
     many cells that differ only in their seed as one packed model (one task, one process); each is still its
     own MLflow run."""
-    from parametricSN.sweeps.launchers import Stop, launch_local, launch_ray, local_threads
+    from parametricSN.sweeps.launchers import Stop, close, launch_local, launch_ray, local_threads, prestart
 
     out, err = out or sys.stdout, err or sys.stderr
     pack_groups(cells, pack)  # a head that cannot be packed is a config error before the store is touched
-    client, exp_id, uri = prepare_experiment(spec, cells)
-    lost = claims.close_dead_runs(client, exp_id, heartbeat_timeout)
-    done, alive = busy_cells(client, exp_id, heartbeat_timeout)
+    threads = local_threads(workers, threads_per_run)
+    # the local workers import while the store is prepared (they wait for their first task)
+    early = prestart(min(workers, len(cells)), threads) if launcher == "local" else []
+    try:
+        client, exp_id, uri = prepare_experiment(spec, cells)
+        lost = claims.close_dead_runs(client, exp_id, heartbeat_timeout)
+        done, alive = busy_cells(client, exp_id, heartbeat_timeout)
+    except BaseException:
+        close(early)
+        raise
     todo, seen = [], done | alive
     for cell in cells:
         if cell.hash not in seen:  # the same config twice in a spec is run once
@@ -207,13 +214,14 @@ def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", worke
     if launcher == "ray":
         stream = launch_ray(tasks(), address, cpus_per_run, gpus_per_run, stop, tick)
     else:
-        stream = launch_local(tasks(), workers, local_threads(workers, threads_per_run), stop, tick)
+        stream = launch_local(tasks(), workers, threads, stop, tick, started=early)
     try:
         with _Signals(stop):
             for task, results in stream:
                 for index, run, res in zip(task["cells"], task["runs"], results):
                     _record(client, exp_id, by_index[index], run, res, outcomes, len(todo), stop, log_dir, out)
     finally:
+        close(early)  # those the pool never took (no task), or all of them when it never started
         shutil.rmtree(log_dir, ignore_errors=True)
     return _summary(spec, uri, outcomes, skipped, stop, again, out, err)
 

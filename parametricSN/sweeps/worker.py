@@ -202,6 +202,7 @@ def serve(tasks: TextIO, results: TextIO, threads: Optional[int]) -> int:
     """Train the tasks of ``tasks`` (JSON lines) until end of file or a stop signal."""
     import torch
 
+    import parametricSN.tracking  # noqa: F401 - imported before the first task arrives, not during it
     from parametricSN.sweeps.claims import Heartbeat
     from parametricSN.training import interrupt
 
