@@ -218,8 +218,8 @@ def launch_local(tasks: Iterator[Task], workers: int = 1, threads: Optional[int]
         selector.close()
 
 
-def _cancelled(task: Task, error: str) -> Results:
-    return [{"status": "KILLED", "run_id": None, "test_acc": None, "error": error, "duration": 0.0}
+def _ended(task: Task, status: str, error: str) -> Results:
+    return [{"status": status, "run_id": None, "test_acc": None, "error": error, "duration": 0.0}
             for _ in task["runs"]]
 
 
@@ -266,10 +266,9 @@ def launch_ray(tasks: Iterator[Task], address: Optional[str] = None, cpus_per_ru
                 try:
                     results = ray.get(ref)
                 except ray.exceptions.TaskCancelledError:
-                    results = _cancelled(task, "KeyboardInterrupt: the sweep was stopped (Ray task cancelled)")
+                    results = _ended(task, "KILLED", "KeyboardInterrupt: the sweep was stopped (Ray task cancelled)")
                 except ray.exceptions.RayError as exc:  # the Ray worker itself died: its runs are failed
-                    results = [{**r, "status": "FAILED", "error": f"ray task failed: {' '.join(str(exc).split())[:500]}"}
-                               for r in _cancelled(task, "")]
+                    results = _ended(task, "FAILED", f"ray task failed: {' '.join(str(exc).split())[:500]}")
                 yield task, results
             tick()
     finally:

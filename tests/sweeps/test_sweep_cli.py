@@ -43,8 +43,7 @@ def test_options_and_overrides_in_any_order_only_any_of_values_and_first_seeds(s
     assert lines[-1] == "4 runs (args)"
     assert lines[0] == "every run: train.epochs=3"
     picked = [line.split()[2:] for line in lines[1:-1]]
-    assert picked == [["dataset.train_sample_num=10", "general.seed=5"], ["dataset.train_sample_num=10", "general.seed=6"],
-                      ["dataset.train_sample_num=30", "general.seed=5"], ["dataset.train_sample_num=30", "general.seed=6"]]
+    assert picked == [[f"dataset.train_sample_num={n}", f"general.seed={s}"] for n in (10, 30) for s in (5, 6)]
     # --only repeated across keys: every key must match one of its values
     lines = dry_run(capsys, "--dry-run", "--only", "general.seed=7", str(spec), "--only", "dataset.train_sample_num=20")
     assert lines[-1] == "1 runs (args)"
