@@ -152,6 +152,10 @@ def prestart(count: int, threads: Optional[int], python: Optional[str] = None) -
 
 
 def close(workers: list[_Worker]) -> None:
+    """Stop workers that hold no run (SIGTERM ends an idle worker at once) and wait for them."""
+    for w in workers:
+        if w.task is None and w.proc.poll() is None:
+            w.proc.send_signal(signal.SIGTERM)
     for w in workers:
         w.close(30.0)
 

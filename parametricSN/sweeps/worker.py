@@ -156,9 +156,8 @@ def run_runs(specs: list[dict[str, Any]], pack: bool, timeout: float, beat: Any)
     start = time.monotonic()
     loggers: list[Any] = []
     try:
-        resume_from, state = (None, None)
-        cfgs = None
-        if not pack:
+        resume_from, state = None, None
+        if not pack:  # a cell whose last run was stopped continues from its checkpoint
             from parametricSN.config import config_from_dict
             from parametricSN.tracking.store import client_for
 
