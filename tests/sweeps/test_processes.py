@@ -57,7 +57,7 @@ def running(pid: int) -> bool:
         return False
 
 
-def wait_for(condition, timeout: float = 120.0):
+def wait_for(condition, timeout: float = 240.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
