@@ -29,6 +29,7 @@ from parametricSN.naming import sweep_run_name
 from parametricSN.sweeps import claims
 from parametricSN.sweeps.spec import Cell, SweepSpec
 from parametricSN.sweeps.status import totals_line
+from parametricSN.tracking.preflight import probe_http
 from parametricSN.tracking.store import client_for, default_artifact_location, get_or_create_experiment, \
     resolve_tracking_uri, retry_locked, sqlite_path
 
@@ -170,6 +171,7 @@ def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", worke
     out, err = out or sys.stdout, err or sys.stderr
     pack_groups(cells, pack)  # a head that cannot be packed is a config error before the store is touched
     threads = local_threads(workers, threads_per_run)
+    probe_http(absolute_uri(cells[0].config.mlflow.tracking_uri))  # a server that does not answer: one line, at once
     # the local workers import while the store is prepared (they wait for their first task)
     early = prestart(min(workers, len(cells)), threads) if launcher == "local" else []
     try:
