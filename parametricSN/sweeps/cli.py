@@ -156,9 +156,11 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides applied to every run")
     p.add_argument("--dry-run", action="store_true", help="print every run (its overrides) and the count")
     p.add_argument("--launcher", choices=("local", "ray"), default="local")
-    p.add_argument("--workers", type=_positive(int), default=1, help="local: runs at a time (default 1)")
+    p.add_argument("--workers", type=_positive(int), default=1,
+                   help="local: worker processes, each training run after run (default 1)")
     p.add_argument("--address", default=None, help="ray: auto or ray://host:port (default: a local Ray)")
-    p.add_argument("--cpus-per-run", type=_positive(float), default=1.0, help="ray: CPUs reserved per run")
+    p.add_argument("--cpus-per-run", type=_positive(float), default=1.0,
+                   help="ray: CPUs reserved per run (its torch threads)")
     p.add_argument("--gpus-per-run", type=_positive(float), default=0.0, help="ray: GPUs per run (0.25: 4 share)")
     p.add_argument("--pack", type=_positive(int), default=1, metavar="N",
                    help="train up to N cells that differ only in their seed as one packed model (default 1: none)")
