@@ -70,10 +70,11 @@ def close_dead(client: Any, run: Any, timeout: float) -> None:
 
 
 def close_dead_runs(client: Any, exp_id: str, timeout: float) -> int:
-    """Close every dead RUNNING run of the experiment (:func:`close_dead`); returns how many."""
+    """Close every dead RUNNING sweep run (one with a cell tag) of the experiment (:func:`close_dead`); returns
+    how many."""
     runs = retry_locked(client.search_runs, [exp_id], filter_string="attributes.status = 'RUNNING'",
                         max_results=50000)
-    dead = [r for r in runs if not is_alive(r, timeout)]
+    dead = [r for r in runs if TAG_CELL in r.data.tags and not is_alive(r, timeout)]
     for run in dead:
         close_dead(client, run, timeout)
     return len(dead)
