@@ -1,27 +1,40 @@
-"""``run_sweep``: skip the cells that already have a FINISHED run, launch the others, report progress.
+"""``run_sweep``: skip the cells that already have a FINISHED run or a live one, launch the others, report
+progress; stop cleanly on SIGINT / SIGTERM.
 
 The store and experiment are created here, once, before any worker starts (so parallel workers never race to
 create or migrate a fresh store). Each run is tagged ``psn.sweep`` (the spec's name), ``psn.cell`` (the cell
 hash, see :func:`parametricSN.sweeps.spec.cell_hash`), ``psn.varying`` (JSON of the varying keys and their
-values here) and ``psn.attempt`` (unique per launch, used to close the run of a worker that died). The spec's
-``published`` list is stored as the experiment tag ``psn.published`` for ``psn report``.
+values here) and ``psn.attempt`` (unique per launch, used to close the run of a worker that died), and named
+from the spec and its varying values (:func:`parametricSN.naming.sweep_run_name`). The spec's ``published``
+list is stored as the experiment tag ``psn.published`` for ``psn report``. Dead runs (their heartbeat stopped)
+are closed first and their cells run again; see :mod:`parametricSN.sweeps.claims`.
 """
 from __future__ import annotations
 
 import json
+import shutil
+import signal
 import sys
+import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Optional, TextIO
+from pathlib import Path
+from typing import Any, Iterator, Optional, TextIO
 
 from mlflow.entities import RunStatus
 
+from parametricSN.naming import sweep_run_name
+from parametricSN.sweeps import claims
+from parametricSN.commands import report_command
 from parametricSN.sweeps.spec import Cell, SweepSpec
+from parametricSN.sweeps.status import totals_line
+from parametricSN.tracking.preflight import probe_http
 from parametricSN.tracking.store import client_for, default_artifact_location, get_or_create_experiment, \
-    resolve_tracking_uri, sqlite_path
+    resolve_tracking_uri, retry_locked, sqlite_path
 
-TAG_SWEEP, TAG_CELL, TAG_VARYING, TAG_ATTEMPT = "psn.sweep", "psn.cell", "psn.varying", "psn.attempt"
+TAG_SWEEP, TAG_CELL, TAG_VARYING, TAG_ATTEMPT = "psn.sweep", claims.TAG_CELL, "psn.varying", "psn.attempt"
 TAG_PUBLISHED = "psn.published"
 ERROR_TAG = "error"
 
@@ -31,7 +44,7 @@ class Outcome:
     """How one cell ended in this sweep."""
 
     cell: Cell
-    status: str  # FINISHED | FAILED | KILLED
+    status: str  # FINISHED | FAILED | KILLED | SKIPPED (another sweep holds the cell)
     run_id: Optional[str]
     test_acc: Optional[float]
     error: Optional[str]
@@ -60,23 +73,32 @@ def prepare_experiment(spec: SweepSpec, cells: list[Cell]) -> tuple[Any, str, st
     return client, exp_id, uri
 
 
+def busy_cells(client: Any, exp_id: str, timeout: float) -> tuple[set[str], set[str]]:
+    """``(finished, alive)``: hashes of the cells with a FINISHED run and of those with a live RUNNING run."""
+    runs = [r for status in ("FINISHED", "RUNNING") for r in retry_locked(
+        client.search_runs, [exp_id], filter_string=f"attributes.status = '{status}'", max_results=50000)]
+    finished = {r.data.tags[TAG_CELL] for r in runs if TAG_CELL in r.data.tags and r.info.status == "FINISHED"}
+    alive = {r.data.tags[TAG_CELL] for r in runs if TAG_CELL in r.data.tags and claims.is_alive(r, timeout)}
+    return finished, alive - finished
+
+
 def finished_cells(client: Any, exp_id: str) -> set[str]:
     """Hashes of the cells of this experiment that have a FINISHED run."""
-    runs = client.search_runs([exp_id], filter_string="attributes.status = 'FINISHED'", max_results=50000)
-    return {r.data.tags[TAG_CELL] for r in runs if TAG_CELL in r.data.tags}
+    return busy_cells(client, exp_id, 0.0)[0]
 
 
-def _task(spec: SweepSpec, cells: list[Cell], uri: str) -> dict[str, Any]:
-    """A launcher task: ``cells`` run one after the other in one worker process (one cell per task today)."""
+def _task(spec: SweepSpec, cells: list[Cell], uri: str, log_dir: str, timeout: float) -> dict[str, Any]:
+    """A launcher task: ``cells`` run in one worker process (one cell, or the cells of a pack)."""
     runs = []
     for cell in cells:
         config = cell.config.to_dict()
         config["mlflow"]["tracking_uri"] = uri
-        config["mlflow"]["run_name"] = config["mlflow"]["run_name"] or f"{spec.name}-{cell.hash[:8]}-s{cell.seed}"
+        config["mlflow"]["run_name"] = config["mlflow"]["run_name"] or sweep_run_name(spec.name, cell.varying)
         tags = {TAG_SWEEP: spec.name, TAG_CELL: cell.hash, TAG_ATTEMPT: uuid.uuid4().hex,
                 TAG_VARYING: json.dumps(cell.varying, sort_keys=True)}
         runs.append({"config": config, "tags": tags})
-    return {"cells": [c.index for c in cells], "runs": runs, "pack": len(cells) > 1}
+    return {"cells": [c.index for c in cells], "runs": runs, "pack": len(cells) > 1, "log_dir": log_dir,
+            "timeout": timeout}
 
 
 def pack_groups(cells: list[Cell], size: int) -> list[list[Cell]]:
@@ -99,58 +121,145 @@ def pack_groups(cells: list[Cell], size: int) -> list[list[Cell]]:
     return sorted(packs, key=lambda pack: pack[0].index)
 
 
-def _close_orphan(client: Any, exp_id: str, attempt: str, error: str) -> Optional[str]:
-    """A worker died mid-run: mark its still-RUNNING MLflow run FAILED with ``error``; return its id."""
+def _close_orphan(client: Any, exp_id: str, attempt: str, error: str, status: str = "FAILED",
+                  log: Optional[Path] = None) -> Optional[str]:
+    """A worker died mid-run: mark its still-RUNNING MLflow run ``status`` with ``error`` (and its log file as
+    ``log.txt``); return its id."""
     runs = client.search_runs([exp_id], filter_string=f"tags.`{TAG_ATTEMPT}` = '{attempt}'")
     for run in runs:
         if run.info.status == "RUNNING":
             client.set_tag(run.info.run_id, ERROR_TAG, error[:5000])
-            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+            client.set_terminated(run.info.run_id, status)
+            if log is not None and log.is_file():
+                client.log_text(run.info.run_id, log.read_text(errors="replace"), "log.txt")
         return run.info.run_id
     return None
 
 
+class _Signals:
+    """SIGINT / SIGTERM handlers that only record the signal (the launcher stops the workers)."""
+
+    def __init__(self, stop: Any) -> None:
+        self.stop, self.previous = stop, {}
+
+    def __enter__(self) -> "_Signals":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.stop.signum = self.stop.signum or signum
+        self.stop.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+
 def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", workers: int = 1,
               address: Optional[str] = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
-              out: Optional[TextIO] = None, err: Optional[TextIO] = None, pack: int = 1) -> int:
-    """Run every cell without a FINISHED run; print one line per finished run and a summary. Returns 0 when
-    every run finished, 1 otherwise (each failed run listed on ``err`` with its run id and error). ``pack`` > 1
-    trains up to that many cells that differ only in their seed as one packed model (one task, one process);
-    each is still its own MLflow run."""
-    from parametricSN.sweeps.launchers import launch_local, launch_ray
+              out: Optional[TextIO] = None, err: Optional[TextIO] = None, pack: int = 1,
+              threads_per_run: Optional[int] = None, heartbeat_timeout: float = claims.DEFAULT_TIMEOUT,
+              status_every: float = 300.0, again: str = "") -> int:
+    """Run every cell without a FINISHED or live run; print one line per finished run, totals every
+    ``status_every`` seconds and a summary. Returns 0 when every run finished, 1 otherwise (each failed run
+    listed on ``err`` with its run id and error), 128 + the signal number when stopped by SIGINT / SIGTERM (one
+    line on ``err``: what finished and ``again``, the command that continues). ``pack`` > 1 trains up to that
+    many cells that differ only in their seed as one packed model (one task, one process); each is still its
+    own MLflow run."""
+    from parametricSN.sweeps.launchers import Stop, close, launch_local, launch_ray, local_threads, prestart
 
     out, err = out or sys.stdout, err or sys.stderr
     pack_groups(cells, pack)  # a head that cannot be packed is a config error before the store is touched
-    client, exp_id, uri = prepare_experiment(spec, cells)
-    done = finished_cells(client, exp_id)
-    todo, seen = [], set(done)
+    threads = local_threads(workers, threads_per_run)
+    probe_http(absolute_uri(cells[0].config.mlflow.tracking_uri))  # a server that does not answer: one line, at once
+    # the local workers import while the store is prepared (they wait for their first task)
+    early = prestart(min(workers, len(cells)), threads) if launcher == "local" else []
+    try:
+        client, exp_id, uri = prepare_experiment(spec, cells)
+        lost = claims.close_dead_runs(client, exp_id, heartbeat_timeout)
+        done, alive = busy_cells(client, exp_id, heartbeat_timeout)
+    except BaseException:
+        close(early)
+        raise
+    todo, seen = [], done | alive
     for cell in cells:
         if cell.hash not in seen:  # the same config twice in a spec is run once
             todo.append(cell)
             seen.add(cell.hash)
     skipped = len(cells) - len(todo)
-    print(f"{spec.name}: {len(cells)} runs, {skipped} already finished or repeated, {len(todo)} to run "
-          f"({launcher}) -> {uri}", file=out, flush=True)
+    print(f"{spec.name}: {len(cells)} runs, {skipped} already finished, running elsewhere or repeated, "
+          f"{len(todo)} to run ({launcher}){f', {lost} lost run(s) closed' if lost else ''} -> {uri}",
+          file=out, flush=True)
     by_index = {c.index: c for c in todo}
-    tasks = [_task(spec, group, uri) for group in pack_groups(todo, pack)]
+    log_dir = tempfile.mkdtemp(prefix="psn-sweep-logs-")
+    stop, outcomes, started = Stop(), [], [0]
+    last_status = [time.monotonic()]
+
+    def tasks() -> Iterator[dict[str, Any]]:
+        for group in pack_groups(todo, pack):
+            finished_now, alive_now = busy_cells(client, exp_id, heartbeat_timeout) if started[0] else (set(), set())
+            group = [c for c in group if c.hash not in finished_now | alive_now]  # taken by a twin meanwhile
+            if group:
+                started[0] += len(group)
+                yield _task(spec, group, uri, log_dir, heartbeat_timeout)
+
+    def tick() -> None:
+        if status_every > 0 and time.monotonic() - last_status[0] >= status_every:
+            last_status[0] = time.monotonic()
+            counts = {"finished": sum(o.status == "FINISHED" for o in outcomes),
+                      "failed": sum(o.status in ("FAILED", "KILLED") for o in outcomes),
+                      "running": started[0] - len(outcomes)}
+            counts["pending"] = len(todo) - sum(counts.values())
+            durations = [o.duration for o in outcomes if o.status == "FINISHED"]
+            print(totals_line(counts, durations, workers if launcher == "local" else None), file=out, flush=True)
+
     if launcher == "ray":
-        stream = launch_ray(tasks, address, cpus_per_run, gpus_per_run)
+        stream = launch_ray(tasks(), address, cpus_per_run, gpus_per_run, stop, tick)
     else:
-        stream = launch_local(tasks, workers)
-    outcomes: list[Outcome] = []
-    for task, results in stream:
-        for index, run, res in zip(task["cells"], task["runs"], results):
-            cell = by_index[index]
-            run_id = res["run_id"] or (_close_orphan(client, exp_id, run["tags"][TAG_ATTEMPT], res["error"])
-                                       if res["status"] != "FINISHED" else None)
-            o = Outcome(cell, res["status"], run_id, res["test_acc"], res["error"], res["duration"])
-            outcomes.append(o)
-            acc = f"test_acc={o.test_acc:.2f}" if o.test_acc is not None else o.status
-            print(f"[{len(outcomes)}/{len(todo)}] {cell.label()} seed={cell.seed}: {acc} ({o.duration:.1f}s) "
-                  f"run {o.run_id or '-'}", file=out, flush=True)
-    failed = [o for o in outcomes if o.status != "FINISHED"]
-    from parametricSN.commands import report_command
-    print(f"{spec.name}: {len(outcomes) - len(failed)} finished, {skipped} skipped, {len(failed)} failed "
+        stream = launch_local(tasks(), workers, threads, stop, tick, started=early)
+    try:
+        with _Signals(stop):
+            for task, results in stream:
+                for index, run, res in zip(task["cells"], task["runs"], results):
+                    _record(client, exp_id, by_index[index], run, res, outcomes, len(todo), stop, log_dir, out)
+    finally:
+        close(early)  # those the pool never took (no task), or all of them when it never started
+        shutil.rmtree(log_dir, ignore_errors=True)
+    return _summary(spec, uri, outcomes, skipped, stop, again, out, err)
+
+
+def _record(client: Any, exp_id: str, cell: Cell, run: dict[str, Any], res: dict[str, Any],
+            outcomes: list[Outcome], total: int, stop: Any, log_dir: str, out: TextIO) -> None:
+    """Close a crashed worker's run, remember the outcome, print its line (a KILLED one only when no signal
+    explains it: after a signal the summary line says it)."""
+    run_id = res["run_id"]
+    if run_id is None and res["status"] in ("FAILED", "KILLED"):
+        attempt = run["tags"][TAG_ATTEMPT]
+        status = RunStatus.to_string(RunStatus.KILLED if res["status"] == "KILLED" else RunStatus.FAILED)
+        run_id = _close_orphan(client, exp_id, attempt, res["error"], status, Path(log_dir) / f"{attempt}.log")
+    o = Outcome(cell, res["status"], run_id, res["test_acc"], res["error"], res["duration"])
+    outcomes.append(o)
+    if stop.signum is not None and o.status == "KILLED":
+        return
+    acc = f"test_acc={o.test_acc:.2f}" if o.test_acc is not None else o.status
+    where = "held by another sweep" if o.status == "SKIPPED" else f"run {o.run_id or '-'}"
+    print(f"[{len(outcomes)}/{total}] {cell.label()} seed={cell.seed}: {acc} ({o.duration:.1f}s) {where}",
+          file=out, flush=True)
+
+
+def _summary(spec: SweepSpec, uri: str, outcomes: list[Outcome], skipped: int, stop: Any, again: str,
+             out: TextIO, err: TextIO) -> int:
+    finished = sum(o.status == "FINISHED" for o in outcomes)
+    if stop.signum is not None:
+        killed = sum(o.status == "KILLED" for o in outcomes)
+        print(f"psn: sweep {spec.name} stopped by {signal.Signals(stop.signum).name}: {finished} run(s) finished, "
+              f"{killed} stopped (KILLED, continued from their checkpoints next time); continue with: "
+              f"{again or 'the same command'}", file=err, flush=True)
+        return 128 + stop.signum
+    failed = [o for o in outcomes if o.status not in ("FINISHED", "SKIPPED")]
+    held = sum(o.status == "SKIPPED" for o in outcomes)
+    print(f"{spec.name}: {finished} finished, {skipped + held} skipped, {len(failed)} failed "
           f"(experiment {spec.name!r} in {uri}; table: {report_command(spec.name, uri)})", file=out, flush=True)
     for o in failed:  # a run that failed before its MLflow run opened (e.g. missing data) has no run id
         where = f"run {o.run_id} (tag {ERROR_TAG!r})" if o.run_id else "no MLflow run was created"

@@ -14,7 +14,7 @@ A spec is data::
 
 The runs are ``cases × grid`` (a case is ``{}`` when there are none), in file order, the last grid key varying
 fastest. A relative ``base`` is looked up next to the spec, then in the spec folder's parent (the repository
-root for the shipped ``experiments/``). Every mistake — unknown top-level or config key, a value of the wrong
+root for the shipped ``experiments/``), then in the working directory. Every mistake — unknown top-level or config key, a value of the wrong
 type, a key repeated in a mapping or set in two places — raises :class:`SpecError` naming the file and key.
 """
 from __future__ import annotations
@@ -211,12 +211,12 @@ def _resolve_base(path: Path, base: str) -> Path:
         candidates = [p]
     else:
         folder = path.resolve().parent
-        candidates = [folder / p, folder.parent / p]
+        candidates = list(dict.fromkeys([folder / p, folder.parent / p, Path.cwd() / p]))
     for c in candidates:
         if c.is_file():
             return c
-    looked = ", ".join(str(c.parent) for c in candidates)
-    raise _err(path, "base", f"config file {base!r} not found (looked in {looked})")
+    looked = ", ".join(str(c) for c in candidates)
+    raise _err(path, "base", f"config file {base!r} not found (looked for {looked})")
 
 
 def load_spec(path: Union[str, Path]) -> SweepSpec:

@@ -1,97 +1,254 @@
-"""Where a sweep's runs execute: ``python -m parametricSN.sweeps.worker`` reads a task (JSON on stdin) and trains
-its runs one after the other in this process; :func:`execute` starts that process and collects the results.
+"""Where a sweep's runs execute: ``python -m parametricSN.sweeps.worker [--threads N]`` is a long-lived process
+that reads tasks (one JSON line each) from stdin and trains their runs one after the other, so the import cost
+is paid once per worker, not once per run.
 
-A task is ``{"runs": [{"config": {...}, "tags": {...}}, ...]}``. For each run the worker prints one line
-``PSN_RESULT {"status": ..., "run_id": ..., "test_acc": ..., "error": ...}`` as soon as the run ends, so a worker
-that dies (out of memory, a segfault) still reports the runs before it and the launcher knows which are missing.
-Every launcher (local pool, Ray) runs a task as its own process, so a crash takes down no other run.
+A task is ``{"runs": [{"config": {...}, "tags": {...}}, ...], "pack": bool, "log_dir": str, "timeout": s}``. For
+each run the worker writes ``PSN_RESULT {"status", "run_id", "test_acc", "error", "duration"}`` on stdout as soon
+as the run ends (status FINISHED, FAILED, KILLED or SKIPPED — another sweep holds the cell), then ``PSN_DONE``
+when the task is done. A worker that dies (out of memory, a segfault) has reported the runs before it, so the
+launcher knows which are missing. Everything a run prints (stdout and stderr, also of C code) goes to the file
+``<log_dir>/<psn.attempt>.log``, stored in the run as the artifact ``log.txt`` when it ends, however it ends.
+
+Signals: SIGINT / SIGTERM during a run finish its epoch, store a checkpoint (when the run keeps them), close it
+KILLED and end the worker (:mod:`parametricSN.training.interrupt`); a second signal stops at once. A worker
+whose parent (the sweep) is gone stops the same way within seconds: Linux delivers SIGTERM on the parent's death
+(``PR_SET_PDEATHSIG``), and a thread checking ``os.getppid()`` every second does it elsewhere.
 """
 from __future__ import annotations
 
+import argparse
+import contextlib
+import ctypes
 import json
+import os
 import signal
-import subprocess
 import sys
+import threading
 import time
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, Iterator, Optional, TextIO
 
-RESULT_PREFIX = "PSN_RESULT "
-STDERR_TAIL = 2000  # characters of a crashed worker's stderr kept in its error message
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"terminated by signal {signum}")  # the run is closed as KILLED, not left RUNNING
+RESULT_PREFIX, DONE_LINE = "PSN_RESULT ", "PSN_DONE"
+STDERR_TAIL = 2000  # characters of a crashed worker's output kept in its error message
+PR_SET_PDEATHSIG = 1
 
 
-def _loggers(specs: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
-    """The runs' configs and MLflow loggers (with the sweep's tags) that remember the run they opened, so a
-    failed run's id is still known after ``set_failed`` has closed it."""
+def watch_parent() -> None:
+    """SIGTERM to this process when its parent dies (prctl on Linux; a polling thread everywhere)."""
+    from parametricSN.training.interrupt import stop_requested
+
+    parent, notified = os.getppid(), False
+    if sys.platform.startswith("linux"):
+        try:
+            notified = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            pass
+
+    def poll() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        if notified:  # the kernel sent SIGTERM already; a second one would stop the run without a checkpoint
+            time.sleep(5.0)
+        if stop_requested() is None:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=poll, name="psn-parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # pragma: no cover - the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """File descriptors 1 and 2 (Python's and C code's output) to ``path`` within the block."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def _loggers(specs: list[dict[str, Any]], timeout: float, beat: Any, resume_from: Optional[str]
+             ) -> tuple[list[Any], list[Any]]:
+    """The runs' configs and MLflow loggers (with the sweep's tags). A logger claims its cell right after it
+    creates the run (:func:`parametricSN.sweeps.claims.check_claim`), keeps its heartbeat while it is open, and
+    remembers its run id after the run is closed."""
     from parametricSN.config import config_from_dict
+    from parametricSN.sweeps import claims
     from parametricSN.tracking import MlflowLogger
+    from parametricSN.training import interrupt
 
     class _Logger(MlflowLogger):
         opened: Optional[str] = None
+        history: list[dict[str, float]] = []
 
         def start_run(self, cfg):  # type: ignore[no-untyped-def]
+            self.tags[claims.TAG_HEARTBEAT] = f"{time.time():.0f}"
             self.opened = super().start_run(cfg)
+            beat.add(self.opened)
+            exp_id = self.client.get_run(self.opened).info.experiment_id
+            try:
+                claims.check_claim(self.client, exp_id, self.tags[claims.TAG_CELL], self.opened, timeout)
+            except claims.ClaimLost as exc:  # train() does not close a run whose start_run raised
+                self.set_failed(exc)
+                raise
+            if resume_from:  # a new run continuing a stopped one: its params and its past epochs, as they were
+                self.set_tags({claims.TAG_RESUMED: resume_from})
+                self.log_params(cfg.flat())
+                for row in self.history:
+                    self.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
             return self.opened
+
+        def end_run(self) -> None:
+            beat.discard(self.run_id)
+            super().end_run()
+
+        def set_failed(self, error: BaseException) -> None:
+            beat.discard(self.run_id)
+            if isinstance(error, claims.ClaimLost) and self.run_id:
+                with contextlib.suppress(Exception):
+                    self.client.delete_run(self.run_id)
+                self.run_id = None
+                return
+            with interrupt.critical():  # a second signal must not leave the run RUNNING half-closed
+                super().set_failed(error)
 
     cfgs = [config_from_dict(spec["config"]) for spec in specs]
     return cfgs, [_Logger.from_config(cfg, tags=spec.get("tags")) for cfg, spec in zip(cfgs, specs)]
 
 
-def run_runs(specs: list[dict[str, Any]], pack: bool = False) -> list[dict[str, Any]]:
+def _resume(client: Any, cfg: Any, tags: dict[str, str]) -> tuple[Optional[str], Optional[dict[str, Any]]]:
+    """The checkpoint of the cell's last stopped run (see :func:`parametricSN.sweeps.claims.resume_state`) when
+    this config can continue it, else ``(None, None)``."""
+    from parametricSN.config import ConfigError, config_from_dict
+    from parametricSN.sweeps import claims
+    from parametricSN.training.resume import check_resume_config
+
+    exp = client.get_experiment_by_name(cfg.mlflow.experiment_name)
+    if exp is None:
+        return None, None
+    run_id, state = claims.resume_state(client, exp.experiment_id, tags[claims.TAG_CELL])
+    if state is None:
+        return None, None
+    try:
+        check_resume_config(config_from_dict(state["config"]), cfg, int(state["epoch"]))
+    except ConfigError:
+        return None, None
+    return run_id, state
+
+
+def run_runs(specs: list[dict[str, Any]], pack: bool, timeout: float, beat: Any) -> list[dict[str, Any]]:
     """Train ``specs`` (``config`` dict, ``tags``) — one run, or with ``pack`` configs differing only in their
     seed as one packed model — and return one result per run; a failure is a result, not a raise (with a pack,
     every member fails with it)."""
+    from parametricSN.sweeps.claims import ClaimLost
     from parametricSN.training import train, train_pack
+    from parametricSN.training.progress import with_progress
 
     start = time.monotonic()
     loggers: list[Any] = []
     try:
-        cfgs, loggers = _loggers(specs)
-        results = train_pack(cfgs, loggers) if pack else [train(cfgs[0], loggers[0])]
+        resume_from, state = None, None
+        if not pack:  # a cell whose last run was stopped continues from its checkpoint
+            from parametricSN.config import config_from_dict
+            from parametricSN.tracking.store import client_for
+
+            cfg0 = config_from_dict(specs[0]["config"])
+            resume_from, state = _resume(client_for(cfg0.mlflow.tracking_uri), cfg0, specs[0]["tags"])
+        cfgs, loggers = _loggers(specs, timeout, beat, resume_from)
+        if state is not None:
+            loggers[0].history = state["history"]
+        shown = with_progress(loggers)  # progress lines into the run's log file (log.txt)
+        results = train_pack(cfgs, shown) if pack else [train(cfgs[0], shown[0], resume=state)]
         outs = [{"status": "FINISHED", "run_id": r.run_id, "test_acc": r.test_acc, "error": None} for r in results]
     except BaseException as exc:  # noqa: BLE001 - reported to the launcher; the runs are already marked failed
-        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        outs = [{"status": status, "run_id": lg.opened if lg else None, "test_acc": None,
+        status = "SKIPPED" if isinstance(exc, ClaimLost) else "KILLED" if isinstance(exc, KeyboardInterrupt) \
+            else "FAILED"
+        outs = [{"status": status, "run_id": lg.opened if lg and status != "SKIPPED" else None, "test_acc": None,
                  "error": f"{type(exc).__name__}: {exc}"} for lg in loggers or [None] * len(specs)]
     duration = (time.monotonic() - start) / len(specs)
     return [{**o, "duration": duration} for o in outs]
 
 
-def main() -> int:
-    signal.signal(signal.SIGTERM, _terminate)
-    task = json.load(sys.stdin)
-    # one pack, or the runs one after the other (each reported as soon as it ends)
-    groups = [task["runs"]] if task.get("pack") else [[spec] for spec in task["runs"]]
-    ok = True
-    for specs in groups:
-        results = run_runs(specs, pack=bool(task.get("pack")))
-        for result in results:
-            print(RESULT_PREFIX + json.dumps(result), flush=True)
-        ok = ok and all(r["status"] == "FINISHED" for r in results)
-        if any(r["status"] == "KILLED" for r in results):
-            return 130
-    return 0 if ok else 1
+def _store_log(results: list[dict[str, Any]], specs: list[dict[str, Any]], log: Path) -> None:
+    """Upload the task's log file as ``log.txt`` into each of its runs, then delete it."""
+    if not log.is_file():
+        return
+    from parametricSN.tracking.store import client_for
+
+    text = log.read_text(errors="replace")
+    for result, spec in zip(results, specs):
+        if result["run_id"]:
+            with contextlib.suppress(Exception):
+                client_for(spec["config"]["mlflow"]["tracking_uri"]).log_text(result["run_id"], text, "log.txt")
+    log.unlink()
 
 
-def execute(task: dict[str, Any], python: Optional[str] = None) -> list[dict[str, Any]]:
-    """Run ``task`` in a new ``python -m parametricSN.sweeps.worker`` process; one result per run, in order.
-    Runs the process did not report (it died) come back ``FAILED`` with its exit status and stderr tail and
-    ``run_id`` None (the launcher finds and closes their MLflow runs by their ``psn.attempt`` tag)."""
-    start = time.monotonic()
-    proc = subprocess.run([python or sys.executable, "-m", "parametricSN.sweeps.worker"], input=json.dumps(task),
-                          capture_output=True, text=True)
-    results = [json.loads(line[len(RESULT_PREFIX):]) for line in proc.stdout.splitlines()
-               if line.startswith(RESULT_PREFIX)]
-    if len(results) < len(task["runs"]):
-        tail = " ".join(proc.stderr[-STDERR_TAIL:].split()) or "no output"
-        error = f"worker process exited with status {proc.returncode}: {tail}"
-        elapsed = time.monotonic() - start - sum(r["duration"] for r in results)
-        results += [{"status": "FAILED", "run_id": None, "test_acc": None, "error": error, "duration": elapsed}
-                    for _ in task["runs"][len(results):]]
-    return results
+def _stop(signum: int, frame: object) -> None:
+    from parametricSN.training.interrupt import Terminated
+
+    raise Terminated(signum)
+
+
+def serve(tasks: TextIO, results: TextIO, threads: Optional[int]) -> int:
+    """Train the tasks of ``tasks`` (JSON lines) until end of file or a stop signal."""
+    import torch
+
+    import parametricSN.tracking  # noqa: F401 - imported before the first task arrives, not during it
+    from parametricSN.sweeps.claims import Heartbeat
+    from parametricSN.training import interrupt
+
+    if threads:
+        torch.set_num_threads(threads)
+    beat = None
+    for line in iter(tasks.readline, ""):
+        task = json.loads(line)
+        if beat is None:
+            from parametricSN.tracking.store import client_for
+
+            beat = Heartbeat(client_for(task["runs"][0]["config"]["mlflow"]["tracking_uri"]))
+        groups = [task["runs"]] if task.get("pack") else [[spec] for spec in task["runs"]]
+        stopped = None
+        for specs in groups:
+            log = Path(task.get("log_dir") or ".") / f"{specs[0]['tags'].get('psn.attempt', 'run')}.log"
+            with output_to(log):
+                # a pack keeps no checkpoint: a signal stops it at once (its runs are closed KILLED)
+                with (contextlib.nullcontext() if task.get("pack") else interrupt.graceful_stop()):
+                    out = run_runs(specs, bool(task.get("pack")), float(task.get("timeout") or 180), beat)
+                    stopped = stopped or interrupt.stop_requested()
+            _store_log(out, specs, log)
+            for result in out:
+                results.write(RESULT_PREFIX + json.dumps(result) + "\n")
+            results.flush()
+            if stopped or any(r["status"] == "KILLED" for r in out):
+                return 128 + int(stopped or signal.SIGTERM)
+        results.write(DONE_LINE + "\n")
+        results.flush()
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m parametricSN.sweeps.worker")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads per run")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)  # between runs: end at once (nothing to save)
+    signal.signal(signal.SIGINT, _stop)
+    watch_parent()
+    results = os.fdopen(os.dup(1), "w")  # the result channel; fd 1 itself goes to stderr between runs
+    os.dup2(2, 1)
+    try:
+        return serve(sys.stdin, results, args.threads)
+    except KeyboardInterrupt as exc:
+        return 128 + int(getattr(exc, "signum", signal.SIGINT))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from mlflow.exceptions import MlflowException
 from torch import nn
 
 from parametricSN.config import Config
+from parametricSN.naming import train_run_name
 from parametricSN.tracking.model_io import ARTIFACT_DIR, FILE_NAME, save_model_file
 from parametricSN.tracking.preflight import TrackingError, check_artifacts_writable
 from parametricSN.tracking.store import client_for, default_artifact_location, get_or_create_experiment, \
@@ -90,7 +91,8 @@ class MlflowLogger:
         tags = {"dataset": cfg.dataset.name, "model": cfg.model.name,
                 "scattering": ("learnable" if cfg.scattering.learnable else "fixed")
                 if cfg.scattering.architecture == "scattering" else "identity", **self.tags}
-        run = retry_locked(self.client.create_run, exp_id, run_name=self.run_name or None, tags=tags)
+        run = retry_locked(self.client.create_run, exp_id, run_name=self.run_name or train_run_name(cfg.flat()),
+                          tags=tags)
         self.run_id = run.info.run_id
         return self.run_id
 

@@ -75,7 +75,8 @@ def test_rerun_on_ray_skips_finished_and_reruns_failed(sweep, capsys):
     code = main(["sweep", str(spec), "--launcher", "ray", "--cpus-per-run", "1", "--tracking-uri", uri])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "1 already finished or repeated, 1 to run (ray)" in out and "1 finished, 1 skipped, 0 failed" in out
+    assert "1 already finished, running elsewhere or repeated, 1 to run (ray)" in out
+    assert "1 finished, 1 skipped, 0 failed" in out
     _, runs = runs_of(uri)
     cells = {}
     for r in runs:

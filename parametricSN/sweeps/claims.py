@@ -1,0 +1,145 @@
+"""One run per cell, however many sweeps target the store: heartbeats, dead runs and claims.
+
+- **Heartbeat.** While a worker trains a run it sets the run's tag ``psn.heartbeat`` (unix seconds) every
+  :func:`heartbeat_seconds` (30 s; ``$PSN_HEARTBEAT_SECONDS``). A RUNNING run is *alive* while its heartbeat
+  (or, for a run without one, its start time) is younger than the sweep's ``--heartbeat-timeout`` (default
+  :data:`DEFAULT_TIMEOUT`); otherwise it is *dead* (its worker was SIGKILLed, its node lost, the power cut).
+- **Dead runs** are closed FAILED with the reason (:func:`close_dead`), tagged ``psn.lost``, and their cell runs
+  again; the new run continues from the newest checkpoint of the cell's last KILLED or lost run
+  (:func:`resume_state`), with the earlier epochs' metrics copied into it and the tag ``psn.resumed_from``.
+- **Claims.** A worker creates its run first, then calls :func:`check_claim`: the cell's live RUNNING runs and its
+  FINISHED runs are listed; the oldest live claim (start time, then run id) wins, every other claimant deletes
+  its run and does not train. Two sweeps started together, or on two machines against one tracking server,
+  thus train each cell once. Only MLflow client calls are used, so SQLite stores and servers work alike; the
+  order relies on the machines' clocks agreeing to within the time between two claims (NTP).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from typing import Any, Optional
+
+from mlflow.entities import RunStatus
+
+from parametricSN.tracking.store import retry_locked
+
+TAG_CELL, TAG_HEARTBEAT, TAG_LOST, TAG_RESUMED = "psn.cell", "psn.heartbeat", "psn.lost", "psn.resumed_from"
+ERROR_TAG = "error"
+DEFAULT_TIMEOUT = 180.0
+
+
+class ClaimLost(Exception):
+    """Another sweep holds (or finished) this cell: the run just created is deleted and not trained."""
+
+
+def heartbeat_seconds() -> float:
+    """How often a worker refreshes its runs' heartbeat: ``$PSN_HEARTBEAT_SECONDS``, default 30."""
+    return float(os.environ.get("PSN_HEARTBEAT_SECONDS") or 30.0)
+
+
+def last_beat(run: Any) -> float:
+    """The run's latest sign of life (unix seconds): its heartbeat tag, else its start time."""
+    beat = run.data.tags.get(TAG_HEARTBEAT)
+    try:
+        return float(beat) if beat else run.info.start_time / 1000.0
+    except ValueError:
+        return run.info.start_time / 1000.0
+
+
+def is_alive(run: Any, timeout: float, now: Optional[float] = None) -> bool:
+    """A RUNNING run whose last sign of life is younger than ``timeout`` seconds."""
+    return run.info.status == "RUNNING" and (now or time.time()) - last_beat(run) < timeout
+
+
+def cell_runs(client: Any, exp_id: str, cell: str) -> list[Any]:
+    """Every (not deleted) run of the cell ``cell`` in the experiment."""
+    return retry_locked(client.search_runs, [exp_id], filter_string=f"tags.`{TAG_CELL}` = '{cell}'",
+                        max_results=1000)
+
+
+def close_dead(client: Any, run: Any, timeout: float) -> None:
+    """Close a RUNNING run whose heartbeat stopped: FAILED, with the reason as its error tag, tagged lost."""
+    age = time.time() - last_beat(run)
+    reason = (f"lost: no heartbeat for {age:.0f} s (timeout {timeout:.0f} s): its worker was killed or its node "
+              "lost; psn sweep runs its cell again from its last checkpoint")
+    retry_locked(client.set_tag, run.info.run_id, ERROR_TAG, reason)
+    retry_locked(client.set_tag, run.info.run_id, TAG_LOST, "1")
+    retry_locked(client.set_terminated, run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+
+
+def close_dead_runs(client: Any, exp_id: str, timeout: float) -> int:
+    """Close every dead RUNNING sweep run (one with a cell tag) of the experiment (:func:`close_dead`); returns
+    how many."""
+    runs = retry_locked(client.search_runs, [exp_id], filter_string="attributes.status = 'RUNNING'",
+                        max_results=50000)
+    dead = [r for r in runs if TAG_CELL in r.data.tags and not is_alive(r, timeout)]
+    for run in dead:
+        close_dead(client, run, timeout)
+    return len(dead)
+
+
+def check_claim(client: Any, exp_id: str, cell: str, run_id: str, timeout: float) -> None:
+    """Raise :class:`ClaimLost` unless ``run_id`` is the oldest live claim of ``cell`` and no run of the cell
+    has FINISHED; dead claims met on the way are closed."""
+    now, live = time.time(), []
+    for run in cell_runs(client, exp_id, cell):
+        if run.info.run_id == run_id:
+            live.append(run)
+        elif run.info.status == "FINISHED":
+            raise ClaimLost(f"cell {cell} already FINISHED in run {run.info.run_id}")
+        elif run.info.status == "RUNNING":
+            if is_alive(run, timeout, now):
+                live.append(run)
+            else:
+                close_dead(client, run, timeout)
+    winner = min(live, key=lambda r: (r.info.start_time, r.info.run_id), default=None)
+    if winner is not None and winner.info.run_id != run_id:
+        raise ClaimLost(f"cell {cell} is being trained by run {winner.info.run_id}")
+
+
+def resume_state(client: Any, exp_id: str, cell: str) -> tuple[Optional[str], Optional[dict[str, Any]]]:
+    """``(run id, checkpoint)`` of the newest KILLED or lost run of ``cell`` that has a readable checkpoint,
+    else ``(None, None)``."""
+    from parametricSN.tracking.resume import _newest_checkpoint
+    from parametricSN.training.checkpoint import CheckpointError
+
+    stopped = [r for r in cell_runs(client, exp_id, cell)
+               if r.info.status == "KILLED" or (r.info.status == "FAILED" and r.data.tags.get(TAG_LOST))]
+    for run in sorted(stopped, key=lambda r: r.info.start_time, reverse=True):
+        with tempfile.TemporaryDirectory(prefix="psn-resume-") as tmp:
+            try:
+                return run.info.run_id, _newest_checkpoint(client, run.info.run_id, tmp)
+            except (CheckpointError, OSError, Exception):  # noqa: BLE001 - no usable checkpoint: try the next
+                continue
+    return None, None
+
+
+class Heartbeat:
+    """A daemon thread that sets ``psn.heartbeat`` on every run in :attr:`runs` each ``every`` seconds."""
+
+    def __init__(self, client: Any, every: Optional[float] = None) -> None:
+        self.client, self.every = client, every or heartbeat_seconds()
+        self.runs: set[str] = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._beat, name="psn-heartbeat", daemon=True).start()
+
+    def add(self, run_id: str) -> None:
+        with self._lock:
+            self.runs.add(run_id)
+
+    def discard(self, run_id: Optional[str]) -> None:
+        with self._lock:
+            self.runs.discard(run_id or "")
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(self.every)
+            with self._lock:
+                runs = list(self.runs)
+            for run_id in runs:
+                try:
+                    self.client.set_tag(run_id, TAG_HEARTBEAT, f"{time.time():.0f}")
+                except Exception:  # noqa: BLE001 - a busy store skips one beat; the timeout allows several
+                    pass

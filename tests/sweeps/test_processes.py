@@ -1,0 +1,151 @@
+"""Real ``psn sweep`` processes left to a scheduler: SIGTERM / SIGINT stop every worker (runs KILLED, one line,
+128 + N); a SIGKILLed sweep leaves no worker, and the next sweep closes the run its SIGKILLed worker left RUNNING
+and continues both cells from their checkpoints; two identical sweeps started together train each cell once.
+Heartbeats every second here (``PSN_HEARTBEAT_SECONDS``), so that a dead run is recognised within seconds."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.sweeps.test_run import tiny_base
+
+SPEC = """
+name: procs
+base: {base}
+overrides: [train.epochs={epochs}, train.checkpoint_every={every}, train.test_every=1000]
+grid:
+  general.seed: {seeds}
+"""
+
+
+def start(folder: Path, uri: str, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "PSN_HEARTBEAT_SECONDS": "1"}
+    out, err = open(folder / f"out-{time.monotonic_ns()}", "w+"), open(folder / f"err-{time.monotonic_ns()}", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "parametricSN", "sweep", str(folder / "spec.yaml"),
+                             "--tracking-uri", uri, "--heartbeat-timeout", "4", *args],
+                            stdout=out, stderr=err, env=env, cwd=folder)
+    proc.files = out, err
+    return proc
+
+
+def output(proc: subprocess.Popen) -> tuple[str, str]:
+    for f in proc.files:
+        f.seek(0)
+    return proc.files[0].read(), proc.files[1].read()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(condition, timeout: float = 240.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except Exception:  # noqa: BLE001 - the store may not exist yet
+            value = None
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
+def runs(uri: str, **kwargs):
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("procs")
+    return client, (client.search_runs([exp.experiment_id], **kwargs) if exp else [])
+
+
+def setup(tmp_path, fmnist_root, epochs: int, every: int, seeds: str) -> str:
+    (tmp_path / "spec.yaml").write_text(SPEC.format(base=tiny_base(tmp_path, fmnist_root), epochs=epochs,
+                                                    every=every, seeds=seeds))
+    return f"sqlite:///{tmp_path}/store/mlflow.db"
+
+
+def epochs_logged(client, run_id: str) -> list[int]:
+    return sorted(m.step for m in client.get_metric_history(run_id, "train_loss"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_every_worker_and_closes_their_runs_killed(tmp_path, fmnist_root, signum):
+    uri = setup(tmp_path, fmnist_root, epochs=100000, every=0, seeds="[1, 2, 3]")
+    sweep = start(tmp_path, uri, "--workers", "2")
+    wait_for(lambda: len([r for r in runs(uri)[1] if r.info.status == "RUNNING"
+                          and epochs_logged(runs(uri)[0], r.info.run_id)]) == 2)
+    workers = children(sweep.pid)
+    assert len(workers) == 2
+    sweep.send_signal(signum)
+    assert sweep.wait(120) == 128 + signum
+    wait_for(lambda: not any(running(w) for w in workers), 30)
+    client, started = runs(uri)
+    assert sorted(r.info.status for r in started) == ["KILLED", "KILLED"]  # the third cell never started
+    for r in started:  # each finished its epoch and stored a checkpoint to continue from
+        assert [f.path for f in client.list_artifacts(r.info.run_id, "checkpoints")]
+        assert "log.txt" in [f.path for f in client.list_artifacts(r.info.run_id)]
+    out, err = output(sweep)
+    assert len(err.splitlines()) == 1, err
+    assert f"stopped by {signal.Signals(signum).name}: 0 run(s) finished, 2 stopped" in err
+    assert "continue with: psn sweep" in err and "--workers 2" in err
+
+
+def test_sigkill_leaves_no_worker_and_the_next_sweep_continues_from_checkpoints(tmp_path, fmnist_root):
+    epochs = 12
+    uri = setup(tmp_path, fmnist_root, epochs=epochs, every=2, seeds="[1, 2]")
+    sweep = start(tmp_path, uri, "--workers", "2")
+
+    def checkpointed():
+        client, rs = runs(uri)
+        return len(rs) == 2 and all(client.list_artifacts(r.info.run_id, "checkpoints") for r in rs) and rs
+    first = wait_for(checkpointed)
+    workers = children(sweep.pid)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)  # a lost worker: its run stays RUNNING, its heartbeat stops
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+    wait_for(lambda: not any(running(w) for w in workers), 30)  # the other worker noticed its parent is gone
+    client, rs = runs(uri)
+    assert sorted(r.info.status for r in rs) == ["KILLED", "RUNNING"]
+    dead = next(r for r in rs if r.info.status == "RUNNING")
+    time.sleep(4)  # older than --heartbeat-timeout
+
+    again = start(tmp_path, uri, "--workers", "2")
+    assert again.wait(300) == 0, output(again)
+    client, rs = runs(uri)
+    assert client.get_run(dead.info.run_id).info.status == "FAILED"
+    assert "no heartbeat" in client.get_run(dead.info.run_id).data.tags["error"]
+    finished = [r for r in rs if r.info.status == "FINISHED"]
+    assert sorted(r.data.tags["psn.cell"] for r in finished) == sorted(r.data.tags["psn.cell"] for r in first)
+    for r in finished:  # continued from the stopped run's checkpoint, its earlier epochs copied: each epoch once
+        assert r.data.tags["psn.resumed_from"] in {f.info.run_id for f in first}
+        assert epochs_logged(client, r.info.run_id) == list(range(1, epochs + 1))
+        assert r.info.run_name.startswith("procs seed=")
+
+
+def test_two_identical_sweeps_started_together_train_each_cell_once(tmp_path, fmnist_root):
+    uri = setup(tmp_path, fmnist_root, epochs=3, every=0, seeds="[1, 2]")
+    twins = [start(tmp_path, uri), start(tmp_path, uri)]
+    assert [t.wait(300) for t in twins] == [0, 0], [output(t) for t in twins]
+    _, rs = runs(uri)
+    assert sorted((r.data.tags["psn.cell"], r.info.status) for r in rs) == \
+        sorted({(r.data.tags["psn.cell"], "FINISHED") for r in rs})
+    assert len(rs) == 2
