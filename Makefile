@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make run    train the main job (CONFIG=..., OVERRIDES="key=value ...")
-#   make test   run the test suite
+#   make test   run the test suite (lint first: make lint)
+# Also: make test-fast (no real processes, for the edit loop), make lint, make format.
 # Both create .venv in the repository root when it is missing and install what they need.
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ CONFIG ?= conf/cifar.yaml
 OVERRIDES ?=
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test bench venv fashion-mnist
+.PHONY: run test test-fast lint format bench venv fashion-mnist
 
 venv: $(VENV)/.installed
 
@@ -31,8 +32,21 @@ fashion-mnist:
 run: venv
 	$(VENV)/bin/psn train -c $(CONFIG) $(OVERRIDES)
 
+# Three pytest workers on two cores: the real-process tests spend most of their time waiting on their processes.
 test: venv fashion-mnist
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 3 --durations=15
+
+# Unit tests only (no psn processes, sweep workers, Ray or servers): the edit loop.
+test-fast: venv fashion-mnist
+	$(PY) -m pytest -q -n 2 -m "not process"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: venv
 	$(PY) benchmarks/scattering.py

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 CODE = "from parametricSN.allocator import retain_freed_memory as r; print(r(), r())"
 
 

@@ -156,6 +156,7 @@ def test_at_least_forty_cases():
     assert len(CASES) >= 40
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("case", ["not-utf8", "missing-dataset"])
 def test_bad_input_in_a_real_process(case, tmp_path, fmnist_root, mlflow_uri):
     (template, status, words), = [c[1:] for c in CASES if c[0] == case]

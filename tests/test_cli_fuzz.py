@@ -94,6 +94,7 @@ def test_fuzzed_command_line_is_one_line_error(index, tmp_path, monkeypatch, cap
     assert not list(tmp_path.rglob("*.db")) and not (tmp_path / "mlruns").exists()  # no store was created
 
 
+@pytest.mark.process
 def test_the_issue_cases_give_short_named_lines(tmp_path, monkeypatch, capsys, fmnist_root):
     monkeypatch.chdir(tmp_path)
     _write(tmp_path)
@@ -114,6 +115,7 @@ def test_the_issue_cases_give_short_named_lines(tmp_path, monkeypatch, capsys, f
             assert err.count("\n") == 1 and not (tmp_path / "runs").exists()
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("argv", [["config", "show", "-c", "{tmp}/bomb-section.yaml"],
                                   ["report", "--experiment", "e", "--tracking-uri", "mlruns"]])
 def test_fuzz_cases_in_a_real_process(argv, tmp_path):

@@ -1,6 +1,7 @@
 """Commands psn prints for the user (parametricSN/commands.py) carry the store they need and work when pasted
 into another folder: the report command a sweep suggests is run here as printed; reading commands never create a
 store. (The resume command printed after a signal is run in tests/test_reliability_processes.py.)"""
+import pytest
 import shlex
 import subprocess
 import sys
@@ -27,6 +28,7 @@ def test_builders_name_the_store_as_an_absolute_uri_and_quote(tmp_path, monkeypa
     assert resume_command("abc", None).endswith("mlflow.tracking_uri=http://env:1")
 
 
+@pytest.mark.process
 def test_the_report_command_a_sweep_prints_works_from_another_folder(tmp_path, fmnist_root, monkeypatch, capsys):
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
     here.mkdir(), elsewhere.mkdir()

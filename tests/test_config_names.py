@@ -1,4 +1,5 @@
 """The config loader knows every registry's names without importing the registries (config_names), and they agree."""
+import pytest
 import subprocess
 import sys
 
@@ -24,6 +25,7 @@ print("torch imported:", "torch" in sys.modules)
 """
 
 
+@pytest.mark.process
 def test_a_fresh_interpreter_rejects_unknown_names_without_importing_torch():
     proc = subprocess.run([sys.executable, "-c", FRESH, "model.name=nosuch", "dataset.name=nosuch",
                            "scattering.init=nosuch"], capture_output=True, text=True, timeout=120)

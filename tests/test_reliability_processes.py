@@ -15,6 +15,8 @@ from mlflow.tracking import MlflowClient
 from parametricSN.cli import main
 from tests.configs import TINY, make_cfg
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 PSN = [sys.executable, "-m", "parametricSN"]
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr_head")
 

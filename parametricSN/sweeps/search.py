@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from parametricSN.sweeps.errors import SpecError
+
 DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
 METRICS = {"val_acc": "max", "val_loss": "min"}
 SEARCHERS = ("random", "optuna")
@@ -113,7 +115,6 @@ def _is_float(text: str) -> bool:
 def parse_search(path: Path, data: Any, check_key: Callable[[Path, str, Any], str]) -> Optional[Search]:
     """The spec's ``search:`` mapping as a :class:`Search` (None when the spec has none). ``check_key(path, where,
     key)`` rejects a key that is not a config key (the spec's own check); errors name ``path`` and the key."""
-    from parametricSN.sweeps.spec import SpecError
 
     def err(key: str, message: str) -> SpecError:
         return SpecError(f"{path}: {key}: {message}")

@@ -29,6 +29,8 @@ from typing import Any, Optional, Union
 import yaml
 
 from parametricSN.config import Config, ConfigError, config_from_dict, keys_where, parse_override
+from parametricSN.sweeps.errors import SpecError
+from parametricSN.sweeps.search import parse_search
 from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
 
 TOP_LEVEL = ("name", "description", "base", "overrides", "cases", "grid", "published", "search")
@@ -38,10 +40,6 @@ TOP_LEVEL = ("name", "description", "base", "overrides", "cases", "grid", "publi
 NON_RESULT_KEYS = keys_where("result", False)
 NON_RESULT_SECTIONS = ("mlflow",)  # every key of it is in NON_RESULT_KEYS already
 SEED_KEY = "general.seed"
-
-
-class SpecError(ConfigError):
-    """A sweep spec is malformed; the message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -300,7 +298,5 @@ def load_spec(path: Union[str, Path]) -> SweepSpec:
                 raise _err(path, f"{where}.{k}", f"expected a number, got {v!r}")
             nums[k] = float(v)
         spec.published.append(Published(dict(cond), nums["mean"], nums["std"]))
-    from parametricSN.sweeps.search import parse_search  # `psn tune`'s section (psn sweep runs the grid)
-
     spec.search = parse_search(path, data.get("search"), _check_config_key)
     return spec

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Optional
 
+from parametricSN.sweeps.spec import param_text
+
 TAG_TRIAL, TAG_SEARCH, TAG_SAMPLED, TAG_PARENT = "psn.trial", "psn.search", "psn.sampled", "mlflow.parentRunId"
 TAG_STOPPED, TAG_THREADS = "psn.stopped_early", "psn.threads"
 
@@ -120,3 +122,25 @@ class _TrialRun:
         self.run_id = self.logger.start_run(cfg)
         self.logger.log_params({**json.loads(tags[TAG_SAMPLED]), "seeds": setup["seeds"]})
 
+
+def close_trial_runs(client: Any, exp_id: str, trial_id: str, status: str, tags: dict, tag: str = TAG_TRIAL) -> int:
+    """Mark the still-RUNNING trial runs whose ``tag`` is ``trial_id`` (default: the runs of one trial; with
+    ``tag=psn.search``: every trial run of a search) ``status`` with ``tags``; returns how many there were."""
+    runs = client.search_runs([exp_id], filter_string=f"tags.`{tag}` = '{trial_id}' and "
+                                                      f"attributes.status = 'RUNNING'")
+    runs = [r for r in runs if r.data.tags.get("psn.role") != "search"]
+    for run in runs:
+        for k, v in tags.items():
+            client.set_tag(run.info.run_id, k, str(v))
+        client.set_terminated(run.info.run_id, status)
+    return len(runs)
+
+
+def describe(sampled: dict) -> str:
+    """``key=value`` of the sampled values, numbers to 4 significant digits."""
+    return " ".join(f"{k}={fmt(v)}" for k, v in sampled.items())
+
+
+def fmt(value: Any) -> str:
+    """A sampled value as a table shows it (numbers to 4 significant digits)."""
+    return f"{value:.4g}" if isinstance(value, float) else param_text(value)

@@ -30,7 +30,7 @@ import yaml
 from parametricSN.config import ConfigError, config_from_dict
 from parametricSN.sweeps.search import Search
 from parametricSN.sweeps.spec import SEED_KEY, SpecError, SweepSpec, identity, override_text, param_text
-from parametricSN.sweeps.trial import TAG_SEARCH, TAG_TRIAL, trial_config
+from parametricSN.sweeps.trial import TAG_SEARCH, TAG_TRIAL, close_trial_runs, describe, fmt, trial_config
 
 TOP = 5
 
@@ -135,28 +135,6 @@ def open_search_run(plan: Plan) -> tuple[Any, str, str]:
     return client, exp_id, run.info.run_id
 
 
-def close_trial_runs(client: Any, exp_id: str, trial_id: str, status: str, tags: dict, tag: str = TAG_TRIAL) -> int:
-    """Mark the still-RUNNING trial runs whose ``tag`` is ``trial_id`` (default: the runs of one trial; with
-    ``tag=psn.search``: every trial run of a search) ``status`` with ``tags``; returns how many there were."""
-    runs = client.search_runs([exp_id], filter_string=f"tags.`{tag}` = '{trial_id}' and "
-                                                      f"attributes.status = 'RUNNING'")
-    runs = [r for r in runs if r.data.tags.get("psn.role") != "search"]
-    for run in runs:
-        for k, v in tags.items():
-            client.set_tag(run.info.run_id, k, str(v))
-        client.set_terminated(run.info.run_id, status)
-    return len(runs)
-
-
-def describe(sampled: dict) -> str:
-    """``key=value`` of the sampled values, numbers to 4 significant digits."""
-    return " ".join(f"{k}={_fmt(v)}" for k, v in sampled.items())
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else param_text(value)
-
-
 # ---- the search, its summary and best.yaml ------------------------------------------------------------------
 @dataclass
 class TrialResult:
@@ -193,7 +171,7 @@ def summary(plan: Plan, ranked: list[TrialResult], total: int) -> str:
     """The top :data:`TOP` trials as a table."""
     keys, metric = list(plan.search.space), plan.search.metric
     rows = [[metric, "epochs", *keys, "run"]]
-    rows += [[f"{r.value:.2f}", f"{r.epoch}/{r.epochs}", *(_fmt(r.sampled.get(k)) for k in keys), r.run_id or "-"]
+    rows += [[f"{r.value:.2f}", f"{r.epoch}/{r.epochs}", *(fmt(r.sampled.get(k)) for k in keys), r.run_id or "-"]
              for r in ranked[:TOP]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     seeds = plan.search.seeds_per_trial

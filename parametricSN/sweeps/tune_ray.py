@@ -59,7 +59,7 @@ class CloseRuns(Callback):
         self.trials, self.scheduler_name, self.done = trials, scheduler_name, 0
 
     def _close(self, trial_id: str, status: str, tags: dict) -> None:
-        from parametricSN.sweeps.tune import close_trial_runs
+        from parametricSN.sweeps.trial import close_trial_runs
         from parametricSN.tracking.store import client_for
 
         close_trial_runs(client_for(self.uri), self.exp_id, trial_id, status, tags)
@@ -69,7 +69,7 @@ class CloseRuns(Callback):
         self.done = max(self.done + 1, sum(t.status in ("TERMINATED", "ERROR") for t in trials))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        from parametricSN.sweeps.tune import describe
+        from parametricSN.sweeps.trial import describe
 
         last = trial.last_result or {}
         epoch, epochs = int(last.get("epoch", 0)), int(last.get("trial_epochs", 0))
@@ -82,7 +82,7 @@ class CloseRuns(Callback):
               flush=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        from parametricSN.sweeps.tune import describe
+        from parametricSN.sweeps.trial import describe
 
         self._close(trial.trial_id, "FAILED", {"error": f"the trial failed; see {trial.error_file}"})
         self._count(trials)

@@ -42,6 +42,7 @@ def read_rows(path):
         return reader.fieldnames, list(reader)
 
 
+@pytest.mark.process
 def test_psn_deform_writes_csv_figures_and_an_mlflow_run(tmp_path, store):
     uri, saved, _ = store
     proc = subprocess.run([sys.executable, "-m", "parametricSN", "deform", saved, "tight-frame", "--tracking-uri",

@@ -1,4 +1,5 @@
 """``psn`` / ``python -m parametricSN``: train, config show, and one-line errors with their exit codes."""
+import pytest
 import subprocess
 import sys
 
@@ -51,6 +52,7 @@ def test_a_missing_dataset_is_one_line_and_exit_1(tmp_path, mlflow_uri, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.process
 def test_python_dash_m_runs_train(tmp_path, fmnist_root, mlflow_uri):
     path = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1")
     proc = subprocess.run([sys.executable, "-m", "parametricSN", "train", "-c", str(path)], capture_output=True,
@@ -61,6 +63,7 @@ def test_python_dash_m_runs_train(tmp_path, fmnist_root, mlflow_uri):
     assert 0 <= out["test_acc"] <= 100
 
 
+@pytest.mark.process
 def test_sigterm_ends_the_run_killed_not_running(tmp_path, fmnist_root, mlflow_uri):
     """A scheduler's SIGTERM must close the MLflow run (KILLED, with the error tag), not leave it RUNNING."""
     import signal

@@ -2,6 +2,7 @@
 on it after importing this file through ``general.plugins``."""
 from __future__ import annotations
 
+import pytest
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,7 @@ def toy() -> DatasetSpec:
                        num_classes=2, channels=1, native_size=(8, 8), normalization=((0.5,), (0.25,)))
 
 
+@pytest.mark.process
 def test_psn_trains_on_a_dataset_registered_in_a_plugin_file(tmp_path, mlflow_uri):
     from tests.configs import TINY
 

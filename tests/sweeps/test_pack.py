@@ -1,3 +1,4 @@
+import pytest
 """``psn sweep --pack N``: the cells of a spec that differ only in their seed train as packs of at most N (one
 worker process each), and every member is still its own MLflow run of its cell."""
 from mlflow.tracking import MlflowClient
@@ -33,6 +34,7 @@ def test_cells_differing_only_in_the_seed_are_packed(tmp_path, fmnist_root):
     assert [[c] for c in cells] == pack_groups(cells, 1)
 
 
+@pytest.mark.process
 def test_psn_sweep_pack_logs_every_member_as_its_own_run_and_skips_on_rerun(tmp_path, fmnist_root, capsys):
     uri = f"sqlite:///{tmp_path}/store.db"
     spec = write_spec(tmp_path, fmnist_root)
@@ -48,6 +50,7 @@ def test_psn_sweep_pack_logs_every_member_as_its_own_run_and_skips_on_rerun(tmp_
     assert "0 to run" in capsys.readouterr().out
 
 
+@pytest.mark.process
 def test_a_head_that_cannot_be_packed_is_one_line_before_anything_runs(tmp_path, fmnist_root, capsys):
     uri = f"sqlite:///{tmp_path}/store.db"
     spec = write_spec(tmp_path, fmnist_root, "overrides: [model.name=resnet50]\n")

@@ -1,9 +1,12 @@
 """Several processes logging to one SQLite store at once (what `psn sweep --workers N` does) lose no run and no
 metric. The experiment exists before they start, as the sweep runner arranges."""
+import pytest
 import subprocess
 import sys
 
 from mlflow.tracking import MlflowClient
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 WRITER = """
 import sys

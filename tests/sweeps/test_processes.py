@@ -14,6 +14,8 @@ from mlflow.tracking import MlflowClient
 
 from tests.sweeps.test_run import tiny_base
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 SPEC = """
 name: procs
 base: {base}

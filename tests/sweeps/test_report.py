@@ -109,6 +109,7 @@ def test_by_and_errors(experiment, capsys):
     assert "scattering.bogus" in capsys.readouterr().err
 
 
+@pytest.mark.process
 def test_each_run_counts_once_and_unfinished_runs_are_a_footnote(experiment):
     uri, client, exp = experiment
     # two older FINISHED duplicates of (tight-frame, 100, seed 1) with wild accuracies, a newer one that counts,

@@ -11,6 +11,8 @@ from mlflow.tracking import MlflowClient
 from parametricSN.cli import main
 from parametricSN.sweeps.runner import TAG_CELL, TAG_SWEEP
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 SPEC = """
 name: tiny-sweep
 base: {base}

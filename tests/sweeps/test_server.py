@@ -13,6 +13,8 @@ from mlflow.tracking import MlflowClient
 from parametricSN.cli import main
 from tests.sweeps.test_run import tiny_base
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -69,7 +71,7 @@ def test_sweep_and_report_through_a_tracking_server(server, tmp_path, fmnist_roo
     assert list(artifacts.rglob("config.yaml")) and not (tmp_path / "mlruns").exists()
     assert main(["sweep", str(spec), "--tracking-uri", url]) == 0  # rerun: the cell is finished
     assert "0 to run" in capsys.readouterr().out
-    assert main(["report", "--experiment", "served", "--tracking-uri", url, "--format", "csv"]) == 0
+    assert main(["report", "--experiment", "served", "--tracking-uri", url, "--format", "csv", "--log"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     acc = run.data.metrics["test_acc"]
     assert lines[1].split(",")[:3] == ["1", f"{acc:.4f}", ""] and lines[1].endswith("50.0,1.0")

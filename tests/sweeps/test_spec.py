@@ -94,6 +94,7 @@ def test_missing_base_is_an_error(tmp_path):
         load_spec(write(tmp_path, "name: x\nbase: conf/nope.yaml\n"))
 
 
+@pytest.mark.process
 def test_sweep_cli_exits_2_with_one_line_before_running(tmp_path):
     (tmp_path / "experiments").mkdir()
     path = write(tmp_path / "experiments", BASE + "grid:\n  train.epochs: [1, two]\n")
@@ -104,6 +105,7 @@ def test_sweep_cli_exits_2_with_one_line_before_running(tmp_path):
     assert not (tmp_path / "mlruns").exists()  # nothing ran, no store was created
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("spec", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_spec_dry_runs(spec, capsys):
     assert main(["sweep", str(spec), "--dry-run"]) == 0
@@ -125,12 +127,14 @@ def test_shipped_specs_cover_the_paper_families():
     assert protocol == (1000, 500, 0.13)
 
 
+@pytest.mark.process
 def test_only_selects_cells(capsys):
     assert main(["sweep", str(REPO / "experiments" / "cifar10-linear.yaml"), "--dry-run",
                  "--only", "dataset.train_sample_num=100", "--only", "scattering.learnable=true"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("20 runs")
 
 
+@pytest.mark.process
 def test_ray_options_need_the_ray_launcher(capsys):
     assert main(["sweep", str(SHIPPED[0]), "--address", "auto"]) == 2
     assert "--launcher ray" in capsys.readouterr().err

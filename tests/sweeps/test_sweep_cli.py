@@ -11,6 +11,8 @@ from parametricSN.sweeps.cli import _values
 from parametricSN.sweeps.spec import load_spec
 from parametricSN.sweeps.status import totals_line
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 SPEC = """
 name: args
 base: conf/tiny.yaml

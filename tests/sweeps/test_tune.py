@@ -77,6 +77,7 @@ def _interrupt_after(cmd, lines: int):
     return proc.returncode, "".join(out) + rest, err
 
 
+@pytest.mark.process
 def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_path, mlflow_uri):
     spec, out = _spec(tmp_path), tmp_path / "out"
     cmd = [sys.executable, "-m", "parametricSN", "tune", str(spec), "--tracking-uri", mlflow_uri, "--output", str(out),

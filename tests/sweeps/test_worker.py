@@ -1,5 +1,6 @@
 """A worker process that dies without reporting (OOM kill, segfault): its runs come back FAILED with the exit
 status, the pool replaces it, and the runner closes the MLflow run it left RUNNING."""
+import pytest
 import sys
 
 from mlflow.tracking import MlflowClient
@@ -9,6 +10,7 @@ from parametricSN.sweeps.launchers import execute, launch_local
 from parametricSN.sweeps.worker import DONE_LINE, RESULT_PREFIX
 
 
+@pytest.mark.process
 def test_a_dead_worker_reports_every_missing_run_failed(tmp_path):
     # a stand-in interpreter that reports the first run, then dies with status 137 (as when OOM-killed)
     fake = tmp_path / "python"
@@ -33,6 +35,7 @@ def test_the_orphaned_run_is_closed_failed_with_the_error(mlflow_uri):
     assert client.get_run(other.info.run_id).info.status == "RUNNING"
 
 
+@pytest.mark.process
 def test_the_pool_reuses_a_worker_and_replaces_one_that_crashed(tmp_path):
     # a stand-in worker: answers each task line with one result, until a task asks it to die (status 137)
     fake = tmp_path / "python"

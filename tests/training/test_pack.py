@@ -128,6 +128,7 @@ def test_what_cannot_be_packed_is_one_clear_error(fmnist_root):
                    [RecordingLogger()] * 2)
 
 
+@pytest.mark.process
 def test_psn_train_seeds_packs_them_in_a_real_process(tmp_path, fmnist_root, mlflow_uri):
     path = tmp_path / "run.yaml"
     path.write_text(tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1").to_yaml())

@@ -2,6 +2,7 @@
 command; progress lines at test epochs and every ``log.every`` seconds off a terminal, a bar on one; the final
 line; ``--quiet``. In-process with a recording logger, then one real ``psn train`` piped to a file, killed with
 SIGKILL after an epoch past its checkpoint and resumed: each epoch is in the run's metric history once."""
+import pytest
 import io
 import signal
 import subprocess
@@ -86,6 +87,7 @@ def test_a_failed_run_closes_the_bar_and_leaves_the_error_to_the_caller(fmnist_r
     assert inner.ended == "FAILED" and progress._bar is None and "finished" not in out.getvalue()
 
 
+@pytest.mark.process
 def test_psn_train_piped_to_a_file_then_killed_and_resumed_logs_each_epoch_once(tmp_path, fmnist_root, mlflow_uri,
                                                                                 capsys):
     # a step schedule, so that train.epochs may change on resume; checkpoints every 3 epochs
