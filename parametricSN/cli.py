@@ -26,15 +26,11 @@ from typing import Optional, Sequence
 
 from parametricSN.allocator import retain_freed_memory
 from parametricSN.config import ConfigError, load_config
-from parametricSN.data import DatasetError
 from parametricSN.deformation import cli as deform_cli
 from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
-from parametricSN.commands import resume_command
-from parametricSN.tracking import MlflowLogger, TrackingError, prepare_resume_runs
-from parametricSN.training import CheckpointError, train, train_pack
-from parametricSN.training.divergence import DivergenceError
-from parametricSN.training.interrupt import RunInterrupted, Terminated, graceful_stop
-from parametricSN.training.progress import with_progress
+
+# Building the parser and loading a config import neither torch nor MLflow (``psn --help`` answers at once); each
+# command imports what it uses when it runs.
 
 
 def _add_config_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -54,6 +50,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           "that may change, e.g. train.epochs=20)")
     if not args.resume and not args.config:
         raise ConfigError("psn train needs -c CONFIG (a new run) or --resume RUN_ID")
+    from parametricSN.commands import resume_command
+    from parametricSN.tracking import MlflowLogger, prepare_resume_runs
+    from parametricSN.training import train, train_pack
+    from parametricSN.training.interrupt import RunInterrupted, Terminated, graceful_stop
+    from parametricSN.training.progress import with_progress
+
     with graceful_stop():
         if args.resume:  # a pack member's id resumes its whole pack
             cfgs, state, loggers = prepare_resume_runs(args.resume, args.overrides)
@@ -141,15 +143,38 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             # libraries' deprecation notices (SQLAlchemy inside MLflow, ...) are for developers, not CLI users
             warnings.simplefilter("ignore", DeprecationWarning)
             return args.func(args)
-    except (DatasetError, CheckpointError) as exc:  # before ConfigError: DatasetError is one of its subclasses
+    except (Exception, KeyboardInterrupt) as exc:
+        status = _report(exc)
+        if status is None:
+            raise
+        return status
+
+
+def _loaded(*names: str) -> tuple[type, ...]:
+    """The classes ``module:Class`` of ``names`` whose modules are imported. The error classes of the commands live
+    in modules that import torch or MLflow, which ``psn --help`` must not import; an exception of a class whose
+    module was never imported cannot have been raised, so the others need not be checked."""
+    classes = []
+    for name in names:
+        module, _, cls = name.partition(":")
+        if module in sys.modules:
+            classes.append(getattr(sys.modules[module], cls))
+    return tuple(classes)
+
+
+def _report(exc: BaseException) -> Optional[int]:
+    """Print the one line that reports ``exc`` and return the exit status; None for an exception that is a bug
+    (its traceback is printed)."""
+    if isinstance(exc, _loaded("parametricSN.data.splits:DatasetError",  # before ConfigError: a subclass of it
+                               "parametricSN.training.checkpoint:CheckpointError",
+                               "parametricSN.tracking.preflight:TrackingError")):
         return _error(f"psn: {exc}", 1)
-    except ConfigError as exc:
+    if isinstance(exc, ConfigError):
         return _error(f"psn: config error: {exc}", 2)
-    except TrackingError as exc:
-        return _error(f"psn: {exc}", 1)
-    except DivergenceError as exc:
+    if isinstance(exc, _loaded("parametricSN.training.divergence:DivergenceError")):
         return _error(f"psn: run {exc.run_id or '(untracked)'} {exc}; the run is marked FAILED", 1)
-    except (RunInterrupted, Terminated) as exc:
+    if isinstance(exc, _loaded("parametricSN.training.interrupt:RunInterrupted",
+                               "parametricSN.training.interrupt:Terminated")):
         runs = getattr(exc, "runs", 1)
         if exc.run_id and runs > 1:
             return _error(f"psn: pack of {runs} runs (run {exc.run_id} and the others) {exc}; its {runs} runs are "
@@ -158,8 +183,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _error(f"psn: run {exc.run_id} {exc}; the run is marked KILLED; resume it with: "
                           f"{getattr(exc, 'resume', '')}", 128 + exc.signum)
         return _error(f"psn: {exc}; no run was started", 128 + exc.signum)
-    except KeyboardInterrupt:  # before a run existed (config loading, imports)
+    if isinstance(exc, KeyboardInterrupt):  # before a run existed (config loading, imports)
         return _error("psn: interrupted; no run was started", 128 + signal.SIGINT)
+    return None
 
 
 MAX_ERROR = 1500  # characters: a backstop (values are already cut where they are named, see config_yaml.shown)

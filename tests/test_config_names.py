@@ -3,9 +3,7 @@ import pytest
 import subprocess
 import sys
 
-import parametricSN.data  # noqa: F401  (every registry, as psn imports them)
-import parametricSN.models  # noqa: F401
-import parametricSN.training  # noqa: F401
+import parametricSN.training.run  # noqa: F401  (every registry, as psn train imports them)
 from parametricSN import config
 from parametricSN.config_names import BUILTIN_CHOICES, HEADS
 from parametricSN.models import available_heads

@@ -9,17 +9,21 @@ Datasets (``dataset.name``): ``cifar``, ``fashion_mnist``, ``kth``, ``covidx``, 
     for epoch in range(cfg.train.epochs):
         loaders.set_epoch(epoch)
         for images, labels in loaders.train: ...
+
+The registry, the splits and the dataset modules (numpy and Pillow, no torch) are imported here, so that every
+dataset is registered before any lookup; the other names (torch, torchvision) load on first use (see
+:mod:`parametricSN._lazy`).
 """
-from parametricSN.data.datasets import EpochSampler, SubsetDataset
-from parametricSN.data.loaders import Loaders, build_datasets, build_loaders, read_splits
+from parametricSN._lazy import lazy_package
 from parametricSN.data.registry import DatasetSpec, available_datasets, dataset_spec, register_dataset
 from parametricSN.data.splits import DatasetError, Split
-from parametricSN.data.subsets import balanced_subset, derive_seed
-from parametricSN.data.transforms import Cutout, build_transform
 
 # Importing a dataset module registers it.
-from parametricSN.data import cifar, covidx, fashion_mnist, imagefolder, kth  # noqa: F401,E402  (registration)
+from parametricSN.data import cifar, covidx, fashion_mnist, imagefolder, kth  # noqa: F401  (registration)
 
-__all__ = ["build_loaders", "build_datasets", "read_splits", "Loaders", "Split", "SubsetDataset", "EpochSampler",
-           "DatasetError", "DatasetSpec", "available_datasets", "balanced_subset", "dataset_spec", "derive_seed",
-           "build_transform", "Cutout", "register_dataset"]
+__all__ = lazy_package(__name__, {
+    "EpochSampler": "datasets", "SubsetDataset": "datasets",
+    "Loaders": "loaders", "build_datasets": "loaders", "build_loaders": "loaders", "read_splits": "loaders",
+    "balanced_subset": "subsets", "derive_seed": "subsets",
+    "Cutout": "transforms", "build_transform": "transforms",
+}) + ["DatasetError", "DatasetSpec", "Split", "available_datasets", "dataset_spec", "register_dataset"]

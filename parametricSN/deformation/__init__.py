@@ -7,15 +7,17 @@
 
 ``warps`` (the deformations, pure functions), ``metrics`` (relative distance, baseline, D, G, R), ``evaluate``
 (representations × deformations × strengths -> CSV rows), ``figures``, ``sources`` (models and images),
-``record`` (the MLflow run), ``cli`` (``psn deform``).
+``record`` (the MLflow run), ``cli`` (``psn deform``), ``options`` (the choices its options offer). The names
+load on first use (see :mod:`parametricSN._lazy`): ``psn deform --help`` imports neither torch nor MLflow.
 """
-from parametricSN.deformation.evaluate import COLUMNS, Row, evaluate, evaluate_representation, write_csv
-from parametricSN.deformation.metrics import (baseline, matched_noise, median_squared_distance, relative_distances,
-                                              relative_stability)
-from parametricSN.deformation.warps import (KINDS, deform, diffeo_sup_gradient, diffeo_tau, random_displacement,
-                                            sampling_grid, strengths, temperature_range, typical_displacement)
+from parametricSN._lazy import lazy_package
 
-__all__ = ["COLUMNS", "KINDS", "Row", "baseline", "deform", "diffeo_sup_gradient", "diffeo_tau", "evaluate",
-           "evaluate_representation", "matched_noise", "median_squared_distance", "random_displacement",
-           "relative_distances", "relative_stability", "sampling_grid", "strengths", "temperature_range",
-           "typical_displacement", "write_csv"]
+__all__ = lazy_package(__name__, {
+    "COLUMNS": "evaluate", "Row": "evaluate", "evaluate": "evaluate", "evaluate_representation": "evaluate",
+    "write_csv": "evaluate",
+    "baseline": "metrics", "matched_noise": "metrics", "median_squared_distance": "metrics",
+    "relative_distances": "metrics", "relative_stability": "metrics",
+    "KINDS": "options", "deform": "warps", "diffeo_sup_gradient": "warps", "diffeo_tau": "warps",
+    "random_displacement": "warps", "sampling_grid": "warps", "strengths": "warps", "temperature_range": "warps",
+    "typical_displacement": "warps",
+})

@@ -13,16 +13,11 @@ import os
 import sys
 from pathlib import Path
 
-from mlflow.exceptions import MlflowException
-from tqdm import tqdm
+from parametricSN.config import ConfigError
+from parametricSN.deformation.options import DEFAULT_CUTOFF, EXPERIMENT, FIXED, KINDS, LAYERS, PADDINGS
 
-from parametricSN.deformation.evaluate import evaluate, write_csv
-from parametricSN.deformation.figures import deformation_figure
-from parametricSN.deformation.record import EXPERIMENT, log_evaluation
-from parametricSN.deformation.sources import (FIXED, LAYERS, ConfigError, ModelFileError, dataset_key, load_images,
-                                              load_sources, reference_config, resolve_device, to_pixels)
-from parametricSN.deformation.warps import DEFAULT_CUTOFF, KINDS, PADDINGS, strengths
-from parametricSN.viz.render import figure_to_png
+# The parser imports only the options above: every ``psn`` call builds it. What ``run`` uses (torch, MLflow) is
+# imported when it runs.
 
 CSV_NAME = "deformation.csv"
 
@@ -79,6 +74,8 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _check_ranges(kinds: list[str], levels: int, shape: tuple[int, int], cutoff: int) -> None:
+    from parametricSN.deformation.warps import strengths
+
     for kind in kinds:
         try:
             strengths(kind, levels, shape, cutoff)
@@ -88,6 +85,11 @@ def _check_ranges(kinds: list[str], levels: int, shape: tuple[int, int], cutoff:
 
 def _write_outputs(out: Path, rows: list, examples: dict, kinds: list[str], cfg) -> list[Path]:
     """The CSV and one PNG per deformation (example images shown in the pixel range of ``cfg``'s dataset)."""
+    from parametricSN.deformation.evaluate import write_csv
+    from parametricSN.deformation.figures import deformation_figure
+    from parametricSN.deformation.sources import to_pixels
+    from parametricSN.viz.render import figure_to_png
+
     out.mkdir(parents=True, exist_ok=True)
     files = [write_csv(rows, out / CSV_NAME)]
     for kind in kinds:
@@ -100,6 +102,14 @@ def _write_outputs(out: Path, rows: list, examples: dict, kinds: list[str], cfg)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlflow.exceptions import MlflowException
+    from tqdm import tqdm
+
+    from parametricSN.deformation.evaluate import evaluate
+    from parametricSN.deformation.record import log_evaluation
+    from parametricSN.deformation.sources import (ModelFileError, dataset_key, load_images, load_sources,
+                                                  reference_config, resolve_device)
+
     _check(args)
     # our own bar reports progress; MLflow's per-download bars would interleave with it and with error lines
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

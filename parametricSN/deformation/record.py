@@ -10,11 +10,10 @@ from typing import Any, Optional, Sequence
 
 from mlflow.entities import Param, RunStatus
 
+from parametricSN.deformation.options import EXPERIMENT
 from parametricSN.tracking.mlflow_logger import MAX_PARAM_LENGTH, MAX_PARAMS_PER_BATCH, MAX_TAG_LENGTH
 from parametricSN.tracking.store import client_for, default_artifact_location, get_or_create_experiment, \
     resolve_tracking_uri
-
-EXPERIMENT = "deformation"
 
 
 def log_evaluation(files: Sequence[Path], runs: Sequence[str], params: dict[str, Any],

@@ -27,12 +27,10 @@ from torch import Tensor, nn
 
 from parametricSN.config import Config, ConfigError, load_config
 from parametricSN.data import DatasetError, build_datasets
+from parametricSN.deformation.options import FIXED, LAYERS
 from parametricSN.scattering import ParametricScattering2D
 from parametricSN.tracking import ModelFileError, load_model_with_config, resolve_tracking_uri
 from parametricSN.training import resolve_device
-
-FIXED = ("tight-frame", "random")
-LAYERS = ("scattering", "logits")
 
 __all__ = ["FIXED", "LAYERS", "ConfigError", "DatasetError", "ModelFileError", "Source", "load_images",
            "load_sources", "reference_config", "resolve_device", "to_pixels"]

@@ -33,12 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-KINDS = ("rotation", "translation", "scaling", "shear", "diffeo", "random-diffeo")
+from parametricSN.deformation.options import DEFAULT_CUTOFF, KINDS, PADDINGS
+
 UNITS = {"rotation": "angle (degrees)", "translation": "shift (pixels, both axes)",
          "scaling": "magnification − 1", "shear": "shear angle (degrees)", "diffeo": "sup‖∇τ‖",
          "random-diffeo": "temperature T"}
-PADDINGS = ("reflection", "zeros", "border")
-DEFAULT_CUTOFF = 3
 MAX_ROTATION = 10.0  # degrees, the original project's range
 MAX_SHEAR = 10.0  # degrees, the original project's range
 MAX_TRANSLATION_FRACTION = 0.1  # of the image side, the original project's range

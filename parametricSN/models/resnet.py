@@ -13,20 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-import torchvision
 from torch import nn
 
 from parametricSN.config import ConfigError, ModelConfig
 from parametricSN.models.layers import GlobalAvgPool
 from parametricSN.models.registry import register_head
 
+if TYPE_CHECKING:
+    import torchvision
+
 SMALL_INPUT = 64  # below this side length the ImageNet stem (÷4) would leave too little to the stages (÷8)
 
 
 def resnet50_for(in_shape: tuple[int, int, int], num_classes: int) -> torchvision.models.ResNet:
     """A randomly initialised torchvision ResNet-50 with its stem adapted to ``in_shape`` (see module docstring)."""
+    # Imported here, when the head is built: torchvision.models costs seconds (it pulls in torch._dynamo), and
+    # registering the head must not make every run pay it.
+    import torchvision.models
+
     c, h, w = in_shape
     net = torchvision.models.resnet50(weights=None, num_classes=num_classes)
     if min(h, w) < SMALL_INPUT:

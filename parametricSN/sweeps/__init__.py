@@ -5,9 +5,13 @@
     cells = spec.cells()              # every run, validated, with its cell hash
     run_sweep(spec, cells, launcher="local", workers=2)
     print(report("cifar10-linear"))
-"""
-from parametricSN.sweeps.report import report
-from parametricSN.sweeps.runner import run_sweep
-from parametricSN.sweeps.spec import Cell, Published, SpecError, SweepSpec, cell_hash, load_spec
 
-__all__ = ["Cell", "Published", "SpecError", "SweepSpec", "cell_hash", "load_spec", "report", "run_sweep"]
+The names load on first use (see :mod:`parametricSN._lazy`): ``psn sweep --help`` imports no MLflow.
+"""
+from parametricSN._lazy import lazy_package
+
+__all__ = lazy_package(__name__, {
+    "report": "report", "run_sweep": "runner",
+    "Cell": "spec", "Published": "spec", "SpecError": "spec", "SweepSpec": "spec", "cell_hash": "spec",
+    "load_spec": "spec",
+})

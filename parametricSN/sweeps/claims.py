@@ -3,7 +3,8 @@
 - **Heartbeat.** While a worker trains a run it sets the run's tag ``psn.heartbeat`` (unix seconds) every
   :func:`heartbeat_seconds` (30 s; ``$PSN_HEARTBEAT_SECONDS``). A RUNNING run is *alive* while its heartbeat
   (or, for a run without one, its start time) is younger than the sweep's ``--heartbeat-timeout`` (default
-  :data:`DEFAULT_TIMEOUT`); otherwise it is *dead* (its worker was SIGKILLed, its node lost, the power cut).
+  :data:`parametricSN.sweeps.options.DEFAULT_TIMEOUT`); otherwise it is *dead* (its worker was SIGKILLed, its
+  node lost, the power cut).
 - **Dead runs** are closed FAILED with the reason (:func:`close_dead`), tagged ``psn.lost``, and their cell runs
   again; the new run continues from the newest checkpoint of the cell's last KILLED or lost run
   (:func:`resume_state`), with the earlier epochs' metrics copied into it and the tag ``psn.resumed_from``.
@@ -27,7 +28,6 @@ from parametricSN.tracking.store import retry_locked
 
 TAG_CELL, TAG_HEARTBEAT, TAG_LOST, TAG_RESUMED = "psn.cell", "psn.heartbeat", "psn.lost", "psn.resumed_from"
 ERROR_TAG = "error"
-DEFAULT_TIMEOUT = 180.0
 
 
 class ClaimLost(Exception):

@@ -14,7 +14,7 @@ import sys
 
 from parametricSN.commands import sweep_command
 from parametricSN.config import parse_override
-from parametricSN.sweeps.claims import DEFAULT_TIMEOUT
+from parametricSN.sweeps.options import DEFAULT_TIMEOUT
 from parametricSN.sweeps.spec import Cell, SpecError, load_spec, param_text, same_value
 
 

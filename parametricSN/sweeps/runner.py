@@ -27,6 +27,7 @@ from mlflow.entities import RunStatus
 
 from parametricSN.naming import sweep_run_name
 from parametricSN.sweeps import claims
+from parametricSN.sweeps.options import DEFAULT_TIMEOUT
 from parametricSN.commands import report_command
 from parametricSN.sweeps.spec import Cell, SweepSpec
 from parametricSN.sweeps.status import totals_line
@@ -159,7 +160,7 @@ class _Signals:
 def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", workers: int = 1,
               address: Optional[str] = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
               out: Optional[TextIO] = None, err: Optional[TextIO] = None, pack: int = 1,
-              threads_per_run: Optional[int] = None, heartbeat_timeout: float = claims.DEFAULT_TIMEOUT,
+              threads_per_run: Optional[int] = None, heartbeat_timeout: float = DEFAULT_TIMEOUT,
               status_every: float = 300.0, again: str = "") -> int:
     """Run every cell without a FINISHED or live run; print one line per finished run, totals every
     ``status_every`` seconds and a summary. Returns 0 when every run finished, 1 otherwise (each failed run

@@ -203,8 +203,11 @@ def serve(tasks: TextIO, results: TextIO, threads: Optional[int]) -> int:
     """Train the tasks of ``tasks`` (JSON lines) until end of file or a stop signal."""
     import torch
 
-    import parametricSN.tracking  # noqa: F401 - imported before the first task arrives, not during it
+    # what a task uses (MLflow, the training loop) is imported before the first task arrives, not during it (the
+    # packages import their names lazily: name them)
     from parametricSN.sweeps.claims import Heartbeat
+    from parametricSN.tracking import MlflowLogger  # noqa: F401
+    from parametricSN.training import train, train_pack  # noqa: F401
     from parametricSN.training import interrupt
 
     if threads:

@@ -3,23 +3,23 @@
 ``train(cfg, logger) -> RunResult(run_id, test_acc, history)`` runs one experiment. This package never imports
 MLflow nor ``parametricSN.tracking``: it reports through the :class:`Logger` protocol, which the tracking package
 implements and installs as the default (``parametricSN.train(cfg)`` supplies it).
-"""
-from parametricSN.training.checkpoint import CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
-from parametricSN.training.determinism import (deterministic_mode, resolve_device, rng_state, seed_everything,
-                                               set_rng_state)
-from parametricSN.training.divergence import DivergenceError
-from parametricSN.training.filter_report import FilterReport
-from parametricSN.training.logger import Logger, NullLogger, set_default_logger
-from parametricSN.training.loop import EpochHook, Member, Trainee, evaluate, fit, train_epoch
-from parametricSN.training.losses import build_loss, cosine_loss, cross_entropy_loss
-from parametricSN.training.optim import Schedule, build_optimizer, build_schedule, optimizer_steps_per_epoch
-from parametricSN.training.run import RunResult, train
-from parametricSN.training.pack import train_pack
 
-__all__ = [
-    "CheckpointError", "DivergenceError", "EpochHook", "FilterReport", "Logger", "Member", "NullLogger", "RunResult",
-    "Schedule", "build_loss", "build_optimizer", "build_schedule", "cosine_loss", "cross_entropy_loss",
-    "deterministic_mode", "evaluate", "fit", "load_checkpoint", "optimizer_steps_per_epoch", "resolve_device",
-    "restore_checkpoint", "rng_state", "save_checkpoint", "seed_everything", "set_default_logger", "set_rng_state",
-    "Trainee", "train", "train_epoch", "train_pack",
-]
+The names below load on first use (see :mod:`parametricSN._lazy`): ``parametricSN.training.interrupt`` imports no
+torch.
+"""
+from parametricSN._lazy import lazy_package
+
+__all__ = lazy_package(__name__, {
+    "CheckpointError": "checkpoint", "load_checkpoint": "checkpoint", "restore_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "deterministic_mode": "determinism", "resolve_device": "determinism", "rng_state": "determinism",
+    "seed_everything": "determinism", "set_rng_state": "determinism",
+    "DivergenceError": "divergence",
+    "FilterReport": "filter_report",
+    "Logger": "logger", "NullLogger": "logger", "set_default_logger": "logger",
+    "EpochHook": "loop", "Member": "loop", "Trainee": "loop", "evaluate": "loop", "fit": "loop", "train_epoch": "loop",
+    "build_loss": "losses", "cosine_loss": "losses", "cross_entropy_loss": "losses",
+    "Schedule": "optim", "build_optimizer": "optim", "build_schedule": "optim", "optimizer_steps_per_epoch": "optim",
+    "RunResult": "run", "train": "run",
+    "train_pack": "pack",
+})

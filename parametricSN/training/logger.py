@@ -10,11 +10,12 @@ provides it: importing ``parametricSN.tracking`` installs MLflow's (``parametric
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional, Protocol, runtime_checkable
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, runtime_checkable
 
 from parametricSN.config import Config
+
+if TYPE_CHECKING:  # annotations only: importing the logger interface imports no torch
+    from torch import nn
 
 
 @runtime_checkable

@@ -6,13 +6,13 @@
     fig = littlewood_paley_figure(bank_littlewood_paley(S))        # the frame's Σ|ψ̂|² + |φ̂|², A and B
     rec = FilterAnimation(kind="fourier", L=S.L); rec.add_frame(S.filters(), "epoch 0"); rec.save_gif(path)
 
-Everything uses ``matplotlib.figure.Figure`` on the Agg canvas (never pyplot's global state) and Pillow.
+Everything uses ``matplotlib.figure.Figure`` on the Agg canvas (never pyplot's global state) and Pillow. The names
+load on first use (see :mod:`parametricSN._lazy`).
 """
-from parametricSN.viz.animation import FilterAnimation
-from parametricSN.viz.filters import KINDS, filter_figure, panel_images
-from parametricSN.viz.frames import littlewood_paley_figure
-from parametricSN.viz.params import filter_params_figure
-from parametricSN.viz.render import figure_to_image, figure_to_png, new_figure
+from parametricSN._lazy import lazy_package
 
-__all__ = ["filter_figure", "filter_params_figure", "FilterAnimation", "figure_to_png", "figure_to_image",
-           "panel_images", "new_figure", "KINDS", "littlewood_paley_figure"]
+__all__ = lazy_package(__name__, {
+    "FilterAnimation": "animation", "KINDS": "filters", "filter_figure": "filters", "panel_images": "filters",
+    "littlewood_paley_figure": "frames", "filter_params_figure": "params", "figure_to_image": "render",
+    "figure_to_png": "render", "new_figure": "render",
+})

@@ -1,0 +1,4 @@
+"""Defaults of ``psn sweep``'s options that the modules implementing them share, in a module that imports nothing
+(the parser is built by every ``psn`` call; those modules import MLflow)."""
+
+DEFAULT_TIMEOUT = 180.0  # seconds: a RUNNING run whose heartbeat is older is dead (see claims)
