@@ -8,6 +8,7 @@ to ``autoaugment``) and writes JSON.
 
     python benchmarks/augment.py [--images 1000] [--repeats 5] [--out FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,18 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {augment:<18} {sec:7.3f} s   {sec / ref:5.2f} x autoaugment")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"seconds_per_1000": results, "images": args.images, "repeats": args.repeats,
-                               "torch": torch.__version__, "machine": platform.platform()}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "seconds_per_1000": results,
+                "images": args.images,
+                "repeats": args.repeats,
+                "torch": torch.__version__,
+                "machine": platform.platform(),
+            },
+            indent=2,
+        )
+    )
     return results
 
 

@@ -18,6 +18,7 @@ mostly fixed cost (launches on a GPU).
                               [--device cpu] [--out benchmarks/results/pack.json]
     python benchmarks/pack.py --n 2 --epochs 1 --width 1     # smoke run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,7 @@ from parametricSN.config import load_config  # noqa: E402
 from parametricSN.data import build_loaders  # noqa: E402
 from parametricSN.models import build_model  # noqa: E402
 from parametricSN.models.packed import pack_models  # noqa: E402
-from parametricSN.training import (build_loss, build_optimizer, build_schedule, seed_everything,  # noqa: E402
-                                   train_epoch)
+from parametricSN.training import build_loss, build_optimizer, build_schedule, seed_everything, train_epoch  # noqa: E402
 from parametricSN.training.loop import train_members  # noqa: E402
 
 
@@ -58,11 +58,22 @@ def timed(fn, dev: torch.device) -> float:
 def bench_head(root: Path, head: str, width: int, n: int, epochs: int, device: str) -> dict:
     dev = torch.device(device)
     widen = [f"model.width={width}"] if head == "cnn" else []  # the linear head has no width
-    cfgs = [load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", f"model.name={head}",
-                                 *widen, f"general.device={device}",
-                                 # each epoch runs twice per side (with data, compute only): twice the steps
-                                 f"train.epochs={2 * (epochs + 1)}",
-                                 f"general.seed={seed}"]) for seed in range(n)]
+    cfgs = [
+        load_config(
+            CONFIG,
+            [
+                f"dataset.root={root}",
+                "dataset.download=false",
+                f"model.name={head}",
+                *widen,
+                f"general.device={device}",
+                # each epoch runs twice per side (with data, compute only): twice the steps
+                f"train.epochs={2 * (epochs + 1)}",
+                f"general.seed={seed}",
+            ],
+        )
+        for seed in range(n)
+    ]
     cfg = cfgs[0]
     loaders = [build_loaders(c) for c in cfgs]
     members = []
@@ -82,22 +93,42 @@ def bench_head(root: Path, head: str, width: int, n: int, epochs: int, device: s
         for lo in loaders:
             lo.set_epoch(epoch)
         pre = [Fixed(lo.train) for lo in loaders]
-        seq = timed(lambda: [train_epoch(m, lo.train, o, s, loss_fn, dev)
-                             for m, lo, o, s in zip(singles, loaders, single_opt, single_sched)], dev)
-        pk = timed(lambda: train_members(packed, [lo.train for lo in loaders], pack_opt, pack_sched, loss_fn, dev,
-                                         stacked=True), dev)
-        seq_c = timed(lambda: [train_epoch(m, b, o, s, loss_fn, dev)
-                               for m, b, o, s in zip(singles, pre, single_opt, single_sched)], dev)
+        seq = timed(
+            lambda: [
+                train_epoch(m, lo.train, o, s, loss_fn, dev)
+                for m, lo, o, s in zip(singles, loaders, single_opt, single_sched)
+            ],
+            dev,
+        )
+        pk = timed(
+            lambda: train_members(
+                packed, [lo.train for lo in loaders], pack_opt, pack_sched, loss_fn, dev, stacked=True
+            ),
+            dev,
+        )
+        seq_c = timed(
+            lambda: [
+                train_epoch(m, b, o, s, loss_fn, dev) for m, b, o, s in zip(singles, pre, single_opt, single_sched)
+            ],
+            dev,
+        )
         pk_c = timed(lambda: train_members(packed, pre, pack_opt, pack_sched, loss_fn, dev, stacked=True), dev)
         if epoch > 1:
             for key, value in zip(times, (seq, pk, seq_c, pk_c)):
                 times[key].append(value)
     med = {k: statistics.median(v) for k, v in times.items()}
     bound = ideal_pack_bound(copy.deepcopy(members[0]).to(dev), [b[0] for b in pre], loss_fn, dev)
-    return {"head": head, "width": width if head == "cnn" else None, "n": n,
-            "params_per_member": sum(p.numel() for p in members[0].parameters()), **med,
-            "speedup": med["sequential"] / med["packed"],
-            "speedup_compute": med["sequential_compute"] / med["packed_compute"], **bound, "epoch_times": times}
+    return {
+        "head": head,
+        "width": width if head == "cnn" else None,
+        "n": n,
+        "params_per_member": sum(p.numel() for p in members[0].parameters()),
+        **med,
+        "speedup": med["sequential"] / med["packed"],
+        "speedup_compute": med["sequential_compute"] / med["packed_compute"],
+        **bound,
+        "epoch_times": times,
+    }
 
 
 def ideal_pack_bound(model: torch.nn.Module, batches: list, loss_fn, dev: torch.device, repeat: int = 3) -> dict:
@@ -117,8 +148,11 @@ def ideal_pack_bound(model: torch.nn.Module, batches: list, loss_fn, dev: torch.
     for _ in range(repeat + 1):  # the first round warms up
         best["one"] = min(best["one"], timed(lambda: step(x1, y1), dev))
         best["all"] = min(best["all"], timed(lambda: step(xn, yn), dev))
-    return {"step_one_batch": best["one"], "step_n_batches": best["all"],
-            "ideal_bound": len(batches) * best["one"] / best["all"]}
+    return {
+        "step_one_batch": best["one"],
+        "step_n_batches": best["all"],
+        "ideal_bound": len(batches) * best["one"] / best["all"],
+    }
 
 
 def main() -> None:
@@ -136,18 +170,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="psn-bench-") as tmp:
         write_synthetic_cifar(Path(tmp), train_per_class=10, test_images=10)
         rows = [bench_head(Path(tmp), h, args.width, args.n, args.epochs, args.device) for h in args.heads]
-    print(f"packed vs sequential, N={args.n} seeds of the 100-sample CIFAR cell (synthetic data, autoaugment, "
-          f"batch 128, learnable scattering J=2 L=8), device={args.device}, threads={args.threads}, "
-          f"torch {torch.__version__}")
-    print(f"{'model':<12} {'N x single s/ep':>16} {'pack s/ep':>10} {'speed-up':>9} "
-          f"{'compute: N x single':>20} {'pack':>8} {'speed-up':>9} {'bound':>7}")
+    print(
+        f"packed vs sequential, N={args.n} seeds of the 100-sample CIFAR cell (synthetic data, autoaugment, "
+        f"batch 128, learnable scattering J=2 L=8), device={args.device}, threads={args.threads}, "
+        f"torch {torch.__version__}"
+    )
+    print(
+        f"{'model':<12} {'N x single s/ep':>16} {'pack s/ep':>10} {'speed-up':>9} "
+        f"{'compute: N x single':>20} {'pack':>8} {'speed-up':>9} {'bound':>7}"
+    )
     for r in rows:
         name = "LS+" + (f"cnn k={r['width']}" if r["head"] == "cnn" else r["head"])
-        print(f"{name:<12} {r['sequential']:>16.3f} {r['packed']:>10.3f} {r['speedup']:>8.2f}x "
-              f"{r['sequential_compute']:>20.3f} {r['packed_compute']:>8.3f} {r['speedup_compute']:>8.2f}x "
-              f"{r['ideal_bound']:>6.2f}x")
-    print("bound: N x (one member's fwd+bwd on its batch) / (fwd+bwd on the N batches at once): the most any pack "
-          "can gain here")
+        print(
+            f"{name:<12} {r['sequential']:>16.3f} {r['packed']:>10.3f} {r['speedup']:>8.2f}x "
+            f"{r['sequential_compute']:>20.3f} {r['packed_compute']:>8.3f} {r['speedup_compute']:>8.2f}x "
+            f"{r['ideal_bound']:>6.2f}x"
+        )
+    print(
+        "bound: N x (one member's fwd+bwd on its batch) / (fwd+bwd on the N batches at once): the most any pack "
+        "can gain here"
+    )
     write_results(args, rows)
 
 

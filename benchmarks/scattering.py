@@ -16,6 +16,7 @@ core (``scattering2d``) under ``torch.compile`` (compile time reported apart).
     python benchmarks/scattering.py [--batch 128] [--threads 2] [--J 2 3] [--device cpu] [--compile] [--out FILE]
     python benchmarks/scattering.py --batch 8 --J 2 --repeat 2        # smoke run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,8 @@ from pathlib import Path
 import torch
 from torch.overrides import TorchFunctionMode
 
-from parametricSN.allocator import retain_freed_memory
 import parametricSN.scattering.layer as layer_module
+from parametricSN.allocator import retain_freed_memory
 from parametricSN.scattering import ParametricScattering2D
 
 FFT_MODULE = torch.fft.fft2.__module__  # "torch._C._fft": where every torch.fft function lives
@@ -60,14 +61,16 @@ def time_pair(fns: dict, device: str, repeat: int) -> dict:
 
 
 def make_layer(J: int, backend: str, learnable: bool, device: str) -> ParametricScattering2D:
-    return ParametricScattering2D(J=J, shape=(32, 32), L=8, max_order=2, init="tight-frame",
-                                  learnable=learnable, backend=backend).to(device)
+    return ParametricScattering2D(
+        J=J, shape=(32, 32), L=8, max_order=2, init="tight-frame", learnable=learnable, backend=backend
+    ).to(device)
 
 
 def step_fn(layer: ParametricScattering2D, x: torch.Tensor):
     def step():
         layer.zero_grad(set_to_none=True)
         layer(x).square().mean().backward()
+
     return step
 
 
@@ -132,6 +135,7 @@ def fft_replay(calls: list[tuple], device: str):
         torch.autograd.backward(outs, grads)
         for x in inputs:
             x.grad = None
+
     return replay
 
 
@@ -154,8 +158,7 @@ def fft_summary(calls: list[tuple]) -> list[str]:
     return [f"{n} x {what}" for what, n in counts.most_common()]
 
 
-def run(Js: list[int], batch: int, device: str, repeat: int, threads: int, compile_core: bool = False
-        ) -> list[dict]:
+def run(Js: list[int], batch: int, device: str, repeat: int, threads: int, compile_core: bool = False) -> list[dict]:
     rows = []
     x = torch.randn(batch, 3, 32, 32, device=device)
     backends = ("fast", "kymatio")
@@ -191,21 +194,29 @@ def run(Js: list[int], batch: int, device: str, repeat: int, threads: int, compi
 def print_table(rows: list[dict]) -> None:
     print(f"{'J':>2} {'measure':<22} {'fast':>12} {'kymatio':>12} {'kymatio/fast':>13}")
     for r in rows:
-        for name, unit, scale in (("forward_fixed", "ms", 1e3), ("step_learnable", "ms", 1e3),
-                                  ("peak_mem_mib", "MiB", 1.0)):
+        for name, unit, scale in (
+            ("forward_fixed", "ms", 1e3),
+            ("step_learnable", "ms", 1e3),
+            ("peak_mem_mib", "MiB", 1.0),
+        ):
             f, k = r[f"{name}_fast"], r[f"{name}_kymatio"]
-            print(f"{r['J']:>2} {name + ' (' + unit + ')':<22} {f * scale:>12.1f} {k * scale:>12.1f} "
-                  f"{k / f:>12.2f}x")
+            print(f"{r['J']:>2} {name + ' (' + unit + ')':<22} {f * scale:>12.1f} {k * scale:>12.1f} {k / f:>12.2f}x")
         f, k = r["fft_floor_fast"], r["fft_floor_kymatio"]
         print(f"{r['J']:>2} {'FFT floor (ms)':<22} {f * 1e3:>12.1f} {k * 1e3:>12.1f} {k / f:>12.2f}x")
-        print(f"{r['J']:>2} {'step / own FFT floor':<22} {r['step_learnable_fast'] / f:>11.2f}x "
-              f"{r['step_learnable_kymatio'] / k:>11.2f}x")
-        print(f"{r['J']:>2} {'step / fast FFT floor':<22} {r['step_learnable_fast'] / f:>11.2f}x "
-              f"{r['step_learnable_kymatio'] / f:>11.2f}x")
+        print(
+            f"{r['J']:>2} {'step / own FFT floor':<22} {r['step_learnable_fast'] / f:>11.2f}x "
+            f"{r['step_learnable_kymatio'] / k:>11.2f}x"
+        )
+        print(
+            f"{r['J']:>2} {'step / fast FFT floor':<22} {r['step_learnable_fast'] / f:>11.2f}x "
+            f"{r['step_learnable_kymatio'] / f:>11.2f}x"
+        )
         if "step_compiled" in r:
             c = r["step_compiled"]
-            print(f"{r['J']:>2} {'compiled step (ms)':<22} {c * 1e3:>12.1f}   = {c / f:.2f}x floor, "
-                  f"{r['step_learnable_fast'] / c:.2f}x eager (compile {r['compile_s']:.0f} s)")
+            print(
+                f"{r['J']:>2} {'compiled step (ms)':<22} {c * 1e3:>12.1f}   = {c / f:.2f}x floor, "
+                f"{r['step_learnable_fast'] / c:.2f}x eager (compile {r['compile_s']:.0f} s)"
+            )
         print(f"{r['J']:>2} {'filter_regen (ms)':<22} {r['filter_regen'] * 1e3:>12.2f}")
         print(f"{r['J']:>2} {'filter_regen f+b (ms)':<22} {r['filter_regen_fwd_bwd'] * 1e3:>12.2f}")
 
@@ -223,13 +234,20 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"allocator tuned as psn does (parametricSN.allocator): {retain_freed_memory()}")
     rows = run(args.J, args.batch, args.device, args.repeat, args.threads, args.compile)
-    print(f"input {args.batch} x 3 x 32 x 32, L=8, max_order=2, device={args.device}, threads={args.threads}, "
-          f"torch {torch.__version__}")
+    print(
+        f"input {args.batch} x 3 x 32 x 32, L=8, max_order=2, device={args.device}, threads={args.threads}, "
+        f"torch {torch.__version__}"
+    )
     print_table(rows)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads,
-            "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+    meta = {
+        "torch": torch.__version__,
+        "device": args.device,
+        "threads": args.threads,
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+    }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"wrote {out}")
 

@@ -16,6 +16,7 @@ For each command it also reports which heavy modules the process imported (``-X 
 The training row needs Fashion-MNIST (Debian's ``dataset-fashion-mnist`` under /usr/share/datasets/fashion-mnist,
 or ``--fmnist-root``); without it that row is left out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,10 +48,19 @@ def commands(fmnist_root: Path, store: Path) -> dict[str, list[str]]:
     }
     if fmnist_root.is_dir():
         cmds["psn train (tiny, 1 epoch)"] = [
-            *PSN, "train", "-c", str(ROOT / "conf" / "fashion_mnist.yaml"), "--quiet",
-            f"dataset.root={fmnist_root}", "dataset.train_sample_num=100", "dataset.test_sample_num=100",
-            "train.epochs=1", "viz.figures=false", "train.save_model=false",
-            f"mlflow.tracking_uri=sqlite:///{store}"]
+            *PSN,
+            "train",
+            "-c",
+            str(ROOT / "conf" / "fashion_mnist.yaml"),
+            "--quiet",
+            f"dataset.root={fmnist_root}",
+            "dataset.train_sample_num=100",
+            "dataset.test_sample_num=100",
+            "train.epochs=1",
+            "viz.figures=false",
+            "train.save_model=false",
+            f"mlflow.tracking_uri=sqlite:///{store}",
+        ]
     return cmds
 
 
@@ -65,8 +75,7 @@ def run_once(cmd: list[str], env: dict[str, str]) -> float:
 
 def heavy_imports(cmd: list[str], env: dict[str, str]) -> list[str]:
     """The heavy top-level modules one run of ``cmd`` imports (from ``-X importtime``)."""
-    proc = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], cwd=ROOT, env=env, capture_output=True,
-                          text=True)
+    proc = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], cwd=ROOT, env=env, capture_output=True, text=True)
     names = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     return [m for m in HEAVY if m in names]
 
@@ -82,13 +91,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="psn-startup-") as tmp:
         for name, cmd in commands(args.fmnist_root, Path(tmp) / "store.db").items():
             times = [run_once(cmd, env) for _ in range(args.repeat)]
-            rows.append({"command": name, "median_s": statistics.median(times), "min_s": min(times),
-                         "heavy_imports": heavy_imports(cmd, env)})
-            print(f"{name:38s} {rows[-1]['median_s']:6.2f} s (min {rows[-1]['min_s']:.2f})  "
-                  f"imports: {', '.join(rows[-1]['heavy_imports']) or '-'}", flush=True)
+            rows.append(
+                {
+                    "command": name,
+                    "median_s": statistics.median(times),
+                    "min_s": min(times),
+                    "heavy_imports": heavy_imports(cmd, env),
+                }
+            )
+            print(
+                f"{name:38s} {rows[-1]['median_s']:6.2f} s (min {rows[-1]['min_s']:.2f})  "
+                f"imports: {', '.join(rows[-1]['heavy_imports']) or '-'}",
+                flush=True,
+            )
     if args.out:
-        args.out.write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(),
-                                        "repeat": args.repeat, "rows": rows}, indent=2))
+        args.out.write_text(
+            json.dumps(
+                {"machine": platform.platform(), "cpus": os.cpu_count(), "repeat": args.repeat, "rows": rows}, indent=2
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ another checkout's package (e.g. main, for the "before" numbers: both use only `
                                [--overhead-runs 12] [--repo PATH] [--out FILE.json]
     python benchmarks/sweep.py --runs 2 --epochs 1 --samples 100 --overhead-runs 2     # a quick check
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,13 @@ def sweep(folder: Path, repo: Path, root: str, samples: int, epochs: int, runs: 
     uri = f"sqlite:///{folder}/store.db"
     env = {**os.environ, "PYTHONPATH": str(repo)}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "parametricSN", "sweep", str(spec), "--workers", str(workers),
-                           "--tracking-uri", uri], env=env, cwd=folder, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "parametricSN", "sweep", str(spec), "--workers", str(workers), "--tracking-uri", uri],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"sweep failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -74,20 +80,26 @@ def main() -> None:
     result: dict = {"machine": platform.platform(), "cpus": os.cpu_count(), "repo": str(args.repo)}
     with tempfile.TemporaryDirectory(prefix="psn-bench-sweep-") as tmp:
         if "workers" in which:
-            rows = [sweep(Path(tmp) / f"w{w}", args.repo, args.root, args.samples, args.epochs, args.runs, w)
-                    for w in (1, 2)]
+            rows = [
+                sweep(Path(tmp) / f"w{w}", args.repo, args.root, args.samples, args.epochs, args.runs, w)
+                for w in (1, 2)
+            ]
             result["workers"] = rows
             print(f"(a) {args.runs} runs, {args.samples} images, linear, {args.epochs} epochs:")
             for r in rows:
-                print(f"    --workers {r['workers']}: {r['wall_s']:.1f} s wall, runs "
-                      f"{sum(r['run_s']) / max(1, len(r['run_s'])):.1f} s each")
+                print(
+                    f"    --workers {r['workers']}: {r['wall_s']:.1f} s wall, runs "
+                    f"{sum(r['run_s']) / max(1, len(r['run_s'])):.1f} s each"
+                )
             print(f"    workers 2 / workers 1 wall time: {rows[1]['wall_s'] / rows[0]['wall_s']:.2f}")
         if "overhead" in which:
             r = sweep(Path(tmp) / "overhead", args.repo, args.root, 100, 2, args.overhead_runs, 1)
             r["overhead_per_run_s"] = round((r["wall_s"] - sum(r["run_s"])) / max(1, r["runs"]), 2)
             result["overhead"] = r
-            print(f"(b) {r['runs']} tiny runs, --workers 1: {r['wall_s']:.1f} s wall, {sum(r['run_s']):.1f} s in "
-                  f"the runs: {r['overhead_per_run_s']:.2f} s overhead per run")
+            print(
+                f"(b) {r['runs']} tiny runs, --workers 1: {r['wall_s']:.1f} s wall, {sum(r['run_s']):.1f} s in "
+                f"the runs: {r['overhead_per_run_s']:.2f} s overhead per run"
+            )
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
 

@@ -12,6 +12,7 @@ one) and the relative stability R = D/G (median over the strengths > 0; lower is
 
 A tiny check that it runs: ``--train 20 --test 100 --epochs 1 --num-images 10 --levels 2``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,24 +30,57 @@ def run_cell(weight: float, seed: int, args: argparse.Namespace, uri: str) -> di
     from parametricSN import train
     from parametricSN.config import load_config
 
-    cfg = load_config(CONFIG, [f"dataset.root={args.data_root}", f"dataset.train_sample_num={args.train}",
-                               f"dataset.test_sample_num={args.test}", f"train.epochs={args.epochs}",
-                               f"train.test_every={args.epochs}", f"scattering.tightness={weight}",
-                               f"general.seed={seed}", f"mlflow.tracking_uri={uri}", "general.device=cpu",
-                               "mlflow.experiment_name=tightness", "viz.figures=false"])
+    cfg = load_config(
+        CONFIG,
+        [
+            f"dataset.root={args.data_root}",
+            f"dataset.train_sample_num={args.train}",
+            f"dataset.test_sample_num={args.test}",
+            f"train.epochs={args.epochs}",
+            f"train.test_every={args.epochs}",
+            f"scattering.tightness={weight}",
+            f"general.seed={seed}",
+            f"mlflow.tracking_uri={uri}",
+            "general.device=cpu",
+            "mlflow.experiment_name=tightness",
+            "viz.figures=false",
+        ],
+    )
     result = train(cfg)
     last = result.history[-1]
-    return {"weight": weight, "seed": seed, "run_id": result.run_id, "test_acc": result.test_acc,
-            **{k: last[k] for k in ("frame_A", "frame_B", "frame_distance")}}
+    return {
+        "weight": weight,
+        "seed": seed,
+        "run_id": result.run_id,
+        "test_acc": result.test_acc,
+        **{k: last[k] for k in ("frame_A", "frame_B", "frame_distance")},
+    }
 
 
 def stability(rows: list[dict], args: argparse.Namespace, uri: str, out: Path) -> dict[str, float]:
     """Median R over the strengths > 0 per run id, from ``psn deform``'s CSV."""
     from parametricSN.cli import main
 
-    code = main(["deform", *(r["run_id"] for r in rows), "--tracking-uri", uri, "--deformations", "random-diffeo",
-                 "--num-images", str(args.num_images), "--levels", str(args.levels), "--output", str(out),
-                 "--device", "cpu", "--data-root", args.data_root])
+    code = main(
+        [
+            "deform",
+            *(r["run_id"] for r in rows),
+            "--tracking-uri",
+            uri,
+            "--deformations",
+            "random-diffeo",
+            "--num-images",
+            str(args.num_images),
+            "--levels",
+            str(args.levels),
+            "--output",
+            str(out),
+            "--device",
+            "cpu",
+            "--data-root",
+            args.data_root,
+        ]
+    )
     if code:
         raise SystemExit(f"psn deform failed (exit {code})")
     R: dict[str, list[float]] = {}
@@ -77,8 +111,10 @@ def main() -> None:
         uri = f"sqlite:///{store}/store.db"
         rows = [run_cell(w, s, args, uri) for w in args.weights for s in args.seeds]
         R = stability(rows, args, uri, store / "deform")
-    print(f"\nFashion-MNIST, {args.train} training images, {args.epochs} epochs, linear head, learnable tight-frame "
-          f"J=2 L=8; mean over seeds {args.seeds}")
+    print(
+        f"\nFashion-MNIST, {args.train} training images, {args.epochs} epochs, linear head, learnable tight-frame "
+        f"J=2 L=8; mean over seeds {args.seeds}"
+    )
     print(f"{'tightness':>10} {'test_acc':>9} {'frame_A':>8} {'frame_B':>8} {'distance':>10} {'R (median)':>11}")
     for w in args.weights:
         cell = [r for r in rows if r["weight"] == w]
@@ -87,8 +123,10 @@ def main() -> None:
             return statistics.fmean(r[key] for r in cell)
 
         r_mean = statistics.fmean(R[r["run_id"]] for r in cell)
-        print(f"{w:>10g} {mean('test_acc'):>9.2f} {mean('frame_A'):>8.4f} {mean('frame_B'):>8.4f} "
-              f"{mean('frame_distance'):>10.2e} {r_mean:>11.3f}")
+        print(
+            f"{w:>10g} {mean('test_acc'):>9.2f} {mean('frame_A'):>8.4f} {mean('frame_B'):>8.4f} "
+            f"{mean('frame_distance'):>10.2e} {r_mean:>11.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ pass amortised over the cell's ``train.epochs``). ``--heads`` without ``s+ll`` s
 The packed-vs-sequential comparison is ``benchmarks/pack.py``; the FFT floor of a scattering step is in
 ``benchmarks/scattering.py``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,8 +81,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev: torch.device, logger, report: FilterReport,
-                  epoch: int) -> dict[str, float]:
+def profile_epoch(
+    model, loaders, optimizer, schedule, loss_fn, dev: torch.device, logger, report: FilterReport, epoch: int
+) -> dict[str, float]:
     """Seconds of one training epoch spent in each phase but evaluation (see the module docstring)."""
     spent = dict.fromkeys(PHASES[:-1], 0.0)
 
@@ -144,17 +146,28 @@ def timed_training(cfg, dev: torch.device, epochs: int) -> tuple:
     times = []
     for epoch in range(1, epochs + 2):
         loaders.set_epoch(epoch)
-        times.append(_timed(lambda: train_epoch(model, loaders.train, optimizer, schedule, loss_fn, dev,
-                                                cfg.train.accum_steps), dev))
+        times.append(
+            _timed(
+                lambda: train_epoch(model, loaders.train, optimizer, schedule, loss_fn, dev, cfg.train.accum_steps), dev
+            )
+        )
     return loaders, model, optimizer, schedule, loss_fn, times
 
 
-def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int, device: str,
-               logger=None) -> dict:
+def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int, device: str, logger=None) -> dict:
     widen = [f"model.width={width}"] if head == "cnn" else []  # the linear head has no width
-    cfg = load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", f"model.name={head}", *widen,
-                               f"train.epochs={2 * epochs + 1}", f"dataset.test_sample_num={test_images}",
-                               f"general.device={device}"])
+    cfg = load_config(
+        CONFIG,
+        [
+            f"dataset.root={root}",
+            "dataset.download=false",
+            f"model.name={head}",
+            *widen,
+            f"train.epochs={2 * epochs + 1}",
+            f"dataset.test_sample_num={test_images}",
+            f"general.device={device}",
+        ],
+    )
     dev = torch.device(device)
     loaders, model, optimizer, schedule, loss_fn, times = timed_training(cfg, dev, epochs)
     evaluate(model, [next(iter(loaders.test))], loss_fn, dev)  # warm-up batch
@@ -167,25 +180,43 @@ def bench_head(root: Path, head: str, width: int, epochs: int, test_images: int,
     if logger is not None:
         logger.start_run(cfg)
         report = FilterReport(model, cfg)
-        laps = [profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev, logger, report, e)
-                for e in range(epochs + 2, 2 * epochs + 2)]
+        laps = [
+            profile_epoch(model, loaders, optimizer, schedule, loss_fn, dev, logger, report, e)
+            for e in range(epochs + 2, 2 * epochs + 2)
+        ]
         logger.end_run()
         phases = {k: statistics.median(lap[k] for lap in laps) for k in PHASES[:-1]}
         phases["evaluation"] = test_s / len(loaders.test_indices) * FULL_TEST_SET / cfg.train.test_every
-    return {"head": head, "width": width if head == "cnn" else None, "phases": phases,
-            "params": sum(p.numel() for p in model.parameters()),
-            "train_images": len(loaders.train_indices), "batch": cfg.dataset.train_batch_size,
-            "sec_per_epoch": statistics.median(times[1:]), "epoch_times": times[1:],
-            "test_images": len(loaders.test_indices), "test_images_per_s": len(loaders.test_indices) / test_s}
+    return {
+        "head": head,
+        "width": width if head == "cnn" else None,
+        "phases": phases,
+        "params": sum(p.numel() for p in model.parameters()),
+        "train_images": len(loaders.train_indices),
+        "batch": cfg.dataset.train_batch_size,
+        "sec_per_epoch": statistics.median(times[1:]),
+        "epoch_times": times[1:],
+        "test_images": len(loaders.test_indices),
+        "test_images_per_s": len(loaders.test_indices) / test_s,
+    }
 
 
 def bench_fixed_linear(root: Path, epochs: int, test_images: int, device: str) -> dict:
     """The S+LL cell (fixed scattering + linear head): seconds per training epoch, and per epoch with the
     evaluation amortised, without and with the cached coefficients (see the module docstring)."""
     cell = load_config(CONFIG)  # the cell's own epochs and test period, for the amortisation
-    cfg = load_config(CONFIG, [f"dataset.root={root}", "dataset.download=false", "model.name=linear",
-                               "scattering.learnable=false", f"train.epochs={epochs + 1}",
-                               f"dataset.test_sample_num={test_images}", f"general.device={device}"])
+    cfg = load_config(
+        CONFIG,
+        [
+            f"dataset.root={root}",
+            "dataset.download=false",
+            "model.name=linear",
+            "scattering.learnable=false",
+            f"train.epochs={epochs + 1}",
+            f"dataset.test_sample_num={test_images}",
+            f"general.device={device}",
+        ],
+    )
     dev = torch.device(device)
     loaders, model, optimizer, schedule, loss_fn, times = timed_training(cfg, dev, epochs)
     evaluate(model, [next(iter(loaders.test))], loss_fn, dev)  # warm-up batch
@@ -195,20 +226,32 @@ def bench_fixed_linear(root: Path, epochs: int, test_images: int, device: str) -
     first = _timed(lambda: evaluate(*cache.inputs(loaders.test), loss_fn, dev), dev) * scale  # scatters + caches
     head = _timed(lambda: evaluate(*cache.inputs(loaders.test), loss_fn, dev), dev) * scale
     train_s, every = statistics.median(times[1:]), cell.train.test_every
-    return {"cell": "S+LL", "train_images": len(loaders.train_indices), "sec_per_epoch": train_s,
-            "test_every": every, "cell_epochs": cell.train.epochs, "eval_uncached_s": uncached,
-            "eval_first_cached_s": first, "eval_cached_s": head,
-            "epoch_amortised_before_s": train_s + uncached / every,
-            "epoch_amortised_after_s": train_s + head / every + (first - head) / cell.train.epochs}
+    return {
+        "cell": "S+LL",
+        "train_images": len(loaders.train_indices),
+        "sec_per_epoch": train_s,
+        "test_every": every,
+        "cell_epochs": cell.train.epochs,
+        "eval_uncached_s": uncached,
+        "eval_first_cached_s": first,
+        "eval_cached_s": head,
+        "epoch_amortised_before_s": train_s + uncached / every,
+        "epoch_amortised_after_s": train_s + head / every + (first - head) / cell.train.epochs,
+    }
 
 
 def write_results(args: argparse.Namespace, rows: list[dict]) -> None:
     """``{"meta": machine and settings, "rows": rows}`` as JSON to ``args.out``."""
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "device": args.device, "threads": args.threads,
-            "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-            "epochs_timed": args.epochs}
+    meta = {
+        "torch": torch.__version__,
+        "device": args.device,
+        "threads": args.threads,
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "epochs_timed": args.epochs,
+    }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"wrote {out}")
 
@@ -218,9 +261,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per head (after one warm-up)")
     parser.add_argument("--test-images", type=int, default=1000)
     parser.add_argument("--width", type=int, default=8, help="cnn widening factor k")
-    parser.add_argument("--heads", nargs="+", default=["linear", "cnn", "s+ll"],
-                        help="linear / cnn: learnable scattering + that head; s+ll: fixed scattering + linear, "
-                             "evaluation with and without cached coefficients")
+    parser.add_argument(
+        "--heads",
+        nargs="+",
+        default=["linear", "cnn", "s+ll"],
+        help="linear / cnn: learnable scattering + that head; s+ll: fixed scattering + linear, "
+        "evaluation with and without cached coefficients",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="benchmarks/results/train.json")
@@ -232,12 +279,18 @@ def main() -> None:
 
         write_synthetic_cifar(Path(tmp), train_per_class=10, test_images=args.test_images)
         logger = MlflowLogger(f"sqlite:///{tmp}/store.db", "bench", artifact_location=f"{tmp}/artifacts")
-        rows = [bench_head(Path(tmp), h, args.width, args.epochs, args.test_images, args.device, logger)
-                for h in args.heads if h != "s+ll"]
-        fixed = (bench_fixed_linear(Path(tmp), args.epochs, args.test_images, args.device)
-                 if "s+ll" in args.heads else None)
-    print(f"100-sample CIFAR protocol (synthetic data, paper AutoAugment, batch 128, learnable scattering J=2 L=8), "
-          f"device={args.device}, threads={args.threads}, torch {torch.__version__}")
+        rows = [
+            bench_head(Path(tmp), h, args.width, args.epochs, args.test_images, args.device, logger)
+            for h in args.heads
+            if h != "s+ll"
+        ]
+        fixed = (
+            bench_fixed_linear(Path(tmp), args.epochs, args.test_images, args.device) if "s+ll" in args.heads else None
+        )
+    print(
+        f"100-sample CIFAR protocol (synthetic data, paper AutoAugment, batch 128, learnable scattering J=2 L=8), "
+        f"device={args.device}, threads={args.threads}, torch {torch.__version__}"
+    )
     print(f"{'model':<12} {'params':>12} {'s/epoch':>10} {'test img/s':>12}")
     for r in rows:
         name = "LS+" + (f"cnn k={r['width']}" if r["head"] == "cnn" else r["head"])
@@ -251,13 +304,19 @@ def main() -> None:
         print(f"{'':<12} " + " ".join(f"{r['phases'][p] / total:>10.0%}" for p in PHASES))
     if fixed is not None:
         f = fixed
-        print(f"\nS+LL: epoch with evaluation amortised (10000 test images every {f['test_every']} epochs, "
-              f"{f['cell_epochs']} epochs; s)")
-        print(f"{'train epoch':>12} {'eval before':>12} {'eval cached':>12} {'1st (cache)':>12} "
-              f"{'epoch before':>13} {'epoch after':>12}")
-        print(f"{f['sec_per_epoch']:>12.3f} {f['eval_uncached_s']:>12.3f} {f['eval_cached_s']:>12.3f} "
-              f"{f['eval_first_cached_s']:>12.3f} {f['epoch_amortised_before_s']:>13.3f} "
-              f"{f['epoch_amortised_after_s']:>12.3f}")
+        print(
+            f"\nS+LL: epoch with evaluation amortised (10000 test images every {f['test_every']} epochs, "
+            f"{f['cell_epochs']} epochs; s)"
+        )
+        print(
+            f"{'train epoch':>12} {'eval before':>12} {'eval cached':>12} {'1st (cache)':>12} "
+            f"{'epoch before':>13} {'epoch after':>12}"
+        )
+        print(
+            f"{f['sec_per_epoch']:>12.3f} {f['eval_uncached_s']:>12.3f} {f['eval_cached_s']:>12.3f} "
+            f"{f['eval_first_cached_s']:>12.3f} {f['epoch_amortised_before_s']:>13.3f} "
+            f"{f['epoch_amortised_after_s']:>12.3f}"
+        )
         rows.append(fixed)
     write_results(args, rows)
 

@@ -35,14 +35,15 @@ To try your own head, register it before the runs start (or put it in parametric
         c, h, w = in_shape
         return nn.Sequential(nn.BatchNorm2d(c), nn.Flatten(), nn.Linear(c * h * w, num_classes))
 """
+
 from __future__ import annotations
 
 import argparse
 import statistics
 from pathlib import Path
 
-from parametricSN.config import load_config
 from parametricSN import train
+from parametricSN.config import load_config
 from parametricSN.sweeps import load_spec
 
 SPEC = load_spec(Path(__file__).resolve().parent.parent / "experiments" / "cifar10-100sample-challenge.yaml")
@@ -65,14 +66,16 @@ def main(argv: list[str] | None = None) -> list[float]:
         parser.error(f"--seeds must be between 1 and {len(SEEDS)}")
     head = [f"model.name={args.head}"] if args.head else []
     accuracies = []
-    for seed in SEEDS[:args.seeds]:
+    for seed in SEEDS[: args.seeds]:
         cfg = load_config(args.config, [*PROTOCOL, *head, f"general.seed={seed}", *args.overrides])
         result = train(cfg)
         accuracies.append(result.test_acc)
         print(f"seed {seed}: test_acc {result.test_acc:.2f} % (run {result.run_id})", flush=True)
     spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-    print(f"100-sample CIFAR-10, {len(accuracies)} seeds: {statistics.mean(accuracies):.2f} ± {spread:.2f} % "
-          f"(published: {PUBLISHED.mean:.2f} ± {PUBLISHED.std:.2f} %)")
+    print(
+        f"100-sample CIFAR-10, {len(accuracies)} seeds: {statistics.mean(accuracies):.2f} ± {spread:.2f} % "
+        f"(published: {PUBLISHED.mean:.2f} ± {PUBLISHED.std:.2f} %)"
+    )
     return accuracies
 
 

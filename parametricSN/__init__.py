@@ -6,6 +6,7 @@ figures and animation); ``config`` holds the typed schema; ``fileformat`` the ve
 and saved models. ``parametricSN.train(cfg)`` trains one config and logs it to MLflow;
 ``parametricSN.train_pack(cfgs)`` trains configs that differ only in their seed as one packed model.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,12 +6,14 @@ A package's ``__init__`` calls :func:`lazy_package` with a table ``public name -
 module ``__getattr__``, here on the package's module class). Submodules are imported as usual
 (``from parametricSN.training import interrupt``).
 """
+
 from __future__ import annotations
 
 import importlib
 import sys
 import types
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 class LazyPackage(types.ModuleType):
@@ -31,8 +33,11 @@ class LazyPackage(types.ModuleType):
         # The import system binds a submodule to its package's attribute when it first loads it. Where a public
         # name is also the name of the submodule that defines it (``sweeps.report``, the function in
         # ``sweeps/report.py``), the package's attribute stays the public name, as an eager ``__init__`` left it.
-        if (isinstance(value, types.ModuleType) and self._exports.get(name) == name
-                and value.__name__ == f"{self.__name__}.{name}"):
+        if (
+            isinstance(value, types.ModuleType)
+            and self._exports.get(name) == name
+            and value.__name__ == f"{self.__name__}.{name}"
+        ):
             value = getattr(value, name)
         super().__setattr__(name, value)
 

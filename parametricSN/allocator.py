@@ -14,6 +14,7 @@ left to the user.
 The process keeps its peak heap resident instead of returning it between steps. Set ``PSN_RETAIN_FREED_MEMORY=0``
 to leave the allocator alone. Other C libraries than glibc (macOS, musl) are left alone as well.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -23,7 +24,7 @@ import os
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # the largest mmap threshold glibc accepts on 64-bit systems
-TRIM_NEVER = 2 ** 31 - 1  # mallopt takes an int: the largest one
+TRIM_NEVER = 2**31 - 1  # mallopt takes an int: the largest one
 
 _applied = False
 

@@ -14,6 +14,7 @@ a missing or malformed dataset or checkpoint, an unusable tracking store and a d
 SIGINT (Ctrl-C) and SIGTERM finish the current epoch, checkpoint it, and print one line with the run id and
 the command that resumes it (status 128 + the signal number). Warnings print as ``psn: warning: ...``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,8 @@ import os
 import signal
 import sys
 import warnings
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from parametricSN.allocator import retain_freed_memory
 from parametricSN.config import ConfigError, load_config
@@ -46,8 +48,10 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume and args.config:
-        raise ConfigError("--resume continues a run with its own config; leave -c out (give only the keys "
-                          "that may change, e.g. train.epochs=20)")
+        raise ConfigError(
+            "--resume continues a run with its own config; leave -c out (give only the keys "
+            "that may change, e.g. train.epochs=20)"
+        )
     if not args.resume and not args.config:
         raise ConfigError("psn train needs -c CONFIG (a new run) or --resume RUN_ID")
     from parametricSN.commands import resume_command
@@ -62,17 +66,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
             pack = "members" in state
             seeds = [c.general.seed for c in cfgs]
             if args.seeds and args.seeds != seeds:
-                raise ConfigError(f"--seeds: run {args.resume} continues the seeds {','.join(map(str, seeds))}; "
-                                  "leave --seeds out")
+                raise ConfigError(
+                    f"--seeds: run {args.resume} continues the seeds {','.join(map(str, seeds))}; leave --seeds out"
+                )
         else:
             cfg, state, pack = load_config(args.config, args.overrides), None, bool(args.seeds)
-            cfgs = [dataclasses.replace(cfg, general=dataclasses.replace(cfg.general, seed=s))
-                    for s in args.seeds] if pack else [cfg]
+            cfgs = (
+                [dataclasses.replace(cfg, general=dataclasses.replace(cfg.general, seed=s)) for s in args.seeds]
+                if pack
+                else [cfg]
+            )
             loggers = [MlflowLogger.from_config(c) for c in cfgs]
         try:
             loggers = with_progress(loggers, quiet=args.quiet)
-            results = (train_pack(cfgs, loggers, resume=state) if pack
-                       else [train(cfgs[0], loggers[0], resume=state)])
+            results = train_pack(cfgs, loggers, resume=state) if pack else [train(cfgs[0], loggers[0], resume=state)]
         except (RunInterrupted, Terminated) as exc:
             exc.resume = resume_command(exc.run_id, loggers[0].tracking_uri)  # type: ignore[union-attr]
             raise
@@ -104,16 +111,33 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="psn", description="Learnable parametric scattering networks.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_train = sub.add_parser("train", help="train one configuration and log it to MLflow",
-                             description="Train and test the model a config describes; prints the MLflow run "
-                                         "id and the final test accuracy (in %).")
+    p_train = sub.add_parser(
+        "train",
+        help="train one configuration and log it to MLflow",
+        description="Train and test the model a config describes; prints the MLflow run "
+        "id and the final test accuracy (in %).",
+    )
     _add_config_args(p_train, required=False)
-    p_train.add_argument("--resume", metavar="RUN_ID", help="continue this run from its last checkpoint (keys "
-                         "that cannot change the results, e.g. train.epochs=20, may be given)")
-    p_train.add_argument("--seeds", type=_seed_list, default=None, metavar="S1,S2,...",
-                         help="train the config once per seed, all seeds packed as one model (see train_pack)")
-    p_train.add_argument("-q", "--quiet", action="store_true", help="print only errors and the final line (no "
-                         "run id line, no progress; see log.every for the progress lines' interval)")
+    p_train.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue this run from its last checkpoint (keys "
+        "that cannot change the results, e.g. train.epochs=20, may be given)",
+    )
+    p_train.add_argument(
+        "--seeds",
+        type=_seed_list,
+        default=None,
+        metavar="S1,S2,...",
+        help="train the config once per seed, all seeds packed as one model (see train_pack)",
+    )
+    p_train.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only errors and the final line (no "
+        "run id line, no progress; see log.every for the progress lines' interval)",
+    )
     p_train.set_defaults(func=_cmd_train)
     p_cfg = sub.add_parser("config", help="inspect configs")
     cfg_sub = p_cfg.add_subparsers(dest="config_command", required=True)
@@ -165,23 +189,34 @@ def _loaded(*names: str) -> tuple[type, ...]:
 def _report(exc: BaseException) -> Optional[int]:
     """Print the one line that reports ``exc`` and return the exit status; None for an exception that is a bug
     (its traceback is printed)."""
-    if isinstance(exc, _loaded("parametricSN.data.splits:DatasetError",  # before ConfigError: a subclass of it
-                               "parametricSN.training.checkpoint:CheckpointError",
-                               "parametricSN.tracking.preflight:TrackingError")):
+    if isinstance(
+        exc,
+        _loaded(
+            "parametricSN.data.splits:DatasetError",  # before ConfigError: a subclass of it
+            "parametricSN.training.checkpoint:CheckpointError",
+            "parametricSN.tracking.preflight:TrackingError",
+        ),
+    ):
         return _error(f"psn: {exc}", 1)
     if isinstance(exc, ConfigError):
         return _error(f"psn: config error: {exc}", 2)
     if isinstance(exc, _loaded("parametricSN.training.divergence:DivergenceError")):
         return _error(f"psn: run {exc.run_id or '(untracked)'} {exc}; the run is marked FAILED", 1)
-    if isinstance(exc, _loaded("parametricSN.training.interrupt:RunInterrupted",
-                               "parametricSN.training.interrupt:Terminated")):
+    if isinstance(
+        exc, _loaded("parametricSN.training.interrupt:RunInterrupted", "parametricSN.training.interrupt:Terminated")
+    ):
         runs = getattr(exc, "runs", 1)
         if exc.run_id and runs > 1:
-            return _error(f"psn: pack of {runs} runs (run {exc.run_id} and the others) {exc}; its {runs} runs are "
-                          f"marked KILLED; resume them with: {getattr(exc, 'resume', '')}", 128 + exc.signum)
+            return _error(
+                f"psn: pack of {runs} runs (run {exc.run_id} and the others) {exc}; its {runs} runs are "
+                f"marked KILLED; resume them with: {getattr(exc, 'resume', '')}",
+                128 + exc.signum,
+            )
         if exc.run_id:
-            return _error(f"psn: run {exc.run_id} {exc}; the run is marked KILLED; resume it with: "
-                          f"{getattr(exc, 'resume', '')}", 128 + exc.signum)
+            return _error(
+                f"psn: run {exc.run_id} {exc}; the run is marked KILLED; resume it with: {getattr(exc, 'resume', '')}",
+                128 + exc.signum,
+            )
         return _error(f"psn: {exc}; no run was started", 128 + exc.signum)
     if isinstance(exc, KeyboardInterrupt):  # before a run existed (config loading, imports)
         return _error("psn: interrupted; no run was started", 128 + signal.SIGINT)
@@ -196,9 +231,10 @@ def _error(text: str, status: int) -> int:
     elided, keeping the start, which names what is wrong, and the end, which says what to do); return ``status``."""
     line = " ".join(text.split())
     if len(line) > MAX_ERROR:
-        line = f"{line[:MAX_ERROR * 2 // 3]} ... {line[-(MAX_ERROR // 3):]}"
+        line = f"{line[: MAX_ERROR * 2 // 3]} ... {line[-(MAX_ERROR // 3) :]}"
     print(line, file=sys.stderr, flush=True)
     return status
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,12 +6,14 @@ argument is shell-quoted. The tests run each of them (tests/test_commands.py).
 
 This module imports nothing heavy (no MLflow, no torch): the training loop's progress lines use it too.
 """
+
 from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from parametricSN.config import DEFAULT_TRACKING_URI
 
@@ -28,7 +30,7 @@ def sqlite_path(uri: str) -> Optional[Path]:
     starts with ``/``), or None for other stores."""
     if not uri.startswith(SQLITE):
         return None
-    return Path(uri[len(SQLITE):].split("?", 1)[0])
+    return Path(uri[len(SQLITE) :].split("?", 1)[0])
 
 
 def absolute_uri(uri: Optional[str]) -> str:
@@ -64,8 +66,16 @@ def report_command(experiment: str, uri: Optional[str], spec: Optional[str] = No
     return _line(words)
 
 
-def sweep_command(spec: str, uri: Optional[str], overrides: Sequence[str] = (),
-                  options: Sequence[str] = ()) -> str:
+def sweep_command(spec: str, uri: Optional[str], overrides: Sequence[str] = (), options: Sequence[str] = ()) -> str:
     """``psn sweep SPEC [key=value ...] [options] --tracking-uri URI``: runs (or continues) a sweep."""
-    return _line(["psn", "sweep", str(Path(spec).expanduser().resolve()), *overrides, *options,
-                  "--tracking-uri", absolute_uri(uri)])
+    return _line(
+        [
+            "psn",
+            "sweep",
+            str(Path(spec).expanduser().resolve()),
+            *overrides,
+            *options,
+            "--tracking-uri",
+            absolute_uri(uri),
+        ]
+    )

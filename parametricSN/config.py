@@ -7,6 +7,7 @@ raises :class:`ConfigError` naming the key and what was expected.
 
     cfg = load_config("conf/cifar.yaml", overrides=["scattering.J=3", "train.epochs=10"])
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,16 +18,31 @@ import os
 import sys
 import types
 import typing
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import yaml
 
 from parametricSN.config_names import BUILTIN_CHOICES, HEADS, current_name
-from parametricSN.config_schema import (DEFAULT_DATA_ROOT, DEFAULT_TRACKING_URI, Config, ConfigError,  # noqa: F401
-                                        DatasetConfig, GeneralConfig, MlflowConfig, ModelConfig, OptimConfig,
-                                        ScatteringConfig, TrainConfig, VizConfig, dataset_described, key_facts,
-                                        keys_where, register_dataset_describer)
+from parametricSN.config_schema import (  # noqa: F401
+    DEFAULT_DATA_ROOT,
+    DEFAULT_TRACKING_URI,
+    Config,
+    ConfigError,
+    DatasetConfig,
+    GeneralConfig,
+    MlflowConfig,
+    ModelConfig,
+    OptimConfig,
+    ScatteringConfig,
+    TrainConfig,
+    VizConfig,
+    dataset_described,
+    key_facts,
+    keys_where,
+    register_dataset_describer,
+)
 from parametricSN.config_warnings import warn_no_effect
 from parametricSN.config_yaml import UniqueKeyLoader, shown, yaml_problem
 
@@ -38,7 +54,7 @@ from parametricSN.config_yaml import UniqueKeyLoader, shown, yaml_problem
 ChoiceProvider = Callable[["Config"], Sequence[str]]
 
 _CHOICES: dict[str, ChoiceProvider] = {}
-_CHECKS: dict[str, Callable[["Config"], None]] = {}
+_CHECKS: dict[str, Callable[[Config], None]] = {}
 
 
 def register_choices(key: str, provider: ChoiceProvider) -> None:
@@ -59,7 +75,7 @@ def _bootstrap_choices() -> None:
     _CHOICES["model.name"] = lambda cfg: sorted(HEADS)  # plugin heads add themselves to HEADS
 
 
-def register_check(name: str, check: Callable[["Config"], None]) -> None:
+def register_check(name: str, check: Callable[[Config], None]) -> None:
     """Run ``check(cfg)`` (which raises :class:`ConfigError`) on every validated config, after the choices."""
     _CHECKS[name] = check
 
@@ -139,8 +155,11 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):  # a name like 2024 or 1e3
             return str(value)
-        raise ConfigError(f"{expected}; quote the value to mean text (YAML reads yes/no/on/off/true/false "
-                          f"as booleans)" if isinstance(value, bool) else expected)
+        raise ConfigError(
+            f"{expected}; quote the value to mean text (YAML reads yes/no/on/off/true/false as booleans)"
+            if isinstance(value, bool)
+            else expected
+        )
     if tp is list:
         if isinstance(value, list):
             return value
@@ -209,8 +228,12 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
     (the registered checks and the class counts), for rebuilding a saved model whose data may be gone.
     """
     flat = cfg.flat()
-    _check(all(isinstance(p, str) and p for p in cfg.general.plugins), "general.plugins",
-           "a list of module names or .py files", cfg.general.plugins)
+    _check(
+        all(isinstance(p, str) and p for p in cfg.general.plugins),
+        "general.plugins",
+        "a list of module names or .py files",
+        cfg.general.plugins,
+    )
     import_plugins(cfg.general.plugins)
     for key, provider in _CHOICES.items():
         choices = tuple(provider(cfg))
@@ -218,64 +241,123 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
     for check in _CHECKS.values() if with_data else ():
         check(cfg)
     dev = cfg.general.device
-    _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
-           "general.device", "auto, cpu, cuda or cuda:N", dev)
+    _check(
+        dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
+        "general.device",
+        "auto, cpu, cuda or cuda:N",
+        dev,
+    )
     for key in ("general.num_workers",):
         _check(flat[key] >= 0, key, "an integer >= 0", flat[key])
-    for key in ("scattering.J", "scattering.L", "dataset.train_batch_size", "dataset.test_batch_size",
-                "dataset.height", "dataset.width", "train.epochs", "train.test_every", "train.accum_steps",
-                "model.width", "model.depth", "model.hidden"):
+    for key in (
+        "scattering.J",
+        "scattering.L",
+        "dataset.train_batch_size",
+        "dataset.test_batch_size",
+        "dataset.height",
+        "dataset.width",
+        "train.epochs",
+        "train.test_every",
+        "train.accum_steps",
+        "model.width",
+        "model.depth",
+        "model.hidden",
+    ):
         _check(flat[key] >= 1, key, "an integer >= 1", flat[key])
-    for key in ("train.checkpoint_every", "viz.animation_every", "optim.weight_decay", "optim.momentum",
-                "scattering.tightness", "dataset.val_sample_num"):
+    for key in (
+        "train.checkpoint_every",
+        "viz.animation_every",
+        "optim.weight_decay",
+        "optim.momentum",
+        "scattering.tightness",
+        "dataset.val_sample_num",
+    ):
         _check(flat[key] >= 0, key, "a value >= 0", flat[key])
-    for key in ("optim.lr", "optim.max_lr", "optim.div_factor", "optim.final_div_factor",
-                "scattering.lr_orientation", "scattering.lr_scattering", "optim.gamma"):
+    for key in (
+        "optim.lr",
+        "optim.max_lr",
+        "optim.div_factor",
+        "optim.final_div_factor",
+        "scattering.lr_orientation",
+        "scattering.lr_scattering",
+        "optim.gamma",
+    ):
         _check(flat[key] > 0, key, "a value > 0", flat[key])
     _check(cfg.log.every > 0, "log.every", "a number of seconds > 0", cfg.log.every)
     _check(0 < cfg.optim.pct_start < 1, "optim.pct_start", "a value in (0, 1)", cfg.optim.pct_start)
-    _check(0 <= cfg.optim.base_momentum <= cfg.optim.max_momentum < 1, "optim.base_momentum",
-           "0 <= optim.base_momentum <= optim.max_momentum < 1", (cfg.optim.base_momentum, cfg.optim.max_momentum))
+    _check(
+        0 <= cfg.optim.base_momentum <= cfg.optim.max_momentum < 1,
+        "optim.base_momentum",
+        "0 <= optim.base_momentum <= optim.max_momentum < 1",
+        (cfg.optim.base_momentum, cfg.optim.max_momentum),
+    )
     _check(0 <= cfg.model.dropout < 1, "model.dropout", "a value in [0, 1)", cfg.model.dropout)
     _check(cfg.optim.step_size >= 1, "optim.step_size", "an integer >= 1", cfg.optim.step_size)
-    _check(cfg.optim.T_max is None or cfg.optim.T_max >= 1, "optim.T_max", "null or an integer >= 1",
-           cfg.optim.T_max)
+    _check(cfg.optim.T_max is None or cfg.optim.T_max >= 1, "optim.T_max", "null or an integer >= 1", cfg.optim.T_max)
     ms = cfg.optim.milestones
-    _check(all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in ms)
-           and list(ms) == sorted(set(ms)), "optim.milestones", "increasing integers >= 1", ms)
-    _check(cfg.train.evaluate_test or cfg.dataset.val_sample_num > 0, "train.evaluate_test",
-           "true unless dataset.val_sample_num > 0 (a run evaluates on the test or a validation split)", False)
+    _check(
+        all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in ms) and list(ms) == sorted(set(ms)),
+        "optim.milestones",
+        "increasing integers >= 1",
+        ms,
+    )
+    _check(
+        cfg.train.evaluate_test or cfg.dataset.val_sample_num > 0,
+        "train.evaluate_test",
+        "true unless dataset.val_sample_num > 0 (a run evaluates on the test or a validation split)",
+        False,
+    )
     _check(cfg.scattering.max_order in (1, 2), "scattering.max_order", "1 or 2", cfg.scattering.max_order)
     sc = cfg.scattering
     if sc.second_order_only:
-        _check(sc.max_order == 2 and sc.J >= 2, "scattering.second_order_only",
-               "false unless max_order is 2 and J >= 2 (there are no order-2 paths otherwise)", True)
+        _check(
+            sc.max_order == 2 and sc.J >= 2,
+            "scattering.second_order_only",
+            "false unless max_order is 2 and J >= 2 (there are no order-2 paths otherwise)",
+            True,
+        )
     if sc.architecture == "scattering":
         for key, size in (("dataset.height", cfg.dataset.height), ("dataset.width", cfg.dataset.width)):
-            _check(size % 2 ** sc.J == 0, key, f"a multiple of 2**scattering.J = {2 ** sc.J}", size)
+            _check(size % 2**sc.J == 0, key, f"a multiple of 2**scattering.J = {2**sc.J}", size)
 
     if cfg.dataset.subset == "paper":  # numpy's RandomState, which the paper's selection draws from
-        _check(0 <= cfg.general.seed < 2 ** 32, "general.seed",
-               "an integer in [0, 2**32) with dataset.subset=paper (or use dataset.subset=balanced)", cfg.general.seed)
+        _check(
+            0 <= cfg.general.seed < 2**32,
+            "general.seed",
+            "an integer in [0, 2**32) with dataset.subset=paper (or use dataset.subset=balanced)",
+            cfg.general.seed,
+        )
     for key in ("mlflow.tracking_uri", "mlflow.experiment_name"):
-        _check(flat[key] is None or str(flat[key]).strip() != "", key,
-               "a non-empty name (leave tracking_uri out for the default store)", flat[key])
+        _check(
+            flat[key] is None or str(flat[key]).strip() != "",
+            key,
+            "a non-empty name (leave tracking_uri out for the default store)",
+            flat[key],
+        )
     weights = cfg.model.weights
     if weights is not None and not Path(weights).expanduser().is_file():
-        raise ConfigError(f"model.weights: no file at {weights!r}; give a local state_dict file or "
-                          "model.weights=null for random initialisation")
+        raise ConfigError(
+            f"model.weights: no file at {weights!r}; give a local state_dict file or "
+            "model.weights=null for random initialisation"
+        )
     root = cfg.dataset.root
     if root != DEFAULT_DATA_ROOT and not Path(root).expanduser().exists():
-        raise ConfigError(f"dataset.root: the folder {root!r} does not exist; point dataset.root at the "
-                          f"{cfg.dataset.name} data (see data/README.md) or leave it at {DEFAULT_DATA_ROOT!r}")
+        raise ConfigError(
+            f"dataset.root: the folder {root!r} does not exist; point dataset.root at the "
+            f"{cfg.dataset.name} data (see data/README.md) or leave it at {DEFAULT_DATA_ROOT!r}"
+        )
     if dataset_described() and with_data:  # registered with dataset.name's choices, which were checked above
         n_cls = cfg.num_classes  # for a dataset read from a tree (imagefolder) this looks at the tree
         for key in ("dataset.train_sample_num", "dataset.test_sample_num", "dataset.val_sample_num"):
             n = flat[key]
             if n is None or (key == "dataset.val_sample_num" and n == 0):
                 continue
-            _check(n >= n_cls and n % n_cls == 0, key,
-                   f"a positive multiple of the {n_cls} classes of {cfg.dataset.name} (class-balanced subsets)", n)
+            _check(
+                n >= n_cls and n % n_cls == 0,
+                key,
+                f"a positive multiple of the {n_cls} classes of {cfg.dataset.name} (class-balanced subsets)",
+                n,
+            )
     return cfg
 
 

@@ -6,6 +6,7 @@ which then answer instead (they add what plugins register: ``general.plugins``).
 init is rejected by ``load_config`` alone, whatever the caller imported. tests/test_config_names.py imports every
 registry and checks that it agrees with this module.
 """
+
 from __future__ import annotations
 
 import warnings

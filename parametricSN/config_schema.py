@@ -8,19 +8,22 @@ of their own (:func:`keys_where`):
 - ``resume``: it may change when a run is resumed (:mod:`parametricSN.training.resume`);
 - ``pack``: it may differ between the members of a pack (:mod:`parametricSN.training.pack`).
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import yaml
 
 MISSING: Any = dataclasses.MISSING
 
 
-def key(default: Any = MISSING, *, factory: Any = MISSING, result: bool = True, resume: bool = False,
-        pack: bool = False) -> Any:
+def key(
+    default: Any = MISSING, *, factory: Any = MISSING, result: bool = True, resume: bool = False, pack: bool = False
+) -> Any:
     """A config field with its facts (see the module docstring); defaults: changes results, fixed on resume, equal
     inside a pack."""
     meta = {"result": result, "resume": resume, "pack": pack}
@@ -192,7 +195,7 @@ def register_dataset_describer(describer: DatasetDescriber) -> None:
     _DESCRIBER[:] = [describer]
 
 
-def _describe_dataset(d: "DatasetConfig") -> tuple[int, int]:
+def _describe_dataset(d: DatasetConfig) -> tuple[int, int]:
     if not _DESCRIBER:
         raise RuntimeError("num_classes / in_channels come from the dataset registry: import parametricSN.data")
     return _DESCRIBER[0](d)
@@ -208,8 +211,9 @@ def key_facts() -> dict[str, dict[str, bool]]:
     facts = {}
     for section in dataclasses.fields(Config):
         for f in dataclasses.fields(section.default_factory):  # type: ignore[arg-type]
-            facts[f"{section.name}.{f.name}"] = {k: f.metadata.get(k, d) for k, d in
-                                                 (("result", True), ("resume", False), ("pack", False))}
+            facts[f"{section.name}.{f.name}"] = {
+                k: f.metadata.get(k, d) for k, d in (("result", True), ("resume", False), ("pack", False))
+            }
     return facts
 
 

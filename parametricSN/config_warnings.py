@@ -9,23 +9,41 @@ never warn.
 The rules are one table, :data:`NO_EFFECT`, of ``(key, condition, reason)``: ``condition(cfg)`` is true when
 ``key`` has no effect. Adding a key or an option is one more row.
 """
+
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
-from parametricSN.config_schema import Config
 from parametricSN.config_names import HEAD_MODEL_KEYS, HEADS
+from parametricSN.config_schema import Config
 
 
 class NoEffectWarning(UserWarning):
     """A key the user set has no effect with the chosen options."""
 
 
-SCATTERING_KEYS = ("J", "L", "max_order", "init", "learnable", "parameterization", "lr_orientation",
-                   "lr_scattering", "second_order_only", "backend")
-ONECYCLE_KEYS = ("max_lr", "div_factor", "final_div_factor", "pct_start", "three_phase", "base_momentum",
-                 "max_momentum")
+SCATTERING_KEYS = (
+    "J",
+    "L",
+    "max_order",
+    "init",
+    "learnable",
+    "parameterization",
+    "lr_orientation",
+    "lr_scattering",
+    "second_order_only",
+    "backend",
+)
+ONECYCLE_KEYS = (
+    "max_lr",
+    "div_factor",
+    "final_div_factor",
+    "pct_start",
+    "three_phase",
+    "base_momentum",
+    "max_momentum",
+)
 
 
 def _head_ignores(key: str) -> Callable[[Config], bool]:
@@ -33,14 +51,20 @@ def _head_ignores(key: str) -> Callable[[Config], bool]:
 
 
 def _rows() -> list[tuple[str, Callable[[Config], bool], str]]:
-    sched = lambda *names: (lambda c: c.optim.scheduler not in names)  # noqa: E731 - a table of lambdas
+    sched = lambda *names: lambda c: c.optim.scheduler not in names  # noqa: E731 - a table of lambdas
     rows: list[tuple[str, Callable[[Config], bool], str]] = [
-        ("optim.lr", lambda c: c.optim.scheduler == "onecycle",
-         "the onecycle schedule sets the head's learning rate from optim.max_lr"),
+        (
+            "optim.lr",
+            lambda c: c.optim.scheduler == "onecycle",
+            "the onecycle schedule sets the head's learning rate from optim.max_lr",
+        ),
         ("optim.momentum", lambda c: c.optim.name != "sgd", "only SGD uses momentum"),
-        ("optim.momentum", lambda c: c.optim.scheduler == "onecycle" and c.optim.cycle_momentum,
-         "onecycle with optim.cycle_momentum=true cycles momentum between optim.max_momentum and "
-         "optim.base_momentum"),
+        (
+            "optim.momentum",
+            lambda c: c.optim.scheduler == "onecycle" and c.optim.cycle_momentum,
+            "onecycle with optim.cycle_momentum=true cycles momentum between optim.max_momentum and "
+            "optim.base_momentum",
+        ),
         ("optim.cycle_momentum", sched("onecycle"), "only optim.scheduler=onecycle cycles momentum"),
         ("optim.nesterov", lambda c: c.optim.name != "sgd", "only SGD uses Nesterov momentum"),
         ("optim.T_max", sched("cosine"), "only optim.scheduler=cosine uses it"),
@@ -53,14 +77,31 @@ def _rows() -> list[tuple[str, Callable[[Config], bool], str]]:
         ("viz.animation_every", lambda c: not _learnable(c), "only a learnable scattering is animated"),
     ]
     rows += [(f"optim.{k}", sched("onecycle"), "only optim.scheduler=onecycle uses it") for k in ONECYCLE_KEYS]
-    rows += [(f"optim.{k}", lambda c: c.optim.scheduler == "onecycle" and not c.optim.cycle_momentum,
-              "optim.cycle_momentum is false") for k in ("base_momentum", "max_momentum")]
-    rows += [(f"model.{k}", _head_ignores(k), "the chosen head (model.name) does not use it")
-             for k in HEAD_MODEL_KEYS]
-    rows += [(f"scattering.{k}", lambda c: c.scattering.architecture != "scattering",
-              "scattering.architecture=identity has no scattering layer") for k in SCATTERING_KEYS]
-    rows += [(f"scattering.{k}", lambda c: c.scattering.architecture == "scattering" and not c.scattering.learnable,
-              "the scattering is fixed (scattering.learnable=false)") for k in ("lr_orientation", "lr_scattering")]
+    rows += [
+        (
+            f"optim.{k}",
+            lambda c: c.optim.scheduler == "onecycle" and not c.optim.cycle_momentum,
+            "optim.cycle_momentum is false",
+        )
+        for k in ("base_momentum", "max_momentum")
+    ]
+    rows += [(f"model.{k}", _head_ignores(k), "the chosen head (model.name) does not use it") for k in HEAD_MODEL_KEYS]
+    rows += [
+        (
+            f"scattering.{k}",
+            lambda c: c.scattering.architecture != "scattering",
+            "scattering.architecture=identity has no scattering layer",
+        )
+        for k in SCATTERING_KEYS
+    ]
+    rows += [
+        (
+            f"scattering.{k}",
+            lambda c: c.scattering.architecture == "scattering" and not c.scattering.learnable,
+            "the scattering is fixed (scattering.learnable=false)",
+        )
+        for k in ("lr_orientation", "lr_scattering")
+    ]
     return rows
 
 

@@ -1,4 +1,5 @@
 """Strict YAML reading for configs: duplicate keys are errors, and YAML errors fit on one line."""
+
 from __future__ import annotations
 
 import reprlib
@@ -30,10 +31,12 @@ class UniqueKeyLoader(yaml.SafeLoader):
                 hash(key)
             except TypeError:  # a list or mapping as a key (``? [a, b]``)
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"a key must be a name, got {shown(key)}", key_node.start_mark) from None
+                    None, None, f"a key must be a name, got {shown(key)}", key_node.start_mark
+                ) from None
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {shown(key)}; keep one of them", key_node.start_mark)
+                    None, None, f"duplicate key {shown(key)}; keep one of them", key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep)
 
@@ -43,5 +46,5 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
     if len(problem) > MAX_PROBLEM:
-        problem = problem[:MAX_PROBLEM - 3] + "..."
+        problem = problem[: MAX_PROBLEM - 3] + "..."
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem

@@ -4,6 +4,7 @@ A file is ``{"format": <name>, "version": <int>, ...payload}``, written atomical
 the target, then ``os.replace``, so a crash mid-write never leaves a half-written file under the final name) and
 read with ``weights_only=True`` (tensors, numbers, strings and containers only: no pickled classes).
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,15 @@ def write_versioned(path: PathLike, fmt: str, version: int, payload: dict[str, A
     return path
 
 
-def read_versioned(path: PathLike, fmt: str, version: int, error: type[Exception], what: str,
-                   map_location: Union[str, torch.device] = "cpu", fix: str = "") -> dict[str, Any]:
+def read_versioned(
+    path: PathLike,
+    fmt: str,
+    version: int,
+    error: type[Exception],
+    what: str,
+    map_location: Union[str, torch.device] = "cpu",
+    fix: str = "",
+) -> dict[str, Any]:
     """Load a file written by :func:`write_versioned` with ``fmt`` and ``version``, raising ``error`` (a message
     naming the file and what is wrong with it, then ``fix``) when it is unreadable, of another format, or of
     another version."""
@@ -37,11 +45,13 @@ def read_versioned(path: PathLike, fmt: str, version: int, error: type[Exception
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch.load fails in many ways on a damaged file; all mean the same here
         reason = str(exc).splitlines()[0] if str(exc) else ""
-        raise error(f"{what} {str(path)!r} is corrupt or truncated and cannot be read "
-                    f"({type(exc).__name__}: {reason}){fix}") from exc
+        raise error(
+            f"{what} {str(path)!r} is corrupt or truncated and cannot be read ({type(exc).__name__}: {reason}){fix}"
+        ) from exc
     if not isinstance(data, dict) or data.get("format") != fmt:
         raise error(f"{str(path)!r} is not a parametricSN {what} (no 'format': {fmt!r} entry)")
     if data.get("version") != version:
-        raise error(f"{what} {str(path)!r} has version {data.get('version')!r}; "
-                    f"this parametricSN reads version {version}")
+        raise error(
+            f"{what} {str(path)!r} has version {data.get('version')!r}; this parametricSN reads version {version}"
+        )
     return data

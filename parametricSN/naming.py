@@ -9,9 +9,11 @@ Short forms: ``n`` = ``dataset.train_sample_num``; ``tf`` / ``rand`` = ``scatter
 ``LS`` / ``S`` = learnable / fixed scattering; any other key is ``<last part of the key>=<value>``
 (``epochs=5``), prefixed by its section when two varying keys share that last part (``optim.lr=0.1``).
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 SHORT_INIT = {"tight-frame": "tf", "random": "rand"}
 SEED, SAMPLES = "general.seed", "dataset.train_sample_num"

@@ -6,6 +6,7 @@
 
 Overrides are applied in order, so later ones win (the caller's come last).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,10 +17,24 @@ from parametricSN.config import Config, load_config
 # training images per dataset at the data-layer size: the fewest that a class-balanced subset allows, or 2 per class
 TRAIN_SAMPLES = {"cifar": 20, "fashion_mnist": 20, "kth": 22, "covidx": 4}
 # 8x8 images, J=1, L=4: 1 + 4 = 5 coefficients on 4x4, 2 epochs, nothing written but metrics
-TINY = ("dataset.height=8", "dataset.width=8", "dataset.train_sample_num=20", "dataset.test_sample_num=10",
-        "dataset.train_batch_size=8", "dataset.test_batch_size=8", "dataset.augment=noaugment", "scattering.J=1",
-        "scattering.L=4", "model.name=linear", "train.epochs=2", "train.test_every=1", "train.save_model=false",
-        "viz.figures=false", "general.device=cpu", "mlflow.experiment_name=tests")
+TINY = (
+    "dataset.height=8",
+    "dataset.width=8",
+    "dataset.train_sample_num=20",
+    "dataset.test_sample_num=10",
+    "dataset.train_batch_size=8",
+    "dataset.test_batch_size=8",
+    "dataset.augment=noaugment",
+    "scattering.J=1",
+    "scattering.L=4",
+    "model.name=linear",
+    "train.epochs=2",
+    "train.test_every=1",
+    "train.save_model=false",
+    "viz.figures=false",
+    "general.device=cpu",
+    "mlflow.experiment_name=tests",
+)
 # dataset -> (side length, J): the shapes and scales of the paper's configs
 PAPER_SHAPES = {"cifar": (32, 2), "fashion_mnist": (28, 2), "kth": (128, 4), "covidx": (224, 4)}
 
@@ -39,9 +54,18 @@ def make_cfg(dataset: str, *overrides: str, root: Optional[Path] = None) -> Conf
     # the tests' numbers and fixtures were recorded with these
     former = ["dataset.subset=balanced", "dataset.augment=autoaugment"]
     former += ["dataset.sample=a"] if dataset == "kth" else []
-    base = former + [f"dataset.name={dataset}", f"dataset.height={side}", f"dataset.width={side}",
-                     f"dataset.train_sample_num={TRAIN_SAMPLES.get(dataset, 20)}", "dataset.train_batch_size=8",
-                     "dataset.test_batch_size=8"] + (["dataset.download=false"] if dataset == "cifar" else [])
+    base = (
+        former
+        + [
+            f"dataset.name={dataset}",
+            f"dataset.height={side}",
+            f"dataset.width={side}",
+            f"dataset.train_sample_num={TRAIN_SAMPLES.get(dataset, 20)}",
+            "dataset.train_batch_size=8",
+            "dataset.test_batch_size=8",
+        ]
+        + (["dataset.download=false"] if dataset == "cifar" else [])
+    )
     if root is not None:
         base.append(f"dataset.root={root}")
     return load_config(None, overrides=base + list(overrides))

@@ -1,4 +1,5 @@
 """``retain_freed_memory``: glibc's allocator tuned in a real process, and the opt-out."""
+
 import os
 import platform
 import subprocess
@@ -16,8 +17,9 @@ def run(env_value=None) -> str:
     env.pop("PSN_RETAIN_FREED_MEMORY", None)
     if env_value is not None:
         env["PSN_RETAIN_FREED_MEMORY"] = env_value
-    return subprocess.run([sys.executable, "-c", CODE], env=env, capture_output=True, text=True,
-                          check=True).stdout.split()
+    return subprocess.run(
+        [sys.executable, "-c", CODE], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the tuning is glibc's mallopt")

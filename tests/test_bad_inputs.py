@@ -1,5 +1,6 @@
 """Every malformed config and command line is one line naming the key or file, with the right exit status, no
 traceback and no MLflow run created (in-process through ``parametricSN.cli.main``; a few as real processes)."""
+
 import gzip
 import shutil
 import subprocess
@@ -39,8 +40,12 @@ CASES = [
     ("inf-in-file", "train -c {tmp}/inf.yaml", 2, ["optim.max_lr", "finite"]),
     ("empty-tracking-uri", "train -c {cfg} mlflow.tracking_uri=", 2, ["mlflow.tracking_uri"]),
     ("empty-experiment", "train -c {cfg} mlflow.experiment_name=", 2, ["mlflow.experiment_name"]),
-    ("missing-weights", "train -c {cfg} model.name=resnet50 model.weights={tmp}/none.pt", 2,
-     ["model.weights", "none.pt"]),
+    (
+        "missing-weights",
+        "train -c {cfg} model.name=resnet50 model.weights={tmp}/none.pt",
+        2,
+        ["model.weights", "none.pt"],
+    ),
     ("empty-file", "train -c {tmp}/empty.yaml", 2, ["empty.yaml", "empty"]),
     ("comments-only-file", "config show -c {tmp}/comments.yaml", 2, ["comments.yaml", "empty"]),
     ("not-utf8", "train -c {tmp}/latin1.yaml", 2, ["latin1.yaml", "UTF-8"]),
@@ -61,28 +66,50 @@ CASES = [
     ("height-multiple", "train -c {cfg} dataset.height=31", 2, ["dataset.height"]),
     ("resume-and-config", "train -c {cfg} --resume {run}", 2, ["--resume", "-c"]),
     ("neither-config-nor-resume", "train train.epochs=2", 2, ["-c", "--resume"]),
-    ("resume-unknown-run", "train --resume 0123456789abcdef mlflow.tracking_uri={runuri}", 2,
-     ["0123456789abcdef", "no run"]),
-    ("resume-changes-lr", "train --resume {run} mlflow.tracking_uri={runuri} optim.max_lr=0.5", 2,
-     ["optim.max_lr", "cannot change when resuming"]),
-    ("resume-onecycle-epochs", "train --resume {run} mlflow.tracking_uri={runuri} train.epochs=9", 2,
-     ["train.epochs", "onecycle"]),
-    ("resume-bad-override", "train --resume {run} mlflow.tracking_uri={runuri} train.epochs=x", 2,
-     ["train.epochs"]),
+    (
+        "resume-unknown-run",
+        "train --resume 0123456789abcdef mlflow.tracking_uri={runuri}",
+        2,
+        ["0123456789abcdef", "no run"],
+    ),
+    (
+        "resume-changes-lr",
+        "train --resume {run} mlflow.tracking_uri={runuri} optim.max_lr=0.5",
+        2,
+        ["optim.max_lr", "cannot change when resuming"],
+    ),
+    (
+        "resume-onecycle-epochs",
+        "train --resume {run} mlflow.tracking_uri={runuri} train.epochs=9",
+        2,
+        ["train.epochs", "onecycle"],
+    ),
+    ("resume-bad-override", "train --resume {run} mlflow.tracking_uri={runuri} train.epochs=x", 2, ["train.epochs"]),
     ("unknown-option", "train -c {cfg} --bogus", 2, ["--bogus"]),
     ("unknown-command", "fly", 2, ["fly"]),
     ("missing-dataset", "train -c {cfg} dataset.root={tmp}", 1, ["Fashion-MNIST", "no folder holds"]),
     ("damaged-gz", "train -c {cfg} dataset.root={damaged}", 1, ["train-images-idx3-ubyte.gz", "damaged"]),
     ("dead-http", "train -c {cfg} mlflow.tracking_uri={dead}", 1, ["does not answer", "127.0.0.1"]),
-    ("store-folder-is-a-file", "train -c {cfg} mlflow.tracking_uri=sqlite:///{tmp}/empty.yaml/store.db", 1,
-     ["empty.yaml", "not writable"]),
-    ("artifacts-under-a-file", "train -c {cfg} mlflow.artifact_location={tmp}/empty.yaml/art", 1,
-     ["artifact location", "empty.yaml"]),
-    ("resume-mistyped-store", "train --resume {run} mlflow.tracking_uri=sqlite:///{tmp}/typo/store.db", 1,
-     ["typo/store.db", "does not exist"]),
+    (
+        "store-folder-is-a-file",
+        "train -c {cfg} mlflow.tracking_uri=sqlite:///{tmp}/empty.yaml/store.db",
+        1,
+        ["empty.yaml", "not writable"],
+    ),
+    (
+        "artifacts-under-a-file",
+        "train -c {cfg} mlflow.artifact_location={tmp}/empty.yaml/art",
+        1,
+        ["artifact location", "empty.yaml"],
+    ),
+    (
+        "resume-mistyped-store",
+        "train --resume {run} mlflow.tracking_uri=sqlite:///{tmp}/typo/store.db",
+        1,
+        ["typo/store.db", "does not exist"],
+    ),
     ("resume-dead-http", "train --resume {run} mlflow.tracking_uri={dead}", 1, ["does not answer"]),
-    ("resume-without-checkpoint", "train --resume {nockpt} mlflow.tracking_uri={runuri}", 1,
-     ["no checkpoint"]),
+    ("resume-without-checkpoint", "train --resume {nockpt} mlflow.tracking_uri={runuri}", 1, ["no checkpoint"]),
 ]
 
 
@@ -124,7 +151,7 @@ def damaged_root(tmp_path_factory, fmnist_root) -> Path:
 
 
 def _runs(uri: str) -> list[str]:
-    if not Path(uri[len("sqlite:///"):]).exists():
+    if not Path(uri[len("sqlite:///") :]).exists():
         return []
     client = MlflowClient(uri)
     exps = [e.experiment_id for e in client.search_experiments()]
@@ -138,8 +165,9 @@ def _argv(template: str, tmp_path: Path, cfg: Path, extra: dict) -> list[str]:
 
 
 @pytest.mark.parametrize("case,template,status,words", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_named_line(case, template, status, words, tmp_path, fmnist_root, mlflow_uri, resumable,
-                                     damaged_root, capsys):
+def test_bad_input_is_one_named_line(
+    case, template, status, words, tmp_path, fmnist_root, mlflow_uri, resumable, damaged_root, capsys
+):
     cfg = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}")
     extra = {**resumable, "dead": "http://127.0.0.1:9", "damaged": damaged_root}
     before = _runs(resumable["runuri"])
@@ -159,11 +187,12 @@ def test_at_least_forty_cases():
 @pytest.mark.process
 @pytest.mark.parametrize("case", ["not-utf8", "missing-dataset"])
 def test_bad_input_in_a_real_process(case, tmp_path, fmnist_root, mlflow_uri):
-    (template, status, words), = [c[1:] for c in CASES if c[0] == case]
+    ((template, status, words),) = [c[1:] for c in CASES if c[0] == case]
     cfg = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}")
     argv = _argv(template, tmp_path, cfg, {})
-    proc = subprocess.run([sys.executable, "-m", "parametricSN", *argv], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "parametricSN", *argv], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
     assert proc.returncode == status and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert all(w in proc.stderr for w in words) and _runs(mlflow_uri) == []
 
@@ -171,8 +200,16 @@ def test_bad_input_in_a_real_process(case, tmp_path, fmnist_root, mlflow_uri):
 def test_divergence_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_path, fmnist_root, mlflow_uri, capsys):
     """lr 0.1 in epoch 1, then x1e30 from epoch 2: epoch 2 diverges, the checkpoint of epoch 1 stays."""
     cfg = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}")
-    argv = ["train", "-c", str(cfg), "optim.scheduler=multistep", "optim.milestones=[1]", "optim.gamma=1e30",
-            "train.epochs=3", "train.checkpoint_every=1"]
+    argv = [
+        "train",
+        "-c",
+        str(cfg),
+        "optim.scheduler=multistep",
+        "optim.milestones=[1]",
+        "optim.gamma=1e30",
+        "train.epochs=3",
+        "train.checkpoint_every=1",
+    ]
     assert main(argv + ["--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err  # --quiet: the error line alone
@@ -186,9 +223,16 @@ def test_divergence_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_path, f
     assert [f.path for f in client.list_artifacts(run_id, "checkpoints")] == ["checkpoints/epoch_0001.pt"]
 
 
-@pytest.mark.parametrize("override,key", [
-    ("optim.lr=0.3", "optim.lr"), ("model.dropout=0.2", "model.dropout"), ("optim.momentum=0.5", "optim.momentum"),
-    ("optim.T_max=4", "optim.T_max"), ("scattering.lr_scattering=0.2", None)])
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("optim.lr=0.3", "optim.lr"),
+        ("model.dropout=0.2", "model.dropout"),
+        ("optim.momentum=0.5", "optim.momentum"),
+        ("optim.T_max=4", "optim.T_max"),
+        ("scattering.lr_scattering=0.2", None),
+    ],
+)
 def test_keys_without_effect_warn_once(override, key, tmp_path, fmnist_root, capsys):
     cfg = write_config(tmp_path, fmnist_root)
     extra = ["optim.name=adam"] if key == "optim.momentum" else []

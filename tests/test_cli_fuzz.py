@@ -3,6 +3,7 @@ URIs, drawn from a fixed seed (the same list every time). Every case must end in
 ``psn: warning:`` lines), exit status 1 or 2, no traceback — and no command creates a store while failing.
 
 In-process through ``parametricSN.cli.main`` (fast); two cases as real processes."""
+
 import random
 import subprocess
 import sys
@@ -34,16 +35,81 @@ YAML = {  # name -> text of a damaged or wrong config / spec
     "spec-no-name.yaml": "base: nowhere.yaml\ngrid: {general.seed: [0, 1]}\n",
     "spec-bad-grid.yaml": "name: s\ngrid: [1, 2]\n",
 }
-URIS = ["file:///proc/x", "file:relative", "mlruns", "/tmp/psn-fuzz-plain", "sqlite://", "foo://bar",
-        "http://127.0.0.1:9", "sqlite:///{tmp}/none/store.db", "", "C:\\mlruns"]
-VALUES = ["", "-", "=", "a=b", "x" * 3000, "é", "0,0", "-1", "1e999", "nan", "train.epochs=-1", "scattering.J=1e999",
-          "optim.lr=nan", "log.every=0", "log.every=-5", "general.seed=x", "train.epochs=[1", "dataset.name=*e",
-          "no.such=1", "{tmp}", "{tmp}/missing.yaml", "bad\x00byte", "0123456789abcdef"]
-FLAGS = ["-c", "--config", "--resume", "--seeds", "--quiet", "--experiment", "--tracking-uri", "--by", "--format",
-         "--plot", "--spec", "--log", "--no-log", "--only", "--workers", "--pack", "--dry-run", "--launcher",
-         "--num-images", "--levels", "--layer", "--bogus"]
-COMMANDS = [["train"], ["train", "-c"], ["train", "--resume"], ["sweep"], ["sweep", "--dry-run"], ["report"],
-            ["report", "--experiment"], ["config", "show"], ["config", "show", "-c"], ["deform"], ["config"], []]
+URIS = [
+    "file:///proc/x",
+    "file:relative",
+    "mlruns",
+    "/tmp/psn-fuzz-plain",
+    "sqlite://",
+    "foo://bar",
+    "http://127.0.0.1:9",
+    "sqlite:///{tmp}/none/store.db",
+    "",
+    "C:\\mlruns",
+]
+VALUES = [
+    "",
+    "-",
+    "=",
+    "a=b",
+    "x" * 3000,
+    "é",
+    "0,0",
+    "-1",
+    "1e999",
+    "nan",
+    "train.epochs=-1",
+    "scattering.J=1e999",
+    "optim.lr=nan",
+    "log.every=0",
+    "log.every=-5",
+    "general.seed=x",
+    "train.epochs=[1",
+    "dataset.name=*e",
+    "no.such=1",
+    "{tmp}",
+    "{tmp}/missing.yaml",
+    "bad\x00byte",
+    "0123456789abcdef",
+]
+FLAGS = [
+    "-c",
+    "--config",
+    "--resume",
+    "--seeds",
+    "--quiet",
+    "--experiment",
+    "--tracking-uri",
+    "--by",
+    "--format",
+    "--plot",
+    "--spec",
+    "--log",
+    "--no-log",
+    "--only",
+    "--workers",
+    "--pack",
+    "--dry-run",
+    "--launcher",
+    "--num-images",
+    "--levels",
+    "--layer",
+    "--bogus",
+]
+COMMANDS = [
+    ["train"],
+    ["train", "-c"],
+    ["train", "--resume"],
+    ["sweep"],
+    ["sweep", "--dry-run"],
+    ["report"],
+    ["report", "--experiment"],
+    ["config", "show"],
+    ["config", "show", "-c"],
+    ["deform"],
+    ["config"],
+    [],
+]
 
 
 def _cases(n: int = 160, seed: int = 16) -> list[list[str]]:
@@ -61,10 +127,13 @@ def _cases(n: int = 160, seed: int = 16) -> list[list[str]]:
         argv += [rng.choice(pool) for _ in range(rng.randint(0, 4))]
         cases.append(argv)
     # the cases the issue names, always included
-    cases += [["train", "-c", "{tmp}/bomb-value.yaml"], ["config", "show", "-c", "{tmp}"],
-              ["report", "--experiment", "e", "--tracking-uri", "file:///proc/x"],
-              ["sweep", "{tmp}/spec-no-name.yaml", "--tracking-uri", "file:///proc/x"],
-              ["train", "--resume", "abc", "mlflow.tracking_uri=file:///proc/x"]]
+    cases += [
+        ["train", "-c", "{tmp}/bomb-value.yaml"],
+        ["config", "show", "-c", "{tmp}"],
+        ["report", "--experiment", "e", "--tracking-uri", "file:///proc/x"],
+        ["sweep", "{tmp}/spec-no-name.yaml", "--tracking-uri", "file:///proc/x"],
+        ["train", "--resume", "abc", "mlflow.tracking_uri=file:///proc/x"],
+    ]
     return cases
 
 
@@ -107,8 +176,11 @@ def test_the_issue_cases_give_short_named_lines(tmp_path, monkeypatch, capsys, f
     assert "is a directory" in capsys.readouterr().err
     (tmp_path / "x.yaml").write_text("train: {epochs: 1}\n")
     for uri, fix in (("file:///proc/x", "sqlite:////proc/x/store.db"), ("runs/here", "sqlite:///runs/here/store.db")):
-        for argv in (["train", "-c", str(tmp_path / "x.yaml"), f"mlflow.tracking_uri={uri}"],
-                     ["sweep", str(spec), "--tracking-uri", uri], ["report", "--experiment", "e", "--tracking-uri", uri]):
+        for argv in (
+            ["train", "-c", str(tmp_path / "x.yaml"), f"mlflow.tracking_uri={uri}"],
+            ["sweep", str(spec), "--tracking-uri", uri],
+            ["report", "--experiment", "e", "--tracking-uri", uri],
+        ):
             assert main(argv) == 1
             err = capsys.readouterr().err
             assert f"{uri!r}" in err and "file store" in err and f"mlflow.tracking_uri={fix}" in err, (argv, err)
@@ -116,12 +188,15 @@ def test_the_issue_cases_give_short_named_lines(tmp_path, monkeypatch, capsys, f
 
 
 @pytest.mark.process
-@pytest.mark.parametrize("argv", [["config", "show", "-c", "{tmp}/bomb-section.yaml"],
-                                  ["report", "--experiment", "e", "--tracking-uri", "mlruns"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["config", "show", "-c", "{tmp}/bomb-section.yaml"], ["report", "--experiment", "e", "--tracking-uri", "mlruns"]],
+)
 def test_fuzz_cases_in_a_real_process(argv, tmp_path):
     _write(tmp_path)
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
-    proc = subprocess.run([sys.executable, "-m", "parametricSN", *argv], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "parametricSN", *argv], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
     _check_one_line(proc.stderr, proc.returncode, argv)
     assert proc.stdout == "" and not (tmp_path / "mlruns").exists()

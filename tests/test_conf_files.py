@@ -1,5 +1,6 @@
 """conf/*.yaml, the schema's defaults and the README's "Reproducing the paper" table agree: the defaults are the
 paper's protocol, and a conf file holds only what differs from them."""
+
 import re
 import warnings
 from pathlib import Path
@@ -15,8 +16,11 @@ CONFS = sorted((ROOT / "conf").glob("*.yaml"))
 OTHER_ROWS = {"dataset.augment": ("resize-crop", {"kth.yaml", "covidx.yaml"})}
 # protocol keys a conf file sets otherwise, each with its reason in the file: Fashion-MNIST is no paper dataset;
 # KTH trains on a whole sample either way and keeps its cells' identity
-DEVIATIONS = {("fashion_mnist.yaml", "dataset.subset"), ("fashion_mnist.yaml", "dataset.augment"),
-              ("kth.yaml", "dataset.subset")}
+DEVIATIONS = {
+    ("fashion_mnist.yaml", "dataset.subset"),
+    ("fashion_mnist.yaml", "dataset.augment"),
+    ("kth.yaml", "dataset.subset"),
+}
 
 
 def readme_protocol() -> dict[str, list[str]]:

@@ -1,4 +1,5 @@
 """The typed config: YAML + dotted overrides, typed by the schema, every mistake named."""
+
 import pytest
 import yaml
 
@@ -6,8 +7,18 @@ from parametricSN.config import Config, ConfigError, config_from_dict, load_conf
 
 
 def test_defaults_overrides_and_types():
-    cfg = load_config(None, ["scattering.J=3", "optim.weight_decay=1e-3", "optim.lr=1", "optim.milestones=[2, 5]",
-                             "mlflow.run_name=2024", "dataset.test_sample_num=null", "scattering.learnable=false"])
+    cfg = load_config(
+        None,
+        [
+            "scattering.J=3",
+            "optim.weight_decay=1e-3",
+            "optim.lr=1",
+            "optim.milestones=[2, 5]",
+            "mlflow.run_name=2024",
+            "dataset.test_sample_num=null",
+            "scattering.learnable=false",
+        ],
+    )
     assert isinstance(cfg, Config)
     assert cfg.scattering.J == 3 and cfg.optim.weight_decay == 1e-3
     assert cfg.optim.lr == 1.0 and isinstance(cfg.optim.lr, float)  # an int where a float is expected
@@ -22,22 +33,25 @@ def test_yaml_file_then_overrides(tmp_path):
     assert (cfg.scattering.J, cfg.scattering.L, cfg.train.epochs) == (1, 6, 7)
 
 
-@pytest.mark.parametrize("override,names", [
-    ("scattering.JJ=3", ["scattering.JJ", "unknown key"]),
-    ("scatering.J=3", ["scatering", "unknown section"]),
-    ("scattering.J=abc", ["scattering.J", "expected int"]),
-    ("scattering.learnable=2", ["scattering.learnable", "expected bool"]),
-    ("scattering.J=0", ["scattering.J", ">= 1"]),
-    ("scattering.init=xavier", ["scattering.init", "tight-frame"]),
-    ("dataset.train_sample_num=15", ["dataset.train_sample_num", "multiple of the 10 classes"]),
-    ("dataset.height=30", ["dataset.height", "multiple of 2**scattering.J"]),
-    ("dataset.root=/no/such/folder", ["dataset.root", "/no/such/folder", "does not exist"]),
-    ("model.name=transformer", ["model.name", "linear"]),
-    ("optim.milestones=[5, 2]", ["optim.milestones", "increasing"]),
-    ("general.device=gpu", ["general.device", "cuda:N"]),
-    ("mlflow.run_name=no", ["mlflow.run_name", "quote"]),
-    ("scattering.J", ["key=value"]),
-])
+@pytest.mark.parametrize(
+    "override,names",
+    [
+        ("scattering.JJ=3", ["scattering.JJ", "unknown key"]),
+        ("scatering.J=3", ["scatering", "unknown section"]),
+        ("scattering.J=abc", ["scattering.J", "expected int"]),
+        ("scattering.learnable=2", ["scattering.learnable", "expected bool"]),
+        ("scattering.J=0", ["scattering.J", ">= 1"]),
+        ("scattering.init=xavier", ["scattering.init", "tight-frame"]),
+        ("dataset.train_sample_num=15", ["dataset.train_sample_num", "multiple of the 10 classes"]),
+        ("dataset.height=30", ["dataset.height", "multiple of 2**scattering.J"]),
+        ("dataset.root=/no/such/folder", ["dataset.root", "/no/such/folder", "does not exist"]),
+        ("model.name=transformer", ["model.name", "linear"]),
+        ("optim.milestones=[5, 2]", ["optim.milestones", "increasing"]),
+        ("general.device=gpu", ["general.device", "cuda:N"]),
+        ("mlflow.run_name=no", ["mlflow.run_name", "quote"]),
+        ("scattering.J", ["key=value"]),
+    ],
+)
 def test_mistakes_are_named(override, names):
     with pytest.raises(ConfigError) as info:
         load_config(None, [override])

@@ -1,7 +1,9 @@
 """The config loader knows every registry's names without importing the registries (config_names), and they agree."""
-import pytest
+
 import subprocess
 import sys
+
+import pytest
 
 import parametricSN.training.run  # noqa: F401  (every registry, as psn train imports them)
 from parametricSN import config
@@ -25,8 +27,12 @@ print("torch imported:", "torch" in sys.modules)
 
 @pytest.mark.process
 def test_a_fresh_interpreter_rejects_unknown_names_without_importing_torch():
-    proc = subprocess.run([sys.executable, "-c", FRESH, "model.name=nosuch", "dataset.name=nosuch",
-                           "scattering.init=nosuch"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", FRESH, "model.name=nosuch", "dataset.name=nosuch", "scattering.init=nosuch"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "model.name: expected one of " + ", ".join(sorted(HEADS)) + ", got 'nosuch'"
@@ -41,7 +47,8 @@ def test_the_builtin_names_agree_with_the_registries():
         assert tuple(config._CHOICES[key](cfg)) == names or sorted(config._CHOICES[key](cfg)) == sorted(names), key
     assert sorted(available_heads()) == sorted(HEADS)
     assert (layer.INITS, layer.PARAMETERIZATIONS, layer.BACKENDS) == tuple(
-        BUILTIN_CHOICES[f"scattering.{k}"] for k in ("init", "parameterization", "backend"))
+        BUILTIN_CHOICES[f"scattering.{k}"] for k in ("init", "parameterization", "backend")
+    )
 
 
 def test_former_names_still_load_with_one_deprecation_warning():

@@ -1,4 +1,5 @@
 """The versioned file format: atomic writes, and reads that name what is wrong."""
+
 import pytest
 import torch
 

@@ -1,6 +1,7 @@
 """The package's layers: which part imports which, read from the source with ``ast`` (every import statement,
 also those inside functions). The graph must be acyclic, ``scattering/`` must import nothing of the project and
 ``training/`` must not import ``tracking/`` (nor MLflow)."""
+
 from __future__ import annotations
 
 import ast
@@ -73,8 +74,9 @@ def test_the_import_graph_between_parts_of_the_package_is_acyclic():
     except CycleError as exc:  # the message names the cycle
         raise AssertionError(f"import cycle between parts of parametricSN: {exc.args[1]}") from None
     assert order  # every part, lowest layer first
-    assert all(ROOT not in deps for u, deps in graph.items() if u not in (ROOT, "__main__")), \
+    assert all(ROOT not in deps for u, deps in graph.items() if u not in (ROOT, "__main__")), (
         "only the package root (and __main__) may import from the root"
+    )
 
 
 def test_scattering_imports_nothing_of_the_project_and_training_no_tracking():
@@ -82,9 +84,11 @@ def test_scattering_imports_nothing_of_the_project_and_training_no_tracking():
     assert graph["scattering"] == set()
     assert "tracking" not in graph["training"]
     assert "config" not in graph["scattering"] and {"models", "data", "training", "tracking"}.isdisjoint(
-        graph["config"])
-    mlflow_in_training = [p for p in (PACKAGE / "training").rglob("*.py")
-                          if any(m.split(".")[0] == "mlflow" for m in _all_imports(p))]
+        graph["config"]
+    )
+    mlflow_in_training = [
+        p for p in (PACKAGE / "training").rglob("*.py") if any(m.split(".")[0] == "mlflow" for m in _all_imports(p))
+    ]
     assert mlflow_in_training == []
 
 

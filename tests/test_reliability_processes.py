@@ -1,5 +1,6 @@
 """Real ``psn`` processes: six runs creating one new SQLite store at once; SIGINT / SIGTERM then ``--resume``
 giving the metrics of an uninterrupted run (or pack), bit for bit; a tracking server that never answers, within 15 s."""
+
 import os
 import shlex
 import signal
@@ -38,12 +39,19 @@ def test_six_runs_create_a_new_store_together(tmp_path, fmnist_root):
     for round_ in range(2):  # each round races on a store that does not exist yet
         store = tmp_path / f"round{round_}" / "mlruns" / "store.db"
         uri = f"sqlite:///{store}"
-        cfg = write_config(tmp_path / f"round{round_}", fmnist_root, f"mlflow.tracking_uri={uri}",
-                           "train.epochs=1")
-        procs = [subprocess.Popen([*PSN, "train", "-c", str(cfg), f"mlflow.run_name=p{i}"], cwd=tmp_path,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(6)]
+        cfg = write_config(tmp_path / f"round{round_}", fmnist_root, f"mlflow.tracking_uri={uri}", "train.epochs=1")
+        procs = [
+            subprocess.Popen(
+                [*PSN, "train", "-c", str(cfg), f"mlflow.run_name=p{i}"],
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(6)
+        ]
         outs = [p.communicate(timeout=600) for p in procs]
-        for p, (out, err) in zip(procs, outs):
+        for p, (_out, err) in zip(procs, outs):
             assert p.returncode == 0 and "Traceback" not in err, err
         client = MlflowClient(uri)
         exp = client.get_experiment_by_name("tests")
@@ -60,11 +68,22 @@ def test_six_runs_create_a_new_store_together(tmp_path, fmnist_root):
 def test_signal_then_resume_equals_an_uninterrupted_run(sig, tmp_path, fmnist_root, mlflow_uri, capsys):
     # a step schedule (so train.epochs may change on resume), dropout (the restored generator matters), and a
     # learnable scattering (filter motion metrics)
-    cfg = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "optim.scheduler=step",
-                       "optim.step_size=2", "optim.gamma=0.5", "model.name=mlp", "model.depth=1",
-                       "model.hidden=16", "model.dropout=0.3", "train.epochs=100000")
-    proc = subprocess.Popen([*PSN, "train", "-c", str(cfg)], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    cfg = write_config(
+        tmp_path,
+        fmnist_root,
+        f"mlflow.tracking_uri={mlflow_uri}",
+        "optim.scheduler=step",
+        "optim.step_size=2",
+        "optim.gamma=0.5",
+        "model.name=mlp",
+        "model.depth=1",
+        "model.hidden=16",
+        "model.dropout=0.3",
+        "train.epochs=100000",
+    )
+    proc = subprocess.Popen(
+        [*PSN, "train", "-c", str(cfg)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     client = MlflowClient(mlflow_uri)
     deadline, runs = time.time() + 300, []
     while time.time() < deadline and not runs:  # wait until an epoch has been logged
@@ -98,21 +117,42 @@ def test_signal_then_resume_equals_an_uninterrupted_run(sig, tmp_path, fmnist_ro
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_checkpoints_a_pack_and_resume_equals_an_uninterrupted_pack(sig, tmp_path, fmnist_root, mlflow_uri,
-                                                                             capsys):
+def test_a_signal_checkpoints_a_pack_and_resume_equals_an_uninterrupted_pack(
+    sig, tmp_path, fmnist_root, mlflow_uri, capsys
+):
     # Tolerance: none. A resumed pack restores the packed model, optimizer, schedule and generators of the epoch it
     # stopped after, so on CPU every metric of every member equals the uninterrupted pack's bit for bit.
-    cfg = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "optim.scheduler=step",
-                       "optim.step_size=2", "train.checkpoint_every=1", "train.epochs=100000")
-    proc = subprocess.Popen([*PSN, "train", "-c", str(cfg), "--seeds", "1,2"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cfg = write_config(
+        tmp_path,
+        fmnist_root,
+        f"mlflow.tracking_uri={mlflow_uri}",
+        "optim.scheduler=step",
+        "optim.step_size=2",
+        "train.checkpoint_every=1",
+        "train.epochs=100000",
+    )
+    proc = subprocess.Popen(
+        [*PSN, "train", "-c", str(cfg), "--seeds", "1,2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     client = MlflowClient(mlflow_uri)
     deadline, runs = time.time() + 300, []
     while time.time() < deadline and len(runs) < 2:  # wait until every member has logged two epochs
         time.sleep(0.3)
         exp = client.get_experiment_by_name("tests")
-        runs = [r for r in client.search_runs([exp.experiment_id]) if len(r.data.metrics)
-                and max(m.step for m in client.get_metric_history(r.info.run_id, "train_loss")) >= 2] if exp else []
+        runs = (
+            [
+                r
+                for r in client.search_runs([exp.experiment_id])
+                if len(r.data.metrics)
+                and max(m.step for m in client.get_metric_history(r.info.run_id, "train_loss")) >= 2
+            ]
+            if exp
+            else []
+        )
     assert len(runs) == 2, "the pack never logged two epochs"
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=300)
@@ -129,8 +169,11 @@ def test_a_signal_checkpoints_a_pack_and_resume_equals_an_uninterrupted_pack(sig
     assert f"checkpoints/epoch_{done:04d}.pt" in [f.path for f in client.list_artifacts(ids[0], "checkpoints")]
 
     epochs = done + 2  # the printed command (SIGINT), or the other member's id (SIGTERM): either resumes both
-    args = shlex.split(command)[1:] if sig == signal.SIGINT else ["train", "--resume", ids[1],
-                                                                    f"mlflow.tracking_uri={mlflow_uri}"]
+    args = (
+        shlex.split(command)[1:]
+        if sig == signal.SIGINT
+        else ["train", "--resume", ids[1], f"mlflow.tracking_uri={mlflow_uri}"]
+    )
     assert main([*args, f"train.epochs={epochs}"]) == 0
     assert [o["run_id"] for o in yaml.safe_load(capsys.readouterr().out)] == ids
     assert {client.get_run(i).info.status for i in ids} == {"FINISHED"}

@@ -1,5 +1,6 @@
 """The pieces under the reliability guarantees: signal handling, retries on a locked SQLite store, the resume
 rules and the writability preflight."""
+
 import os
 import signal
 
@@ -42,12 +43,16 @@ def test_writes_are_retried_while_the_database_is_locked():
         retry_locked(lambda: (_ for _ in ()).throw(ValueError("no such table")))
 
 
-@pytest.mark.parametrize("overrides,key", [
-    (["train.epochs=6", "train.test_every=2", "general.num_workers=2", "viz.figures=false"], None),
-    (["optim.lr=0.5"], "optim.lr"), (["general.seed=1"], "general.seed"), (["dataset.augment=noaugment"],
-                                                                            "dataset.augment"),
-    (["train.epochs=3"], "train.epochs"),  # not more than the 3 epochs done
-])
+@pytest.mark.parametrize(
+    "overrides,key",
+    [
+        (["train.epochs=6", "train.test_every=2", "general.num_workers=2", "viz.figures=false"], None),
+        (["optim.lr=0.5"], "optim.lr"),
+        (["general.seed=1"], "general.seed"),
+        (["dataset.augment=noaugment"], "dataset.augment"),
+        (["train.epochs=3"], "train.epochs"),  # not more than the 3 epochs done
+    ],
+)
 def test_resume_may_change_only_keys_that_cannot_change_the_result(overrides, key):
     saved = load_config(None, ["optim.scheduler=step", "train.epochs=4"])
     new = load_config(None, ["optim.scheduler=step", "train.epochs=4", *overrides])
@@ -67,8 +72,11 @@ def test_epochs_are_fixed_when_the_schedule_is_fitted_to_them():
     check_resume_config(saved, load_config(None, ["optim.scheduler=cosine", "optim.T_max=5", "train.epochs=20"]), 2)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders; the file-as-folder cases of "
-                                              "tests/test_bad_inputs.py cover the same checks as root")
+@pytest.mark.skipif(
+    os.geteuid() == 0,
+    reason="root writes into read-only folders; the file-as-folder cases of "
+    "tests/test_bad_inputs.py cover the same checks as root",
+)
 def test_read_only_folders_are_named(tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()

@@ -1,6 +1,7 @@
 """Start-up: ``psn --help``, every subcommand's ``--help`` and ``psn config show`` import neither torch,
 torchvision, MLflow nor Ray; the packages' public names load on first use and are the objects their modules
 define. (Times are measured by benchmarks/startup.py, not asserted here.)"""
+
 import importlib
 import subprocess
 import sys
@@ -29,17 +30,37 @@ print("heavy:", *sorted(m for m in sys.modules if m.split(".")[0] in {heavy}))
 
 
 def test_help_and_config_show_import_nothing_heavy():
-    proc = subprocess.run([sys.executable, "-c", COMMANDS.replace("{heavy}", repr(set(HEAVY))),
-                           str(ROOT / "conf" / "cifar.yaml")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", COMMANDS.replace("{heavy}", repr(set(HEAVY))), str(ROOT / "conf" / "cifar.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[:-1] == [f"{cmd} 0 True" for cmd in ("--help", "train --help", "sweep --help", "report --help",
-                                                        "deform --help", "tune --help", "config show")]
+    assert lines[:-1] == [
+        f"{cmd} 0 True"
+        for cmd in (
+            "--help",
+            "train --help",
+            "sweep --help",
+            "report --help",
+            "deform --help",
+            "tune --help",
+            "config show",
+        )
+    ]
     assert lines[-1] == "heavy:"
 
 
-LAZY = ("parametricSN.data", "parametricSN.deformation", "parametricSN.sweeps", "parametricSN.tracking",
-        "parametricSN.training", "parametricSN.viz")
+LAZY = (
+    "parametricSN.data",
+    "parametricSN.deformation",
+    "parametricSN.sweeps",
+    "parametricSN.tracking",
+    "parametricSN.training",
+    "parametricSN.viz",
+)
 
 
 @pytest.mark.parametrize("package", LAZY)
@@ -58,7 +79,8 @@ def test_a_public_name_that_is_also_a_submodule_stays_the_public_name(tmp_path, 
     name was looked up (as it was when the packages imported their names eagerly)."""
     (tmp_path / "lazypkg").mkdir()
     (tmp_path / "lazypkg" / "__init__.py").write_text(
-        "from parametricSN._lazy import lazy_package\n__all__ = lazy_package(__name__, {'report': 'report'})\n")
+        "from parametricSN._lazy import lazy_package\n__all__ = lazy_package(__name__, {'report': 'report'})\n"
+    )
     (tmp_path / "lazypkg" / "report.py").write_text("def report():\n    return 42\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import lazypkg.report  # noqa: F401  (the submodule first)
@@ -66,7 +88,7 @@ def test_a_public_name_that_is_also_a_submodule_stays_the_public_name(tmp_path, 
 
     assert report() == 42 and sys.modules["lazypkg.report"].report is report
     with pytest.raises(AttributeError, match="has no attribute 'nosuch'"):
-        sys.modules["lazypkg"].nosuch
+        getattr(sys.modules["lazypkg"], "nosuch")  # noqa: B009 - the attribute access is what is tested
     for module in ("lazypkg.report", "lazypkg"):
         del sys.modules[module]
 

@@ -14,16 +14,26 @@ The registry, the splits and the dataset modules (numpy and Pillow, no torch) ar
 dataset is registered before any lookup; the other names (torch, torchvision) load on first use (see
 :mod:`parametricSN._lazy`).
 """
+
 from parametricSN._lazy import lazy_package
-from parametricSN.data.registry import DatasetSpec, available_datasets, dataset_spec, register_dataset
-from parametricSN.data.splits import DatasetError, Split
 
 # Importing a dataset module registers it.
 from parametricSN.data import cifar, covidx, fashion_mnist, imagefolder, kth  # noqa: F401  (registration)
+from parametricSN.data.registry import DatasetSpec, available_datasets, dataset_spec, register_dataset
+from parametricSN.data.splits import DatasetError, Split
 
-__all__ = lazy_package(__name__, {
-    "EpochSampler": "datasets", "SubsetDataset": "datasets",
-    "Loaders": "loaders", "build_datasets": "loaders", "build_loaders": "loaders", "read_splits": "loaders",
-    "balanced_subset": "subsets", "derive_seed": "subsets",
-    "Cutout": "transforms", "build_transform": "transforms",
-}) + ["DatasetError", "DatasetSpec", "Split", "available_datasets", "dataset_spec", "register_dataset"]
+__all__ = lazy_package(
+    __name__,
+    {
+        "EpochSampler": "datasets",
+        "SubsetDataset": "datasets",
+        "Loaders": "loaders",
+        "build_datasets": "loaders",
+        "build_loaders": "loaders",
+        "read_splits": "loaders",
+        "balanced_subset": "subsets",
+        "derive_seed": "subsets",
+        "Cutout": "transforms",
+        "build_transform": "transforms",
+    },
+) + ["DatasetError", "DatasetSpec", "Split", "available_datasets", "dataset_spec", "register_dataset"]

@@ -23,10 +23,12 @@ function of (seed, epoch, item) whatever the number of workers. The original dre
 Python's ``random`` (policy, probabilities, magnitudes) and NumPy's global generator (Cutout): the numbers differ,
 the distributions do not.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 import torch
@@ -81,8 +83,12 @@ RANGES = {
 }
 NO_MAGNITUDE = ("AutoContrast", "Equalize", "Invert")
 OPERATIONS = tuple(RANGES) + NO_MAGNITUDE
-_ENHANCE = {"Contrast": ImageEnhance.Contrast, "Color": ImageEnhance.Color,
-            "Brightness": ImageEnhance.Brightness, "Sharpness": ImageEnhance.Sharpness}
+_ENHANCE = {
+    "Contrast": ImageEnhance.Contrast,
+    "Color": ImageEnhance.Color,
+    "Brightness": ImageEnhance.Brightness,
+    "Sharpness": ImageEnhance.Sharpness,
+}
 _PLAIN = {"AutoContrast": ImageOps.autocontrast, "Equalize": ImageOps.equalize, "Invert": ImageOps.invert}
 
 
@@ -138,8 +144,9 @@ def _affine(img: Image.Image, name: str, value: float) -> Image.Image:
     # scipy's defaults, as the port called it: cubic spline (order 3), outside points filled with 0 (black)
     if arr.ndim == 2:  # grey images (an extension: the port handled 3-channel arrays only)
         return Image.fromarray(ndimage.affine_transform(arr, a, b))
-    return Image.fromarray(np.stack([ndimage.affine_transform(arr[:, :, c], a, b) for c in range(arr.shape[2])],
-                                    axis=2))
+    return Image.fromarray(
+        np.stack([ndimage.affine_transform(arr[:, :, c], a, b) for c in range(arr.shape[2])], axis=2)
+    )
 
 
 def apply_operation(img: Image.Image, name: str, value: Optional[float]) -> Image.Image:
@@ -194,8 +201,9 @@ class PaperCutout:
         h, w = arr.shape[:2]
         n = self.length
         if min(h, w) - n <= -(n // 2):
-            raise ValueError(f"Cutout of {n} px as the paper placed it needs images larger than {n - n // 2} px, "
-                             f"got {h}x{w}")
+            raise ValueError(
+                f"Cutout of {n} px as the paper placed it needs images larger than {n - n // 2} px, got {h}x{w}"
+            )
         # Quirk kept: one scalar fill, the mean over all pixels *and channels* (not per channel), which numpy
         # truncates (not rounds) when it writes the float into the uint8 array.
         fill = arr.mean()

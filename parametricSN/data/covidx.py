@@ -3,6 +3,7 @@
 Each line of a list is ``<patient id> <file name> <label> <source>``, label ``positive`` or ``negative``
 (COVID-19 positive or not; the published test split holds 200 of each). Images are decoded to grey ("L").
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,12 +12,14 @@ import numpy as np
 
 from parametricSN.config import DEFAULT_DATA_ROOT
 from parametricSN.data.registry import DatasetSpec, register_dataset
-from parametricSN.data.splits import DatasetError, Split, first_existing, README_HINT
+from parametricSN.data.splits import README_HINT, DatasetError, Split, first_existing
 
 CLASSES = ("negative", "positive")
 HOME = "covidx-cxr2"  # folder under the default data root
-OBTAIN = ("download COVIDx CXR-2 (https://www.kaggle.com/datasets/andyczhao/covidx-cxr2) and extract it so that "
-          "train/, test/, train.txt and test.txt lie directly in dataset.root (or in data/covidx-cxr2/)")
+OBTAIN = (
+    "download COVIDx CXR-2 (https://www.kaggle.com/datasets/andyczhao/covidx-cxr2) and extract it so that "
+    "train/, test/, train.txt and test.txt lie directly in dataset.root (or in data/covidx-cxr2/)"
+)
 
 
 def _is_covidx(folder: Path) -> bool:
@@ -34,12 +37,16 @@ def parse_list(path: Path) -> tuple:
         if lineno == 1 and fields[0].lower() in ("patient_id", "patientid", "id"):
             continue  # a header row written by pandas exports
         if len(fields) < 4:
-            raise DatasetError(f"COVIDx: {str(path)}:{lineno} has {len(fields)} fields, expected "
-                               f"'patient_id filename label source': {line.strip()!r}")
+            raise DatasetError(
+                f"COVIDx: {str(path)}:{lineno} has {len(fields)} fields, expected "
+                f"'patient_id filename label source': {line.strip()!r}"
+            )
         label = fields[-2].lower()
         if label not in CLASSES:
-            raise DatasetError(f"COVIDx: {str(path)}:{lineno} has label {fields[-2]!r}; COVIDx CXR-2 labels are "
-                               f"{', '.join(CLASSES)} (is this an older 3-class COVIDx list?)")
+            raise DatasetError(
+                f"COVIDx: {str(path)}:{lineno} has label {fields[-2]!r}; COVIDx CXR-2 labels are "
+                f"{', '.join(CLASSES)} (is this an older 3-class COVIDx list?)"
+            )
         names.append(" ".join(fields[1:-2]))
         labels.append(CLASSES.index(label))
     if not names:
@@ -53,8 +60,9 @@ def read_covidx(root: Path, default_root: bool) -> tuple:
     folder = first_existing(candidates, _is_covidx)
     if folder is None:
         looked = ", ".join(repr(str(c)) for c in candidates)
-        raise DatasetError(f"COVIDx CXR-2: no folder with train/, test/, train.txt and test.txt in {looked}; "
-                           f"{OBTAIN}; {README_HINT}")
+        raise DatasetError(
+            f"COVIDx CXR-2: no folder with train/, test/, train.txt and test.txt in {looked}; {OBTAIN}; {README_HINT}"
+        )
     splits = []
     for split in ("train", "test"):
         names, labels = parse_list(folder / f"{split}.txt")
@@ -67,7 +75,11 @@ def read_covidx(root: Path, default_root: bool) -> tuple:
 def covidx() -> DatasetSpec:
     """COVIDx CXR-2 in grey, 2 classes: resized to 260/224 of the input size and cropped; statistics measured on
     COVIDx CXR-2 in grey."""
-    return DatasetSpec(readers={"native": lambda d: read_covidx(Path(d.root).expanduser(),
-                                                                d.root == DEFAULT_DATA_ROOT)},
-                       obtain=OBTAIN, num_classes=len(CLASSES), channels=1, resize_ratio=260 / 224,
-                       normalization=((0.5888,), (0.1882,)))
+    return DatasetSpec(
+        readers={"native": lambda d: read_covidx(Path(d.root).expanduser(), d.root == DEFAULT_DATA_ROOT)},
+        obtain=OBTAIN,
+        num_classes=len(CLASSES),
+        channels=1,
+        resize_ratio=260 / 224,
+        normalization=((0.5888,), (0.1882,)),
+    )

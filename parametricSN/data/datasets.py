@@ -7,9 +7,11 @@ an item yields is therefore a function of (seed, epoch, item) only: it is the sa
 decodes it, in whatever order, and the caller's global torch RNG is left untouched. Because the epoch travels
 inside the key, persistent workers need no message when the epoch changes.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterator, Union
+from collections.abc import Callable, Iterator
+from typing import Union
 
 import numpy as np
 import torch
@@ -27,8 +29,9 @@ class SubsetDataset(Dataset):
     transform runs under the per-item seed described in the module docstring.
     """
 
-    def __init__(self, split: Split, indices: np.ndarray, transform: Callable,
-                 augment_seed: Union[int, None] = None) -> None:
+    def __init__(
+        self, split: Split, indices: np.ndarray, transform: Callable, augment_seed: Union[int, None] = None
+    ) -> None:
         self.indices = np.asarray(indices, dtype=np.int64)
         self.split = split.take(self.indices)  # only the chosen images stay in memory (and go to workers)
         self.transform = transform

@@ -9,6 +9,7 @@ cropped to ``dataset.height x dataset.width``, as the KTH-TIPS2-b and X-ray pipe
 statistics are ``dataset.mean`` / ``dataset.std``, or computed from the training subset and cached in the root
 (see :mod:`parametricSN.data.stats`).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,12 +18,13 @@ from PIL import Image
 
 from parametricSN.config import DatasetConfig
 from parametricSN.data.registry import DatasetSpec, register_dataset
-from parametricSN.data.splits import DatasetError, Split, list_images, read_image_folder, README_HINT
+from parametricSN.data.splits import README_HINT, DatasetError, Split, list_images, read_image_folder
 
 RESIZE_RATIO = 256 / 224  # resize 8/7 larger, then crop: the usual ImageNet-style test geometry
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-OBTAIN = ("put the images in dataset.root as train/<class>/<image> and test/<class>/<image> "
-          "(the same class folders in both)")
+OBTAIN = (
+    "put the images in dataset.root as train/<class>/<image> and test/<class>/<image> (the same class folders in both)"
+)
 
 
 def read_tree(folder: Path, name: str, mode: str) -> tuple[Split, Split]:
@@ -30,8 +32,10 @@ def read_tree(folder: Path, name: str, mode: str) -> tuple[Split, Split]:
     train = read_image_folder(folder / "train", f"{name}/train", mode)
     test = read_image_folder(folder / "test", f"{name}/test", mode)
     if train.classes != test.classes:
-        raise DatasetError(f"{name} image folder {str(folder)!r}: train classes {list(train.classes)} differ "
-                           f"from test classes {list(test.classes)}; {OBTAIN}")
+        raise DatasetError(
+            f"{name} image folder {str(folder)!r}: train classes {list(train.classes)} differ "
+            f"from test classes {list(test.classes)}; {OBTAIN}"
+        )
     return train, test
 
 
@@ -39,13 +43,15 @@ def _tree(d: DatasetConfig) -> Path:
     root = Path(d.root).expanduser()
     missing = [s for s in ("train", "test") if not (root / s).is_dir()]
     if missing:
-        raise DatasetError(f"imagefolder: dataset.root {str(root)!r} has no {' or '.join(m + '/' for m in missing)} "
-                           f"folder; {OBTAIN}; {README_HINT}")
+        raise DatasetError(
+            f"imagefolder: dataset.root {str(root)!r} has no {' or '.join(m + '/' for m in missing)} "
+            f"folder; {OBTAIN}; {README_HINT}"
+        )
     return root
 
 
 def _mode(train: Path) -> str:
-    """"L" when the first image of every class folder under ``train`` is grey, else "RGB"."""
+    """ "L" when the first image of every class folder under ``train`` is grey, else "RGB"."""
     for cls in sorted(p for p in train.iterdir() if p.is_dir()):
         files = list_images(cls)
         if files:
@@ -75,5 +81,6 @@ def read(d: DatasetConfig) -> tuple[Split, Split]:
 @register_dataset("imagefolder")
 def imagefolder() -> DatasetSpec:
     """A tree of your own images; classes, channels and statistics come from the data."""
-    return DatasetSpec(readers={"native": read, "imagefolder": read}, obtain=OBTAIN, describe=describe,
-                       resize_ratio=RESIZE_RATIO)
+    return DatasetSpec(
+        readers={"native": read, "imagefolder": read}, obtain=OBTAIN, describe=describe, resize_ratio=RESIZE_RATIO
+    )

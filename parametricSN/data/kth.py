@@ -4,6 +4,7 @@ Eleven materials, each photographed as four physical samples a-d (108 images per
 published archive). The protocol trains on one physical sample and tests on the other three, so no physical
 object appears in both train and test.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,13 +13,15 @@ import numpy as np
 
 from parametricSN.config import register_choices
 from parametricSN.data.registry import DatasetSpec, register_dataset
-from parametricSN.data.splits import DatasetError, Split, list_images, README_HINT
+from parametricSN.data.splits import README_HINT, DatasetError, Split, list_images
 
 FOLDER = "KTH-TIPS2-b"
 SAMPLES = ("a", "b", "c", "d")
 NUM_MATERIALS = 11
-OBTAIN = ("download https://www.csc.kth.se/cvap/databases/kth-tips/kth-tips2-b_col_200x200.tar and extract it "
-          "into dataset.root (it creates KTH-TIPS2-b/<material>/sample_<a-d>/)")
+OBTAIN = (
+    "download https://www.csc.kth.se/cvap/databases/kth-tips/kth-tips2-b_col_200x200.tar and extract it "
+    "into dataset.root (it creates KTH-TIPS2-b/<material>/sample_<a-d>/)"
+)
 
 
 def kth_folder(root: Path) -> Path:
@@ -36,32 +39,43 @@ def read_kth(root: Path, sample: str) -> tuple:
     folder = kth_folder(root)
     materials = sorted(p.name for p in folder.iterdir() if p.is_dir())
     if len(materials) != NUM_MATERIALS:
-        raise DatasetError(f"KTH-TIPS2-b: {str(folder)!r} holds {len(materials)} material folders "
-                           f"({', '.join(materials) or 'none'}), expected {NUM_MATERIALS}; {OBTAIN}")
+        raise DatasetError(
+            f"KTH-TIPS2-b: {str(folder)!r} holds {len(materials)} material folders "
+            f"({', '.join(materials) or 'none'}), expected {NUM_MATERIALS}; {OBTAIN}"
+        )
     parts = {"train": ([], []), "test": ([], [])}
     for label, material in enumerate(materials):
         for s in SAMPLES:
             sample_dir = folder / material / f"sample_{s}"
             if not sample_dir.is_dir():
-                raise DatasetError(f"KTH-TIPS2-b: {str(sample_dir)!r} is missing (every material needs "
-                                   f"sample_a..sample_d); {OBTAIN}")
+                raise DatasetError(
+                    f"KTH-TIPS2-b: {str(sample_dir)!r} is missing (every material needs sample_a..sample_d); {OBTAIN}"
+                )
             files = list_images(sample_dir)
             if not files:
                 raise DatasetError(f"KTH-TIPS2-b: {str(sample_dir)!r} holds no images; {OBTAIN}")
             paths, labels = parts["train" if s == sample else "test"]
             paths += files
             labels += [label] * len(files)
-    return tuple(Split(f"kth/{name}", paths, np.asarray(labels, dtype=np.int64), tuple(materials), "RGB")
-                 for name, (paths, labels) in parts.items())
+    return tuple(
+        Split(f"kth/{name}", paths, np.asarray(labels, dtype=np.int64), tuple(materials), "RGB")
+        for name, (paths, labels) in parts.items()
+    )
 
 
 @register_dataset("kth")
 def kth() -> DatasetSpec:
     """200x200 RGB textures, 11 materials: resized to 200/128 of the input size and cropped, rotated by up to 10
     degrees when training; ImageNet statistics, as in the paper's code."""
-    return DatasetSpec(readers={"native": lambda d: read_kth(Path(d.root).expanduser(), d.sample)},
-                       obtain=OBTAIN, num_classes=NUM_MATERIALS, channels=3, resize_ratio=200 / 128, rotation=10.0,
-                       normalization=((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)))
+    return DatasetSpec(
+        readers={"native": lambda d: read_kth(Path(d.root).expanduser(), d.sample)},
+        obtain=OBTAIN,
+        num_classes=NUM_MATERIALS,
+        channels=3,
+        resize_ratio=200 / 128,
+        rotation=10.0,
+        normalization=((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    )
 
 
 register_choices("dataset.sample", lambda cfg: SAMPLES)

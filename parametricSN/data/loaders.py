@@ -1,4 +1,5 @@
 """``build_loaders(cfg)``: config -> train and test DataLoaders over seeded class-balanced subsets."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,8 +14,7 @@ from parametricSN.data.datasets import EpochSampler, SubsetDataset
 from parametricSN.data.registry import dataset_spec
 from parametricSN.data.splits import DatasetError, Split
 from parametricSN.data.stats import normalization
-from parametricSN.data.subsets import (LOADER, TEST_SUBSET, TRAIN_SUBSET, derive_seed, select_subset,
-                                       validation_subset)
+from parametricSN.data.subsets import LOADER, TEST_SUBSET, TRAIN_SUBSET, derive_seed, select_subset, validation_subset
 from parametricSN.data.transforms import build_transform
 
 
@@ -52,8 +52,10 @@ def read_splits(cfg: Config) -> tuple:
 
 def _check_classes(cfg: Config, split: Split) -> None:
     if len(split.classes) != cfg.num_classes:
-        raise DatasetError(f"{split.name}: found {len(split.classes)} classes ({', '.join(split.classes)}), but "
-                           f"{cfg.dataset.name} has {cfg.num_classes}")
+        raise DatasetError(
+            f"{split.name}: found {len(split.classes)} classes ({', '.join(split.classes)}), but "
+            f"{cfg.dataset.name} has {cfg.num_classes}"
+        )
 
 
 def _pin_memory(device: str) -> bool:
@@ -70,10 +72,24 @@ def build_datasets(cfg: Config, with_val: bool = False) -> tuple:
     train_split, test_split = read_splits(cfg)
     for split in (train_split, test_split):
         _check_classes(cfg, split)
-    train_idx = select_subset(d.subset, train_split, d.train_sample_num, seed, cfg.num_classes, TRAIN_SUBSET,
-                              f"{train_split.name} (dataset.train_sample_num)")
-    test_idx = select_subset(d.subset, test_split, d.test_sample_num, seed, cfg.num_classes, TEST_SUBSET,
-                             f"{test_split.name} (dataset.test_sample_num)")
+    train_idx = select_subset(
+        d.subset,
+        train_split,
+        d.train_sample_num,
+        seed,
+        cfg.num_classes,
+        TRAIN_SUBSET,
+        f"{train_split.name} (dataset.train_sample_num)",
+    )
+    test_idx = select_subset(
+        d.subset,
+        test_split,
+        d.test_sample_num,
+        seed,
+        cfg.num_classes,
+        TEST_SUBSET,
+        f"{test_split.name} (dataset.test_sample_num)",
+    )
     spec = dataset_spec(d.name)
     train_set = SubsetDataset(train_split, train_idx, None, augment_seed=seed)
     stats = normalization(spec, d, train_set.split)
@@ -98,15 +114,28 @@ def build_loaders(cfg: Config) -> Loaders:
     """
     d, g = cfg.dataset, cfg.general
     train_set, test_set, val_set = build_datasets(cfg, with_val=True)
-    common = dict(num_workers=g.num_workers, pin_memory=_pin_memory(g.device), drop_last=False,
-                  persistent_workers=g.num_workers > 0,
-                  generator=torch.Generator().manual_seed(derive_seed(g.seed, LOADER)))
-    train = DataLoader(train_set, batch_size=d.train_batch_size,
-                       sampler=EpochSampler(len(train_set), g.seed, shuffle=True), **common)
-    test = DataLoader(test_set, batch_size=d.test_batch_size, shuffle=False, **common) \
-        if cfg.train.evaluate_test else None
+    common = dict(
+        num_workers=g.num_workers,
+        pin_memory=_pin_memory(g.device),
+        drop_last=False,
+        persistent_workers=g.num_workers > 0,
+        generator=torch.Generator().manual_seed(derive_seed(g.seed, LOADER)),
+    )
+    train = DataLoader(
+        train_set, batch_size=d.train_batch_size, sampler=EpochSampler(len(train_set), g.seed, shuffle=True), **common
+    )
+    test = (
+        DataLoader(test_set, batch_size=d.test_batch_size, shuffle=False, **common) if cfg.train.evaluate_test else None
+    )
     val = DataLoader(val_set, batch_size=d.test_batch_size, shuffle=False, **common) if val_set else None
-    return Loaders(train=train, test=test, num_classes=cfg.num_classes, in_channels=cfg.in_channels,
-                   train_indices=train_set.indices,
-                   test_indices=test_set.indices if test is not None else np.zeros(0, dtype=np.int64),
-                   classes=train_set.split.classes, val=val, val_indices=val_set.indices if val_set else None)
+    return Loaders(
+        train=train,
+        test=test,
+        num_classes=cfg.num_classes,
+        in_channels=cfg.in_channels,
+        train_indices=train_set.indices,
+        test_indices=test_set.indices if test is not None else np.zeros(0, dtype=np.int64),
+        classes=train_set.split.classes,
+        val=val,
+        val_indices=val_set.indices if val_set else None,
+    )

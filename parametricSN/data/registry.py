@@ -12,13 +12,21 @@ formats, ``cfg.num_classes`` / ``cfg.in_channels`` and the transforms' sizes and
 A dataset of your own is one file with one decorated function, imported in ``parametricSN/data/__init__.py``
 or listed in ``general.plugins``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Optional
 
-from parametricSN.config import (Config, ConfigError, DatasetConfig, register_check, register_choices,
-                                 register_dataset_describer)
+from parametricSN.config import (
+    Config,
+    ConfigError,
+    DatasetConfig,
+    register_check,
+    register_choices,
+    register_dataset_describer,
+)
 from parametricSN.data.splits import Split
 
 Reader = Callable[[DatasetConfig], tuple[Split, Split]]
@@ -71,8 +79,7 @@ class DatasetSpec:
     def read(self, d: DatasetConfig) -> tuple[Split, Split]:
         """The full (train, test) splits, read with the reader of ``d.format``."""
         if d.format not in self.readers:
-            raise ConfigError(f"dataset.format: {self.name} can be read as {', '.join(self.formats)}, "
-                              f"not {d.format!r}")
+            raise ConfigError(f"dataset.format: {self.name} can be read as {', '.join(self.formats)}, not {d.format!r}")
         return self.readers[d.format](d)
 
 
@@ -103,8 +110,9 @@ def available_datasets() -> list[str]:
 def dataset_spec(name: str) -> DatasetSpec:
     """The spec registered as ``name``; :class:`ConfigError` naming ``dataset.name`` otherwise."""
     if name not in _DATASETS:
-        raise ConfigError(f"dataset.name: unknown dataset {name!r}; registered datasets are "
-                          f"{', '.join(available_datasets())}")
+        raise ConfigError(
+            f"dataset.name: unknown dataset {name!r}; registered datasets are {', '.join(available_datasets())}"
+        )
     return _DATASETS[name]
 
 
@@ -116,11 +124,12 @@ def _check_statistics(cfg: Config) -> None:
         return
     channels = cfg.in_channels
     for key, values in (("dataset.mean", d.mean), ("dataset.std", d.std)):
-        ok = len(values) == channels and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                             for v in values)
+        ok = len(values) == channels and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
         if not ok or (key == "dataset.std" and min(values) <= 0):
-            raise ConfigError(f"{key}: expected {channels} number(s), one per channel of {d.name}"
-                              f"{' (all > 0)' if key == 'dataset.std' else ''}, got {values!r}")
+            raise ConfigError(
+                f"{key}: expected {channels} number(s), one per channel of {d.name}"
+                f"{' (all > 0)' if key == 'dataset.std' else ''}, got {values!r}"
+            )
 
 
 # The config asks the registry (config imports nothing of this package: it is registered from here).

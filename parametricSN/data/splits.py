@@ -4,13 +4,14 @@ A :class:`Split` holds either a uint8 array of decoded images (small datasets: C
 list of image files that are decoded with Pillow only when an item is read (KTH-TIPS2-b, COVIDx, image
 folders), so that building a split costs a directory listing, not a pass over every pixel.
 """
+
 from __future__ import annotations
 
 import hashlib
-
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Union
 
 import numpy as np
 from PIL import Image
@@ -72,10 +73,12 @@ class Split:
             with Image.open(path) as im:
                 return im.convert(self.mode)
         except (OSError, ValueError) as exc:  # Pillow raises OSError subclasses for unreadable files
-            raise DatasetError(f"{self.name}: cannot decode image {str(path)!r} ({exc}); the file is missing or "
-                               f"corrupt, restore it from the original archive ({README_HINT})") from None
+            raise DatasetError(
+                f"{self.name}: cannot decode image {str(path)!r} ({exc}); the file is missing or "
+                f"corrupt, restore it from the original archive ({README_HINT})"
+            ) from None
 
-    def take(self, indices: Sequence[int]) -> "Split":
+    def take(self, indices: Sequence[int]) -> Split:
         """The sub-split of items ``indices`` (file splits check that those files exist)."""
         idx = np.asarray(indices, dtype=np.int64)
         if not self.lazy:
@@ -84,8 +87,10 @@ class Split:
         missing = [str(p) for p in paths if not Path(p).is_file()]
         if missing:
             more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-            raise DatasetError(f"{self.name}: {len(missing)} listed image file(s) do not exist: "
-                               f"{', '.join(repr(m) for m in missing[:3])}{more}; {README_HINT}")
+            raise DatasetError(
+                f"{self.name}: {len(missing)} listed image file(s) do not exist: "
+                f"{', '.join(repr(m) for m in missing[:3])}{more}; {README_HINT}"
+            )
         return Split(self.name, paths, self.labels[idx], self.classes, self.mode)
 
 
@@ -105,8 +110,9 @@ def read_image_folder(folder: Path, name: str, mode: str) -> Split:
     for label, cls in enumerate(classes):
         files = list_images(folder / cls)
         if not files:
-            raise DatasetError(f"{name}: class folder {str(folder / cls)!r} holds no images "
-                               f"({', '.join(IMAGE_EXTENSIONS)})")
+            raise DatasetError(
+                f"{name}: class folder {str(folder / cls)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})"
+            )
         paths += files
         labels += [label] * len(files)
     return Split(name, paths, np.asarray(labels, dtype=np.int64), tuple(classes), mode)

@@ -11,6 +11,7 @@ removed). The result is cached in ``<dataset.root>/.psn-normalization.json`` und
 depends on (the chosen items: file, size and modification time, or the pixels of in-memory images; the geometry;
 the colour mode), so a second run on the same subset reads it instead of decoding every image again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,8 +38,9 @@ def normalization(spec: DatasetSpec, d: DatasetConfig, train: Split) -> Stats:
     if spec.normalization is not None:
         return spec.normalization
     root = Path(d.root).expanduser()
-    return cached_statistics(train, geometry(spec, "noaugment", (d.height, d.width), train=False),
-                             root if root.is_dir() else None)
+    return cached_statistics(
+        train, geometry(spec, "noaugment", (d.height, d.width), train=False), root if root.is_dir() else None
+    )
 
 
 def _item_key(split: Split, i: int) -> str:

@@ -7,6 +7,7 @@ stream stable, but does not promise that ``Generator`` methods such as ``permuta
 Streams are separated by a tag (:data:`TRAIN_SUBSET`, :data:`TEST_SUBSET`, :data:`SHUFFLE`, :data:`AUGMENT`,
 :data:`VAL_SUBSET`).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -17,7 +18,7 @@ from parametricSN.config import ConfigError, register_choices
 from parametricSN.data.splits import DatasetError, Split
 
 TRAIN_SUBSET, TEST_SUBSET, SHUFFLE, AUGMENT, LOADER, VAL_SUBSET = range(6)
-_U64 = 2 ** 64
+_U64 = 2**64
 
 
 def _entropy(keys: tuple) -> list:
@@ -33,28 +34,37 @@ def rng(*keys: int) -> np.random.Generator:
 def derive_seed(*keys: int) -> int:
     """A 63-bit integer seed determined by ``keys`` (for ``torch.manual_seed`` / ``torch.Generator``)."""
     hi, lo = np.random.SeedSequence(_entropy(keys)).generate_state(2, dtype=np.uint32)
-    return ((int(hi) << 32) | int(lo)) & (2 ** 63 - 1)
+    return ((int(hi) << 32) | int(lo)) & (2**63 - 1)
 
 
 def _class_members(labels: np.ndarray, n: int, num_classes: int, name: str, classes: Optional[tuple]) -> tuple:
     """``([indices of class c in dataset order for c = 0..num_classes-1], n / num_classes)``, or DatasetError when
     ``n`` is not a positive multiple of ``num_classes`` or a class has fewer than ``n / num_classes`` items."""
     if n <= 0 or n % num_classes:
-        raise DatasetError(f"{name}: a class-balanced subset of {n} items needs a positive multiple of the "
-                           f"{num_classes} classes")
+        raise DatasetError(
+            f"{name}: a class-balanced subset of {n} items needs a positive multiple of the {num_classes} classes"
+        )
     per_class = n // num_classes
     members = [np.flatnonzero(labels == c) for c in range(num_classes)]
     for c, idx in enumerate(members):
         if len(idx) < per_class:
             label = f"class {c}" + (f" ({classes[c]})" if classes else "")
-            raise DatasetError(f"{name}: {label} has {len(idx)} images but the subset of {n} needs "
-                               f"{per_class} per class; lower the sample count")
+            raise DatasetError(
+                f"{name}: {label} has {len(idx)} images but the subset of {n} needs "
+                f"{per_class} per class; lower the sample count"
+            )
     return members, per_class
 
 
-def balanced_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes: int,
-                    stream: int = TRAIN_SUBSET, name: str = "dataset", classes: Optional[tuple] = None
-                    ) -> np.ndarray:
+def balanced_subset(
+    labels: np.ndarray,
+    n: Optional[int],
+    seed: int,
+    num_classes: int,
+    stream: int = TRAIN_SUBSET,
+    name: str = "dataset",
+    classes: Optional[tuple] = None,
+) -> np.ndarray:
     """Sorted indices of ``n / num_classes`` items of every class, drawn without replacement.
 
     For class c (in order 0..num_classes-1) the chosen items are the first ``n / num_classes`` of a uniform
@@ -71,8 +81,16 @@ def balanced_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
-def paper_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes: int, name: str = "dataset",
-                 classes: Optional[tuple] = None, order: Optional[np.ndarray] = None, skip: int = 0) -> np.ndarray:
+def paper_subset(
+    labels: np.ndarray,
+    n: Optional[int],
+    seed: int,
+    num_classes: int,
+    name: str = "dataset",
+    classes: Optional[tuple] = None,
+    order: Optional[np.ndarray] = None,
+    skip: int = 0,
+) -> np.ndarray:
     """Sorted indices of the class-balanced subset the paper's code selected for ``seed`` (``dataset.subset: paper``).
 
     With ``m`` the size of the smallest class and ``P = numpy.random.RandomState(seed).permutation(m)``, class c
@@ -89,12 +107,12 @@ def paper_subset(labels: np.ndarray, n: Optional[int], seed: int, num_classes: i
     labels = np.asarray(labels)
     if n is None:
         return np.arange(len(labels), dtype=np.int64)
-    if not 0 <= seed < 2 ** 32:
+    if not 0 <= seed < 2**32:
         raise ValueError(f"the paper's subset needs a seed in [0, 2**32) (numpy RandomState), got {seed}")
     order = np.arange(len(labels)) if order is None else np.asarray(order, dtype=np.int64)
     members, per_class = _class_members(labels[order], n, num_classes, name, classes)
     m = min(len(idx) for idx in members)
-    positions = np.random.RandomState(seed).permutation(m)[skip:skip + per_class]
+    positions = np.random.RandomState(seed).permutation(m)[skip : skip + per_class]
     return np.sort(np.concatenate([order[idx[positions]] for idx in members])).astype(np.int64)
 
 
@@ -112,8 +130,9 @@ SUBSETS = ("paper", "balanced")
 register_choices("dataset.subset", lambda cfg: SUBSETS)
 
 
-def select_subset(kind: str, split: Split, n: Optional[int], seed: int, num_classes: int, stream: int,
-                  name: str = "dataset") -> np.ndarray:
+def select_subset(
+    kind: str, split: Split, n: Optional[int], seed: int, num_classes: int, stream: int, name: str = "dataset"
+) -> np.ndarray:
     """``dataset.subset`` of ``split``: :func:`paper_subset` in :func:`original_order` (``paper``) or
     :func:`balanced_subset` on ``stream`` (``balanced``)."""
     if kind == "paper":
@@ -123,8 +142,9 @@ def select_subset(kind: str, split: Split, n: Optional[int], seed: int, num_clas
     raise ValueError(f"dataset.subset: expected one of {', '.join(SUBSETS)}, got {kind!r}")
 
 
-def validation_subset(kind: str, split: Split, train_idx: np.ndarray, n: int, seed: int, num_classes: int
-                      ) -> np.ndarray:
+def validation_subset(
+    kind: str, split: Split, train_idx: np.ndarray, n: int, seed: int, num_classes: int
+) -> np.ndarray:
     """Sorted indices of ``dataset.val_sample_num = n`` items of ``split`` (the training split), ``n / num_classes``
     per class, none of them in the training subset ``train_idx``.
 
@@ -144,13 +164,18 @@ def validation_subset(kind: str, split: Split, train_idx: np.ndarray, n: int, se
         rest = np.setdiff1d(np.arange(len(labels)), train_idx)
         left = min(np.count_nonzero(labels[rest] == c) for c in range(num_classes))
     if left <= 0 or len(train_idx) == len(labels):
-        raise ConfigError(f"{key}: the training subset takes every image of {split.name} (for KTH-TIPS2-b: the "
-                          f"whole physical sample), so none is left to validate on; set {key}=0 or lower "
-                          f"dataset.train_sample_num")
+        raise ConfigError(
+            f"{key}: the training subset takes every image of {split.name} (for KTH-TIPS2-b: the "
+            f"whole physical sample), so none is left to validate on; set {key}=0 or lower "
+            f"dataset.train_sample_num"
+        )
     if left < per_class:
-        raise ConfigError(f"{key}: {split.name} has {left} images per class left beside the training subset, but "
-                          f"{n} validation images need {per_class}; lower {key} or dataset.train_sample_num")
+        raise ConfigError(
+            f"{key}: {split.name} has {left} images per class left beside the training subset, but "
+            f"{n} validation images need {per_class}; lower {key} or dataset.train_sample_num"
+        )
     if kind == "paper":
-        return paper_subset(labels, n, seed, num_classes, split.name, split.classes, original_order(split),
-                            skip=train_per_class)
+        return paper_subset(
+            labels, n, seed, num_classes, split.name, split.classes, original_order(split), skip=train_per_class
+        )
     return rest[balanced_subset(labels[rest], n, seed, num_classes, VAL_SUBSET, split.name, split.classes)]

@@ -18,10 +18,12 @@ Finally ``ToTensor`` maps to [0, 1] and ``Normalize`` subtracts the dataset mean
 Every random choice is drawn from torch's global generator, which the dataset seeds per item (see
 ``datasets.py``); :class:`Cutout` does the same, so one ``torch.manual_seed`` fixes the whole pipeline.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Union
+from collections.abc import Callable
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -81,8 +83,9 @@ def geometry(spec: DatasetSpec, augment: str, size: tuple, train: bool) -> list:
     return steps + [T.RandomCrop(size), T.RandomHorizontalFlip()]
 
 
-def build_transform(dataset: Union[str, DatasetSpec], augment: str, height: int, width: int, train: bool,
-                    stats: Optional[Stats] = None) -> Callable:
+def build_transform(
+    dataset: Union[str, DatasetSpec], augment: str, height: int, width: int, train: bool, stats: Optional[Stats] = None
+) -> Callable:
     """Pillow image -> normalised float32 tensor ``(C, height, width)`` for ``dataset`` (a registered name or
     spec); ``train=False`` gives the deterministic test pipeline whatever ``augment`` is. ``stats`` = (mean, std)
     replaces the spec's normalisation (needed when the spec has none: it is computed from the data)."""

@@ -10,14 +10,30 @@
 ``record`` (the MLflow run), ``cli`` (``psn deform``), ``options`` (the choices its options offer). The names
 load on first use (see :mod:`parametricSN._lazy`): ``psn deform --help`` imports neither torch nor MLflow.
 """
+
 from parametricSN._lazy import lazy_package
 
-__all__ = lazy_package(__name__, {
-    "COLUMNS": "evaluate", "Row": "evaluate", "evaluate": "evaluate", "evaluate_representation": "evaluate",
-    "write_csv": "evaluate",
-    "baseline": "metrics", "matched_noise": "metrics", "median_squared_distance": "metrics",
-    "relative_distances": "metrics", "relative_stability": "metrics",
-    "KINDS": "options", "deform": "warps", "diffeo_sup_gradient": "warps", "diffeo_tau": "warps",
-    "random_displacement": "warps", "sampling_grid": "warps", "strengths": "warps", "temperature_range": "warps",
-    "typical_displacement": "warps",
-})
+__all__ = lazy_package(
+    __name__,
+    {
+        "COLUMNS": "evaluate",
+        "Row": "evaluate",
+        "evaluate": "evaluate",
+        "evaluate_representation": "evaluate",
+        "write_csv": "evaluate",
+        "baseline": "metrics",
+        "matched_noise": "metrics",
+        "median_squared_distance": "metrics",
+        "relative_distances": "metrics",
+        "relative_stability": "metrics",
+        "KINDS": "options",
+        "deform": "warps",
+        "diffeo_sup_gradient": "warps",
+        "diffeo_tau": "warps",
+        "random_displacement": "warps",
+        "sampling_grid": "warps",
+        "strengths": "warps",
+        "temperature_range": "warps",
+        "typical_displacement": "warps",
+    },
+)

@@ -6,6 +6,7 @@ Writes ``deformation.csv`` and one ``<deformation>.png`` per deformation to ``--
 MLflow run in experiment ``deformation``, prints that run's id. Errors print one line: a bad RUN (unknown id,
 run without a saved model, missing file) or an unreachable store exits 1, a bad option exits 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,27 +26,44 @@ CSV_NAME = "deformation.csv"
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``deform`` on the ``psn`` sub-command parser."""
     p = subparsers.add_parser(
-        "deform", help="measure how stable trained representations are to deformations",
+        "deform",
+        help="measure how stable trained representations are to deformations",
         description="Distances between the representations of test images and of their deformations, per model, "
-                    "deformation and strength, with the random-pair baseline and (random-diffeo) the relative "
-                    "stability R = D/G; writes a CSV and one figure per deformation and logs them to MLflow "
-                    f"(experiment {EXPERIMENT!r}).")
-    p.add_argument("runs", nargs="+", metavar="RUN",
-                   help=f"an MLflow run id, a saved model file (or folder holding model.pt), or {' / '.join(FIXED)} "
-                        "for an untrained fixed scattering")
-    p.add_argument("--tracking-uri", default=None,
-                   help="MLflow store of the runs and of the result (default: $MLFLOW_TRACKING_URI, else "
-                        "sqlite:///mlruns/store.db)")
+        "deformation and strength, with the random-pair baseline and (random-diffeo) the relative "
+        "stability R = D/G; writes a CSV and one figure per deformation and logs them to MLflow "
+        f"(experiment {EXPERIMENT!r}).",
+    )
+    p.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help=f"an MLflow run id, a saved model file (or folder holding model.pt), or {' / '.join(FIXED)} "
+        "for an untrained fixed scattering",
+    )
+    p.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow store of the runs and of the result (default: $MLFLOW_TRACKING_URI, else "
+        "sqlite:///mlruns/store.db)",
+    )
     p.add_argument("--deformations", default=",".join(KINDS), help=f"comma list of {', '.join(KINDS)} (default: all)")
     p.add_argument("--num-images", type=int, default=100, help="test images, chosen by --seed (default 100)")
     p.add_argument("--levels", type=int, default=10, help="strengths after the identity (default 10)")
-    p.add_argument("--layer", choices=LAYERS, default="scattering",
-                   help="compare the scattering coefficients (default) or the logits")
+    p.add_argument(
+        "--layer",
+        choices=LAYERS,
+        default="scattering",
+        help="compare the scattering coefficients (default) or the logits",
+    )
     p.add_argument("--output", default="deformation-results", help="folder for the CSV and PNGs")
     p.add_argument("--seed", type=int, default=0, help="chooses the images, random diffeos and noise (default 0)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
-    p.add_argument("--padding", choices=PADDINGS, default="reflection",
-                   help="values outside the image when warping (default reflection)")
+    p.add_argument(
+        "--padding",
+        choices=PADDINGS,
+        default="reflection",
+        help="values outside the image when warping (default reflection)",
+    )
     p.add_argument("--cutoff", type=int, default=DEFAULT_CUTOFF, help="random-diffeo cut-off c (default 3)")
     p.add_argument("--data-root", default=None, help="read the models' dataset from here instead of their config's")
     p.add_argument("--J", type=int, default=None, help="J of tight-frame/random (default: the first model's)")
@@ -61,8 +79,10 @@ def _kinds(text: str) -> list[str]:
     kinds = [k.strip() for k in text.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
-        raise ConfigError(f"--deformations: unknown {', '.join(map(repr, unknown)) or 'empty list'}; expected a "
-                          f"comma list of {', '.join(KINDS)}")
+        raise ConfigError(
+            f"--deformations: unknown {', '.join(map(repr, unknown)) or 'empty list'}; expected a "
+            f"comma list of {', '.join(KINDS)}"
+        )
     return list(dict.fromkeys(kinds))
 
 
@@ -94,8 +114,9 @@ def _write_outputs(out: Path, rows: list, examples: dict, kinds: list[str], cfg)
     files = [write_csv(rows, out / CSV_NAME)]
     for kind in kinds:
         ex = examples[kind]
-        fig = deformation_figure(kind, [r for r in rows if r.deformation == kind], ex, to_pixels(ex.before, cfg),
-                                 to_pixels(ex.after, cfg))
+        fig = deformation_figure(
+            kind, [r for r in rows if r.deformation == kind], ex, to_pixels(ex.before, cfg), to_pixels(ex.after, cfg)
+        )
         files.append(out / f"{kind}.png")
         files[-1].write_bytes(figure_to_png(fig))
     return files
@@ -107,8 +128,14 @@ def run(args: argparse.Namespace) -> int:
 
     from parametricSN.deformation.evaluate import evaluate
     from parametricSN.deformation.record import log_evaluation
-    from parametricSN.deformation.sources import (ModelFileError, dataset_key, load_images, load_sources,
-                                                  reference_config, resolve_device)
+    from parametricSN.deformation.sources import (
+        ModelFileError,
+        dataset_key,
+        load_images,
+        load_sources,
+        reference_config,
+        resolve_device,
+    )
 
     _check(args)
     # our own bar reports progress; MLflow's per-download bars would interleave with it and with error lines
@@ -124,8 +151,7 @@ def run(args: argparse.Namespace) -> int:
         return reference_config(args.dataset, args.data_root, args.height, args.width, args.J, args.L, args.seed)
 
     try:
-        sources = load_sources(runs, args.tracking_uri, args.layer, device, args.data_root, fallback,
-                               args.J, args.L)
+        sources = load_sources(runs, args.tracking_uri, args.layer, device, args.data_root, fallback, args.J, args.L)
     except ModelFileError as exc:
         print(f"psn: {exc}", file=sys.stderr)
         return 1
@@ -138,12 +164,22 @@ def run(args: argparse.Namespace) -> int:
             images[key] = load_images(s.cfg, args.num_images, args.seed)
             _check_ranges(kinds, args.levels, tuple(images[key].shape[-2:]), args.cutoff)
     with tqdm(total=len(sources) * len(kinds), desc="psn deform", unit="curve", file=sys.stderr) as bar:
+
         def progress(message: str) -> None:
             bar.set_postfix_str(message[:48])
             bar.update()
 
-        rows, examples = evaluate(sources, lambda cfg: images[dataset_key(cfg)], kinds, args.levels, args.seed,
-                                  device, args.padding, args.cutoff, progress)
+        rows, examples = evaluate(
+            sources,
+            lambda cfg: images[dataset_key(cfg)],
+            kinds,
+            args.levels,
+            args.seed,
+            device,
+            args.padding,
+            args.cutoff,
+            progress,
+        )
     out = Path(args.output)
     try:
         files = _write_outputs(out, rows, examples, kinds, sources[0].cfg)
@@ -151,14 +187,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"psn: --output: cannot write the results to {str(out)!r} ({exc})", file=sys.stderr)
         return 1
     print(f"results: {out.resolve()}")
-    params = {"deformations": ",".join(kinds), "num_images": args.num_images, "levels": args.levels,
-              "layer": args.layer, "seed": args.seed, "padding": args.padding, "cutoff": args.cutoff,
-              "device": str(device), "labels": " | ".join(s.label for s in sources)}
+    params = {
+        "deformations": ",".join(kinds),
+        "num_images": args.num_images,
+        "levels": args.levels,
+        "layer": args.layer,
+        "seed": args.seed,
+        "padding": args.padding,
+        "cutoff": args.cutoff,
+        "device": str(device),
+        "labels": " | ".join(s.label for s in sources),
+    }
     try:
         run_id = log_evaluation(files, runs, params, args.tracking_uri)
     except (MlflowException, OSError) as exc:
-        print(f"psn: could not log the results to the MLflow store ({str(exc).splitlines()[0]}); they are "
-              f"in {out.resolve()}", file=sys.stderr)
+        print(
+            f"psn: could not log the results to the MLflow store ({str(exc).splitlines()[0]}); they are "
+            f"in {out.resolve()}",
+            file=sys.stderr,
+        )
         return 1
     print(f"run_id: {run_id}")
     return 0

@@ -5,20 +5,27 @@ like with like: the baseline's image pairs come from ``Generator(seed)``; the ra
 deformation ``kind`` from ``Generator(seed + offset(kind))``, re-seeded at every strength so that one image gets
 the same field shape at every temperature (only its amplitude √T changes); the matched noise of G likewise.
 """
+
 from __future__ import annotations
 
 import csv
 import math
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor
 
-from parametricSN.deformation.metrics import (baseline, matched_noise, median_squared_distance, relative_distances,
-                                              relative_stability)
+from parametricSN.deformation.metrics import (
+    baseline,
+    matched_noise,
+    median_squared_distance,
+    relative_distances,
+    relative_stability,
+)
 from parametricSN.deformation.warps import DEFAULT_CUTOFF, deform, strengths, typical_displacement
 
 BATCH = 256
@@ -56,15 +63,21 @@ def _stream(seed: int, kind: str, purpose: str) -> torch.Generator:
 
 
 @torch.no_grad()
-def representation(features: Callable[[Tensor], Tensor], x: Tensor, device: torch.device,
-                   batch: int = BATCH) -> Tensor:
+def representation(features: Callable[[Tensor], Tensor], x: Tensor, device: torch.device, batch: int = BATCH) -> Tensor:
     """Φ of ``x`` computed in batches on ``device``, returned on the CPU."""
-    return torch.cat([features(x[i:i + batch].to(device)).cpu() for i in range(0, x.shape[0], batch)])
+    return torch.cat([features(x[i : i + batch].to(device)).cpu() for i in range(0, x.shape[0], batch)])
 
 
-def evaluate_representation(features: Callable[[Tensor], Tensor], images: Tensor, kind: str, levels: int,
-                            seed: int, device: torch.device, padding: str = "reflection",
-                            cutoff: int = DEFAULT_CUTOFF) -> tuple[list[dict], Example]:
+def evaluate_representation(
+    features: Callable[[Tensor], Tensor],
+    images: Tensor,
+    kind: str,
+    levels: int,
+    seed: int,
+    device: torch.device,
+    padding: str = "reflection",
+    cutoff: int = DEFAULT_CUTOFF,
+) -> tuple[list[dict], Example]:
     """Metrics of one representation under one deformation at ``strengths(kind, levels)``: a list of dicts
     (strength, distance, baseline[, D, G, R, displacement_px]) and the example at the largest strength."""
     phi = representation(features, images, device)
@@ -84,9 +97,17 @@ def evaluate_representation(features: Callable[[Tensor], Tensor], images: Tensor
     return out, example
 
 
-def evaluate(sources: Sequence, images_of: Callable, kinds: Sequence[str], levels: int, seed: int,
-             device: torch.device, padding: str = "reflection", cutoff: int = DEFAULT_CUTOFF,
-             progress: Optional[Callable[[str], None]] = None) -> tuple[list[Row], dict[str, Example]]:
+def evaluate(
+    sources: Sequence,
+    images_of: Callable,
+    kinds: Sequence[str],
+    levels: int,
+    seed: int,
+    device: torch.device,
+    padding: str = "reflection",
+    cutoff: int = DEFAULT_CUTOFF,
+    progress: Optional[Callable[[str], None]] = None,
+) -> tuple[list[Row], dict[str, Example]]:
     """Rows for every source × kind × strength, and per kind the example of the first source's images.
 
     ``sources``: objects with ``label``, ``run_id``, ``features`` and ``cfg`` (see ``sources.Source``);
@@ -97,8 +118,9 @@ def evaluate(sources: Sequence, images_of: Callable, kinds: Sequence[str], level
     for src in sources:
         images = images_of(src.cfg)
         for kind in kinds:
-            results, example = evaluate_representation(src.features, images, kind, levels, seed, device, padding,
-                                                        cutoff)
+            results, example = evaluate_representation(
+                src.features, images, kind, levels, seed, device, padding, cutoff
+            )
             rows += [Row(src.label, src.run_id, kind, **r) for r in results]
             examples.setdefault(kind, example)
             if progress is not None:

@@ -5,9 +5,10 @@ baseline dashed in the same colour (for ``random-diffeo`` a second panel shows R
 Right: the first test image and its deformation at the largest strength, in pixel range. Built on a plain
 Agg ``Figure`` (``parametricSN.viz.render``), never pyplot.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -31,8 +32,9 @@ def _show(ax, img: np.ndarray, title: str) -> None:
     ax.set_yticks([])
 
 
-def deformation_figure(kind: str, rows: Sequence[Row], example: Example, before: np.ndarray,
-                       after: np.ndarray) -> Figure:
+def deformation_figure(
+    kind: str, rows: Sequence[Row], example: Example, before: np.ndarray, after: np.ndarray
+) -> Figure:
     """The figure of deformation ``kind`` from its ``rows`` (all models) and the example images ``before`` /
     ``after`` (already in pixel range, (H, W) or (H, W, 3))."""
     stability = kind == "random-diffeo"

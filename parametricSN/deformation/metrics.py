@@ -9,6 +9,7 @@ r"""Distances between representations Φ(x) of image batches (rows of a (N, ...)
 
 Everything is computed in float64 so that means over many images do not lose digits.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -67,8 +68,9 @@ def matched_noise(x: Tensor, x_deformed: Tensor, generator: Optional[torch.Gener
     return x + eta.to(device=x.device, dtype=x.dtype)
 
 
-def relative_stability(phi_x: Tensor, phi_deformed: Tensor, phi_noisy: Tensor, median: float
-                       ) -> tuple[float, float, float]:
+def relative_stability(
+    phi_x: Tensor, phi_deformed: Tensor, phi_noisy: Tensor, median: float
+) -> tuple[float, float, float]:
     """(D, G, R): mean squared distances to Φ(x) of the deformed and of the noisy images, each divided by
     ``median`` (:func:`median_squared_distance`), and R = D / G (NaN when G = 0, e.g. at strength 0)."""
     D = float(squared_distances(phi_x, phi_deformed).mean()) / median

@@ -14,11 +14,13 @@ A *source* is one RUN argument of ``psn deform``:
 Layers: ``scattering`` is ``model.scattering(x)``; a model without one (``scattering.architecture: identity``) is
 refused, not silently measured on pixels. ``logits`` is ``model(x)``; a fixed scattering has none.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -32,8 +34,19 @@ from parametricSN.scattering import ParametricScattering2D
 from parametricSN.tracking import ModelFileError, load_model_with_config, resolve_tracking_uri
 from parametricSN.training import resolve_device
 
-__all__ = ["FIXED", "LAYERS", "ConfigError", "DatasetError", "ModelFileError", "Source", "load_images",
-           "load_sources", "reference_config", "resolve_device", "to_pixels"]
+__all__ = [
+    "FIXED",
+    "LAYERS",
+    "ConfigError",
+    "DatasetError",
+    "ModelFileError",
+    "Source",
+    "load_images",
+    "load_sources",
+    "reference_config",
+    "resolve_device",
+    "to_pixels",
+]
 
 
 @dataclass
@@ -59,13 +72,17 @@ def _trained(run: str, tracking_uri: Optional[str], layer: str) -> Source:
         model, cfg = load_model_with_config(run, tracking_uri)
     except (OSError, MlflowException) as exc:  # the store itself cannot be opened or reached
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelFileError(f"cannot look up {run!r} in the tracking store {resolve_tracking_uri(tracking_uri)!r} "
-                             f"({reason}); check --tracking-uri") from None
+        raise ModelFileError(
+            f"cannot look up {run!r} in the tracking store {resolve_tracking_uri(tracking_uri)!r} "
+            f"({reason}); check --tracking-uri"
+        ) from None
     tag = Path(run).name if Path(run).expanduser().exists() else run[:8]
     if layer == "scattering":
         if getattr(model, "scattering", None) is None:
-            raise ConfigError(f"--layer scattering: {run} has no scattering layer (scattering.architecture="
-                              f"{cfg.scattering.architecture}); compare it with --layer logits")
+            raise ConfigError(
+                f"--layer scattering: {run} has no scattering layer (scattering.architecture="
+                f"{cfg.scattering.architecture}); compare it with --layer logits"
+            )
         features = model.scattering
     else:
         features = model
@@ -74,27 +91,52 @@ def _trained(run: str, tracking_uri: Optional[str], layer: str) -> Source:
 
 def _fixed(init: str, ref: Config, layer: str) -> Source:
     if layer != "scattering":
-        raise ConfigError(f"--layer {layer}: {init!r} is an untrained scattering without a classifier; "
-                          "use --layer scattering")
+        raise ConfigError(
+            f"--layer {layer}: {init!r} is an untrained scattering without a classifier; use --layer scattering"
+        )
     sc = ref.scattering
-    S = ParametricScattering2D(sc.J, shape=(ref.dataset.height, ref.dataset.width), L=sc.L, max_order=sc.max_order,
-                               init=init, learnable=False, seed=ref.general.seed,
-                               second_order_only=sc.second_order_only).eval()
+    S = ParametricScattering2D(
+        sc.J,
+        shape=(ref.dataset.height, ref.dataset.width),
+        L=sc.L,
+        max_order=sc.max_order,
+        init=init,
+        learnable=False,
+        seed=ref.general.seed,
+        second_order_only=sc.second_order_only,
+    ).eval()
     cfg = replace(ref, scattering=replace(sc, init=init, learnable=False, architecture="scattering"))
     return Source(f"{init} fixed (J={sc.J}, L={sc.L})", init, S, S, cfg)
 
 
-def reference_config(dataset: Optional[str], data_root: Optional[str], height: Optional[int], width: Optional[int],
-                     J: Optional[int], L: Optional[int], seed: int) -> Config:
+def reference_config(
+    dataset: Optional[str],
+    data_root: Optional[str],
+    height: Optional[int],
+    width: Optional[int],
+    J: Optional[int],
+    L: Optional[int],
+    seed: int,
+) -> Config:
     """The config a fixed scattering uses when no trained model precedes it: ``--dataset`` (required then),
     ``--height/--width`` (default 32), ``--J/--L`` (default 2, 8), ``--seed``."""
     if dataset is None:
-        raise ConfigError("--dataset: tight-frame/random alone need a dataset (e.g. --dataset fashion_mnist "
-                          "--height 28 --width 28), or list a trained run first to use its dataset")
+        raise ConfigError(
+            "--dataset: tight-frame/random alone need a dataset (e.g. --dataset fashion_mnist "
+            "--height 28 --width 28), or list a trained run first to use its dataset"
+        )
     overrides = [f"dataset.name={dataset}", f"general.seed={seed}", "scattering.learnable=false"]
-    overrides += [f"{k}={v}" for k, v in (("dataset.root", data_root), ("dataset.height", height),
-                                          ("dataset.width", width), ("scattering.J", J), ("scattering.L", L))
-                  if v is not None]
+    overrides += [
+        f"{k}={v}"
+        for k, v in (
+            ("dataset.root", data_root),
+            ("dataset.height", height),
+            ("dataset.width", width),
+            ("scattering.J", J),
+            ("scattering.L", L),
+        )
+        if v is not None
+    ]
     # any class-balanced train size will do (the images come from the test split): one per class
     probe = Config()
     probe.dataset.name = dataset
@@ -105,9 +147,16 @@ def reference_config(dataset: Optional[str], data_root: Optional[str], height: O
     return load_config(None, overrides + [f"dataset.train_sample_num={num_classes}"])
 
 
-def load_sources(runs: list[str], tracking_uri: Optional[str], layer: str, device: torch.device,
-                 data_root: Optional[str] = None, fallback: Optional[Callable[[], Config]] = None,
-                 J: Optional[int] = None, L: Optional[int] = None) -> list[Source]:
+def load_sources(
+    runs: list[str],
+    tracking_uri: Optional[str],
+    layer: str,
+    device: torch.device,
+    data_root: Optional[str] = None,
+    fallback: Optional[Callable[[], Config]] = None,
+    J: Optional[int] = None,
+    L: Optional[int] = None,
+) -> list[Source]:
     """One :class:`Source` per RUN, moved to ``device``. Fixed scatterings take J, L (``--J/--L`` first), the
     image size and the dataset of the first trained model, else of ``fallback()``."""
     if layer not in LAYERS:
@@ -146,8 +195,9 @@ def _test_set(cfg: Config):
         try:
             _TEST_SETS[key] = build_datasets(replace(cfg, dataset=replace(d, test_sample_num=None)))[1]
         except DatasetError as exc:
-            raise DatasetError(f"{exc} (psn deform reads the dataset of the model's config; --data-root DIR "
-                               "points it elsewhere)") from None
+            raise DatasetError(
+                f"{exc} (psn deform reads the dataset of the model's config; --data-root DIR points it elsewhere)"
+            ) from None
     return _TEST_SETS[key]
 
 

@@ -24,6 +24,7 @@ Kinds and their strength axis (the value written to the CSV):
   :math:`C_{ij}\sim\mathcal N(0, 1/(i^2+j^2))`, :math:`(x, y) \in [0, 1]^2` (pixel centres); strength :math:`T`.
   Typical displacement :math:`\sqrt{T}(0.28\ln c + 0.7)` pixels; natural range :func:`temperature_range`.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,9 +36,14 @@ from torch import Tensor
 
 from parametricSN.deformation.options import DEFAULT_CUTOFF, KINDS, PADDINGS
 
-UNITS = {"rotation": "angle (degrees)", "translation": "shift (pixels, both axes)",
-         "scaling": "magnification − 1", "shear": "shear angle (degrees)", "diffeo": "sup‖∇τ‖",
-         "random-diffeo": "temperature T"}
+UNITS = {
+    "rotation": "angle (degrees)",
+    "translation": "shift (pixels, both axes)",
+    "scaling": "magnification − 1",
+    "shear": "shear angle (degrees)",
+    "diffeo": "sup‖∇τ‖",
+    "random-diffeo": "temperature T",
+}
 MAX_ROTATION = 10.0  # degrees, the original project's range
 MAX_SHEAR = 10.0  # degrees, the original project's range
 MAX_TRANSLATION_FRACTION = 0.1  # of the image side, the original project's range
@@ -50,7 +56,7 @@ _A1, _B, _D = 0.5, 0.3, 0.3
 # ---- the smooth diffeo ----------------------------------------------------------------------------------------
 def diffeo_tau(u1: Tensor, u2: Tensor, v: float) -> tuple[Tensor, Tensor]:
     r""":math:`\tau(u) = v\,(0.5u_1 + 0.3u_2^2,\ 0.3u_2)`, componentwise."""
-    return v * (_A1 * u1 + _B * u2 ** 2), v * _D * u2
+    return v * (_A1 * u1 + _B * u2**2), v * _D * u2
 
 
 def diffeo_sup_gradient(v: float) -> float:
@@ -60,8 +66,8 @@ def diffeo_sup_gradient(v: float) -> float:
     :math:`|v|\sqrt{(F^2 + \sqrt{F^4 - 4a^2d^2})/2}` with :math:`F^2 = a^2 + 4b^2u_2^2 + d^2`; it increases with
     :math:`F`, hence with :math:`|u_2|`, so the supremum is at :math:`|u_2| = 1`.
     """
-    f2 = _A1 ** 2 + 4 * _B ** 2 + _D ** 2
-    return abs(v) * math.sqrt((f2 + math.sqrt(f2 ** 2 - 4 * (_A1 * _D) ** 2)) / 2)
+    f2 = _A1**2 + 4 * _B**2 + _D**2
+    return abs(v) * math.sqrt((f2 + math.sqrt(f2**2 - 4 * (_A1 * _D) ** 2)) / 2)
 
 
 # ---- random diffeomorphisms -----------------------------------------------------------------------------------
@@ -75,7 +81,7 @@ def temperature_range(n: int, cutoff: int = DEFAULT_CUTOFF) -> tuple[float, floa
     r"""(:math:`T_{min}`, :math:`T_{max}`) of natural random diffeos of an image of side ``n``:
     :math:`T_{min} = (0.5/(0.28\ln c + 0.7))^2` (typical displacement half a pixel),
     :math:`T_{max} = (0.4n/c^{1.1})^2` (beyond it the warp folds or tears the image)."""
-    return (0.5 / (0.28 * _log_cutoff(cutoff) + 0.7)) ** 2, (0.4 * n / cutoff ** 1.1) ** 2
+    return (0.5 / (0.28 * _log_cutoff(cutoff) + 0.7)) ** 2, (0.4 * n / cutoff**1.1) ** 2
 
 
 def typical_displacement(T: float, cutoff: int = DEFAULT_CUTOFF) -> float:
@@ -90,8 +96,9 @@ def _mode_weights(cutoff: int) -> Tensor:
     return torch.where(r2 <= (cutoff + 0.5) ** 2, r2.rsqrt(), torch.zeros_like(r2))
 
 
-def random_coefficients(batch: int, cutoff: int = DEFAULT_CUTOFF,
-                        generator: Optional[torch.Generator] = None) -> Tensor:
+def random_coefficients(
+    batch: int, cutoff: int = DEFAULT_CUTOFF, generator: Optional[torch.Generator] = None
+) -> Tensor:
     """(batch, 2, c, c) float64 coefficients C_ij at T = 1 (axis 0: horizontal, 1: vertical), on the CPU."""
     z = torch.randn(batch, 2, cutoff, cutoff, generator=generator, dtype=torch.float64)
     return z * _mode_weights(cutoff)
@@ -109,22 +116,26 @@ def sine_field(coefficients: Tensor, x: Tensor, y: Tensor) -> Tensor:
 def random_displacement(coefficients: Tensor, T: float, shape: tuple[int, int]) -> Tensor:
     """(B, 2, H, W) pixel displacement (horizontal, vertical) of ``coefficients`` at temperature ``T``."""
     H, W = shape
-    return math.sqrt(T) * sine_field(coefficients, torch.linspace(0, 1, W, dtype=torch.float64),
-                                     torch.linspace(0, 1, H, dtype=torch.float64))
+    return math.sqrt(T) * sine_field(
+        coefficients, torch.linspace(0, 1, W, dtype=torch.float64), torch.linspace(0, 1, H, dtype=torch.float64)
+    )
 
 
 # ---- grids and the warp ---------------------------------------------------------------------------------------
-def identity_grid(shape: tuple[int, int], dtype: torch.dtype = torch.float64,
-                  device: Optional[torch.device] = None) -> tuple[Tensor, Tensor]:
+def identity_grid(
+    shape: tuple[int, int], dtype: torch.dtype = torch.float64, device: Optional[torch.device] = None
+) -> tuple[Tensor, Tensor]:
     """Normalised pixel-centre coordinates (gx, gy), each (H, W), −1..1 with ``align_corners=True``."""
     H, W = shape
-    gy, gx = torch.meshgrid(torch.linspace(-1, 1, H, dtype=dtype, device=device),
-                            torch.linspace(-1, 1, W, dtype=dtype, device=device), indexing="ij")
+    gy, gx = torch.meshgrid(
+        torch.linspace(-1, 1, H, dtype=dtype, device=device),
+        torch.linspace(-1, 1, W, dtype=dtype, device=device),
+        indexing="ij",
+    )
     return gx, gy
 
 
-def _affine_source(kind: str, strength: float, gx: Tensor, gy: Tensor, shape: tuple[int, int]
-                   ) -> tuple[Tensor, Tensor]:
+def _affine_source(kind: str, strength: float, gx: Tensor, gy: Tensor, shape: tuple[int, int]) -> tuple[Tensor, Tensor]:
     """Where output pixel (gx, gy) samples the input, for the affine kinds (computed in centred pixel units)."""
     H, W = shape
     hx, hy = (W - 1) / 2, (H - 1) / 2
@@ -141,8 +152,14 @@ def _affine_source(kind: str, strength: float, gx: Tensor, gy: Tensor, shape: tu
     return qx / hx, qy / hy
 
 
-def sampling_grid(kind: str, strength: float, shape: tuple[int, int], batch: int = 1,
-                  generator: Optional[torch.Generator] = None, cutoff: int = DEFAULT_CUTOFF) -> Tensor:
+def sampling_grid(
+    kind: str,
+    strength: float,
+    shape: tuple[int, int],
+    batch: int = 1,
+    generator: Optional[torch.Generator] = None,
+    cutoff: int = DEFAULT_CUTOFF,
+) -> Tensor:
     """The (B, H, W, 2) float64 ``grid_sample`` grid of ``kind`` at ``strength`` (see the module docstring)."""
     if kind not in KINDS:
         raise ValueError(f"unknown deformation {kind!r}; expected one of {', '.join(KINDS)}")
@@ -162,8 +179,14 @@ def sampling_grid(kind: str, strength: float, shape: tuple[int, int], batch: int
     return grid.expand(batch, H, W, 2) if grid.dim() == 3 else grid
 
 
-def deform(x: Tensor, kind: str, strength: float, generator: Optional[torch.Generator] = None,
-           padding: str = "reflection", cutoff: int = DEFAULT_CUTOFF) -> Tensor:
+def deform(
+    x: Tensor,
+    kind: str,
+    strength: float,
+    generator: Optional[torch.Generator] = None,
+    padding: str = "reflection",
+    cutoff: int = DEFAULT_CUTOFF,
+) -> Tensor:
     """``x`` (B, C, H, W) deformed by ``kind`` at ``strength``; an exact copy at strength 0.
 
     ``generator`` (CPU) draws the random-diffeo fields, one per image; the other kinds are deterministic.
@@ -176,8 +199,9 @@ def deform(x: Tensor, kind: str, strength: float, generator: Optional[torch.Gene
     if strength == 0:
         return x.clone()
     grid = sampling_grid(kind, strength, tuple(x.shape[-2:]), x.shape[0], generator, cutoff)
-    return F.grid_sample(x, grid.to(device=x.device, dtype=x.dtype), mode="bilinear", padding_mode=padding,
-                         align_corners=True)
+    return F.grid_sample(
+        x, grid.to(device=x.device, dtype=x.dtype), mode="bilinear", padding_mode=padding, align_corners=True
+    )
 
 
 def strengths(kind: str, levels: int, shape: tuple[int, int], cutoff: int = DEFAULT_CUTOFF) -> list[float]:
@@ -193,14 +217,20 @@ def strengths(kind: str, levels: int, shape: tuple[int, int], cutoff: int = DEFA
     if kind == "random-diffeo":
         t_min, t_max = temperature_range(n, cutoff)
         if t_max <= t_min:
-            raise ValueError(f"random-diffeo: for {n}-pixel images the cut-off {cutoff} leaves no natural "
-                             f"temperatures (T_max {t_max:.3g} <= T_min {t_min:.3g}); lower the cut-off")
+            raise ValueError(
+                f"random-diffeo: for {n}-pixel images the cut-off {cutoff} leaves no natural "
+                f"temperatures (T_max {t_max:.3g} <= T_min {t_min:.3g}); lower the cut-off"
+            )
         if levels == 1:
             return [0.0, t_max]
         return [0.0] + [t_min * (t_max / t_min) ** (k / (levels - 1)) for k in range(levels)]
-    top = {"rotation": MAX_ROTATION, "shear": MAX_SHEAR, "scaling": MAX_SCALING,
-           "translation": max(1.0, round(MAX_TRANSLATION_FRACTION * n)),
-           "diffeo": diffeo_sup_gradient(MAX_DIFFEO_V)}.get(kind)
+    top = {
+        "rotation": MAX_ROTATION,
+        "shear": MAX_SHEAR,
+        "scaling": MAX_SCALING,
+        "translation": max(1.0, round(MAX_TRANSLATION_FRACTION * n)),
+        "diffeo": diffeo_sup_gradient(MAX_DIFFEO_V),
+    }.get(kind)
     if top is None:
         raise ValueError(f"unknown deformation {kind!r}; expected one of {', '.join(KINDS)}")
     return [top * k / levels for k in range(levels + 1)]

@@ -8,11 +8,18 @@
 Heads (``model.name``): ``linear``, ``hybrid-wrn`` (hybrid wide ResNet), ``mlp``, ``wrn``, ``resnet50``. A new head
 is one module with a builder decorated by ``@register_head("name")``, imported below.
 """
-from parametricSN.models.registry import available_heads, build_head, register_head
-from parametricSN.models.factory import HybridModel, build_model, build_scattering, learnable_scattering
 
 # Importing a head family registers it.
 from parametricSN.models import hybrid_wrn, linear, mlp, resnet, wrn  # noqa: F401,E402  (registration side effect)
+from parametricSN.models.factory import HybridModel, build_model, build_scattering, learnable_scattering
+from parametricSN.models.registry import available_heads, build_head, register_head
 
-__all__ = ["HybridModel", "available_heads", "build_head", "build_model", "build_scattering", "learnable_scattering",
-           "register_head"]
+__all__ = [
+    "HybridModel",
+    "available_heads",
+    "build_head",
+    "build_model",
+    "build_scattering",
+    "learnable_scattering",
+    "register_head",
+]

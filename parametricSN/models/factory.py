@@ -6,6 +6,7 @@ the scattering layer draws a random init (``scattering.init: random``) from its 
 ``cfg.general.seed`` through ``ParametricScattering2D(..., seed=cfg.general.seed)``, and does not touch the
 global RNG. Same config + same global seed => the same initial weights.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -29,8 +30,13 @@ class HybridModel(nn.Module):
     (C·K, H / 2^J, W / 2^J) after scattering (K = S.n_coefficients), or ``input_shape`` itself.
     """
 
-    def __init__(self, scattering: Optional[ParametricScattering2D], head: nn.Module,
-                 input_shape: tuple[int, int, int], head_input_shape: tuple[int, int, int]) -> None:
+    def __init__(
+        self,
+        scattering: Optional[ParametricScattering2D],
+        head: nn.Module,
+        input_shape: tuple[int, int, int],
+        head_input_shape: tuple[int, int, int],
+    ) -> None:
         super().__init__()
         self.scattering = scattering
         self.head = head
@@ -39,8 +45,10 @@ class HybridModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"expected images of shape (B, {', '.join(map(str, self.input_shape))}), "
-                             f"got {tuple(x.shape)}; check dataset.height/width and the dataset's channels")
+            raise ValueError(
+                f"expected images of shape (B, {', '.join(map(str, self.input_shape))}), "
+                f"got {tuple(x.shape)}; check dataset.height/width and the dataset's channels"
+            )
         if self.scattering is not None:
             x = self.scattering(x)
         return self.head(x)
@@ -57,10 +65,18 @@ def learnable_scattering(model: nn.Module) -> Optional[ParametricScattering2D]:
 def build_scattering(cfg: Config) -> ParametricScattering2D:
     """The scattering layer the config describes, for images of (dataset.height, dataset.width)."""
     sc = cfg.scattering
-    return ParametricScattering2D(sc.J, shape=(cfg.dataset.height, cfg.dataset.width), L=sc.L,
-                                  max_order=sc.max_order, init=sc.init, learnable=sc.learnable,
-                                  parameterization=sc.parameterization, seed=cfg.general.seed,
-                                  backend=sc.backend, second_order_only=sc.second_order_only)
+    return ParametricScattering2D(
+        sc.J,
+        shape=(cfg.dataset.height, cfg.dataset.width),
+        L=sc.L,
+        max_order=sc.max_order,
+        init=sc.init,
+        learnable=sc.learnable,
+        parameterization=sc.parameterization,
+        seed=cfg.general.seed,
+        backend=sc.backend,
+        second_order_only=sc.second_order_only,
+    )
 
 
 def build_model(cfg: Config, num_classes: Optional[int] = None, in_channels: Optional[int] = None) -> HybridModel:
@@ -79,9 +95,12 @@ def build_model(cfg: Config, num_classes: Optional[int] = None, in_channels: Opt
     head_input_shape = input_shape
     if cfg.scattering.architecture == "scattering":
         scattering = build_scattering(cfg)
-        scale = 2 ** cfg.scattering.J
-        head_input_shape = (in_channels * scattering.n_coefficients,
-                            cfg.dataset.height // scale, cfg.dataset.width // scale)
+        scale = 2**cfg.scattering.J
+        head_input_shape = (
+            in_channels * scattering.n_coefficients,
+            cfg.dataset.height // scale,
+            cfg.dataset.width // scale,
+        )
     head = build_head(cfg.model.name, head_input_shape, num_classes, cfg.model)
     return HybridModel(scattering, head, input_shape, head_input_shape)
 

@@ -16,6 +16,7 @@ Initialisation (``model.init``): ``default`` keeps PyTorch's layer initialisatio
 ``kaiming`` re-draws the convolutions He-normal (fan-out). See :func:`~parametricSN.models.layers.init_wrn_weights`.
 On raw pixels (``scattering.architecture: identity``) this head is the paper's pixel baseline ("onlycnn").
 """
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,9 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(planes, planes)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = (nn.Identity() if in_planes == planes
-                         else nn.Sequential(conv1x1(in_planes, planes), nn.BatchNorm2d(planes)))
+        self.shortcut = (
+            nn.Identity() if in_planes == planes else nn.Sequential(conv1x1(in_planes, planes), nn.BatchNorm2d(planes))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -57,8 +59,9 @@ def _stage(in_planes: int, planes: int, n: int) -> nn.Sequential:
 class HybridWideResNet(nn.Module):
     """The hybrid wide ResNet of the module docstring, for inputs of shape ``in_shape = (C, h, w)``."""
 
-    def __init__(self, in_shape: tuple[int, int, int], num_classes: int, k: int = 8, n: int = 4,
-                 init: str = "default") -> None:
+    def __init__(
+        self, in_shape: tuple[int, int, int], num_classes: int, k: int = 8, n: int = 4, init: str = "default"
+    ) -> None:
         super().__init__()
         c, h, w = in_shape
         self.bn0 = nn.BatchNorm2d(c, affine=False)

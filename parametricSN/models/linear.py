@@ -6,6 +6,7 @@ BatchNorm2d standardises each of the C channels (scattering coefficients differ 
 magnitude between orders and scales); the flattened C·h·w vector then goes through one ``nn.Linear``.
 Reads no ``model`` keys besides ``name``.
 """
+
 from __future__ import annotations
 
 from torch import nn

@@ -4,6 +4,7 @@
 
 with ``depth = model.depth`` hidden layers of ``model.hidden`` units and dropout probability ``model.dropout``.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -15,8 +16,9 @@ from parametricSN.models.registry import register_head
 class MLPHead(nn.Sequential):
     """BatchNorm2d(C) -> flatten -> depth × (Linear, ReLU, Dropout) -> Linear(hidden, num_classes)."""
 
-    def __init__(self, in_shape: tuple[int, int, int], num_classes: int, depth: int, hidden: int,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self, in_shape: tuple[int, int, int], num_classes: int, depth: int, hidden: int, dropout: float = 0.0
+    ) -> None:
         c, h, w = in_shape
         layers: list[nn.Module] = [nn.BatchNorm2d(c), nn.Flatten()]
         width = c * h * w

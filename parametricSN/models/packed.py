@@ -20,10 +20,12 @@ Every packed tensor is the members' tensors stacked, so ``packed.state_dict()[k]
 member p's ``state_dict()[k]``. Dropout with ``p > 0`` is refused: one mask over the pack cannot reproduce the
 masks each member would draw from the global generator alone.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -60,8 +62,10 @@ class PackedLinear(nn.Module):
         return y.transpose(0, 1).reshape(B, self.members * self.out_features)
 
     def extra_repr(self) -> str:
-        return (f"members={self.members}, in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"members={self.members}, in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class PackedConv2d(nn.Conv2d):
@@ -83,8 +87,13 @@ class PackedConv2d(nn.Conv2d):
         P, groups = self.members, self.groups // self.members
         biases = self.bias.chunk(P) if self.bias is not None else [None] * P
         # chunk, not slicing: the backward of chunk concatenates, slices would each zero-fill a full-size gradient
-        return torch.cat([nn.functional.conv2d(xp, wp, bp, self.stride, self.padding, self.dilation, groups)
-                          for xp, wp, bp in zip(x.chunk(P, dim=1), self.weight.chunk(P), biases)], dim=1)
+        return torch.cat(
+            [
+                nn.functional.conv2d(xp, wp, bp, self.stride, self.padding, self.dilation, groups)
+                for xp, wp, bp in zip(x.chunk(P, dim=1), self.weight.chunk(P), biases)
+            ],
+            dim=1,
+        )
 
     def extra_repr(self) -> str:
         return f"members={self.members}, " + super().extra_repr()
@@ -94,29 +103,47 @@ def _load_stacked(packed: nn.Module, members: Sequence[nn.Module]) -> nn.Module:
     """Fill ``packed`` with the members' state stacked along a new first dimension (scalars: the first's)."""
     target = packed.state_dict()
     states = [m.state_dict() for m in members]
-    packed.load_state_dict({k: states[0][k].clone() if v.dim() == 0
-                            else torch.stack([s[k] for s in states]).reshape(v.shape)
-                            for k, v in target.items()})
+    packed.load_state_dict(
+        {
+            k: states[0][k].clone() if v.dim() == 0 else torch.stack([s[k] for s in states]).reshape(v.shape)
+            for k, v in target.items()
+        }
+    )
     return packed
 
 
 def _pack_leaf(leaves: Sequence[nn.Module], where: str) -> nn.Module:
     first, P = leaves[0], len(leaves)
     if type(first) is nn.Conv2d:
-        packed: nn.Module = PackedConv2d(P, P * first.in_channels, P * first.out_channels, first.kernel_size,
-                                       stride=first.stride, padding=first.padding, dilation=first.dilation,
-                                       groups=P * first.groups, bias=first.bias is not None,
-                                       padding_mode=first.padding_mode)
+        packed: nn.Module = PackedConv2d(
+            P,
+            P * first.in_channels,
+            P * first.out_channels,
+            first.kernel_size,
+            stride=first.stride,
+            padding=first.padding,
+            dilation=first.dilation,
+            groups=P * first.groups,
+            bias=first.bias is not None,
+            padding_mode=first.padding_mode,
+        )
     elif type(first) in (nn.BatchNorm1d, nn.BatchNorm2d):
-        packed = type(first)(P * first.num_features, eps=first.eps, momentum=first.momentum, affine=first.affine,
-                             track_running_stats=first.track_running_stats)
+        packed = type(first)(
+            P * first.num_features,
+            eps=first.eps,
+            momentum=first.momentum,
+            affine=first.affine,
+            track_running_stats=first.track_running_stats,
+        )
     elif type(first) is nn.Linear:
         packed = PackedLinear(P, first.in_features, first.out_features, bias=first.bias is not None)
     elif isinstance(first, CHANNELWISE) or (type(first) is nn.Dropout and first.p == 0):
         return copy.deepcopy(first)
     elif type(first) is nn.Dropout:
-        raise ConfigError(f"model.dropout: a pack cannot reproduce each member's dropout masks ({where}); "
-                          "set model.dropout=0 or train the seeds one by one")
+        raise ConfigError(
+            f"model.dropout: a pack cannot reproduce each member's dropout masks ({where}); "
+            "set model.dropout=0 or train the seeds one by one"
+        )
     else:
         raise ConfigError(f"model.name: the head's layer {where} ({type(first).__name__}) cannot be packed")
     return _load_stacked(packed, leaves)
@@ -125,8 +152,10 @@ def _pack_leaf(leaves: Sequence[nn.Module], where: str) -> nn.Module:
 def check_packable(name: str) -> None:
     """ConfigError unless the head registered as ``name`` declared that it packs."""
     if name not in packable_heads():
-        raise ConfigError(f"model.name: head {name!r} cannot be packed (packable heads: "
-                          f"{', '.join(packable_heads())}); train its seeds one by one with train()")
+        raise ConfigError(
+            f"model.name: head {name!r} cannot be packed (packable heads: "
+            f"{', '.join(packable_heads())}); train its seeds one by one with train()"
+        )
 
 
 def pack_head(heads: Sequence[nn.Module], name: str) -> nn.Module:
@@ -137,8 +166,10 @@ def pack_head(heads: Sequence[nn.Module], name: str) -> nn.Module:
         children = list(module.children())
         if children:
             if list(module.parameters(recurse=False)) or list(module.buffers(recurse=False)):
-                raise ConfigError(f"model.name: head {name!r} holds tensors outside its layers ({path or 'root'}) "
-                                  "and cannot be packed")
+                raise ConfigError(
+                    f"model.name: head {name!r} holds tensors outside its layers ({path or 'root'}) "
+                    "and cannot be packed"
+                )
             continue
         new = _pack_leaf([h.get_submodule(path) for h in heads], f"{name}.{path}" if path else name)
         if not path:
@@ -151,8 +182,9 @@ def pack_head(heads: Sequence[nn.Module], name: str) -> nn.Module:
 class PackedHybridModel(nn.Module):
     """P hybrid models in one: ``(P, B, C, H, W) -> (P, B, num_classes)`` (see the module docstring)."""
 
-    def __init__(self, scattering: Optional[PackedScattering2D], head: nn.Module, members: int,
-                 input_shape: tuple[int, int, int]) -> None:
+    def __init__(
+        self, scattering: Optional[PackedScattering2D], head: nn.Module, members: int, input_shape: tuple[int, int, int]
+    ) -> None:
         super().__init__()
         self.scattering = scattering
         self.head = head
@@ -161,8 +193,10 @@ class PackedHybridModel(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 5 or x.shape[0] != self.members or tuple(x.shape[2:]) != self.input_shape:
-            raise ValueError(f"expected packed images of shape ({self.members}, B, "
-                             f"{', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected packed images of shape ({self.members}, B, "
+                f"{', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}"
+            )
         if self.scattering is not None:
             x = self.scattering(x)
         P, B = x.shape[:2]
@@ -190,7 +224,7 @@ def pack_models(members: Sequence[HybridModel], head: str) -> PackedHybridModel:
     shapes = {(m.input_shape, m.head_input_shape, m.scattering is None) for m in members}
     if len(shapes) != 1:
         raise ValueError(f"packed models must share their input and head shapes, got {sorted(shapes)}")
-    scattering = (None if members[0].scattering is None
-                  else PackedScattering2D([m.scattering for m in members]))
-    return PackedHybridModel(scattering, pack_head([m.head for m in members], head), len(members),
-                             members[0].input_shape)
+    scattering = None if members[0].scattering is None else PackedScattering2D([m.scattering for m in members])
+    return PackedHybridModel(
+        scattering, pack_head([m.head for m in members], head), len(members), members[0].input_shape
+    )

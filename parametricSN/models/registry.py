@@ -13,9 +13,11 @@ with one decorated builder, imported in ``parametricSN/models/__init__.py``.
 A head declares at registration what it reads and whether it packs (``reads``, ``packs``); the built-in heads'
 facts are in :data:`parametricSN.config_names.HEADS`, where the config loader finds them without importing torch.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 from torch import nn
 
@@ -27,8 +29,9 @@ HeadBuilder = Callable[[tuple[int, int, int], int, ModelConfig], nn.Module]
 _HEADS: dict[str, HeadBuilder] = {}
 
 
-def register_head(name: str, reads: Optional[tuple[str, ...]] = None, packs: bool = False
-                  ) -> Callable[[HeadBuilder], HeadBuilder]:
+def register_head(
+    name: str, reads: Optional[tuple[str, ...]] = None, packs: bool = False
+) -> Callable[[HeadBuilder], HeadBuilder]:
     """Decorator: register ``builder`` as the head called ``name`` (names are unique). ``reads``: the ``model``
     keys it reads (None: a built-in head, whose facts are in ``config_names.HEADS``; for a head of your own, keys
     it does not read are reported as having no effect); ``packs``: whether ``train_pack`` may pack it (its forward
@@ -60,4 +63,3 @@ def build_head(name: str, in_shape: tuple[int, int, int], num_classes: int, cfg:
         raise ConfigError(f"model.name: unknown head {name!r}; registered heads are {', '.join(available_heads())}")
     c, h, w = (int(s) for s in in_shape)
     return _HEADS[name]((c, h, w), int(num_classes), cfg)
-

@@ -9,6 +9,7 @@ Adaptations to the input ``(C, h, w)``:
 - torchvision's ``AdaptiveAvgPool2d((1, 1))`` is replaced by a plain spatial mean (same numbers, deterministic
   CUDA backward).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -60,27 +61,42 @@ def load_local_weights(net: nn.Module, path: str) -> None:
     """
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ConfigError(f"model.weights: no file at {str(file)!r}; give a local state_dict saved with "
-                          "torch.save(head.state_dict(), path), or set model.weights=null for random init "
-                          "(weights are never downloaded)")
+        raise ConfigError(
+            f"model.weights: no file at {str(file)!r}; give a local state_dict saved with "
+            "torch.save(head.state_dict(), path), or set model.weights=null for random init "
+            "(weights are never downloaded)"
+        )
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many types (UnpicklingError, RuntimeError, EOFError, ...)
         raise ConfigError(f"model.weights: cannot read {str(file)!r} as a torch state_dict: {exc}") from None
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ConfigError(f"model.weights: {str(file)!r} does not hold a state_dict (a mapping of names to "
-                          "tensors); save one with torch.save(head.state_dict(), path)")
+        raise ConfigError(
+            f"model.weights: {str(file)!r} does not hold a state_dict (a mapping of names to "
+            "tensors); save one with torch.save(head.state_dict(), path)"
+        )
     own = net.state_dict()
     missing = sorted(own.keys() - state.keys())
     unexpected = sorted(state.keys() - own.keys())
-    mismatched = sorted(f"{k} (file {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
-                        for k in own.keys() & state.keys() if state[k].shape != own[k].shape)
+    mismatched = sorted(
+        f"{k} (file {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
+        for k in own.keys() & state.keys()
+        if state[k].shape != own[k].shape
+    )
     if missing or unexpected or mismatched:
-        problems = [f"{label}: {_listing(keys)}" for label, keys in
-                    (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatch", mismatched))
-                    if keys]
-        raise ConfigError(f"model.weights: {str(file)!r} does not match this resnet50 head "
-                          f"(input and number of classes must be those it was saved with); " + "; ".join(problems))
+        problems = [
+            f"{label}: {_listing(keys)}"
+            for label, keys in (
+                ("missing keys", missing),
+                ("unexpected keys", unexpected),
+                ("shape mismatch", mismatched),
+            )
+            if keys
+        ]
+        raise ConfigError(
+            f"model.weights: {str(file)!r} does not match this resnet50 head "
+            f"(input and number of classes must be those it was saved with); " + "; ".join(problems)
+        )
     net.load_state_dict(state)
 
 

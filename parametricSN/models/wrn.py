@@ -9,6 +9,7 @@ convolutions of each block. Any input size works: global pooling is a mean over 
 ``model.init`` (see :func:`~parametricSN.models.layers.init_wrn_weights`). This head is not in the paper's code,
 whose pixel baseline was the ``hybrid-wrn`` head on raw pixels.
 """
+
 from __future__ import annotations
 
 import torch
@@ -31,7 +32,7 @@ class PreActBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = conv3x3(planes, planes)
-        self.shortcut = (conv1x1(in_planes, planes, stride) if stride != 1 or in_planes != planes else None)
+        self.shortcut = conv1x1(in_planes, planes, stride) if stride != 1 or in_planes != planes else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = self.relu(self.bn1(x))
@@ -43,8 +44,15 @@ class PreActBlock(nn.Module):
 class WideResNet(nn.Module):
     """Pre-activation WRN-``depth``-``k`` for inputs of shape ``in_shape = (C, h, w)``."""
 
-    def __init__(self, in_shape: tuple[int, int, int], num_classes: int, depth: int = 16, k: int = 8,
-                 dropout: float = 0.0, init: str = "default") -> None:
+    def __init__(
+        self,
+        in_shape: tuple[int, int, int],
+        num_classes: int,
+        depth: int = 16,
+        k: int = 8,
+        dropout: float = 0.0,
+        init: str = "default",
+    ) -> None:
         super().__init__()
         if (depth - 4) % 6 != 0 or depth < 10:
             raise ValueError(f"wide ResNet depth must be 6n + 4 with n >= 1, got {depth}")
@@ -63,8 +71,10 @@ class WideResNet(nn.Module):
 
     @staticmethod
     def _stage(in_planes: int, planes: int, n: int, stride: int, dropout: float) -> nn.Sequential:
-        return nn.Sequential(PreActBlock(in_planes, planes, stride, dropout),
-                             *(PreActBlock(planes, planes, 1, dropout) for _ in range(n - 1)))
+        return nn.Sequential(
+            PreActBlock(in_planes, planes, stride, dropout),
+            *(PreActBlock(planes, planes, 1, dropout) for _ in range(n - 1)),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv0(x)

@@ -14,6 +14,7 @@ second-order filters of one scale applied at once to a first-order path, and the
 subsample, crop) as two small matrix products instead of FFTs, since kymatio's low-pass is separable
 (:func:`separable_lowpass`; the FFT stage :func:`lowpass` remains for a filter bank without those matrices).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, Optional
@@ -33,6 +34,7 @@ class FilterBank(NamedTuple):
     ``phi_ops[res]`` (optional): the low-pass stage at resolution ``res`` as two matrices, from
     :func:`separable_lowpass` (``None``, or ``None`` at a resolution: that stage goes through FFTs).
     """
+
     phi: list[Tensor]
     psi: Tensor
     psi_coarse: list[Tensor]
@@ -41,7 +43,7 @@ class FilterBank(NamedTuple):
 
 def compute_padding(M: int, N: int, J: int) -> tuple[int, int]:
     """Kymatio's padded size: the next multiple of ``2^J`` that leaves a margin of at least ``2^J``."""
-    return ((M + 2 ** J) // 2 ** J + 1) * 2 ** J, ((N + 2 ** J) // 2 ** J + 1) * 2 ** J
+    return ((M + 2**J) // 2**J + 1) * 2**J, ((N + 2**J) // 2**J + 1) * 2**J
 
 
 def pad_sizes(shape: tuple[int, int], J: int) -> tuple[int, int, int, int]:
@@ -77,8 +79,8 @@ def subsample_fourier(x: Tensor, k: int) -> Tensor:
     M, N = x.shape[-2:]
     m, n = M // k, N // k
     # sums of contiguous slabs: much faster on CPU than a mean over strided dims of a reshaped tensor
-    rows = sum(x[..., a * m:(a + 1) * m, :] for a in range(k))
-    return sum(rows[..., c * n:(c + 1) * n] for c in range(k)) / (k * k)
+    rows = sum(x[..., a * m : (a + 1) * m, :] for a in range(k))
+    return sum(rows[..., c * n : (c + 1) * n] for c in range(k)) / (k * k)
 
 
 def filter_subsample(U_hat: Tensor, psi: Tensor, k: int) -> Tensor:
@@ -178,8 +180,15 @@ def lowpass_matrices(U: Tensor, A: Tensor, B: Tensor) -> Tensor:
     return torch.matmul(A, torch.matmul(U, B.t()))
 
 
-def scattering2d(x: Tensor, filters: FilterBank, J: int, L: int, max_order: int = 2,
-                 pads: tuple[int, int, int, int] = (0, 0, 0, 0), second_order_only: bool = False) -> Tensor:
+def scattering2d(
+    x: Tensor,
+    filters: FilterBank,
+    J: int,
+    L: int,
+    max_order: int = 2,
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+    second_order_only: bool = False,
+) -> Tensor:
     r"""Scattering coefficients of real images ``x`` (B, M0, N0) -> (B, K, M0/2^J, N0/2^J).
 
     ``filters`` are sized for the padded input; ``pads`` as from :func:`pad_sizes`. K counts order 0, the
@@ -210,7 +219,7 @@ def scattering2d(x: Tensor, filters: FilterBank, J: int, L: int, max_order: int 
         psi_1 = [psi.unsqueeze(-3) for psi in psi_1]
     for n1 in range(J * L):
         j1 = n1 // L
-        U_1 = modulus(torch.fft.ifft2(filter_subsample(U_0_hat, psi_1[n1], 2 ** j1)))
+        U_1 = modulus(torch.fft.ifft2(filter_subsample(U_0_hat, psi_1[n1], 2**j1)))
         if not second_order_only:
             out_S_1.append(smooth(U_1, j1).unsqueeze(-3))
         if max_order < 2 or j1 == J - 1:

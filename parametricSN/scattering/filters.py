@@ -16,6 +16,7 @@ domain, where it is real. Lower resolutions come from kymatio's periodisation of
 
 Everything here is a pure function of tensors: differentiable in all four parameters, on any device and dtype.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,14 +43,15 @@ def tight_frame_params(J: int, L: int, dtype: torch.dtype = torch.float64) -> di
     l = torch.arange(L, dtype=dtype).repeat(J)
     return {
         "theta": (int(L - L / 2 - 1) - l) * math.pi / L,
-        "xi": 3.0 / 4.0 * math.pi / 2.0 ** j,
-        "sigma": 0.8 * 2.0 ** j,
+        "xi": 3.0 / 4.0 * math.pi / 2.0**j,
+        "sigma": 0.8 * 2.0**j,
         "slant": torch.full((J * L,), 4.0 / L, dtype=dtype),
     }
 
 
-def random_params(J: int, L: int, generator: torch.Generator, dtype: torch.dtype = torch.float64,
-                  n: Optional[int] = None) -> dict[str, Tensor]:
+def random_params(
+    J: int, L: int, generator: torch.Generator, dtype: torch.dtype = torch.float64, n: Optional[int] = None
+) -> dict[str, Tensor]:
     r"""Random filter parameters drawn from ``generator`` only (``n`` filters, default ``J*L``).
 
     :math:`\theta \sim U(0, 2\pi)`, :math:`\xi \sim U(0.5, 1)`, :math:`\sigma = \log U(e, e^5)`,
@@ -63,7 +65,7 @@ def random_params(J: int, L: int, generator: torch.Generator, dtype: torch.dtype
     return {
         "theta": uniform(0.0, 2 * math.pi),
         "xi": uniform(0.5, 1.0),
-        "sigma": torch.log(uniform(math.e, math.e ** 5)),
+        "sigma": torch.log(uniform(math.e, math.e**5)),
         "slant": uniform(0.5, 1.5),
     }
 
@@ -84,8 +86,9 @@ def _window(size: int, spread: float) -> tuple[int, int]:
     return -((periods * size) // 2), periods
 
 
-def gabor_2d(shape: tuple[int, int], theta: Tensor, xi: Tensor, sigma: Tensor, slant: Tensor,
-             with_envelope: bool = False):
+def gabor_2d(
+    shape: tuple[int, int], theta: Tensor, xi: Tensor, sigma: Tensor, slant: Tensor, with_envelope: bool = False
+):
     r"""Periodised Gabor functions in space, ``(n, M, N)`` complex, one per parameter entry.
 
     With ``with_envelope`` also returns the periodised envelope alone (the Gabor function at :math:`\xi = 0`),
@@ -106,8 +109,9 @@ def gabor_2d(shape: tuple[int, int], theta: Tensor, xi: Tensor, sigma: Tensor, s
     inverse = torch.argsort(order)
     sizes = [len(idx) for idx in groups.values()]
     params = [_PermuteRows.apply(t.reshape(-1), order, inverse).split(sizes) for t in (theta, xi, sigma, slant)]
-    parts = [_gabor_group(shape, wx, wy, *(p[i] for p in params), with_envelope=True)
-             for i, (wx, wy) in enumerate(groups)]
+    parts = [
+        _gabor_group(shape, wx, wy, *(p[i] for p in params), with_envelope=True) for i, (wx, wy) in enumerate(groups)
+    ]
     gabor = _PermuteRows.apply(torch.cat([g for g, _ in parts]), inverse, order)
     envelope = _PermuteRows.apply(torch.cat([e for _, e in parts]), inverse, order)
     return (gabor, envelope) if with_envelope else gabor
@@ -131,8 +135,16 @@ class _PermuteRows(torch.autograd.Function):
         return grad.index_select(0, inverse), None, None
 
 
-def _gabor_group(shape: tuple[int, int], wx: tuple[int, int], wy: tuple[int, int], theta: Tensor, xi: Tensor,
-                 sigma: Tensor, slant: Tensor, with_envelope: bool):
+def _gabor_group(
+    shape: tuple[int, int],
+    wx: tuple[int, int],
+    wy: tuple[int, int],
+    theta: Tensor,
+    xi: Tensor,
+    sigma: Tensor,
+    slant: Tensor,
+    with_envelope: bool,
+):
     """:func:`gabor_2d` for filters that share the windows ``wx``, ``wy`` (see :func:`_window`)."""
     M, N = shape
     (x0, px), (y0, py) = wx, wy
@@ -142,12 +154,12 @@ def _gabor_group(shape: tuple[int, int], wx: tuple[int, int], wy: tuple[int, int
 
     cos, sin = torch.cos(theta), torch.sin(theta)
     # R diag(1, slant^2) R^-1 / (2 sigma^2), written out
-    c11 = (cos ** 2 + sin ** 2 * slant ** 2) / (2 * sigma ** 2)
-    c12 = cos * sin * (1 - slant ** 2) / (2 * sigma ** 2)
-    c22 = (sin ** 2 + cos ** 2 * slant ** 2) / (2 * sigma ** 2)
+    c11 = (cos**2 + sin**2 * slant**2) / (2 * sigma**2)
+    c12 = cos * sin * (1 - slant**2) / (2 * sigma**2)
+    c22 = (sin**2 + cos**2 * slant**2) / (2 * sigma**2)
     envelope = torch.exp(-(c11 * u1 * u1 + 2 * c12 * u1 * u2 + c22 * u2 * u2))
     phase = xi * (u1 * cos + u2 * sin)
-    norm = 2 * 3.1415 * sigma ** 2 / slant
+    norm = 2 * 3.1415 * sigma**2 / slant
 
     def fold(t: Tensor) -> Tensor:
         """Sum the periods of the window, then move grid point u to index u mod M (resp. N)."""
@@ -169,10 +181,12 @@ def morlet_filters(shape: tuple[int, int], theta: Tensor, xi: Tensor, sigma: Ten
     return torch.fft.fft2(gabor - beta * envelope).real
 
 
-def lowpass_filter(shape: tuple[int, int], J: int, dtype: torch.dtype = torch.float64,
-                   device: Optional[torch.device] = None) -> Tensor:
+def lowpass_filter(
+    shape: tuple[int, int], J: int, dtype: torch.dtype = torch.float64, device: Optional[torch.device] = None
+) -> Tensor:
     r"""Kymatio's low-pass :math:`\hat\phi_J`: the Fourier transform of a round Gaussian of width
     :math:`0.8\cdot 2^{J-1}`, ``(M, N)`` real."""
+
     def const(v: float) -> Tensor:
         return torch.tensor([v], dtype=dtype, device=device)
 
@@ -190,12 +204,12 @@ def periodize(filters: Tensor, res: int) -> Tensor:
     if res == 0:
         return filters
     M, N = filters.shape[-2:]
-    k = 2 ** res
+    k = 2**res
     mask_m = torch.ones(M, dtype=filters.dtype, device=filters.device)
     mask_n = torch.ones(N, dtype=filters.dtype, device=filters.device)
     start_m, len_m = int(M * 2 ** (-res - 1)), int(M * (1 - 2 ** (-res)))
     start_n, len_n = int(N * 2 ** (-res - 1)), int(N * (1 - 2 ** (-res)))
-    mask_m[start_m:start_m + len_m] = 0
-    mask_n[start_n:start_n + len_n] = 0
+    mask_m[start_m : start_m + len_m] = 0
+    mask_n[start_n : start_n + len_n] = 0
     masked = filters * mask_m[:, None] * mask_n[None, :]
     return masked.reshape(*filters.shape[:-2], k, M // k, k, N // k).sum(dim=(-4, -2))

@@ -23,6 +23,7 @@ wavelets count on the same footing.
 
 Pure functions of tensors: differentiable, any device and dtype, any leading batch (e.g. a pack's members).
 """
+
 from __future__ import annotations
 
 import torch
@@ -38,8 +39,9 @@ def littlewood_paley(psi_hat: Tensor, phi_hat: Tensor) -> Tensor:
     r"""The Littlewood–Paley sum :math:`A(\omega)` (module docstring) of the wavelets ``psi_hat``
     ``(..., n, M, N)`` and the low-pass ``phi_hat`` ``(M, N)``: ``(..., M, N)``, zero frequency at ``[0, 0]``."""
     if psi_hat.shape[-2:] != phi_hat.shape[-2:]:
-        raise ValueError(f"wavelets {tuple(psi_hat.shape)} and low-pass {tuple(phi_hat.shape)} are not on the "
-                         "same frequency grid")
+        raise ValueError(
+            f"wavelets {tuple(psi_hat.shape)} and low-pass {tuple(phi_hat.shape)} are not on the same frequency grid"
+        )
     energy = psi_hat.abs() ** 2
     return phi_hat.abs() ** 2 + 0.5 * (energy + reflect_frequencies(energy)).sum(dim=-3)
 

@@ -3,14 +3,14 @@
 This is the reference the ``fast`` backend is checked against, and the way the original research code ran.
 Kymatio's torch backend keeps complex numbers as a trailing dimension of 2 and filters as ``(M, N, 1)``.
 """
-from __future__ import annotations
 
-from torch import Tensor
+from __future__ import annotations
 
 # Import the 2-D modules directly: `import kymatio.torch` also imports the 3-D frontend, which fails with
 # SciPy >= 1.17.
 from kymatio.scattering2d.backend.torch_backend import backend as _backend
 from kymatio.scattering2d.core.scattering2d import scattering2d as _kymatio_scattering2d
+from torch import Tensor
 
 from parametricSN.scattering.core import FilterBank
 
@@ -28,12 +28,19 @@ def _kymatio_filters(filters: FilterBank, J: int, L: int) -> tuple[dict, list[di
     return phi, psi
 
 
-def scattering2d_kymatio(x: Tensor, filters: FilterBank, J: int, L: int, max_order: int,
-                         pads: tuple[int, int, int, int], second_order_only: bool = False) -> Tensor:
+def scattering2d_kymatio(
+    x: Tensor,
+    filters: FilterBank,
+    J: int,
+    L: int,
+    max_order: int,
+    pads: tuple[int, int, int, int],
+    second_order_only: bool = False,
+) -> Tensor:
     """Same contract as :func:`parametricSN.scattering.core.scattering2d`, computed by kymatio's core."""
     phi, psi = _kymatio_filters(filters, J, L)
     pad = _backend.Pad(list(pads), list(x.shape[-2:]))
     S = _kymatio_scattering2d(x.contiguous(), pad, _backend.unpad, _backend, J, L, phi, psi, max_order)
     if second_order_only:
-        S = S[:, 1 + J * L:]
+        S = S[:, 1 + J * L :]
     return S

@@ -11,6 +11,7 @@ With ``learnable=False`` the same values are buffers. The filters are derived fr
 every forward that may need gradients, and cached otherwise (eval / no-grad) until a parameter changes (an
 optimizer step, ``load_state_dict``, ``.to()``). The state_dict holds parameters only.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,14 @@ import torch
 from torch import Tensor, nn
 
 from parametricSN.scattering.core import FilterBank, compute_padding, pad_sizes, scattering2d, separable_lowpass
-from parametricSN.scattering.filters import (PARAM_NAMES, lowpass_filter, morlet_filters, periodize,
-                                             random_params, tight_frame_params)
+from parametricSN.scattering.filters import (
+    PARAM_NAMES,
+    lowpass_filter,
+    morlet_filters,
+    periodize,
+    random_params,
+    tight_frame_params,
+)
 
 INITS = ("tight-frame", "random")
 PARAMETERIZATIONS = ("canonical", "equivariant", "pixelwise")
@@ -41,21 +48,35 @@ class ParametricScattering2D(nn.Module):
     ``(K, h, w)``. Coefficients follow kymatio's order with the colour channel outermost.
     """
 
-    def __init__(self, J: int, shape: tuple[int, int], L: int = 8, max_order: int = 2,
-                 init: str = "tight-frame", learnable: bool = True, parameterization: str = "canonical",
-                 seed: int = 0, backend: str = "fast", second_order_only: bool = False):
+    def __init__(
+        self,
+        J: int,
+        shape: tuple[int, int],
+        L: int = 8,
+        max_order: int = 2,
+        init: str = "tight-frame",
+        learnable: bool = True,
+        parameterization: str = "canonical",
+        seed: int = 0,
+        backend: str = "fast",
+        second_order_only: bool = False,
+    ):
         super().__init__()
         M, N = (int(s) for s in shape)
         _require(isinstance(J, int) and J >= 1, f"J must be an integer >= 1, got {J!r}")
         _require(isinstance(L, int) and L >= 1, f"L must be an integer >= 1, got {L!r}")
         _require(max_order in (1, 2), f"max_order must be 1 or 2, got {max_order!r}")
-        _require(min(M, N) >= 2 ** J, f"shape {shape} is smaller than 2**J = {2 ** J}; lower J")
+        _require(min(M, N) >= 2**J, f"shape {shape} is smaller than 2**J = {2**J}; lower J")
         _require(init in INITS, f"init must be one of {INITS}, got {init!r}")
-        _require(parameterization in PARAMETERIZATIONS,
-                 f"parameterization must be one of {PARAMETERIZATIONS}, got {parameterization!r}")
+        _require(
+            parameterization in PARAMETERIZATIONS,
+            f"parameterization must be one of {PARAMETERIZATIONS}, got {parameterization!r}",
+        )
         _require(backend in BACKENDS, f"backend must be one of {BACKENDS}, got {backend!r}")
-        _require(not second_order_only or (max_order == 2 and J >= 2),
-                 "second_order_only needs max_order=2 and J >= 2 (no order-2 paths otherwise)")
+        _require(
+            not second_order_only or (max_order == 2 and J >= 2),
+            "second_order_only needs max_order=2 and J >= 2 (no order-2 paths otherwise)",
+        )
         self.J, self.L, self.max_order, self.shape = J, L, max_order, (M, N)
         self.init, self.learnable, self.parameterization = init, learnable, parameterization
         self.seed, self.backend, self.second_order_only = seed, backend, second_order_only
@@ -114,8 +135,10 @@ class ParametricScattering2D(nn.Module):
             return []
         if self.parameterization == "pixelwise":
             return [{"params": [self.psi_hat], "lr": lr_scattering, "name": "scattering"}]
-        return [{"params": [self.theta], "lr": lr_orientation, "name": "orientation"},
-                {"params": [self.xi, self.sigma, self.slant], "lr": lr_scattering, "name": "scattering"}]
+        return [
+            {"params": [self.theta], "lr": lr_orientation, "name": "orientation"},
+            {"params": [self.xi, self.sigma, self.slant], "lr": lr_scattering, "name": "scattering"},
+        ]
 
     def meta(self, channels: int = 1) -> list[dict]:
         """The path of every output channel for ``channels`` input channels: see :func:`path_meta`."""
@@ -137,8 +160,7 @@ class ParametricScattering2D(nn.Module):
     def _filter_bank(self, dtype: torch.dtype) -> FilterBank:
         J, L = self.J, self.L
         psi = self._wavelets()
-        coarse = [psi[(j1 + 1) * L:] if j1 == 0 else periodize(psi[(j1 + 1) * L:], j1)
-                  for j1 in range(J - 1)]
+        coarse = [psi[(j1 + 1) * L :] if j1 == 0 else periodize(psi[(j1 + 1) * L :], j1) for j1 in range(J - 1)]
         return lowpass_bank(self, J, psi, coarse, dtype)
 
     def _cache_key(self, dtype: torch.dtype) -> tuple:
@@ -165,8 +187,7 @@ class ParametricScattering2D(nn.Module):
     # ---- forward ------------------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() < 2 or tuple(x.shape[-2:]) != self.shape:
-            raise ValueError(f"expected input of shape (..., {self.shape[0]}, {self.shape[1]}), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(f"expected input of shape (..., {self.shape[0]}, {self.shape[1]}), got {tuple(x.shape)}")
         if not x.is_floating_point():
             raise TypeError(f"expected a floating-point input, got {x.dtype}")
         lead = x.shape[:-3] if x.dim() >= 3 else ()
@@ -176,8 +197,7 @@ class ParametricScattering2D(nn.Module):
             run = scattering2d
         else:
             from parametricSN.scattering.kymatio_backend import scattering2d_kymatio as run
-        S = run(x.reshape(-1, *self.shape), filters, self.J, self.L, self.max_order, self.pads,
-                self.second_order_only)
+        S = run(x.reshape(-1, *self.shape), filters, self.J, self.L, self.max_order, self.pads, self.second_order_only)
         out_shape = S.shape[-2:]
         if x.dim() == 2:
             return S.reshape(self.n_coefficients, *out_shape)
@@ -190,13 +210,16 @@ class ParametricScattering2D(nn.Module):
         return state
 
     def extra_repr(self) -> str:
-        return (f"J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order}, init={self.init!r}, "
-                f"learnable={self.learnable}, parameterization={self.parameterization!r}, "
-                f"backend={self.backend!r}, second_order_only={self.second_order_only}, K={self.n_coefficients}")
+        return (
+            f"J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order}, init={self.init!r}, "
+            f"learnable={self.learnable}, parameterization={self.parameterization!r}, "
+            f"backend={self.backend!r}, second_order_only={self.second_order_only}, K={self.n_coefficients}"
+        )
 
 
-def path_meta(J: int, L: int, max_order: int, second_order_only: bool, channels: int,
-              params: dict[str, Tensor]) -> list[dict]:
+def path_meta(
+    J: int, L: int, max_order: int, second_order_only: bool, channels: int, params: dict[str, Tensor]
+) -> list[dict]:
     """One dict per output channel ``k`` of a scattering layer, in output order (``meta[k]`` describes
     ``S(x)[..., k, :, :]``), with the keys
 
@@ -219,10 +242,10 @@ def path_meta(J: int, L: int, max_order: int, second_order_only: bool, channels:
         for n1, n2 in paths:
             row = {"channel": len(out), "input_channel": c, "order": sum(n is not None for n in (n1, n2))}
             for i, n in (("1", n1), ("2", n2)):
-                row.update({f"j{i}": None if n is None else n // L, f"l{i}": None if n is None else n % L,
-                            f"n{i}": n})
-                row.update({f"{name}{i}": None if n is None or name not in values else values[name][n]
-                            for name in PARAM_NAMES})
+                row.update({f"j{i}": None if n is None else n // L, f"l{i}": None if n is None else n % L, f"n{i}": n})
+                row.update(
+                    {f"{name}{i}": None if n is None or name not in values else values[name][n] for name in PARAM_NAMES}
+                )
             out.append(row)
     return out
 
@@ -242,8 +265,12 @@ def register_lowpass(module: nn.Module, levels: list[Tensor]) -> None:
 def lowpass_bank(module: nn.Module, J: int, psi: Tensor, coarse: list[Tensor], dtype: torch.dtype) -> FilterBank:
     """The :class:`FilterBank` of ``psi``/``coarse`` and the low-pass registered on ``module``, in ``dtype``."""
     phi = [getattr(module, f"phi_{res}").to(dtype) for res in range(J)]
-    ops = [(getattr(module, f"lowpass_rows_{res}").to(dtype), getattr(module, f"lowpass_cols_{res}").to(dtype))
-           if hasattr(module, f"lowpass_rows_{res}") else None for res in range(J)]
+    ops = [
+        (getattr(module, f"lowpass_rows_{res}").to(dtype), getattr(module, f"lowpass_cols_{res}").to(dtype))
+        if hasattr(module, f"lowpass_rows_{res}")
+        else None
+        for res in range(J)
+    ]
     return FilterBank(phi, psi.to(dtype), [c.to(dtype) for c in coarse], ops)
 
 

@@ -7,10 +7,12 @@ Members may differ in their values only: initialisation and ``learnable``. When 
 stacked tensors are parameters and the fixed members' rows are cut from the graph (``torch.where`` on a member
 mask), so their gradient is exactly zero and an SGD/Adam step without weight decay leaves them unchanged.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -85,8 +87,12 @@ class PackedScattering2D(nn.Module):
         :func:`~parametricSN.scattering.layer.path_meta`); the output channel ``k`` of member p is
         ``S(x)[p, :, k]``."""
         params = self.filter_params()
-        return [path_meta(self.J, self.L, self.max_order, self.second_order_only, channels,
-                          {n: t[p] for n, t in params.items()}) for p in range(self.n_members)]
+        return [
+            path_meta(
+                self.J, self.L, self.max_order, self.second_order_only, channels, {n: t[p] for n, t in params.items()}
+            )
+            for p in range(self.n_members)
+        ]
 
     # ---- filters ------------------------------------------------------------------------------------------
     def _wavelets(self) -> Tensor:
@@ -101,16 +107,16 @@ class PackedScattering2D(nn.Module):
         """The packed filter bank: ``psi`` ``(P, J*L, M, N)``, ``psi_coarse[j1]`` ``(P, ..., M/2^j1, N/2^j1)``."""
         J, L = self.J, self.L
         psi = self._wavelets()
-        coarse = [psi[:, (j1 + 1) * L:] if j1 == 0 else periodize(psi[:, (j1 + 1) * L:], j1)
-                  for j1 in range(J - 1)]
+        coarse = [psi[:, (j1 + 1) * L :] if j1 == 0 else periodize(psi[:, (j1 + 1) * L :], j1) for j1 in range(J - 1)]
         return lowpass_bank(self, J, psi, coarse, dtype)
 
     # ---- forward ------------------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
         P = self.n_members
         if x.dim() != 5 or x.shape[0] != P or tuple(x.shape[-2:]) != self.shape:
-            raise ValueError(f"expected packed images of shape ({P}, B, C, {self.shape[0]}, {self.shape[1]}), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected packed images of shape ({P}, B, C, {self.shape[0]}, {self.shape[1]}), got {tuple(x.shape)}"
+            )
         B, C = x.shape[1:3]
         bank = self.filter_bank(x.dtype)
         flat = x.reshape(P, B * C, *self.shape)
@@ -122,11 +128,24 @@ class PackedScattering2D(nn.Module):
                 core = scattering2d
             else:
                 from parametricSN.scattering.kymatio_backend import scattering2d_kymatio as core
-            S = torch.stack([core(flat[p], bank._replace(psi=bank.psi[p], psi_coarse=[c[p] for c in bank.psi_coarse]),
-                                  self.J, self.L, self.max_order, self.pads, self.second_order_only)
-                             for p in range(P)])
+            S = torch.stack(
+                [
+                    core(
+                        flat[p],
+                        bank._replace(psi=bank.psi[p], psi_coarse=[c[p] for c in bank.psi_coarse]),
+                        self.J,
+                        self.L,
+                        self.max_order,
+                        self.pads,
+                        self.second_order_only,
+                    )
+                    for p in range(P)
+                ]
+            )
         return S.reshape(P, B, C * self.n_coefficients, *S.shape[-2:])
 
     def extra_repr(self) -> str:
-        return (f"members={self.n_members}, J={self.J}, shape={self.shape}, L={self.L}, "
-                f"parameterization={self.parameterization!r}, backend={self.backend!r}, K={self.n_coefficients}")
+        return (
+            f"members={self.n_members}, J={self.J}, shape={self.shape}, L={self.L}, "
+            f"parameterization={self.parameterization!r}, backend={self.backend!r}, K={self.n_coefficients}"
+        )

@@ -8,10 +8,19 @@
 
 The names load on first use (see :mod:`parametricSN._lazy`): ``psn sweep --help`` imports no MLflow.
 """
+
 from parametricSN._lazy import lazy_package
 
-__all__ = lazy_package(__name__, {
-    "report": "report", "run_sweep": "runner",
-    "Cell": "spec", "Published": "spec", "SpecError": "spec", "SweepSpec": "spec", "cell_hash": "spec",
-    "load_spec": "spec",
-})
+__all__ = lazy_package(
+    __name__,
+    {
+        "report": "report",
+        "run_sweep": "runner",
+        "Cell": "spec",
+        "Published": "spec",
+        "SpecError": "spec",
+        "SweepSpec": "spec",
+        "cell_hash": "spec",
+        "load_spec": "spec",
+    },
+)

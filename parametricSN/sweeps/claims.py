@@ -14,6 +14,7 @@
   thus train each cell once. Only MLflow client calls are used, so SQLite stores and servers work alike; the
   order relies on the machines' clocks agreeing to within the time between two claims (NTP).
 """
+
 from __future__ import annotations
 
 import os
@@ -55,15 +56,16 @@ def is_alive(run: Any, timeout: float, now: Optional[float] = None) -> bool:
 
 def cell_runs(client: Any, exp_id: str, cell: str) -> list[Any]:
     """Every (not deleted) run of the cell ``cell`` in the experiment."""
-    return retry_locked(client.search_runs, [exp_id], filter_string=f"tags.`{TAG_CELL}` = '{cell}'",
-                        max_results=1000)
+    return retry_locked(client.search_runs, [exp_id], filter_string=f"tags.`{TAG_CELL}` = '{cell}'", max_results=1000)
 
 
 def close_dead(client: Any, run: Any, timeout: float) -> None:
     """Close a RUNNING run whose heartbeat stopped: FAILED, with the reason as its error tag, tagged lost."""
     age = time.time() - last_beat(run)
-    reason = (f"lost: no heartbeat for {age:.0f} s (timeout {timeout:.0f} s): its worker was killed or its node "
-              "lost; psn sweep runs its cell again from its last checkpoint")
+    reason = (
+        f"lost: no heartbeat for {age:.0f} s (timeout {timeout:.0f} s): its worker was killed or its node "
+        "lost; psn sweep runs its cell again from its last checkpoint"
+    )
     retry_locked(client.set_tag, run.info.run_id, ERROR_TAG, reason)
     retry_locked(client.set_tag, run.info.run_id, TAG_LOST, "1")
     retry_locked(client.set_terminated, run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
@@ -72,8 +74,7 @@ def close_dead(client: Any, run: Any, timeout: float) -> None:
 def close_dead_runs(client: Any, exp_id: str, timeout: float) -> int:
     """Close every dead RUNNING sweep run (one with a cell tag) of the experiment (:func:`close_dead`); returns
     how many."""
-    runs = retry_locked(client.search_runs, [exp_id], filter_string="attributes.status = 'RUNNING'",
-                        max_results=50000)
+    runs = retry_locked(client.search_runs, [exp_id], filter_string="attributes.status = 'RUNNING'", max_results=50000)
     dead = [r for r in runs if TAG_CELL in r.data.tags and not is_alive(r, timeout)]
     for run in dead:
         close_dead(client, run, timeout)
@@ -105,8 +106,11 @@ def resume_state(client: Any, exp_id: str, cell: str) -> tuple[Optional[str], Op
     from parametricSN.tracking.resume import _newest_checkpoint
     from parametricSN.training.checkpoint import CheckpointError
 
-    stopped = [r for r in cell_runs(client, exp_id, cell)
-               if r.info.status == "KILLED" or (r.info.status == "FAILED" and r.data.tags.get(TAG_LOST))]
+    stopped = [
+        r
+        for r in cell_runs(client, exp_id, cell)
+        if r.info.status == "KILLED" or (r.info.status == "FAILED" and r.data.tags.get(TAG_LOST))
+    ]
     for run in sorted(stopped, key=lambda r: r.info.start_time, reverse=True):
         with tempfile.TemporaryDirectory(prefix="psn-resume-") as tmp:
             try:

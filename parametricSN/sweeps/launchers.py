@@ -11,6 +11,7 @@ Both watch a :class:`Stop`: once a signal has set it they start nothing new and 
 local pool sends each busy worker SIGTERM, again for every further signal; Ray cancels its tasks), then yield
 those tasks' results (KILLED) and return.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 from parametricSN.config import ConfigError
 from parametricSN.sweeps.worker import DONE_LINE, RESULT_PREFIX, STDERR_TAIL
@@ -54,12 +56,19 @@ def _start(python: Optional[str], threads: Optional[int], errors: Any) -> subpro
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     command = [python or sys.executable, "-m", "parametricSN.sweeps.worker"]
     command += ["--threads", str(threads)] if threads else []
-    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env,
-                            bufsize=0, start_new_session=True)
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        env=env,
+        bufsize=0,
+        start_new_session=True,
+    )
 
 
 def _parse(lines: list[str]) -> Results:
-    return [json.loads(line[len(RESULT_PREFIX):]) for line in lines if line.startswith(RESULT_PREFIX)]
+    return [json.loads(line[len(RESULT_PREFIX) :]) for line in lines if line.startswith(RESULT_PREFIX)]
 
 
 def _complete(task: Task, results: Results, code: Optional[int], output: str, elapsed: float) -> Results:
@@ -70,8 +79,10 @@ def _complete(task: Task, results: Results, code: Optional[int], output: str, el
     tail = " ".join(output[-STDERR_TAIL:].split()) or "no output"
     error = f"worker process exited with status {code}: {tail}"
     elapsed -= sum(r["duration"] for r in results)
-    return results + [{"status": "FAILED", "run_id": None, "test_acc": None, "error": error, "duration": elapsed}
-                      for _ in task["runs"][len(results):]]
+    return results + [
+        {"status": "FAILED", "run_id": None, "test_acc": None, "error": error, "duration": elapsed}
+        for _ in task["runs"][len(results) :]
+    ]
 
 
 def _log_tail(task: Task, run: int) -> str:
@@ -102,8 +113,7 @@ def execute(task: Task, python: Optional[str] = None, threads: Optional[int] = N
         errors.seek(0)
         output = errors.read().decode(errors="replace")
     results = _parse(out.decode(errors="replace").splitlines())
-    return _complete(task, results, proc.returncode, _log_tail(task, len(results)) + output,
-                     time.monotonic() - start)
+    return _complete(task, results, proc.returncode, _log_tail(task, len(results)) + output, time.monotonic() - start)
 
 
 class _Worker:
@@ -160,10 +170,15 @@ def close(workers: list[_Worker]) -> None:
         w.close(30.0)
 
 
-def launch_local(tasks: Iterator[Task], workers: int = 1, threads: Optional[int] = None,
-                 stop: Optional[Stop] = None, tick: Callable[[], None] = lambda: None,
-                 python: Optional[str] = None, started: Optional[list[_Worker]] = None
-                 ) -> Iterator[tuple[Task, Results]]:
+def launch_local(
+    tasks: Iterator[Task],
+    workers: int = 1,
+    threads: Optional[int] = None,
+    stop: Optional[Stop] = None,
+    tick: Callable[[], None] = lambda: None,
+    python: Optional[str] = None,
+    started: Optional[list[_Worker]] = None,
+) -> Iterator[tuple[Task, Results]]:
     """At most ``workers`` worker processes (``started`` ones first), each reused for task after task; ``tick``
     is called about every half second (progress lines)."""
     stop = stop or Stop()
@@ -174,8 +189,9 @@ def launch_local(tasks: Iterator[Task], workers: int = 1, threads: Optional[int]
     sent, exhausted = 0, False
     try:
         while True:
-            while stop.signum is None and not exhausted and sum(w.task is None for w in pool) + \
-                    (workers - len(pool)) > 0:
+            while (
+                stop.signum is None and not exhausted and sum(w.task is None for w in pool) + (workers - len(pool)) > 0
+            ):
                 task = next(tasks, None)
                 if task is None:
                     exhausted = True
@@ -206,8 +222,16 @@ def launch_local(tasks: Iterator[Task], workers: int = 1, threads: Optional[int]
                         worker.errors.close()
                     results = _parse(worker.lines)
                     worker.task = None
-                    yield task, _complete(task, results, worker.proc.returncode, output if not alive else "",
-                                          time.monotonic() - worker.started)
+                    yield (
+                        task,
+                        _complete(
+                            task,
+                            results,
+                            worker.proc.returncode,
+                            output if not alive else "",
+                            time.monotonic() - worker.started,
+                        ),
+                    )
                 elif not alive:  # an idle worker ended (a signal): forget it
                     selector.unregister(worker.proc.stdout)
                     pool.remove(worker)
@@ -223,26 +247,32 @@ def launch_local(tasks: Iterator[Task], workers: int = 1, threads: Optional[int]
 
 
 def _ended(task: Task, status: str, error: str) -> Results:
-    return [{"status": status, "run_id": None, "test_acc": None, "error": error, "duration": 0.0}
-            for _ in task["runs"]]
+    return [{"status": status, "run_id": None, "test_acc": None, "error": error, "duration": 0.0} for _ in task["runs"]]
 
 
-def launch_ray(tasks: Iterator[Task], address: Optional[str] = None, cpus_per_run: float = 1.0,
-               gpus_per_run: float = 0.0, stop: Optional[Stop] = None, tick: Callable[[], None] = lambda: None
-               ) -> Iterator[tuple[Task, Results]]:
+def launch_ray(
+    tasks: Iterator[Task],
+    address: Optional[str] = None,
+    cpus_per_run: float = 1.0,
+    gpus_per_run: float = 0.0,
+    stop: Optional[Stop] = None,
+    tick: Callable[[], None] = lambda: None,
+) -> Iterator[tuple[Task, Results]]:
     """One Ray task per task, each reserving ``cpus_per_run`` CPUs (its torch threads) and ``gpus_per_run`` GPUs
     per run it holds (``--gpus-per-run 0.25``: four 100-sample runs share a GPU); as many in flight as the
     cluster's CPUs hold. Uses the caller's Ray session if one is open."""
     try:
         import ray
     except ImportError:
-        raise ConfigError("--launcher ray: Ray is not installed; pip install 'parametricSN[ray]' "
-                          "(or use --launcher local)") from None
+        raise ConfigError(
+            "--launcher ray: Ray is not installed; pip install 'parametricSN[ray]' (or use --launcher local)"
+        ) from None
     stop = stop or Stop()
     own_session = not ray.is_initialized()
     if own_session:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False) if address is None \
-            else ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False) if address is None else ray.init(
+            address=address, log_to_driver=False
+        )
     try:
         remote = ray.remote(max_retries=0)(execute)
         limit = max(1, int(ray.cluster_resources().get("CPU", 1) // max(cpus_per_run, 1e-3)))

@@ -10,6 +10,7 @@ and, when a published entry matches the group (its ``where`` keys all equal), th
 ``diff = mean - published_mean``. A mean outside ``published_mean ± 2·published_std`` is marked ``!``.
 The published numbers come from ``--spec`` or, by default, from the experiment tag the sweep stored.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,9 +21,10 @@ import math
 import statistics
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from parametricSN.config import ConfigError
 from parametricSN.sweeps.runner import TAG_PUBLISHED
@@ -131,8 +133,16 @@ def to_csv(groups: list[Group], by: list[str]) -> str:
     w.writerow([*by, "n", "mean", "std", "published_mean", "published_std"])
     for g in groups:
         p = g.published
-        w.writerow([*g.key, g.n, f"{g.mean:.4f}", "" if math.isnan(g.std) else f"{g.std:.4f}",
-                    "" if p is None else p.mean, "" if p is None else p.std])
+        w.writerow(
+            [
+                *g.key,
+                g.n,
+                f"{g.mean:.4f}",
+                "" if math.isnan(g.std) else f"{g.std:.4f}",
+                "" if p is None else p.mean,
+                "" if p is None else p.std,
+            ]
+        )
     return buf.getvalue()
 
 
@@ -159,8 +169,12 @@ def row_label(params: dict[str, str], keys: list[str]) -> str:
 
 def _paper_rank(params: dict[str, str]) -> tuple:
     """The paper's row order: linear before WRN, scattering before pixels, TF before Rand, LS before S."""
-    return (params.get("model.name") != "linear", params.get("scattering.architecture") == "identity",
-            params.get("scattering.init") != "tight-frame", params.get("scattering.learnable") != "True")
+    return (
+        params.get("model.name") != "linear",
+        params.get("scattering.architecture") == "identity",
+        params.get("scattering.init") != "tight-frame",
+        params.get("scattering.learnable") != "True",
+    )
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -181,18 +195,23 @@ def to_markdown(groups: list[Group], by: list[str], title: str, unfinished: Sequ
         rows: dict[tuple[str, ...], dict[str, Group]] = {}
         for g in groups:
             rows.setdefault(tuple(g.params.get(k, "") for k in rest), {})[g.params[SIZE_KEY]] = g
-        lines += table(["cell"] + [f"{s} samples" for s in sizes],
-                       [[row_label(next(iter(row.values())).params, rest)]
-                        + [_cell_text(row[s]) if s in row else "" for s in sizes]
-                        for row in sorted(rows.values(), key=lambda r: _paper_rank(next(iter(r.values())).params))])
+        lines += table(
+            ["cell"] + [f"{s} samples" for s in sizes],
+            [
+                [row_label(next(iter(row.values())).params, rest)]
+                + [_cell_text(row[s]) if s in row else "" for s in sizes]
+                for row in sorted(rows.values(), key=lambda r: _paper_rank(next(iter(r.values())).params))
+            ],
+        )
     else:
         body = []
         for g in groups:
             p = g.published
             pub = f"{p.mean:.2f} ± {p.std:.2f}" if p else ""
             diff = f"{g.mean - p.mean:+.2f}{' !' if g.outside else ''}" if p else ""
-            body.append([*(g.key if by else ["all runs"]), str(g.n), f"{_fmt(g.mean)} ± {_fmt(g.std) or '–'}", pub,
-                         diff])
+            body.append(
+                [*(g.key if by else ["all runs"]), str(g.n), f"{_fmt(g.mean)} ± {_fmt(g.std) or '–'}", pub, diff]
+            )
         lines += table([*(by or ["cell"]), "n", "mean ± std", "published", "diff"], body)
     lines += ["", "mean ± sample std of the final test_acc (%) over seeds; `!`: outside the published mean ± 2·std."]
     if unfinished:
@@ -206,8 +225,10 @@ def _unfinished_note(runs: Sequence[Any], shown: int = 5) -> str:
     for r in runs:
         status = r.info.status if r.info.status != "FINISHED" else "FINISHED without test_acc"
         by_status.setdefault(status, []).append(r.info.run_id)
-    return ", ".join(f"{len(ids)} {status} ({', '.join(ids[:shown])}{', ...' if len(ids) > shown else ''})"
-                     for status, ids in sorted(by_status.items()))
+    return ", ".join(
+        f"{len(ids)} {status} ({', '.join(ids[:shown])}{', ...' if len(ids) > shown else ''})"
+        for status, ids in sorted(by_status.items())
+    )
 
 
 def plot(groups: list[Group], by: list[str], path: Path, title: str) -> None:
@@ -225,8 +246,14 @@ def plot(groups: list[Group], by: list[str], path: Path, title: str) -> None:
     for label, gs in lines.items():
         gs = sorted(gs, key=lambda g: _sort_key(g.params.get(SIZE_KEY, "0")))
         x = [float(g.params.get(SIZE_KEY, "nan")) for g in gs]
-        ax.errorbar(x, [g.mean for g in gs], yerr=[0.0 if math.isnan(g.std) else g.std for g in gs],
-                    marker="o", capsize=3, label=label)
+        ax.errorbar(
+            x,
+            [g.mean for g in gs],
+            yerr=[0.0 if math.isnan(g.std) else g.std for g in gs],
+            marker="o",
+            capsize=3,
+            label=label,
+        )
     if len({g.params.get(SIZE_KEY) for g in groups}) > 1:
         ax.set_xscale("log")
     ax.set_xlabel("training samples")
@@ -241,14 +268,21 @@ def plot(groups: list[Group], by: list[str], path: Path, title: str) -> None:
 def load_published(client: Any, experiment: Any, spec_path: Optional[str]) -> list[Published]:
     if spec_path:
         from parametricSN.sweeps.spec import load_spec
+
         return load_spec(spec_path).published
     raw = experiment.tags.get(TAG_PUBLISHED)
     return [Published(p["where"], p["mean"], p["std"]) for p in json.loads(raw)] if raw else []
 
 
-def report(experiment: str, tracking_uri: Optional[str] = None, fmt: str = "markdown",
-           by: Optional[list[str]] = None, plot_file: Optional[str] = None, spec_path: Optional[str] = None,
-           log: bool = False) -> str:
+def report(
+    experiment: str,
+    tracking_uri: Optional[str] = None,
+    fmt: str = "markdown",
+    by: Optional[list[str]] = None,
+    plot_file: Optional[str] = None,
+    spec_path: Optional[str] = None,
+    log: bool = False,
+) -> str:
     """The report text (markdown or CSV) of ``experiment``; with ``log`` also stored (markdown, CSV and, with
     ``plot_file``, the PNG) as artifacts of a summary run tagged ``psn.report`` in the experiment, which replaces
     (deletes) the previous one. Reading never creates a store: a missing SQLite file is a TrackingError."""
@@ -264,8 +298,11 @@ def report(experiment: str, tracking_uri: Optional[str] = None, fmt: str = "mark
     if not chosen.runs:
         raise ConfigError(f"--experiment: {experiment!r} has no FINISHED run with a test_acc yet")
     if chosen.duplicates:
-        warnings.warn(f"{chosen.duplicates} duplicate FINISHED run(s) ignored: a (cell, seed) was trained more "
-                      "than once; the newest run of each is counted", stacklevel=2)
+        warnings.warn(
+            f"{chosen.duplicates} duplicate FINISHED run(s) ignored: a (cell, seed) was trained more "
+            "than once; the newest run of each is counted",
+            stacklevel=2,
+        )
     finished = chosen.runs
     keys = by or varying_keys(finished)
     known = {k for r in finished for k in r.data.params}

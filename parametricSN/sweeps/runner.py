@@ -9,6 +9,7 @@ from the spec and its varying values (:func:`parametricSN.naming.sweep_run_name`
 list is stored as the experiment tag ``psn.published`` for ``psn report``. Dead runs (their heartbeat stopped)
 are closed first and their cells run again; see :mod:`parametricSN.sweeps.claims`.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,21 +20,28 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, TextIO
+from typing import Any, Optional, TextIO
 
 from mlflow.entities import RunStatus
 
+from parametricSN.commands import report_command
 from parametricSN.naming import sweep_run_name
 from parametricSN.sweeps import claims
 from parametricSN.sweeps.options import DEFAULT_TIMEOUT
-from parametricSN.commands import report_command
 from parametricSN.sweeps.spec import Cell, SweepSpec
 from parametricSN.sweeps.status import totals_line
 from parametricSN.tracking.preflight import probe_http
-from parametricSN.tracking.store import client_for, default_artifact_location, get_or_create_experiment, \
-    resolve_tracking_uri, retry_locked, sqlite_path
+from parametricSN.tracking.store import (
+    client_for,
+    default_artifact_location,
+    get_or_create_experiment,
+    resolve_tracking_uri,
+    retry_locked,
+    sqlite_path,
+)
 
 TAG_SWEEP, TAG_CELL, TAG_VARYING, TAG_ATTEMPT = "psn.sweep", claims.TAG_CELL, "psn.varying", "psn.attempt"
 TAG_PUBLISHED = "psn.published"
@@ -76,8 +84,13 @@ def prepare_experiment(spec: SweepSpec, cells: list[Cell]) -> tuple[Any, str, st
 
 def busy_cells(client: Any, exp_id: str, timeout: float) -> tuple[set[str], set[str]]:
     """``(finished, alive)``: hashes of the cells with a FINISHED run and of those with a live RUNNING run."""
-    runs = [r for status in ("FINISHED", "RUNNING") for r in retry_locked(
-        client.search_runs, [exp_id], filter_string=f"attributes.status = '{status}'", max_results=50000)]
+    runs = [
+        r
+        for status in ("FINISHED", "RUNNING")
+        for r in retry_locked(
+            client.search_runs, [exp_id], filter_string=f"attributes.status = '{status}'", max_results=50000
+        )
+    ]
     finished = {r.data.tags[TAG_CELL] for r in runs if TAG_CELL in r.data.tags and r.info.status == "FINISHED"}
     alive = {r.data.tags[TAG_CELL] for r in runs if TAG_CELL in r.data.tags and claims.is_alive(r, timeout)}
     return finished, alive - finished
@@ -95,11 +108,20 @@ def _task(spec: SweepSpec, cells: list[Cell], uri: str, log_dir: str, timeout: f
         config = cell.config.to_dict()
         config["mlflow"]["tracking_uri"] = uri
         config["mlflow"]["run_name"] = config["mlflow"]["run_name"] or sweep_run_name(spec.name, cell.varying)
-        tags = {TAG_SWEEP: spec.name, TAG_CELL: cell.hash, TAG_ATTEMPT: uuid.uuid4().hex,
-                TAG_VARYING: json.dumps(cell.varying, sort_keys=True)}
+        tags = {
+            TAG_SWEEP: spec.name,
+            TAG_CELL: cell.hash,
+            TAG_ATTEMPT: uuid.uuid4().hex,
+            TAG_VARYING: json.dumps(cell.varying, sort_keys=True),
+        }
         runs.append({"config": config, "tags": tags})
-    return {"cells": [c.index for c in cells], "runs": runs, "pack": len(cells) > 1, "log_dir": log_dir,
-            "timeout": timeout}
+    return {
+        "cells": [c.index for c in cells],
+        "runs": runs,
+        "pack": len(cells) > 1,
+        "log_dir": log_dir,
+        "timeout": timeout,
+    }
 
 
 def pack_groups(cells: list[Cell], size: int) -> list[list[Cell]]:
@@ -118,12 +140,13 @@ def pack_groups(cells: list[Cell], size: int) -> list[list[Cell]]:
     packs = []
     for group in groups.values():
         check_pack([c.config for c in group])
-        packs += [group[i:i + size] for i in range(0, len(group), size)]
+        packs += [group[i : i + size] for i in range(0, len(group), size)]
     return sorted(packs, key=lambda pack: pack[0].index)
 
 
-def _close_orphan(client: Any, exp_id: str, attempt: str, error: str, status: str = "FAILED",
-                  log: Optional[Path] = None) -> Optional[str]:
+def _close_orphan(
+    client: Any, exp_id: str, attempt: str, error: str, status: str = "FAILED", log: Optional[Path] = None
+) -> Optional[str]:
     """A worker died mid-run: mark its still-RUNNING MLflow run ``status`` with ``error`` (and its log file as
     ``log.txt``); return its id."""
     runs = client.search_runs([exp_id], filter_string=f"tags.`{TAG_ATTEMPT}` = '{attempt}'")
@@ -143,7 +166,7 @@ class _Signals:
     def __init__(self, stop: Any) -> None:
         self.stop, self.previous = stop, {}
 
-    def __enter__(self) -> "_Signals":
+    def __enter__(self) -> _Signals:
         if threading.current_thread() is threading.main_thread():
             self.previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
@@ -157,11 +180,22 @@ class _Signals:
             signal.signal(s, handler)
 
 
-def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", workers: int = 1,
-              address: Optional[str] = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
-              out: Optional[TextIO] = None, err: Optional[TextIO] = None, pack: int = 1,
-              threads_per_run: Optional[int] = None, heartbeat_timeout: float = DEFAULT_TIMEOUT,
-              status_every: float = 300.0, again: str = "") -> int:
+def run_sweep(
+    spec: SweepSpec,
+    cells: list[Cell],
+    launcher: str = "local",
+    workers: int = 1,
+    address: Optional[str] = None,
+    cpus_per_run: float = 1.0,
+    gpus_per_run: float = 0.0,
+    out: Optional[TextIO] = None,
+    err: Optional[TextIO] = None,
+    pack: int = 1,
+    threads_per_run: Optional[int] = None,
+    heartbeat_timeout: float = DEFAULT_TIMEOUT,
+    status_every: float = 300.0,
+    again: str = "",
+) -> int:
     """Run every cell without a FINISHED or live run; print one line per finished run, totals every
     ``status_every`` seconds and a summary. Returns 0 when every run finished, 1 otherwise (each failed run
     listed on ``err`` with its run id and error), 128 + the signal number when stopped by SIGINT / SIGTERM (one
@@ -189,9 +223,12 @@ def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", worke
             todo.append(cell)
             seen.add(cell.hash)
     skipped = len(cells) - len(todo)
-    print(f"{spec.name}: {len(cells)} runs, {skipped} already finished, running elsewhere or repeated, "
-          f"{len(todo)} to run ({launcher}){f', {lost} lost run(s) closed' if lost else ''} -> {uri}",
-          file=out, flush=True)
+    print(
+        f"{spec.name}: {len(cells)} runs, {skipped} already finished, running elsewhere or repeated, "
+        f"{len(todo)} to run ({launcher}){f', {lost} lost run(s) closed' if lost else ''} -> {uri}",
+        file=out,
+        flush=True,
+    )
     by_index = {c.index: c for c in todo}
     log_dir = tempfile.mkdtemp(prefix="psn-sweep-logs-")
     stop, outcomes, started = Stop(), [], [0]
@@ -208,9 +245,11 @@ def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", worke
     def tick() -> None:
         if status_every > 0 and time.monotonic() - last_status[0] >= status_every:
             last_status[0] = time.monotonic()
-            counts = {"finished": sum(o.status == "FINISHED" for o in outcomes),
-                      "failed": sum(o.status in ("FAILED", "KILLED") for o in outcomes),
-                      "running": started[0] - len(outcomes)}
+            counts = {
+                "finished": sum(o.status == "FINISHED" for o in outcomes),
+                "failed": sum(o.status in ("FAILED", "KILLED") for o in outcomes),
+                "running": started[0] - len(outcomes),
+            }
             counts["pending"] = len(todo) - sum(counts.values())
             durations = [o.duration for o in outcomes if o.status == "FINISHED"]
             print(totals_line(counts, durations, workers if launcher == "local" else None), file=out, flush=True)
@@ -230,8 +269,18 @@ def run_sweep(spec: SweepSpec, cells: list[Cell], launcher: str = "local", worke
     return _summary(spec, uri, outcomes, skipped, stop, again, out, err)
 
 
-def _record(client: Any, exp_id: str, cell: Cell, run: dict[str, Any], res: dict[str, Any],
-            outcomes: list[Outcome], total: int, stop: Any, log_dir: str, out: TextIO) -> None:
+def _record(
+    client: Any,
+    exp_id: str,
+    cell: Cell,
+    run: dict[str, Any],
+    res: dict[str, Any],
+    outcomes: list[Outcome],
+    total: int,
+    stop: Any,
+    log_dir: str,
+    out: TextIO,
+) -> None:
     """Close a crashed worker's run, remember the outcome, print its line (a KILLED one only when no signal
     explains it: after a signal the summary line says it)."""
     run_id = res["run_id"]
@@ -245,23 +294,35 @@ def _record(client: Any, exp_id: str, cell: Cell, run: dict[str, Any], res: dict
         return
     acc = f"test_acc={o.test_acc:.2f}" if o.test_acc is not None else o.status
     where = "held by another sweep" if o.status == "SKIPPED" else f"run {o.run_id or '-'}"
-    print(f"[{len(outcomes)}/{total}] {cell.label()} seed={cell.seed}: {acc} ({o.duration:.1f}s) {where}",
-          file=out, flush=True)
+    print(
+        f"[{len(outcomes)}/{total}] {cell.label()} seed={cell.seed}: {acc} ({o.duration:.1f}s) {where}",
+        file=out,
+        flush=True,
+    )
 
 
-def _summary(spec: SweepSpec, uri: str, outcomes: list[Outcome], skipped: int, stop: Any, again: str,
-             out: TextIO, err: TextIO) -> int:
+def _summary(
+    spec: SweepSpec, uri: str, outcomes: list[Outcome], skipped: int, stop: Any, again: str, out: TextIO, err: TextIO
+) -> int:
     finished = sum(o.status == "FINISHED" for o in outcomes)
     if stop.signum is not None:
         killed = sum(o.status == "KILLED" for o in outcomes)
-        print(f"psn: sweep {spec.name} stopped by {signal.Signals(stop.signum).name}: {finished} run(s) finished, "
-              f"{killed} stopped (KILLED, continued from their checkpoints next time); continue with: "
-              f"{again or 'the same command'}", file=err, flush=True)
+        print(
+            f"psn: sweep {spec.name} stopped by {signal.Signals(stop.signum).name}: {finished} run(s) finished, "
+            f"{killed} stopped (KILLED, continued from their checkpoints next time); continue with: "
+            f"{again or 'the same command'}",
+            file=err,
+            flush=True,
+        )
         return 128 + stop.signum
     failed = [o for o in outcomes if o.status not in ("FINISHED", "SKIPPED")]
     held = sum(o.status == "SKIPPED" for o in outcomes)
-    print(f"{spec.name}: {finished} finished, {skipped + held} skipped, {len(failed)} failed "
-          f"(experiment {spec.name!r} in {uri}; table: {report_command(spec.name, uri)})", file=out, flush=True)
+    print(
+        f"{spec.name}: {finished} finished, {skipped + held} skipped, {len(failed)} failed "
+        f"(experiment {spec.name!r} in {uri}; table: {report_command(spec.name, uri)})",
+        file=out,
+        flush=True,
+    )
     for o in failed:  # a run that failed before its MLflow run opened (e.g. missing data) has no run id
         where = f"run {o.run_id} (tag {ERROR_TAG!r})" if o.run_id else "no MLflow run was created"
         print(f"psn: {o.status} {o.cell.label()} seed={o.cell.seed}: {where}: {o.error}", file=err, flush=True)

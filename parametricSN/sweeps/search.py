@@ -18,13 +18,15 @@ in a..b, both included), ``choice: [v, ...]``. Every mistake is a :class:`~param
 naming the file and the key. This module imports no Ray: :mod:`parametricSN.sweeps.tune` turns the section into
 Ray Tune objects when ``psn tune`` runs.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from parametricSN.sweeps.errors import SpecError
 
@@ -143,14 +145,21 @@ def parse_search(path: Path, data: Any, check_key: Callable[[Path, str, Any], st
     if isinstance(sched, str):
         sched = {"name": sched}
     if not isinstance(sched, dict) or sched.get("name") not in SCHEDULERS:
-        raise err("search.scheduler", f"expected {{name: asha, grace_period: G, reduction_factor: R}} or "
-                                      f"{{name: fifo}}, got {sched!r}")
+        raise err(
+            "search.scheduler",
+            f"expected {{name: asha, grace_period: G, reduction_factor: R}} or {{name: fifo}}, got {sched!r}",
+        )
     for key in sched:
         if key != "name" and key not in SCHEDULERS[sched["name"]]:
-            raise err(f"search.scheduler.{key}", f"unknown key for {sched['name']}; it takes "
-                                                 f"{', '.join(('name',) + SCHEDULERS[sched['name']])}")
-    scheduler = Scheduler(sched["name"], _int(sched.get("grace_period", 1), err, "search.scheduler.grace_period", 1),
-                          _int(sched.get("reduction_factor", 2), err, "search.scheduler.reduction_factor", 2))
+            raise err(
+                f"search.scheduler.{key}",
+                f"unknown key for {sched['name']}; it takes {', '.join(('name',) + SCHEDULERS[sched['name']])}",
+            )
+    scheduler = Scheduler(
+        sched["name"],
+        _int(sched.get("grace_period", 1), err, "search.scheduler.grace_period", 1),
+        _int(sched.get("reduction_factor", 2), err, "search.scheduler.reduction_factor", 2),
+    )
     space = data.get("space")
     if not isinstance(space, dict) or not space:
         raise err("search.space", "expected a mapping {config.key: {loguniform|uniform|randint|choice: [...]}}")
@@ -158,10 +167,19 @@ def parse_search(path: Path, data: Any, check_key: Callable[[Path, str, Any], st
     for key, body in space.items():
         check_key(path, f"search.space: {key}", key)
         if key == "general.seed":
-            raise err("search.space: general.seed", "seeds are not searched: a trial runs the spec's first "
-                                                    "search.seeds_per_trial seeds (grid: general.seed)")
+            raise err(
+                "search.space: general.seed",
+                "seeds are not searched: a trial runs the spec's first "
+                "search.seeds_per_trial seeds (grid: general.seed)",
+            )
         dims[key] = _dimension(key, body, err)
-    return Search(space=dims, metric=metric, mode=mode,
-                  trials=_int(data.get("trials", 8), err, "search.trials", 1), searcher=searcher, seed=seed,
-                  seeds_per_trial=_int(data.get("seeds_per_trial", 1), err, "search.seeds_per_trial", 1),
-                  scheduler=scheduler)
+    return Search(
+        space=dims,
+        metric=metric,
+        mode=mode,
+        trials=_int(data.get("trials", 8), err, "search.trials", 1),
+        searcher=searcher,
+        seed=seed,
+        seeds_per_trial=_int(data.get("seeds_per_trial", 1), err, "search.seeds_per_trial", 1),
+        scheduler=scheduler,
+    )

@@ -17,6 +17,7 @@ fastest. A relative ``base`` is looked up next to the spec, then in the spec fol
 root for the shipped ``experiments/``), then in the working directory. Every mistake — unknown top-level or config key, a value of the wrong
 type, a key repeated in a mapping or set in two places — raises :class:`SpecError` naming the file and key.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,9 +30,9 @@ from typing import Any, Optional, Union
 import yaml
 
 from parametricSN.config import Config, ConfigError, config_from_dict, keys_where, parse_override
+from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
 from parametricSN.sweeps.errors import SpecError
 from parametricSN.sweeps.search import parse_search
-from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
 
 TOP_LEVEL = ("name", "description", "base", "overrides", "cases", "grid", "published", "search")
 # Keys that do not change a run's result (the schema says which: config_schema.key(result=False)): left out of the
@@ -115,8 +116,9 @@ class SweepSpec:
                     cfg = config_from_dict(_merged(base, [*values.items(), *last]))
                 except ConfigError as exc:
                     raise SpecError(f"{self.path}: run {len(cells) + 1} ({_describe(values)}): {exc}") from None
-                cells.append(Cell(len(cells), overrides, {k: values[k] for k in varying if k in values}, cfg,
-                                  cell_hash(cfg)))
+                cells.append(
+                    Cell(len(cells), overrides, {k: values[k] for k in varying if k in values}, cfg, cell_hash(cfg))
+                )
         return cells
 
     def _base_mapping(self) -> dict[str, dict[str, Any]]:
@@ -127,8 +129,9 @@ class SweepSpec:
             try:
                 data = yaml.safe_load(self.base.read_text()) or {}
             except yaml.YAMLError as exc:
-                raise SpecError(f"{self.path}: base: {self.base} is not valid YAML: {' '.join(str(exc).split())}") \
-                    from None
+                raise SpecError(
+                    f"{self.path}: base: {self.base} is not valid YAML: {' '.join(str(exc).split())}"
+                ) from None
             if not isinstance(data, dict) or not all(isinstance(v, (dict, type(None))) for v in data.values()):
                 raise SpecError(f"{self.path}: base: {self.base} is not a mapping of config sections")
         return _merged({k: dict(v or {}) for k, v in data.items()}, [parse_override(t) for t in self.overrides])
@@ -196,8 +199,11 @@ def _err(path: Path, key: str, message: str) -> SpecError:
 
 def _check_config_key(path: Path, where: str, key: Any) -> str:
     if not isinstance(key, str) or key not in _CONFIG_KEYS:
-        raise _err(path, where, f"unknown config key {key!r}; keys are dotted names such as scattering.J "
-                                f"(see `psn config show`)")
+        raise _err(
+            path,
+            where,
+            f"unknown config key {key!r}; keys are dotted names such as scattering.J (see `psn config show`)",
+        )
     if key == "mlflow.experiment_name":
         raise _err(path, where, "mlflow.experiment_name is set by the spec's name:, not per run")
     return key
@@ -241,8 +247,12 @@ def load_spec(path: Union[str, Path]) -> SweepSpec:
     base = data.get("base")
     if base is not None and not isinstance(base, str):
         raise _err(path, "base", f"expected a config file path, got {base!r}")
-    spec = SweepSpec(path=path, name=name, base=_resolve_base(path, base) if base else None,
-                     description=str(data.get("description") or ""))
+    spec = SweepSpec(
+        path=path,
+        name=name,
+        base=_resolve_base(path, base) if base else None,
+        description=str(data.get("description") or ""),
+    )
 
     overrides = data.get("overrides") or []
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):

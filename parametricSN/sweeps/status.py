@@ -5,6 +5,7 @@ logged epoch (``lost`` when its heartbeat stopped), ``pending`` — then the tot
 left from the finished runs' durations (the same totals line a running sweep prints every ``--status-every``
 seconds). A SQLite store that does not exist is not created: one line says so.
 """
+
 from __future__ import annotations
 
 import time
@@ -36,8 +37,10 @@ def totals_line(counts: dict[str, int], durations: list[float], workers: Optiona
         eta = "time left unknown until a run finishes" if left else "nothing left"
     else:
         mean = sum(durations) / len(durations)
-        eta = f"about {duration_text(mean * left / max(1, workers or 1))} left (mean run {duration_text(mean)}" \
-              f"{f', {workers} at a time' if workers else ''})"
+        eta = (
+            f"about {duration_text(mean * left / max(1, workers or 1))} left (mean run {duration_text(mean)}"
+            f"{f', {workers} at a time' if workers else ''})"
+        )
     return f"{total} runs: {parts}; {eta}"
 
 
@@ -45,8 +48,9 @@ def _epoch(client: Any, run_id: str) -> int:
     return max((m.step for m in client.get_metric_history(run_id, "train_loss")), default=0)
 
 
-def cell_line(client: Any, spec: SweepSpec, cell: Cell, runs: list[Any], timeout: float, now: float
-              ) -> tuple[str, str, Optional[float]]:
+def cell_line(
+    client: Any, spec: SweepSpec, cell: Cell, runs: list[Any], timeout: float, now: float
+) -> tuple[str, str, Optional[float]]:
     """``(state, line, duration)`` of one cell from its runs (newest decides; a FINISHED one always wins)."""
     name = sweep_run_name(spec.name, cell.varying)
     finished = [r for r in runs if r.info.status == "FINISHED"]
@@ -61,10 +65,17 @@ def cell_line(client: Any, spec: SweepSpec, cell: Cell, runs: list[Any], timeout
         r = max(running, key=lambda r: r.info.start_time)
         epochs = cell.config.train.epochs
         if claims.is_alive(r, timeout, now):
-            return "running", f"running   {name}: epoch {_epoch(client, r.info.run_id)}/{epochs} " \
-                              f"(run {r.info.run_id})", None
-        return "failed", f"lost      {name}: no heartbeat for {duration_text(now - claims.last_beat(r))}, " \
-                         f"at epoch {_epoch(client, r.info.run_id)}/{epochs} (run {r.info.run_id})", None
+            return (
+                "running",
+                f"running   {name}: epoch {_epoch(client, r.info.run_id)}/{epochs} (run {r.info.run_id})",
+                None,
+            )
+        return (
+            "failed",
+            f"lost      {name}: no heartbeat for {duration_text(now - claims.last_beat(r))}, "
+            f"at epoch {_epoch(client, r.info.run_id)}/{epochs} (run {r.info.run_id})",
+            None,
+        )
     if runs:
         r = max(runs, key=lambda r: r.info.start_time)
         error = " ".join(str(r.data.tags.get("error", "")).split())[:200] or "no error recorded"
@@ -72,8 +83,9 @@ def cell_line(client: Any, spec: SweepSpec, cell: Cell, runs: list[Any], timeout
     return "pending", f"pending   {name}", None
 
 
-def print_status(spec: SweepSpec, cells: list[Cell], uri: str, workers: Optional[int], timeout: float,
-                 out: TextIO) -> int:
+def print_status(
+    spec: SweepSpec, cells: list[Cell], uri: str, workers: Optional[int], timeout: float, out: TextIO
+) -> int:
     """Print the status of ``cells`` in the store ``uri`` (read only)."""
     from parametricSN.tracking.store import client_for, sqlite_path
 

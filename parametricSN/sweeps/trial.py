@@ -13,10 +13,12 @@ trial that completes is FINISHED with its figures and model whatever the schedul
 Threads: ``torch.set_num_threads(setup["threads"])`` (CPU results depend on it); ``psn tune`` prints the
 ``OMP_NUM_THREADS=<threads> psn train ...`` that reproduces a trial bit for bit on CPU.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from parametricSN.sweeps.spec import param_text
 
@@ -56,16 +58,21 @@ def run_trial(sampled: dict, setup: dict) -> None:
 
     torch.set_num_threads(setup["threads"])
     trial_id = tune.get_context().get_trial_id()
-    tags = {TAG_TRIAL: trial_id, TAG_SEARCH: setup["key"], TAG_SAMPLED: json.dumps(sampled, sort_keys=True),
-            TAG_THREADS: str(setup["threads"])}
+    tags = {
+        TAG_TRIAL: trial_id,
+        TAG_SEARCH: setup["key"],
+        TAG_SAMPLED: json.dumps(sampled, sort_keys=True),
+        TAG_THREADS: str(setup["threads"]),
+    }
     cfgs = [config_from_dict(trial_config(setup["base"], sampled, seed)) for seed in setup["seeds"]]
     epochs = cfgs[0].train.epochs  # train.epochs may be searched
     group = _TrialRun(cfgs[0], setup, trial_id, tags) if len(cfgs) > 1 else None
     curves, last, logger_class = _Curves(), {}, _reporting_logger_class()
     try:
         for i, cfg in enumerate(cfgs):
-            logger = logger_class.from_config(cfg, tags={**tags, TAG_PARENT: group.run_id if group else
-                                                         setup["parent"]})
+            logger = logger_class.from_config(
+                cfg, tags={**tags, TAG_PARENT: group.run_id if group else setup["parent"]}
+            )
             logger.run_name = f"trial-{trial_id}" + (f"-seed{cfg.general.seed}" if group else "")
             reporting = i == len(cfgs) - 1
 
@@ -74,8 +81,12 @@ def run_trial(sampled: dict, setup: dict) -> None:
                 mean = curves.add(epoch, metrics)
                 if group and reporting:
                     group.logger.log_metrics(mean, epoch)
-                last = {**mean, "epoch": epoch, "trial_epochs": epochs,
-                        "mlflow_run_id": group.run_id if group else logger.run_id}
+                last = {
+                    **mean,
+                    "epoch": epoch,
+                    "trial_epochs": epochs,
+                    "mlflow_run_id": group.run_id if group else logger.run_id,
+                }
                 if reporting and epoch < epochs:  # the last epoch is reported once the run has ended
                     tune.report(last)
 
@@ -126,8 +137,7 @@ class _TrialRun:
 def close_trial_runs(client: Any, exp_id: str, trial_id: str, status: str, tags: dict, tag: str = TAG_TRIAL) -> int:
     """Mark the still-RUNNING trial runs whose ``tag`` is ``trial_id`` (default: the runs of one trial; with
     ``tag=psn.search``: every trial run of a search) ``status`` with ``tags``; returns how many there were."""
-    runs = client.search_runs([exp_id], filter_string=f"tags.`{tag}` = '{trial_id}' and "
-                                                      f"attributes.status = 'RUNNING'")
+    runs = client.search_runs([exp_id], filter_string=f"tags.`{tag}` = '{trial_id}' and attributes.status = 'RUNNING'")
     runs = [r for r in runs if r.data.tags.get("psn.role") != "search"]
     for run in runs:
         for k, v in tags.items():

@@ -16,6 +16,7 @@ Ctrl-C: Ray Tune stops the trials, this marks their runs KILLED, and rerunning t
 from ``DIR/.psn-tune/<name>-<key>`` (Ray Tune's experiment state): finished trials are kept, the others restart.
 Ray is imported only here, only when ``psn tune`` runs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,7 +31,7 @@ import yaml
 from parametricSN.config import ConfigError, config_from_dict
 from parametricSN.sweeps.search import Search
 from parametricSN.sweeps.spec import SEED_KEY, SpecError, SweepSpec, identity, override_text, param_text
-from parametricSN.sweeps.trial import TAG_SEARCH, TAG_TRIAL, close_trial_runs, describe, fmt, trial_config
+from parametricSN.sweeps.trial import TAG_SEARCH, close_trial_runs, fmt, trial_config
 
 TOP = 5
 
@@ -64,29 +65,39 @@ def plan_search(spec: SweepSpec, tracking_uri: Optional[str], trials: Optional[i
     from parametricSN.sweeps.runner import absolute_uri
 
     if spec.search is None:
-        raise SpecError(f"{spec.path}: search: psn tune needs a search: section (see experiments/"
-                        f"cifar10-100sample-search.yaml)")
+        raise SpecError(
+            f"{spec.path}: search: psn tune needs a search: section (see experiments/cifar10-100sample-search.yaml)"
+        )
     search = replace(spec.search, trials=trials) if trials else spec.search
     cells = spec.cells([f"mlflow.tracking_uri={tracking_uri}"] if tracking_uri else [])
     others = [k for k in spec.varying_keys if k != SEED_KEY]
     if others:
-        raise SpecError(f"{spec.path}: grid/cases: a search tunes one cell, but the spec varies {', '.join(others)}; "
-                        f"keep only general.seed in grid")
+        raise SpecError(
+            f"{spec.path}: grid/cases: a search tunes one cell, but the spec varies {', '.join(others)}; "
+            f"keep only general.seed in grid"
+        )
     clash = [k for k in search.space if any(o.split("=", 1)[0].strip() == k for o in cells[0].overrides)]
     if clash:
-        raise SpecError(f"{spec.path}: search.space: {clash[0]}: also set in overrides/cases/grid; keep it in one place")
+        raise SpecError(
+            f"{spec.path}: search.space: {clash[0]}: also set in overrides/cases/grid; keep it in one place"
+        )
     cfg = cells[0].config
     if cfg.dataset.val_sample_num <= 0:
-        raise SpecError(f"{spec.path}: dataset.val_sample_num: a search scores configs on a validation split; "
-                        f"set dataset.val_sample_num (e.g. 1000) in overrides")
+        raise SpecError(
+            f"{spec.path}: dataset.val_sample_num: a search scores configs on a validation split; "
+            f"set dataset.val_sample_num (e.g. 1000) in overrides"
+        )
     seeds = list(dict.fromkeys(c.seed for c in cells))
     if search.seeds_per_trial > len(seeds):
-        raise SpecError(f"{spec.path}: search.seeds_per_trial: {search.seeds_per_trial} seeds per trial, but the "
-                        f"spec has {len(seeds)} (grid: general.seed)")
+        raise SpecError(
+            f"{spec.path}: search.seeds_per_trial: {search.seeds_per_trial} seeds per trial, but the "
+            f"spec has {len(seeds)} (grid: general.seed)"
+        )
     base = cfg.to_dict()
     base["train"]["evaluate_test"] = False
-    base["mlflow"].update(tracking_uri=absolute_uri(cfg.mlflow.tracking_uri), experiment_name=f"{spec.name}-search",
-                          run_name=None)
+    base["mlflow"].update(
+        tracking_uri=absolute_uri(cfg.mlflow.tracking_uri), experiment_name=f"{spec.name}-search", run_name=None
+    )
     base["dataset"]["root"] = str(Path(cfg.dataset.root).expanduser().resolve())  # trials run in other folders
     base["general"]["plugins"] = [str(Path(p).resolve()) if p.endswith(".py") else p for p in cfg.general.plugins]
     for dim in search.space.values():  # every value a trial can take at the edges is a valid config
@@ -94,16 +105,29 @@ def plan_search(spec: SweepSpec, tracking_uri: Optional[str], trials: Optional[i
             try:
                 config_from_dict(trial_config(base, {dim.key: value}, seeds[0]))
             except ConfigError as exc:
-                raise SpecError(f"{spec.path}: search.space: {dim.key}: {param_text(value)} is not a valid value: "
-                                f"{exc}") from None
+                raise SpecError(
+                    f"{spec.path}: search.space: {dim.key}: {param_text(value)} is not a valid value: {exc}"
+                ) from None
     max_epochs = max(search.space["train.epochs"].args) if "train.epochs" in search.space else cfg.train.epochs
     if search.scheduler.name == "asha" and search.scheduler.grace_period > max_epochs:
-        raise SpecError(f"{spec.path}: search.scheduler.grace_period: {search.scheduler.grace_period} epochs, but "
-                        f"trials train at most {max_epochs}")
+        raise SpecError(
+            f"{spec.path}: search.scheduler.grace_period: {search.scheduler.grace_period} epochs, but "
+            f"trials train at most {max_epochs}"
+        )
     fixed = [o for o in cells[0].overrides if o.split("=", 1)[0].strip() != SEED_KEY]
     ident = {k: v for k, v in identity(cfg).items() if k != SEED_KEY}
-    return Plan(spec, search, base, seeds, fixed, base["mlflow"]["tracking_uri"], f"{spec.name}-search",
-                search_key(search, ident, seeds), max(1, int(cpus_per_trial)), max_epochs)
+    return Plan(
+        spec,
+        search,
+        base,
+        seeds,
+        fixed,
+        base["mlflow"]["tracking_uri"],
+        f"{spec.name}-search",
+        search_key(search, ident, seeds),
+        max(1, int(cpus_per_trial)),
+        max_epochs,
+    )
 
 
 # ---- MLflow: the search's run and the closing of stopped trials ---------------------------------------------
@@ -117,19 +141,31 @@ def open_search_run(plan: Plan) -> tuple[Any, str, str]:
     client = client_for(plan.uri)
     artifacts = plan.base["mlflow"]["artifact_location"] or default_artifact_location(plan.uri, plan.experiment)
     exp_id = get_or_create_experiment(client, plan.experiment, artifacts)
-    found = client.search_runs([exp_id], filter_string=f"tags.`{TAG_SEARCH}` = '{plan.key}' and "
-                                                       f"tags.`psn.role` = 'search'", max_results=1)
+    found = client.search_runs(
+        [exp_id], filter_string=f"tags.`{TAG_SEARCH}` = '{plan.key}' and tags.`psn.role` = 'search'", max_results=1
+    )
     if found:
         run_id = found[0].info.run_id
         client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
         return client, exp_id, run_id
     s = plan.search
-    run = client.create_run(exp_id, run_name=f"search-{plan.key[:8]}",
-                            tags={TAG_SEARCH: plan.key, "psn.role": "search", "psn.spec": str(plan.spec.path)})
-    params = {"metric": s.metric, "mode": s.mode, "trials": s.trials, "searcher": s.searcher, "seed": s.seed,
-              "seeds_per_trial": s.seeds_per_trial, "scheduler": json.dumps(vars(s.scheduler)),
-              "seeds": plan.seeds[:s.seeds_per_trial], "threads": plan.threads,
-              **{f"space.{d.key}": json.dumps({d.kind: list(d.args)}) for d in s.space.values()}}
+    run = client.create_run(
+        exp_id,
+        run_name=f"search-{plan.key[:8]}",
+        tags={TAG_SEARCH: plan.key, "psn.role": "search", "psn.spec": str(plan.spec.path)},
+    )
+    params = {
+        "metric": s.metric,
+        "mode": s.mode,
+        "trials": s.trials,
+        "searcher": s.searcher,
+        "seed": s.seed,
+        "seeds_per_trial": s.seeds_per_trial,
+        "scheduler": json.dumps(vars(s.scheduler)),
+        "seeds": plan.seeds[: s.seeds_per_trial],
+        "threads": plan.threads,
+        **{f"space.{d.key}": json.dumps({d.kind: list(d.args)}) for d in s.space.values()},
+    }
     for k, v in params.items():
         client.log_param(run.info.run_id, f"search.{k}", str(v))
     return client, exp_id, run.info.run_id
@@ -156,31 +192,45 @@ def rank(results: list[TrialResult], mode: str) -> list[TrialResult]:
 def best_spec(plan: Plan, best: TrialResult) -> dict:
     """The spec ``psn sweep`` runs on the test split: the best values as overrides, the spec's seeds as a grid."""
     spec = plan.spec
-    return {"name": f"{spec.name}-best",
-            "description": f"best of search {plan.key} ({plan.experiment}): trial {best.trial_id}, "
-                           f"{plan.search.metric}={best.value:.2f} on {plan.base['dataset']['val_sample_num']} "
-                           f"validation images",
-            **({"base": str(spec.base)} if spec.base else {}),
-            "overrides": [*plan.fixed, *(override_text(k, v) for k, v in best.sampled.items())],
-            "grid": {SEED_KEY: plan.seeds},
-            **({"published": [{"where": p.where, "mean": p.mean, "std": p.std} for p in spec.published]}
-               if spec.published else {})}
+    return {
+        "name": f"{spec.name}-best",
+        "description": f"best of search {plan.key} ({plan.experiment}): trial {best.trial_id}, "
+        f"{plan.search.metric}={best.value:.2f} on {plan.base['dataset']['val_sample_num']} "
+        f"validation images",
+        **({"base": str(spec.base)} if spec.base else {}),
+        "overrides": [*plan.fixed, *(override_text(k, v) for k, v in best.sampled.items())],
+        "grid": {SEED_KEY: plan.seeds},
+        **(
+            {"published": [{"where": p.where, "mean": p.mean, "std": p.std} for p in spec.published]}
+            if spec.published
+            else {}
+        ),
+    }
 
 
 def summary(plan: Plan, ranked: list[TrialResult], total: int) -> str:
     """The top :data:`TOP` trials as a table."""
     keys, metric = list(plan.search.space), plan.search.metric
     rows = [[metric, "epochs", *keys, "run"]]
-    rows += [[f"{r.value:.2f}", f"{r.epoch}/{r.epochs}", *(fmt(r.sampled.get(k)) for k in keys), r.run_id or "-"]
-             for r in ranked[:TOP]]
+    rows += [
+        [f"{r.value:.2f}", f"{r.epoch}/{r.epochs}", *(fmt(r.sampled.get(k)) for k in keys), r.run_id or "-"]
+        for r in ranked[:TOP]
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     seeds = plan.search.seeds_per_trial
     head = f"top {min(TOP, len(ranked))} of {total} trials by {metric} ({'mean over ' + str(seeds) + ' seeds' if seeds > 1 else 'one seed'}; full-length trials first):"
     return "\n".join([head, *("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)])
 
 
-def run_search(plan: Plan, address: Optional[str] = None, cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
-               output: Path = Path("."), out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+def run_search(
+    plan: Plan,
+    address: Optional[str] = None,
+    cpus_per_trial: float = 1.0,
+    gpus_per_trial: float = 0.0,
+    output: Path = Path("."),
+    out: Optional[TextIO] = None,
+    err: Optional[TextIO] = None,
+) -> int:
     """Run (or continue) ``plan``'s search; print the top configs; write best.yaml and best-trial.yaml to
     ``output``. Returns 0, or 130 when interrupted (the trials' runs KILLED; rerun to continue)."""
     from mlflow.entities import RunStatus
@@ -195,32 +245,59 @@ def run_search(plan: Plan, address: Optional[str] = None, cpus_per_trial: float 
     # runs a previous, killed invocation of this search left open: Ray Tune restarts their trials
     close_trial_runs(client, exp_id, plan.key, "KILLED", {"error": "the search process ended"}, tag=TAG_SEARCH)
     s = plan.search
-    print(f"search {plan.key} of {plan.spec.name}: {s.trials} trials ({s.searcher}, {s.scheduler.name}) of "
-          f"{', '.join(s.space)} by {s.metric} on {plan.base['dataset']['val_sample_num']} validation images; "
-          f"experiment {plan.experiment!r}, run {parent} in {plan.uri}", file=out, flush=True)
-    setup = {"base": plan.base, "seeds": plan.seeds[:s.seeds_per_trial], "parent": parent, "key": plan.key,
-             "threads": plan.threads}
-    results, interrupted = tune_ray.run_tuner(plan, setup, exp_id, address, cpus_per_trial, gpus_per_trial,
-                                              output / ".psn-tune")
+    print(
+        f"search {plan.key} of {plan.spec.name}: {s.trials} trials ({s.searcher}, {s.scheduler.name}) of "
+        f"{', '.join(s.space)} by {s.metric} on {plan.base['dataset']['val_sample_num']} validation images; "
+        f"experiment {plan.experiment!r}, run {parent} in {plan.uri}",
+        file=out,
+        flush=True,
+    )
+    setup = {
+        "base": plan.base,
+        "seeds": plan.seeds[: s.seeds_per_trial],
+        "parent": parent,
+        "key": plan.key,
+        "threads": plan.threads,
+    }
+    results, interrupted = tune_ray.run_tuner(
+        plan, setup, exp_id, address, cpus_per_trial, gpus_per_trial, output / ".psn-tune"
+    )
     trials = []
     for r in results:
         m = r.metrics or {}
-        trials.append(TrialResult(m.get("trial_id", "?"), dict(r.config or {}), m.get(s.metric),
-                                  int(m.get("epoch", 0)), int(m.get("trial_epochs", 0)), m.get("mlflow_run_id")))
+        trials.append(
+            TrialResult(
+                m.get("trial_id", "?"),
+                dict(r.config or {}),
+                m.get(s.metric),
+                int(m.get("epoch", 0)),
+                int(m.get("trial_epochs", 0)),
+                m.get("mlflow_run_id"),
+            )
+        )
     ranked = rank(trials, s.mode)
     # Ray ended the search early (Ctrl-C) when a trial never reported or its run is still open: those runs are
     # KILLED, and a rerun restarts those trials (Ray Tune keeps the finished ones)
-    killed = close_trial_runs(client, exp_id, plan.key, "KILLED", {"error": "the search was interrupted"},
-                              tag=TAG_SEARCH)
+    killed = close_trial_runs(
+        client, exp_id, plan.key, "KILLED", {"error": "the search was interrupted"}, tag=TAG_SEARCH
+    )
     if interrupted or killed or any(not r.metrics for r in results):
         client.set_terminated(parent, RunStatus.to_string(RunStatus.KILLED))
-        print(f"psn: search {plan.key} of {plan.spec.name} interrupted ({killed} trial runs marked KILLED); run "
-              f"the same command again to continue it (finished trials are kept)", file=err, flush=True)
+        print(
+            f"psn: search {plan.key} of {plan.spec.name} interrupted ({killed} trial runs marked KILLED); run "
+            f"the same command again to continue it (finished trials are kept)",
+            file=err,
+            flush=True,
+        )
         return 130
     if not ranked or ranked[0].epoch < ranked[0].epochs:
         client.set_terminated(parent, RunStatus.to_string(RunStatus.FAILED))
-        print(f"psn: search {plan.key} of {plan.spec.name}: no trial ran every epoch ({len(trials)} trials); see "
-              f"the failed runs in experiment {plan.experiment!r}", file=err, flush=True)
+        print(
+            f"psn: search {plan.key} of {plan.spec.name}: no trial ran every epoch ({len(trials)} trials); see "
+            f"the failed runs in experiment {plan.experiment!r}",
+            file=err,
+            flush=True,
+        )
         return 1
     best = ranked[0]
     print(summary(plan, ranked, len(trials)), file=out)
@@ -233,8 +310,11 @@ def run_search(plan: Plan, address: Optional[str] = None, cpus_per_trial: float 
     who, mean = ("'s first seed", f" is the mean over {s.seeds_per_trial} seeds") if s.seeds_per_trial > 1 else ("", "")
     client.set_tag(parent, "psn.best_run", best.run_id or "")
     client.set_terminated(parent, RunStatus.to_string(RunStatus.FINISHED))
-    print(f"wrote {output / 'best.yaml'}: psn sweep {output / 'best.yaml'} && psn report --experiment "
-          f"{plan.spec.name}-best\nreproduce the best trial{who} ({s.metric}={best.value:.2f}{mean}): "
-          f"OMP_NUM_THREADS={plan.threads} psn train -c {output / 'best-trial.yaml'}",
-          file=out, flush=True)
+    print(
+        f"wrote {output / 'best.yaml'}: psn sweep {output / 'best.yaml'} && psn report --experiment "
+        f"{plan.spec.name}-best\nreproduce the best trial{who} ({s.metric}={best.value:.2f}{mean}): "
+        f"OMP_NUM_THREADS={plan.threads} psn train -c {output / 'best-trial.yaml'}",
+        file=out,
+        flush=True,
+    )
     return 0

@@ -1,5 +1,6 @@
 """The Ray Tune side of ``psn tune`` (imported only when it runs): the search space, searcher and scheduler as Ray
 Tune objects, the callback that closes the MLflow runs of stopped trials, and :func:`run_tuner`."""
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,12 @@ from parametricSN.sweeps.trial import TAG_STOPPED, run_trial
 
 def ray_space(search: Search) -> dict:
     """``{config.key: Ray Tune domain}``; ``randint: [a, b]`` includes b."""
-    make = {"loguniform": lambda a: tune.loguniform(*a), "uniform": lambda a: tune.uniform(*a),
-            "randint": lambda a: tune.randint(a[0], a[1] + 1), "choice": lambda a: tune.choice(list(a))}
+    make = {
+        "loguniform": lambda a: tune.loguniform(*a),
+        "uniform": lambda a: tune.uniform(*a),
+        "randint": lambda a: tune.randint(a[0], a[1] + 1),
+        "choice": lambda a: tune.choice(list(a)),
+    }
     return {d.key: make[d.kind](d.args) for d in search.space.values()}
 
 
@@ -31,8 +36,10 @@ def searcher(search: Search) -> Any:
         import optuna
         from ray.tune.search.optuna import OptunaSearch
     except ImportError:
-        raise ConfigError("search.searcher: optuna needs the optuna package (pip install optuna, see "
-                          "dependencies/requirements.txt), or use searcher: random") from None
+        raise ConfigError(
+            "search.searcher: optuna needs the optuna package (pip install optuna, see "
+            "dependencies/requirements.txt), or use searcher: random"
+        ) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return OptunaSearch(sampler=optuna.samplers.TPESampler(seed=search.seed))
 
@@ -45,8 +52,9 @@ def scheduler(search: Search, epochs: int) -> Any:
     s = search.scheduler
     if s.name == "fifo":
         return FIFOScheduler()
-    return ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=s.grace_period,
-                         reduction_factor=s.reduction_factor)
+    return ASHAScheduler(
+        time_attr="epoch", max_t=epochs, grace_period=s.grace_period, reduction_factor=s.reduction_factor
+    )
 
 
 class CloseRuns(Callback):
@@ -78,20 +86,23 @@ class CloseRuns(Callback):
         self._count(trials)
         how = f", stopped early by {self.scheduler_name} at epoch {epoch}/{epochs}" if stopped else ""
         value = f"{self.metric}={last[self.metric]:.2f}" if self.metric in last else "no result"
-        print(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: {value}{how}",
-              flush=True)
+        print(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: {value}{how}", flush=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         from parametricSN.sweeps.trial import describe
 
         self._close(trial.trial_id, "FAILED", {"error": f"the trial failed; see {trial.error_file}"})
         self._count(trials)
-        print(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: FAILED "
-              f"({trial.error_file})", file=sys.stderr, flush=True)
+        print(
+            f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: FAILED ({trial.error_file})",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
-def run_tuner(plan: Any, setup: dict, exp_id: str, address: Optional[str], cpus: float, gpus: float,
-              storage: Path) -> tuple[list, bool]:
+def run_tuner(
+    plan: Any, setup: dict, exp_id: str, address: Optional[str], cpus: float, gpus: float, storage: Path
+) -> tuple[list, bool]:
     """Run (or continue, when ``storage/<name>`` holds its state) the search on Ray Tune; returns Ray Tune's
     results, one per trial, and whether it was interrupted (Ctrl-C: some trials neither ended nor failed). Starts
     a local Ray without ``address`` (stopped afterwards)."""
@@ -106,8 +117,9 @@ def run_tuner(plan: Any, setup: dict, exp_id: str, address: Optional[str], cpus:
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     own = not ray.is_initialized()
     if own:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False) \
-            if address is None else ray.init(address=address, log_to_driver=False)
+        ray.init(
+            address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
+        ) if address is None else ray.init(address=address, log_to_driver=False)
     try:
         trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup), {"cpu": cpus, "gpu": gpus})
         name = f"{plan.spec.name}-{plan.key}"
@@ -118,12 +130,20 @@ def run_tuner(plan: Any, setup: dict, exp_id: str, address: Optional[str], cpus:
         else:
             callback = CloseRuns(plan.uri, exp_id, s.metric, s.trials, s.scheduler.name)
             tuner = tune.Tuner(
-                trainable, param_space=ray_space(s),
-                tune_config=tune.TuneConfig(metric=s.metric, mode=s.mode, num_samples=s.trials,
-                                            search_alg=searcher(s), scheduler=scheduler(s, plan.max_epochs),
-                                            reuse_actors=True),  # a worker imports torch and MLflow once
-                run_config=tune.RunConfig(name=name, storage_path=str(storage), verbose=0,
-                                          callbacks=[callback, JsonLoggerCallback()]))
+                trainable,
+                param_space=ray_space(s),
+                tune_config=tune.TuneConfig(
+                    metric=s.metric,
+                    mode=s.mode,
+                    num_samples=s.trials,
+                    search_alg=searcher(s),
+                    scheduler=scheduler(s, plan.max_epochs),
+                    reuse_actors=True,
+                ),  # a worker imports torch and MLflow once
+                run_config=tune.RunConfig(
+                    name=name, storage_path=str(storage), verbose=0, callbacks=[callback, JsonLoggerCallback()]
+                ),
+            )
         grid = tuner.fit()
         return [grid[i] for i in range(len(grid))], grid.num_terminated + grid.num_errors < len(grid)
     finally:

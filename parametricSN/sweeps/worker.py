@@ -14,6 +14,7 @@ KILLED and end the worker (:mod:`parametricSN.training.interrupt`); a second sig
 whose parent (the sweep) is gone stops the same way within seconds: Linux delivers SIGTERM on the parent's death
 (``PR_SET_PDEATHSIG``), and a thread checking ``os.getppid()`` every second does it elsewhere.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional, TextIO
+from typing import Any, Optional, TextIO
 
 RESULT_PREFIX, DONE_LINE = "PSN_RESULT ", "PSN_DONE"
 STDERR_TAIL = 2000  # characters of a crashed worker's output kept in its error message
@@ -77,8 +79,9 @@ def output_to(path: Path) -> Iterator[None]:
         os.close(saved[1])
 
 
-def _loggers(specs: list[dict[str, Any]], timeout: float, beat: Any, resume_from: Optional[str]
-             ) -> tuple[list[Any], list[Any]]:
+def _loggers(
+    specs: list[dict[str, Any]], timeout: float, beat: Any, resume_from: Optional[str]
+) -> tuple[list[Any], list[Any]]:
     """The runs' configs and MLflow loggers (with the sweep's tags). A logger claims its cell right after it
     creates the run (:func:`parametricSN.sweeps.claims.check_claim`), keeps its heartbeat while it is open, and
     remembers its run id after the run is closed."""
@@ -171,10 +174,18 @@ def run_runs(specs: list[dict[str, Any]], pack: bool, timeout: float, beat: Any)
         results = train_pack(cfgs, shown) if pack else [train(cfgs[0], shown[0], resume=state)]
         outs = [{"status": "FINISHED", "run_id": r.run_id, "test_acc": r.test_acc, "error": None} for r in results]
     except BaseException as exc:  # noqa: BLE001 - reported to the launcher; the runs are already marked failed
-        status = "SKIPPED" if isinstance(exc, ClaimLost) else "KILLED" if isinstance(exc, KeyboardInterrupt) \
-            else "FAILED"
-        outs = [{"status": status, "run_id": lg.opened if lg and status != "SKIPPED" else None, "test_acc": None,
-                 "error": f"{type(exc).__name__}: {exc}"} for lg in loggers or [None] * len(specs)]
+        status = (
+            "SKIPPED" if isinstance(exc, ClaimLost) else "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        )
+        outs = [
+            {
+                "status": status,
+                "run_id": lg.opened if lg and status != "SKIPPED" else None,
+                "test_acc": None,
+                "error": f"{type(exc).__name__}: {exc}",
+            }
+            for lg in loggers or [None] * len(specs)
+        ]
     duration = (time.monotonic() - start) / len(specs)
     return [{**o, "duration": duration} for o in outs]
 
@@ -207,8 +218,7 @@ def serve(tasks: TextIO, results: TextIO, threads: Optional[int]) -> int:
     # packages import their names lazily: name them)
     from parametricSN.sweeps.claims import Heartbeat
     from parametricSN.tracking import MlflowLogger  # noqa: F401
-    from parametricSN.training import train, train_pack  # noqa: F401
-    from parametricSN.training import interrupt
+    from parametricSN.training import interrupt, train, train_pack  # noqa: F401
 
     if threads:
         torch.set_num_threads(threads)
@@ -225,7 +235,7 @@ def serve(tasks: TextIO, results: TextIO, threads: Optional[int]) -> int:
             log = Path(task.get("log_dir") or ".") / f"{specs[0]['tags'].get('psn.attempt', 'run')}.log"
             with output_to(log):
                 # a pack keeps no checkpoint: a signal stops it at once (its runs are closed KILLED)
-                with (contextlib.nullcontext() if task.get("pack") else interrupt.graceful_stop()):
+                with contextlib.nullcontext() if task.get("pack") else interrupt.graceful_stop():
                     out = run_runs(specs, bool(task.get("pack")), float(task.get("timeout") or 180), beat)
                     stopped = stopped or interrupt.stop_requested()
             _store_log(out, specs, log)

@@ -7,6 +7,7 @@
 The names below load on first use (see :mod:`parametricSN._lazy`): ``parametricSN.tracking.preflight`` imports
 neither MLflow nor torch.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -19,14 +20,23 @@ if TYPE_CHECKING:
     from parametricSN.config import Config
     from parametricSN.tracking.mlflow_logger import MlflowLogger
 
-__all__ = lazy_package(__name__, {
-    "ERROR_TAG": "mlflow_logger", "MlflowLogger": "mlflow_logger",
-    "ModelFileError": "model_io", "load_model": "model_io", "load_model_with_config": "model_io",
-    "save_model_file": "model_io",
-    "TrackingError": "preflight",
-    "prepare_resume": "resume", "prepare_resume_runs": "resume",
-    "client_for": "store", "default_artifact_location": "store", "resolve_tracking_uri": "store",
-}) + ["resume_command"]
+__all__ = lazy_package(
+    __name__,
+    {
+        "ERROR_TAG": "mlflow_logger",
+        "MlflowLogger": "mlflow_logger",
+        "ModelFileError": "model_io",
+        "load_model": "model_io",
+        "load_model_with_config": "model_io",
+        "save_model_file": "model_io",
+        "TrackingError": "preflight",
+        "prepare_resume": "resume",
+        "prepare_resume_runs": "resume",
+        "client_for": "store",
+        "default_artifact_location": "store",
+        "resolve_tracking_uri": "store",
+    },
+) + ["resume_command"]
 
 
 def _mlflow_logger(cfg: Config) -> MlflowLogger:

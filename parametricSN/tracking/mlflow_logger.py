@@ -3,6 +3,7 @@
 It talks to the store through an explicit ``MlflowClient`` and run id — never MLflow's global "active run" —
 so several loggers (or a logger inside a caller's own MLflow run) do not interfere.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,13 @@ from parametricSN.config import Config
 from parametricSN.naming import train_run_name
 from parametricSN.tracking.model_io import ARTIFACT_DIR, FILE_NAME, save_model_file
 from parametricSN.tracking.preflight import TrackingError, check_artifacts_writable
-from parametricSN.tracking.store import client_for, default_artifact_location, get_or_create_experiment, \
-    resolve_tracking_uri, retry_locked
+from parametricSN.tracking.store import (
+    client_for,
+    default_artifact_location,
+    get_or_create_experiment,
+    resolve_tracking_uri,
+    retry_locked,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +45,17 @@ class MlflowLogger:
     (a sweep tags each run with its sweep name and cell).
     """
 
-    def __init__(self, tracking_uri: Optional[str] = None, experiment_name: str = "default",
-                 artifact_location: Optional[str] = None, run_name: Optional[str] = None,
-                 tags: Optional[dict[str, str]] = None) -> None:
+    def __init__(
+        self,
+        tracking_uri: Optional[str] = None,
+        experiment_name: str = "default",
+        artifact_location: Optional[str] = None,
+        run_name: Optional[str] = None,
+        tags: Optional[dict[str, str]] = None,
+    ) -> None:
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment_name = experiment_name
-        self.artifact_location = artifact_location or default_artifact_location(self.tracking_uri,
-                                                                                experiment_name)
+        self.artifact_location = artifact_location or default_artifact_location(self.tracking_uri, experiment_name)
         self.run_name = run_name
         self.tags = dict(tags or {})
         self.client = client_for(self.tracking_uri)
@@ -54,8 +64,7 @@ class MlflowLogger:
         self.logged: dict[str, int] = {}  # a reopened run: the last step stored per metric (not logged again)
 
     @classmethod
-    def for_run(cls, run_id: str, tracking_uri: Optional[str] = None,
-                experiment_name: str = "default") -> "MlflowLogger":
+    def for_run(cls, run_id: str, tracking_uri: Optional[str] = None, experiment_name: str = "default") -> MlflowLogger:
         """A logger whose :meth:`start_run` reopens the existing run ``run_id`` (status back to RUNNING; new
         metrics are appended to its history) instead of creating one: how a run is resumed.
 
@@ -67,7 +76,7 @@ class MlflowLogger:
         return logger
 
     @classmethod
-    def from_config(cls, cfg: Config, tags: Optional[dict[str, str]] = None) -> "MlflowLogger":
+    def from_config(cls, cfg: Config, tags: Optional[dict[str, str]] = None) -> MlflowLogger:
         """A logger for ``cfg.mlflow`` (tracking_uri, experiment_name, artifact_location, run_name)."""
         m = cfg.mlflow
         return cls(m.tracking_uri, m.experiment_name, m.artifact_location, m.run_name, tags=tags)
@@ -82,17 +91,24 @@ class MlflowLogger:
             self.logged = self._last_steps()
             return self.run_id
         try:
-            exp_id = retry_locked(get_or_create_experiment, self.client, self.experiment_name,
-                                  self.artifact_location)
+            exp_id = retry_locked(get_or_create_experiment, self.client, self.experiment_name, self.artifact_location)
             check_artifacts_writable(self.client.get_experiment(exp_id).artifact_location)
         except MlflowException as exc:
-            raise TrackingError(f"the tracking store {self.tracking_uri!r} cannot create experiment "
-                                f"{self.experiment_name!r}: {' '.join(exc.message.split())[:300]}") from None
-        tags = {"dataset": cfg.dataset.name, "model": cfg.model.name,
-                "scattering": ("learnable" if cfg.scattering.learnable else "fixed")
-                if cfg.scattering.architecture == "scattering" else "identity", **self.tags}
-        run = retry_locked(self.client.create_run, exp_id, run_name=self.run_name or train_run_name(cfg.flat()),
-                          tags=tags)
+            raise TrackingError(
+                f"the tracking store {self.tracking_uri!r} cannot create experiment "
+                f"{self.experiment_name!r}: {' '.join(exc.message.split())[:300]}"
+            ) from None
+        tags = {
+            "dataset": cfg.dataset.name,
+            "model": cfg.model.name,
+            "scattering": ("learnable" if cfg.scattering.learnable else "fixed")
+            if cfg.scattering.architecture == "scattering"
+            else "identity",
+            **self.tags,
+        }
+        run = retry_locked(
+            self.client.create_run, exp_id, run_name=self.run_name or train_run_name(cfg.flat()), tags=tags
+        )
         self.run_id = run.info.run_id
         return self.run_id
 
@@ -118,7 +134,7 @@ class MlflowLogger:
     def log_params(self, params: dict[str, Any]) -> None:
         items = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in params.items()]
         for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            retry_locked(self.client.log_batch, self._run(), params=items[i:i + MAX_PARAMS_PER_BATCH])
+            retry_locked(self.client.log_batch, self._run(), params=items[i : i + MAX_PARAMS_PER_BATCH])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         now = int(time.time() * 1000)
@@ -129,8 +145,10 @@ class MlflowLogger:
     def _last_steps(self) -> dict[str, int]:
         """The highest step stored for each metric of the reopened run."""
         run = retry_locked(self.client.get_run, self._run())
-        return {key: max((m.step for m in retry_locked(self.client.get_metric_history, self.run_id, key)),
-                         default=-1) for key in run.data.metrics}
+        return {
+            key: max((m.step for m in retry_locked(self.client.get_metric_history, self.run_id, key)), default=-1)
+            for key in run.data.metrics
+        }
 
     def log_text(self, text: str, name: str) -> None:
         self.client.log_text(self._run(), text, name)
@@ -138,7 +156,7 @@ class MlflowLogger:
     def log_figure(self, fig: Any, name: str) -> None:
         self.client.log_figure(self._run(), fig, name)
 
-    def log_file(self, path: "os.PathLike[str] | str", artifact_dir: Optional[str] = None) -> None:
+    def log_file(self, path: os.PathLike[str] | str, artifact_dir: Optional[str] = None) -> None:
         self.client.log_artifact(self._run(), str(path), artifact_dir)
 
     def log_model(self, model: nn.Module, cfg: Config) -> None:

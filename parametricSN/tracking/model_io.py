@@ -8,6 +8,7 @@ The file (``model/model.pt`` in a run's artifacts) is, in :mod:`parametricSN.fil
 so :func:`load_model` needs only this package, never the globals of the process that trained it, nor the data
 (``shape`` holds what the dataset registry said; files written before it existed are rebuilt from the config).
 """
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,7 @@ class ModelFileError(ValueError):
     """A saved model cannot be found or read."""
 
 
-def save_model_file(path: Union[str, "os.PathLike[str]"], model: nn.Module, cfg: Config) -> Path:
+def save_model_file(path: Union[str, os.PathLike[str]], model: nn.Module, cfg: Config) -> Path:
     """Write ``model``'s weights (on CPU) and ``cfg`` to ``path`` (atomically); returns the path."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     shape = {"num_classes": cfg.num_classes, "in_channels": cfg.in_channels}
@@ -67,19 +68,22 @@ def _download(run_id: str, tracking_uri: Optional[str], dst: str) -> Path:
         client.get_run(run_id)
     except MlflowException as exc:
         if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):  # not an id at all
-            raise ModelFileError(f"{run_id!r} is not a model file, and the tracking store {uri!r} cannot be "
-                                 f"read: {' '.join(exc.message.split())[:200]}") from exc
-        raise ModelFileError(f"{run_id!r} is neither a model file nor a run in the tracking store "
-                             f"{uri!r}") from exc
+            raise ModelFileError(
+                f"{run_id!r} is not a model file, and the tracking store {uri!r} cannot be "
+                f"read: {' '.join(exc.message.split())[:200]}"
+            ) from exc
+        raise ModelFileError(f"{run_id!r} is neither a model file nor a run in the tracking store {uri!r}") from exc
     try:
         local = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/{FILE_NAME}", dst)
     except (MlflowException, OSError) as exc:
-        raise ModelFileError(f"run {run_id} has no saved model ({ARTIFACT_DIR}/{FILE_NAME}); "
-                             "it was trained with train.save_model=false or did not finish") from exc
+        raise ModelFileError(
+            f"run {run_id} has no saved model ({ARTIFACT_DIR}/{FILE_NAME}); "
+            "it was trained with train.save_model=false or did not finish"
+        ) from exc
     return Path(local)
 
 
-def load_model(run_id_or_path: Union[str, "os.PathLike[str]"], tracking_uri: Optional[str] = None) -> nn.Module:
+def load_model(run_id_or_path: Union[str, os.PathLike[str]], tracking_uri: Optional[str] = None) -> nn.Module:
     """Rebuild a saved model in eval mode, on CPU.
 
     ``run_id_or_path``: a model file, a folder holding ``model.pt``, or an MLflow run id (looked up in
@@ -88,8 +92,9 @@ def load_model(run_id_or_path: Union[str, "os.PathLike[str]"], tracking_uri: Opt
     return load_model_with_config(run_id_or_path, tracking_uri)[0]
 
 
-def load_model_with_config(run_id_or_path: Union[str, "os.PathLike[str]"], tracking_uri: Optional[str] = None
-                           ) -> tuple[nn.Module, Config]:
+def load_model_with_config(
+    run_id_or_path: Union[str, os.PathLike[str]], tracking_uri: Optional[str] = None
+) -> tuple[nn.Module, Config]:
     """:func:`load_model` and the config it was saved with (a dataset root that no longer exists is reset to
     the default one, as for rebuilding)."""
     candidate = Path(run_id_or_path).expanduser()

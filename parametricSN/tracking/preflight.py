@@ -8,6 +8,7 @@ MLflow's HTTP retries followed by a traceback, and not a run left RUNNING in a s
 
 Every failure is a :class:`TrackingError` naming the URI or path and what to do (``psn`` exits with status 1).
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,10 @@ def probe_http(uri: str, timeout: float = TIMEOUT) -> None:
         problem = f"answers HTTP {exc.code}"
     except (OSError, ValueError) as exc:  # URLError, refused connection, timeout, malformed URL
         problem = f"does not answer ({_one_line(exc)})"
-    raise TrackingError(f"the tracking server {uri!r} {problem}; start it (mlflow server ...) or point "
-                        "mlflow.tracking_uri / $MLFLOW_TRACKING_URI at a reachable store")
+    raise TrackingError(
+        f"the tracking server {uri!r} {problem}; start it (mlflow server ...) or point "
+        "mlflow.tracking_uri / $MLFLOW_TRACKING_URI at a reachable store"
+    )
 
 
 def _check_writable_folder(folder: Path, what: str, key: str) -> None:
@@ -56,16 +59,19 @@ def _check_writable_folder(folder: Path, what: str, key: str) -> None:
         with tempfile.TemporaryFile(dir=folder, prefix=".psn-write-test-"):
             pass
     except OSError as exc:
-        raise TrackingError(f"{what} {str(folder)!r} is not writable ({exc.strerror or _one_line(exc)}); "
-                            f"fix its permissions or choose another {key}") from None
+        raise TrackingError(
+            f"{what} {str(folder)!r} is not writable ({exc.strerror or _one_line(exc)}); "
+            f"fix its permissions or choose another {key}"
+        ) from None
 
 
 def check_store_writable(uri: str, db: Path) -> None:
     """The SQLite store ``db`` of ``uri`` can be created / written."""
     _check_writable_folder(db.parent, f"the folder of the tracking store {uri!r},", "mlflow.tracking_uri")
     if db.exists() and not os.access(db, os.W_OK):
-        raise TrackingError(f"the tracking store {str(db)!r} is read-only; fix its permissions or choose "
-                            "another mlflow.tracking_uri")
+        raise TrackingError(
+            f"the tracking store {str(db)!r} is read-only; fix its permissions or choose another mlflow.tracking_uri"
+        )
 
 
 def local_artifact_folder(location: Optional[str]) -> Optional[Path]:

@@ -13,6 +13,7 @@ A run killed without a chance to checkpoint (SIGKILL, power loss) may have logge
 checkpoint: they are trained again but not logged a second time (the store keeps the points it has; by
 determinism they are the same values, see ``MlflowLogger.for_run``).
 """
+
 from __future__ import annotations
 
 import re
@@ -49,18 +50,24 @@ def get_run_or_explain(client: Any, run_id: str, uri: str) -> Any:
         return client.get_run(run_id)
     except MlflowException as exc:
         if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
-            raise ConfigError(f"--resume: no run {run_id!r} in the tracking store {uri!r}; check the id "
-                              "(mlflow ui) or give mlflow.tracking_uri=... of the store it is in") from None
-        raise TrackingError(f"cannot read the tracking store {uri!r}: {' '.join(exc.message.split())[:300]}") \
-            from None
+            raise ConfigError(
+                f"--resume: no run {run_id!r} in the tracking store {uri!r}; check the id "
+                "(mlflow ui) or give mlflow.tracking_uri=... of the store it is in"
+            ) from None
+        raise TrackingError(f"cannot read the tracking store {uri!r}: {' '.join(exc.message.split())[:300]}") from None
 
 
 def _newest_checkpoint(client: Any, run_id: str, dst: str) -> dict[str, Any]:
-    names = sorted((f.path for f in client.list_artifacts(run_id, CHECKPOINT_DIR) if _EPOCH.search(f.path)),
-                   key=lambda p: int(_EPOCH.search(p).group(1)), reverse=True)
+    names = sorted(
+        (f.path for f in client.list_artifacts(run_id, CHECKPOINT_DIR) if _EPOCH.search(f.path)),
+        key=lambda p: int(_EPOCH.search(p).group(1)),
+        reverse=True,
+    )
     if not names:
-        raise CheckpointError(f"run {run_id} has no checkpoint to resume from: it was stopped before its first "
-                              "checkpoint (train.checkpoint_every=0 and no SIGINT / SIGTERM); start it again")
+        raise CheckpointError(
+            f"run {run_id} has no checkpoint to resume from: it was stopped before its first "
+            "checkpoint (train.checkpoint_every=0 and no SIGINT / SIGTERM); start it again"
+        )
     for i, name in enumerate(names):
         try:
             return load_checkpoint(client.download_artifacts(run_id, name, dst))
@@ -76,13 +83,13 @@ def prepare_resume(run_id: str, overrides: list[str]) -> tuple[Config, dict[str,
     run ``run_id`` (a pack member is a ConfigError: see :func:`prepare_resume_runs`)."""
     cfgs, state, loggers = prepare_resume_runs(run_id, overrides)
     if "members" in state:
-        raise ConfigError(f"--resume: run {run_id} is a member of a pack; resume the pack (prepare_resume_runs, "
-                          "train_pack)")
+        raise ConfigError(
+            f"--resume: run {run_id} is a member of a pack; resume the pack (prepare_resume_runs, train_pack)"
+        )
     return cfgs[0], state, loggers[0]
 
 
-def prepare_resume_runs(run_id: str, overrides: list[str]) -> tuple[list[Config], dict[str, Any],
-                                                                     list[MlflowLogger]]:
+def prepare_resume_runs(run_id: str, overrides: list[str]) -> tuple[list[Config], dict[str, Any], list[MlflowLogger]]:
     """``(configs, checkpoint, loggers)`` that continue run ``run_id``: ``train(configs[0], loggers[0],
     resume=checkpoint)`` for a single run, ``train_pack(configs, loggers, resume=checkpoint)`` for a member of a
     pack (the checkpoint has ``members``; every member continues). The store is ``mlflow.tracking_uri`` from
@@ -96,16 +103,19 @@ def prepare_resume_runs(run_id: str, overrides: list[str]) -> tuple[list[Config]
         state = _newest_checkpoint(client, owner, tmp)
     members = state.get("members") or [{"run_id": run_id, "config": state["config"]}]
     if run_id not in [m["run_id"] for m in members]:
-        raise CheckpointError(f"run {run_id}: the pack's checkpoint (in run {owner}) does not list it; "
-                              "its pack cannot be resumed")
+        raise CheckpointError(
+            f"run {run_id}: the pack's checkpoint (in run {owner}) does not list it; its pack cannot be resumed"
+        )
     cfgs = []
     for member in members:
         member_run = run if member["run_id"] == run_id else _live_run(client, member["run_id"], uri)
         logged = max((m.step for m in client.get_metric_history(member["run_id"], "train_loss")), default=0)
         if member_run.info.status == "FINISHED" and logged > state["epoch"]:
-            raise CheckpointError(f"run {member['run_id']} finished {logged} epochs but its newest checkpoint is "
-                                  f"of epoch {state['epoch']}: it cannot be extended (train it with "
-                                  "train.checkpoint_every > 0 to be able to extend it later)")
+            raise CheckpointError(
+                f"run {member['run_id']} finished {logged} epochs but its newest checkpoint is "
+                f"of epoch {state['epoch']}: it cannot be extended (train it with "
+                "train.checkpoint_every > 0 to be able to extend it later)"
+            )
         saved = config_from_dict(member["config"])
         cfg = apply_overrides(config_from_dict(member["config"]), overrides)
         check_resume_config(saved, cfg, int(state["epoch"]))
@@ -125,11 +135,15 @@ def _pack_owner(client: Any, run: Any) -> str:
     """The run id of ``run``'s pack member 0, which holds the pack's checkpoints."""
     if run.data.tags.get("pack_index") == "0":
         return run.info.run_id
-    found = client.search_runs([run.info.experiment_id], f"tags.pack_id = '{run.data.tags['pack_id']}' "
-                               "and tags.pack_index = '0'", max_results=1)
+    found = client.search_runs(
+        [run.info.experiment_id],
+        f"tags.pack_id = '{run.data.tags['pack_id']}' and tags.pack_index = '0'",
+        max_results=1,
+    )
     if not found:
-        raise CheckpointError(f"run {run.info.run_id}: the first member of its pack (tag pack_id="
-                              f"{run.data.tags['pack_id']}, pack_index=0), which holds the pack's checkpoints, is "
-                              "not in the store; the pack cannot be resumed")
+        raise CheckpointError(
+            f"run {run.info.run_id}: the first member of its pack (tag pack_id="
+            f"{run.data.tags['pack_id']}, pack_index=0), which holds the pack's checkpoints, is "
+            "not in the store; the pack cannot be resumed"
+        )
     return found[0].info.run_id
-

@@ -11,6 +11,7 @@ processes doing so at once corrupt it. :func:`client_for` therefore holds an exc
 ``<store>.db.lock`` while it creates or migrates the store, switches it to write-ahead logging (readers do not
 block the writer), and :func:`retry_locked` retries writes that still meet "database is locked".
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,8 +19,9 @@ import logging
 import re
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Optional, TypeVar
+from typing import Optional, TypeVar
 from urllib.parse import urlparse
 
 try:
@@ -46,19 +48,22 @@ def check_tracking_uri(uri: str) -> None:
     if scheme in ("", "file") or len(scheme) == 1:  # a plain path (or a Windows drive letter)
         folder = parsed.path if scheme == "file" else uri
         folder = folder.rstrip("/") or "mlruns"
-        why = "is MLflow's file store, which psn does not support (sweeps and reports query runs by tag and " \
-              "status, which needs a database)"
+        why = (
+            "is MLflow's file store, which psn does not support (sweeps and reports query runs by tag and "
+            "status, which needs a database)"
+        )
         fix = f"sqlite:///{folder}/store.db"
     elif scheme == "sqlite" and sqlite_path(uri) is None:
-        why, fix = "is an in-memory database: the run would be lost when the process ends", \
-            "sqlite:///mlruns/store.db"
+        why, fix = "is an in-memory database: the run would be lost when the process ends", "sqlite:///mlruns/store.db"
     elif scheme not in _SCHEMES:
         why = f"has an unknown scheme {parsed.scheme!r} (expected sqlite:///, http(s)://, postgresql://, ...)"
         fix = "sqlite:///mlruns/store.db"
     else:
         return
-    raise TrackingError(f"tracking URI {uri!r} {why}; use a SQLite store instead, e.g. "
-                        f"mlflow.tracking_uri={fix} (or --tracking-uri / $MLFLOW_TRACKING_URI)")
+    raise TrackingError(
+        f"tracking URI {uri!r} {why}; use a SQLite store instead, e.g. "
+        f"mlflow.tracking_uri={fix} (or --tracking-uri / $MLFLOW_TRACKING_URI)"
+    )
 
 
 def prepare_store(uri: str) -> None:
@@ -167,14 +172,17 @@ def client_for(uri: Optional[str] = None, create: bool = True) -> MlflowClient:
         return MlflowClient(tracking_uri=resolved)
     db = db.expanduser()
     if not create and not db.is_file():
-        raise TrackingError(f"no tracking store at {resolved!r}: the file {str(db.resolve())!r} does not exist "
-                            "(reading creates no store); check --tracking-uri, mlflow.tracking_uri or "
-                            "$MLFLOW_TRACKING_URI")
+        raise TrackingError(
+            f"no tracking store at {resolved!r}: the file {str(db.resolve())!r} does not exist "
+            "(reading creates no store); check --tracking-uri, mlflow.tracking_uri or "
+            "$MLFLOW_TRACKING_URI"
+        )
     if not create:
         return MlflowClient(tracking_uri=resolved)
     check_store_writable(resolved, db)
     try:
         return _open_sqlite(resolved, db)
     except (OSError, sqlite3.Error, MlflowException) as exc:
-        raise TrackingError(f"cannot open the tracking store {resolved!r}: "
-                            f"{' '.join(str(exc).split())[:300]}") from None
+        raise TrackingError(
+            f"cannot open the tracking store {resolved!r}: {' '.join(str(exc).split())[:300]}"
+        ) from None

@@ -16,6 +16,7 @@ A pack keeps one checkpoint, in its first member's run: ``model`` / ``optimizer`
 Data randomness needs no state: it is a function of (seed, epoch, index), so resuming at ``epoch + 1`` with
 the restored generators replays the same run.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,14 +43,30 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt or not a parametricSN checkpoint."""
 
 
-def save_checkpoint(path: PathLike, *, model: nn.Module, optimizer: Optimizer, schedule: Schedule, epoch: int,
-                    history: list[dict[str, float]], cfg: Config, extra: Optional[dict[str, Any]] = None,
-                    members: Optional[list[dict[str, Any]]] = None) -> Path:
+def save_checkpoint(
+    path: PathLike,
+    *,
+    model: nn.Module,
+    optimizer: Optimizer,
+    schedule: Schedule,
+    epoch: int,
+    history: list[dict[str, float]],
+    cfg: Config,
+    extra: Optional[dict[str, Any]] = None,
+    members: Optional[list[dict[str, Any]]] = None,
+) -> Path:
     """Write the checkpoint of the state after ``epoch`` to ``path`` (atomically: a crash mid-write leaves
     no half-written file under the final name). Returns the path."""
-    state = {"epoch": int(epoch), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "scheduler": schedule.state_dict(), "rng": rng_state(), "history": [dict(h) for h in history],
-             "config": cfg.to_dict(), "extra": dict(extra or {})}
+    state = {
+        "epoch": int(epoch),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": schedule.state_dict(),
+        "rng": rng_state(),
+        "history": [dict(h) for h in history],
+        "config": cfg.to_dict(),
+        "extra": dict(extra or {}),
+    }
     if members is not None:
         state["members"] = members
     return write_versioned(path, FORMAT, VERSION, state)
@@ -64,16 +81,22 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cp
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} not found")
-    state = read_versioned(path, FORMAT, VERSION, CheckpointError, "checkpoint", map_location,
-                           fix="; delete it and resume from an earlier checkpoint")
+    state = read_versioned(
+        path,
+        FORMAT,
+        VERSION,
+        CheckpointError,
+        "checkpoint",
+        map_location,
+        fix="; delete it and resume from an earlier checkpoint",
+    )
     missing = [k for k in REQUIRED if k not in state]
     if missing:
         raise CheckpointError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}")
     return state
 
 
-def restore_checkpoint(state: dict[str, Any], *, model: nn.Module, optimizer: Optimizer,
-                       schedule: Schedule) -> int:
+def restore_checkpoint(state: dict[str, Any], *, model: nn.Module, optimizer: Optimizer, schedule: Schedule) -> int:
     """Load a checkpoint's model, optimizer, scheduler and generator states in place; return its epoch
     (training continues at ``epoch + 1``)."""
     model.load_state_dict(state["model"])

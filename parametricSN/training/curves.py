@@ -1,4 +1,5 @@
 """Learning curves of a run's history as matplotlib figures (each on its own Agg canvas, never pyplot)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,9 @@ CURVES = {
 
 
 def _series(history: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, tuple[list, list]]:
-    names = sorted({k for h in history for k in h if any(k == p or (p.endswith("_") and k.startswith(p))
-                                                            for p in keys)})
+    names = sorted(
+        {k for h in history for k in h if any(k == p or (p.endswith("_") and k.startswith(p)) for p in keys)}
+    )
     return {n: ([h["epoch"] for h in history if n in h], [h[n] for h in history if n in h]) for n in names}
 
 

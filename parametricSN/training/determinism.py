@@ -12,12 +12,14 @@ Where randomness comes from in a run, and how each source is pinned:
   state it had after the model was built. :func:`rng_state` / :func:`set_rng_state` capture and restore it
   (plus CUDA's, Python's and NumPy's, in case a third-party transform uses them) for exact resume.
 """
+
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,11 +39,13 @@ def resolve_device(spec: str) -> torch.device:
     device = torch.device(spec)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"general.device: {spec!r} requested but CUDA is not available here; "
-                              "use general.device=cpu or auto")
+            raise ConfigError(
+                f"general.device: {spec!r} requested but CUDA is not available here; use general.device=cpu or auto"
+            )
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(f"general.device: {spec!r} requested but only {torch.cuda.device_count()} "
-                              "CUDA device(s) exist")
+            raise ConfigError(
+                f"general.device: {spec!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
     return device
 
 
@@ -57,9 +61,13 @@ def deterministic_mode(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
-             os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+        os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    )
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True

@@ -6,10 +6,12 @@ The training loop keeps its loss sum on the device, so a NaN or ±inf loss in an
 one device-side reduction and one read. Nothing is logged or checkpointed for the diverged epoch, so the
 checkpoints already stored are the last good ones.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import torch
 from torch import nn
@@ -35,8 +37,14 @@ def _non_finite_tensors(model: nn.Module) -> list[str]:
     return [n for (n, _), ok in zip(named, finite.tolist()) if not ok]
 
 
-def check_finite(epoch: int, metrics: Sequence[dict[str, float]], model: nn.Module, last_checkpoint: Optional[int],
-                 names: Sequence[str] = ("",), run_ids: Sequence[str] = ("",)) -> None:
+def check_finite(
+    epoch: int,
+    metrics: Sequence[dict[str, float]],
+    model: nn.Module,
+    last_checkpoint: Optional[int],
+    names: Sequence[str] = ("",),
+    run_ids: Sequence[str] = ("",),
+) -> None:
     """Raise :class:`DivergenceError` naming ``epoch`` and the first non-finite quantities: a loss in a member's
     ``metrics`` (one dict per member; a pack names member p by ``names[p]`` and gives the error its ``run_ids[p]``)
     or a parameter / buffer of ``model``."""
@@ -53,10 +61,16 @@ def check_finite(epoch: int, metrics: Sequence[dict[str, float]], model: nn.Modu
         bad.append(f"non-finite parameter(s) {', '.join(names_[:3])}{more}")
     if not bad:
         return
-    kept = (f"the last good checkpoint is epoch {last_checkpoint}" if last_checkpoint
-            else "no checkpoint precedes it (train.checkpoint_every)")
-    error = DivergenceError(f"diverged in epoch {epoch}: {'; '.join(bad)}; {kept}; lower the learning rates "
-                            "(optim.max_lr / optim.lr, scattering.lr_*)", epoch)
+    kept = (
+        f"the last good checkpoint is epoch {last_checkpoint}"
+        if last_checkpoint
+        else "no checkpoint precedes it (train.checkpoint_every)"
+    )
+    error = DivergenceError(
+        f"diverged in epoch {epoch}: {'; '.join(bad)}; {kept}; lower the learning rates "
+        "(optim.max_lr / optim.lr, scattering.lr_*)",
+        epoch,
+    )
     if first is not None and len(run_ids) > first:
         error.run_id = run_ids[first]
     raise error

@@ -16,9 +16,11 @@ as it is. The cache holds the coefficients where they were computed (the run's d
 ``max_bytes`` (default 4 GiB) is not cached. The loader must yield the same images at every pass (a test loader
 does: no random augmentation).
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,7 +28,7 @@ from torch import nn
 from parametricSN.models.factory import HybridModel
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
-MAX_BYTES = 4 * 2 ** 30
+MAX_BYTES = 4 * 2**30
 
 
 class EvalCache:
@@ -35,8 +37,11 @@ class EvalCache:
     def __init__(self, model: nn.Module, max_bytes: int = MAX_BYTES) -> None:
         self.model, self.max_bytes = model, max_bytes
         scattering = getattr(model, "scattering", None)
-        self.enabled = (isinstance(model, HybridModel) and scattering is not None
-                        and not any(p.requires_grad for p in scattering.parameters()))
+        self.enabled = (
+            isinstance(model, HybridModel)
+            and scattering is not None
+            and not any(p.requires_grad for p in scattering.parameters())
+        )
         self._cached: dict[int, Any] = {}  # id(loader) -> (loader, batches) or (loader, None): not cacheable
 
     def inputs(self, loader: Batches) -> tuple[nn.Module, Batches]:

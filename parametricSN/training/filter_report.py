@@ -14,6 +14,7 @@
 
 Only for a learnable scattering layer: fixed filters do not move and there is nothing to follow.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -25,8 +26,8 @@ from torch import nn
 
 from parametricSN.config import Config
 from parametricSN.models import learnable_scattering
-from parametricSN.training.logger import Logger
 from parametricSN.scattering.frames import bank_littlewood_paley, frame_bounds, lp_distance
+from parametricSN.training.logger import Logger
 from parametricSN.viz import FilterAnimation, filter_figure, filter_params_figure, littlewood_paley_figure
 
 KIND = "fourier"
@@ -54,8 +55,11 @@ def frame_metrics(lp: torch.Tensor) -> dict[str, float]:
 
 def filter_motion(initial: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> dict[str, float]:
     """``motion_<name> = mean |p - p_initial|`` for each filter parameter present in both."""
-    return {f"motion_{k}": float((current[k].double() - v.double()).abs().mean())
-            for k, v in initial.items() if k in current and current[k].shape == v.shape}
+    return {
+        f"motion_{k}": float((current[k].double() - v.double()).abs().mean())
+        for k, v in initial.items()
+        if k in current and current[k].shape == v.shape
+    }
 
 
 class FilterReport:
@@ -107,16 +111,21 @@ class FilterReport:
         S = self.scattering
         if self.figures:
             after = {k: v.detach().cpu() for k, v in S.filter_params().items()}
-            logger.log_figure(filter_figure(self.filters_before.cpu(), S.L, KIND, title="filters before training"),
-                              f"filters/{KIND}_before.png")
-            logger.log_figure(filter_figure(S.filters().cpu(), S.L, KIND, title="filters after training"),
-                              f"filters/{KIND}_after.png")
+            logger.log_figure(
+                filter_figure(self.filters_before.cpu(), S.L, KIND, title="filters before training"),
+                f"filters/{KIND}_before.png",
+            )
+            logger.log_figure(
+                filter_figure(S.filters().cpu(), S.L, KIND, title="filters after training"), f"filters/{KIND}_after.png"
+            )
             logger.log_figure(filter_params_figure(self.params_before, after, S.L), "filters/params.png")
             lp_after = littlewood_paley_sum(S)
             vmax = float(max(self.lp_before.max(), lp_after.max()))
             for when, lp in (("before", self.lp_before), ("after", lp_after)):
-                logger.log_figure(littlewood_paley_figure(lp, title=f"Littlewood–Paley sum {when} training",
-                                                          vmax=vmax), f"filters/littlewood_paley_{when}.png")
+                logger.log_figure(
+                    littlewood_paley_figure(lp, title=f"Littlewood–Paley sum {when} training", vmax=vmax),
+                    f"filters/littlewood_paley_{when}.png",
+                )
         if self.animation is not None:
             with tempfile.TemporaryDirectory(prefix="psn-gif-") as tmp:
                 logger.log_file(self.animation.save_gif(Path(tmp) / "animation.gif"), "filters")

@@ -13,13 +13,15 @@ which is completed first.
 
 Without :func:`graceful_stop` (a notebook calling ``train``), signals keep Python's default behaviour.
 """
+
 from __future__ import annotations
 
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Optional
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 
@@ -29,8 +31,7 @@ class RunInterrupted(KeyboardInterrupt):
     ``run_id`` is filled in by ``train``."""
 
     def __init__(self, signum: int, epoch: int) -> None:
-        super().__init__(f"interrupted by signal {signal.Signals(signum).name} after epoch {epoch}, "
-                         "checkpoint saved")
+        super().__init__(f"interrupted by signal {signal.Signals(signum).name} after epoch {epoch}, checkpoint saved")
         self.signum, self.epoch, self.run_id = signum, epoch, ""
 
 
@@ -60,8 +61,12 @@ def _handler(signum: int, frame: object) -> None:
     if _state.signum is None:
         _state.signum = signum
         if sys.stderr.isatty():  # a person waiting at a terminal; logs of a scheduler get only the final line
-            print(f"psn: {signal.Signals(signum).name}: finishing the current epoch, then saving a checkpoint "
-                  "(send it again to stop at once)", file=sys.stderr, flush=True)
+            print(
+                f"psn: {signal.Signals(signum).name}: finishing the current epoch, then saving a checkpoint "
+                "(send it again to stop at once)",
+                file=sys.stderr,
+                flush=True,
+            )
     elif _state.critical:
         _state.pending = signum
     else:

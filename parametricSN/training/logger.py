@@ -7,10 +7,12 @@
 ``train(cfg)`` without a logger uses the default one, installed with :func:`set_default_logger` by whoever
 provides it: importing ``parametricSN.tracking`` installs MLflow's (``parametricSN.train`` and ``psn train`` do).
 """
+
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional, Protocol, runtime_checkable
 
 from parametricSN.config import Config
 
@@ -47,7 +49,7 @@ class Logger(Protocol):
     def log_figure(self, fig: Any, name: str) -> None:
         """Store a matplotlib figure as the image artifact ``name`` (e.g. ``"figures/loss.png"``)."""
 
-    def log_file(self, path: "os.PathLike[str] | str", artifact_dir: Optional[str] = None) -> None:
+    def log_file(self, path: os.PathLike[str] | str, artifact_dir: Optional[str] = None) -> None:
         """Copy the local file ``path`` into the run's artifacts, under ``artifact_dir`` when given."""
 
     def log_model(self, model: nn.Module, cfg: Config) -> None:
@@ -78,7 +80,7 @@ class NullLogger:
     def log_figure(self, fig: Any, name: str) -> None:
         pass
 
-    def log_file(self, path: "os.PathLike[str] | str", artifact_dir: Optional[str] = None) -> None:
+    def log_file(self, path: os.PathLike[str] | str, artifact_dir: Optional[str] = None) -> None:
         pass
 
     def log_model(self, model: nn.Module, cfg: Config) -> None:
@@ -96,6 +98,8 @@ def set_default_logger(factory: Callable[[Config], Logger]) -> None:
 def default_logger(cfg: Config) -> Logger:
     """The installed default logger for ``cfg`` (see :func:`set_default_logger`)."""
     if not _DEFAULT:
-        raise RuntimeError("train(cfg) was given no logger and none is installed: use parametricSN.train(cfg) "
-                           "(logs to MLflow), import parametricSN.tracking, or pass logger=NullLogger()")
+        raise RuntimeError(
+            "train(cfg) was given no logger and none is installed: use parametricSN.train(cfg) "
+            "(logs to MLflow), import parametricSN.tracking, or pass logger=NullLogger()"
+        )
     return _DEFAULT[0](cfg)

@@ -14,12 +14,14 @@ without batch statistics.
 A pack's batch i is its members' batches i stacked, ``(P, B, ...)``, and its loss is the **sum** of the members'
 mean losses, so member p's gradient is the gradient of its own loss (:class:`Trainee` ``stacked``).
 """
+
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
+from typing import Any, Optional, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -108,13 +110,23 @@ def _forward(model: nn.Module, x: Tensor, y: Tensor, stacked: bool) -> tuple[Ten
 
 
 def _per_member(name: str, loss_sum: Tensor, correct: Tensor, seen: int) -> dict[str, list[float]]:
-    return {f"{name}_loss": [float(s) / seen for s in loss_sum.tolist()],
-            f"{name}_acc": [100.0 * int(c) / seen for c in correct.tolist()]}
+    return {
+        f"{name}_loss": [float(s) / seen for s in loss_sum.tolist()],
+        f"{name}_acc": [100.0 * int(c) / seen for c in correct.tolist()],
+    }
 
 
-def train_members(model: nn.Module, batches: Sequence[Batches], optimizer: Optimizer, schedule: Schedule,
-                  loss_fn: LossFn, device: torch.device, accum_steps: int = 1, stacked: bool = False,
-                  penalties: Sequence[Optional[Callable[[], Tensor]]] = ()) -> dict[str, list[float]]:
+def train_members(
+    model: nn.Module,
+    batches: Sequence[Batches],
+    optimizer: Optimizer,
+    schedule: Schedule,
+    loss_fn: LossFn,
+    device: torch.device,
+    accum_steps: int = 1,
+    stacked: bool = False,
+    penalties: Sequence[Optional[Callable[[], Tensor]]] = (),
+) -> dict[str, list[float]]:
     """One pass over the members' train loaders in lockstep in train mode; ``train_loss`` and ``train_acc``
     (%) per member. ``batches`` must have lengths (a DataLoader has) so that the last accumulation group is known.
     """
@@ -143,20 +155,28 @@ def train_members(model: nn.Module, batches: Sequence[Batches], optimizer: Optim
         correct += batch_correct
         seen += y.shape[1]
     if seen == 0:
-        raise ValueError("the training loader yielded no batches: check dataset.train_sample_num and "
-                         "dataset.train_batch_size")
+        raise ValueError(
+            "the training loader yielded no batches: check dataset.train_sample_num and dataset.train_batch_size"
+        )
     return _per_member("train", loss_sum, correct, seen)
 
 
 @torch.no_grad()
-def evaluate_members(model: nn.Module, batches: Sequence[Batches], loss_fn: LossFn, device: torch.device,
-                     stacked: bool = False, shared: bool = False, name: str = "test") -> dict[str, list[float]]:
+def evaluate_members(
+    model: nn.Module,
+    batches: Sequence[Batches],
+    loss_fn: LossFn,
+    device: torch.device,
+    stacked: bool = False,
+    shared: bool = False,
+    name: str = "test",
+) -> dict[str, list[float]]:
     """Every member on its own loader of the eval set ``name`` in eval mode; ``<name>_loss`` / ``<name>_acc``
     (%) per member. ``shared``: the members' sets are the same items, read once from ``batches[0]``."""
     model.eval()
     P, shared = len(batches), shared and stacked
     loss_sum, correct, seen = _zero(device, torch.float64, P), _zero(device, torch.int64, P), 0
-    for pairs in (((b,) for b in batches[0]) if shared else zip(*batches)):
+    for pairs in ((b,) for b in batches[0]) if shared else zip(*batches):
         x, y = _inputs(pairs, stacked and not shared, device)
         if shared:
             x, y = x.expand(P, *x.shape), y.expand(P, -1)
@@ -170,15 +190,23 @@ def evaluate_members(model: nn.Module, batches: Sequence[Batches], loss_fn: Loss
     return _per_member(name, loss_sum, correct, seen)
 
 
-def train_epoch(model: nn.Module, batches: Batches, optimizer: Optimizer, schedule: Schedule, loss_fn: LossFn,
-                device: torch.device, accum_steps: int = 1) -> dict[str, float]:
+def train_epoch(
+    model: nn.Module,
+    batches: Batches,
+    optimizer: Optimizer,
+    schedule: Schedule,
+    loss_fn: LossFn,
+    device: torch.device,
+    accum_steps: int = 1,
+) -> dict[str, float]:
     """One training pass of a single model; ``train_loss`` and ``train_acc`` (%)."""
     metrics = train_members(model, [batches], optimizer, schedule, loss_fn, device, accum_steps)
     return {k: v[0] for k, v in metrics.items()}
 
 
-def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn, device: torch.device,
-             name: str = "test") -> dict[str, float]:
+def evaluate(
+    model: nn.Module, batches: Batches, loss_fn: LossFn, device: torch.device, name: str = "test"
+) -> dict[str, float]:
     """One evaluation pass of a single model; ``<name>_loss`` and ``<name>_acc`` (%)."""
     return {k: v[0] for k, v in evaluate_members(model, [batches], loss_fn, device, name=name).items()}
 
@@ -199,8 +227,14 @@ def _same_items(members: Sequence[Member], name: str) -> bool:
     return all(i is not None and len(i) == len(indices[0]) and bool((i == indices[0]).all()) for i in indices)
 
 
-def fit(trainee: Trainee, members: Sequence[Member], loss_fn: LossFn, device: torch.device, start_epoch: int = 1,
-        sets: Optional[Sequence[str]] = None) -> None:
+def fit(
+    trainee: Trainee,
+    members: Sequence[Member],
+    loss_fn: LossFn,
+    device: torch.device,
+    start_epoch: int = 1,
+    sets: Optional[Sequence[str]] = None,
+) -> None:
     """Train epochs ``start_epoch .. train.epochs`` of ``members`` (their configs agree on everything the loop
     reads); each member's ``history`` grows by one metric dict per epoch.
 
@@ -218,18 +252,39 @@ def fit(trainee: Trainee, members: Sequence[Member], loss_fn: LossFn, device: to
     cfg, model, optimizer, schedule = members[0].cfg, trainee.model, trainee.optimizer, trainee.schedule
     epochs = cfg.train.epochs
     last_saved = start_epoch - 1 if start_epoch > 1 else None  # a resumed run starts from a checkpoint
-    names = [f"{p} (seed {m.cfg.general.seed}{', run ' + m.run_id if m.run_id else ''})"
-             for p, m in enumerate(members)] if trainee.stacked else [""]
+    names = (
+        [f"{p} (seed {m.cfg.general.seed}{', run ' + m.run_id if m.run_id else ''})" for p, m in enumerate(members)]
+        if trainee.stacked
+        else [""]
+    )
 
     def save(epoch: int) -> None:
         nonlocal last_saved
         with interrupt.critical():  # a second signal must not leave a half-written checkpoint
-            pack = None if not trainee.stacked else [
-                {"run_id": m.run_id, "config": m.cfg.to_dict(), "history": [dict(h) for h in m.history],
-                 "extra": m.extra()} for m in members]
-            path = save_checkpoint(Path(tmp) / f"epoch_{epoch:04d}.pt", model=model, optimizer=optimizer,
-                                   schedule=schedule, epoch=epoch, history=members[0].history, cfg=cfg,
-                                   extra=members[0].extra(), members=pack)
+            pack = (
+                None
+                if not trainee.stacked
+                else [
+                    {
+                        "run_id": m.run_id,
+                        "config": m.cfg.to_dict(),
+                        "history": [dict(h) for h in m.history],
+                        "extra": m.extra(),
+                    }
+                    for m in members
+                ]
+            )
+            path = save_checkpoint(
+                Path(tmp) / f"epoch_{epoch:04d}.pt",
+                model=model,
+                optimizer=optimizer,
+                schedule=schedule,
+                epoch=epoch,
+                history=members[0].history,
+                cfg=cfg,
+                extra=members[0].extra(),
+                members=pack,
+            )
             members[0].logger.log_file(path, "checkpoints")
             path.unlink()
         last_saved = epoch
@@ -250,8 +305,17 @@ def fit(trainee: Trainee, members: Sequence[Member], loss_fn: LossFn, device: to
                 m.loaders.set_epoch(epoch)
             lrs = group_lrs(optimizer)
             metrics: list[dict[str, float]] = [{k: lrs[k] for k in (m.lr_keys or lrs)} for m in members]
-            train = train_members(model, [m.loaders.train for m in members], optimizer, schedule, loss_fn, device,
-                                  cfg.train.accum_steps, trainee.stacked, [m.penalty for m in members])
+            train = train_members(
+                model,
+                [m.loaders.train for m in members],
+                optimizer,
+                schedule,
+                loss_fn,
+                device,
+                cfg.train.accum_steps,
+                trainee.stacked,
+                [m.penalty for m in members],
+            )
             schedule.after_epoch()
             for p, m in enumerate(metrics):
                 m.update({k: v[p] for k, v in train.items()})
@@ -267,8 +331,15 @@ def fit(trainee: Trainee, members: Sequence[Member], loss_fn: LossFn, device: to
                         module, batches = cache.inputs(getattr(members[0].loaders, name))
                         scores = evaluate_members(module, [batches], loss_fn, device, name=name)
                     else:
-                        scores = evaluate_members(model, [getattr(m.loaders, name) for m in members], loss_fn,
-                                                  device, True, _same_items(members, name), name)
+                        scores = evaluate_members(
+                            model,
+                            [getattr(m.loaders, name) for m in members],
+                            loss_fn,
+                            device,
+                            True,
+                            _same_items(members, name),
+                            name,
+                        )
                     for p, m in enumerate(metrics):
                         m.update({k: v[p] for k, v in scores.items()})
                 check(epoch, metrics)

@@ -6,9 +6,10 @@
   ``z`` and the one-hot target ``e_y``, averaged over the batch. (The paper's optional extra cross-entropy
   term on the normalised embedding is not included.) Predictions are ``argmax z`` for both losses.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

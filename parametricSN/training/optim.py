@@ -29,6 +29,7 @@ Schedules (``optim.scheduler``):
 - ``multistep``: ``MultiStepLR(optim.milestones, optim.gamma)``, per epoch.
 - ``none``: constant rates.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,12 +71,13 @@ def param_groups(model: nn.Module, cfg: Config) -> list[dict[str, Any]]:
     head = [p for p in model.parameters() if p.requires_grad and id(p) not in in_scattering]
     groups = []
     if head:
-        groups.append({"params": head, "lr": cfg.optim.lr, "weight_decay": cfg.optim.weight_decay,
-                       "name": HEAD_GROUP})
+        groups.append({"params": head, "lr": cfg.optim.lr, "weight_decay": cfg.optim.weight_decay, "name": HEAD_GROUP})
     groups.extend(scat)
     if not groups:
-        raise ConfigError("the model has no trainable parameters: choose a head with weights "
-                          "(model.name) or set scattering.learnable=true")
+        raise ConfigError(
+            "the model has no trainable parameters: choose a head with weights "
+            "(model.name) or set scattering.learnable=true"
+        )
     names = [g["name"] for g in groups]
     if len(set(names)) != len(names):  # lr_<name> metrics would overwrite each other
         raise ValueError(f"optimizer group names must be unique, got {names}")
@@ -88,8 +90,9 @@ def build_optimizer(model: nn.Module, cfg: Config) -> Optimizer:
     o = cfg.optim
     if o.name == "sgd":
         if o.nesterov and o.momentum == 0:
-            raise ConfigError("optim.nesterov: expected false when optim.momentum is 0 "
-                              "(Nesterov momentum needs a momentum)")
+            raise ConfigError(
+                "optim.nesterov: expected false when optim.momentum is 0 (Nesterov momentum needs a momentum)"
+            )
         return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov)
     if o.name == "adam":
         return torch.optim.Adam(groups, lr=o.lr)
@@ -133,9 +136,17 @@ def build_schedule(optimizer: Optimizer, cfg: Config, batches_per_epoch: int) ->
         # One max_lr for every group fixes start (max_lr / div) and end (start / final_div) of all groups alike;
         # then each group's peak is raised to its own rate, exactly as the paper's scheduler factory did.
         sched = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=o.max_lr, total_steps=total, pct_start=o.pct_start, div_factor=o.div_factor,
-            final_div_factor=o.final_div_factor, three_phase=o.three_phase, cycle_momentum=o.cycle_momentum,
-            base_momentum=o.base_momentum, max_momentum=o.max_momentum)
+            optimizer,
+            max_lr=o.max_lr,
+            total_steps=total,
+            pct_start=o.pct_start,
+            div_factor=o.div_factor,
+            final_div_factor=o.final_div_factor,
+            three_phase=o.three_phase,
+            cycle_momentum=o.cycle_momentum,
+            base_momentum=o.base_momentum,
+            max_momentum=o.max_momentum,
+        )
         for group, peak in zip(optimizer.param_groups, peaks):
             group["max_lr"] = peak
         return Schedule(sched, per_step=True)
@@ -143,11 +154,14 @@ def build_schedule(optimizer: Optimizer, cfg: Config, batches_per_epoch: int) ->
         t_max = o.T_max if o.T_max is not None else epochs
         return Schedule(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t_max), per_step=False)
     if o.scheduler == "step":
-        return Schedule(torch.optim.lr_scheduler.StepLR(optimizer, step_size=o.step_size, gamma=o.gamma),
-                        per_step=False)
+        return Schedule(
+            torch.optim.lr_scheduler.StepLR(optimizer, step_size=o.step_size, gamma=o.gamma), per_step=False
+        )
     if o.scheduler == "multistep":
-        return Schedule(torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(o.milestones),
-                                                             gamma=o.gamma), per_step=False)
+        return Schedule(
+            torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(o.milestones), gamma=o.gamma),
+            per_step=False,
+        )
     if o.scheduler == "none":
         return Schedule(None, per_step=False)
     raise ConfigError(f"optim.scheduler: unknown schedule {o.scheduler!r}")
@@ -155,8 +169,10 @@ def build_schedule(optimizer: Optimizer, cfg: Config, batches_per_epoch: int) ->
 
 def group_momenta(optimizer: Optimizer) -> dict[str, float]:
     """``{"<group name>": current momentum}`` per param group: SGD's ``momentum`` or Adam's beta1."""
-    return {str(g.get("name", i)): float(g["betas"][0] if "betas" in g else g["momentum"])
-            for i, g in enumerate(optimizer.param_groups)}
+    return {
+        str(g.get("name", i)): float(g["betas"][0] if "betas" in g else g["momentum"])
+        for i, g in enumerate(optimizer.param_groups)
+    }
 
 
 def group_lrs(optimizer: Optimizer) -> dict[str, float]:

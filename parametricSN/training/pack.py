@@ -24,10 +24,12 @@ Keys that may differ inside a pack: :data:`MAY_DIFFER`. Anything else must be eq
 schedule). Packed members match single runs up to float summation order (see tests/training/test_pack.py).
 Not supported in a pack: dropout, heads that do not declare that they pack (each a one-line error).
 """
+
 from __future__ import annotations
 
 import uuid
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -50,17 +52,22 @@ def check_pack(cfgs: Sequence[Config]) -> None:
     first = cfgs[0].flat()
     differ = sorted({k for c in cfgs[1:] for k, v in c.flat().items() if v != first[k] and k not in MAY_DIFFER})
     if differ:
-        raise ConfigError(f"pack: the configs differ in {', '.join(differ)}; inside a pack only "
-                          f"{', '.join(MAY_DIFFER)} may differ (train the others as separate packs)")
+        raise ConfigError(
+            f"pack: the configs differ in {', '.join(differ)}; inside a pack only "
+            f"{', '.join(MAY_DIFFER)} may differ (train the others as separate packs)"
+        )
     head = cfgs[0].model.name
     check_packable(head)
     if head == "mlp" and cfgs[0].model.dropout > 0:
-        raise ConfigError("model.dropout: a pack cannot reproduce each member's dropout masks; set model.dropout=0 "
-                          "or train the seeds one by one with train()")
+        raise ConfigError(
+            "model.dropout: a pack cannot reproduce each member's dropout masks; set model.dropout=0 "
+            "or train the seeds one by one with train()"
+        )
 
 
-def train_pack(cfgs: Sequence[Config], loggers: Optional[Sequence[Logger]] = None,
-               resume: Optional[dict[str, Any]] = None) -> list[RunResult]:
+def train_pack(
+    cfgs: Sequence[Config], loggers: Optional[Sequence[Logger]] = None, resume: Optional[dict[str, Any]] = None
+) -> list[RunResult]:
     """Train ``cfgs`` as one pack (see the module docstring); one :class:`RunResult` per config, in order.
 
     ``loggers``: one per config (default: the installed default logger, MLflow once ``parametricSN.tracking``
@@ -75,12 +82,18 @@ def train_pack(cfgs: Sequence[Config], loggers: Optional[Sequence[Logger]] = Non
     if loggers is not None and len(loggers) != len(cfgs):
         raise ValueError(f"train_pack: {len(cfgs)} configs but {len(loggers)} loggers")
     if resume is not None and len(resume.get("members", ())) != len(cfgs):
-        raise ValueError(f"train_pack: resuming a checkpoint of {len(resume.get('members', ()))} members with "
-                         f"{len(cfgs)} configs")
+        raise ValueError(
+            f"train_pack: resuming a checkpoint of {len(resume.get('members', ()))} members with {len(cfgs)} configs"
+        )
     pack_id = uuid.uuid4().hex
     tags = [{"pack_id": pack_id, "pack_index": str(p), "pack_size": str(len(cfgs))} for p in range(len(cfgs))]
-    return train_runs(list(cfgs), list(loggers) if loggers is not None else [None] * len(cfgs), _packed,
-                         resume=resume, tags=None if resume is not None else tags)
+    return train_runs(
+        list(cfgs),
+        list(loggers) if loggers is not None else [None] * len(cfgs),
+        _packed,
+        resume=resume,
+        tags=None if resume is not None else tags,
+    )
 
 
 def _packed(models: list[nn.Module], cfgs: list[Config], device: torch.device, batches_per_epoch: int) -> Trainee:

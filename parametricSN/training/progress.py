@@ -19,13 +19,15 @@ Everything goes to **stderr** (stdout stays the command's result: ``psn train`` 
 ``quiet=True`` keeps only the last line. Per-epoch metrics are those logged with ``step=epoch`` (as
 :func:`parametricSN.training.loop.fit` and the pack's loop do).
 """
+
 from __future__ import annotations
 
 import datetime
 import os
 import sys
 import time
-from typing import Any, Optional, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Any, Optional, TextIO
 
 from parametricSN.commands import absolute_uri, mlflow_ui_command
 from parametricSN.config import Config
@@ -54,8 +56,14 @@ class Progress:
     a pack, whose epochs the first member's bar already shows). Attributes it lacks come from ``inner``.
     """
 
-    def __init__(self, inner: Logger, stream: Optional[TextIO] = None, quiet: bool = False,
-                 bar: Optional[bool] = None, lines: bool = True) -> None:
+    def __init__(
+        self,
+        inner: Logger,
+        stream: Optional[TextIO] = None,
+        quiet: bool = False,
+        bar: Optional[bool] = None,
+        lines: bool = True,
+    ) -> None:
         self.inner = inner
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
@@ -99,8 +107,9 @@ class Progress:
             return f"psn: untracked run started (seed {cfg.general.seed})"
         how = "resumed" if getattr(self.inner, "reopen", None) else "started"
         experiment = getattr(self.inner, "experiment_name", cfg.mlflow.experiment_name)
-        text = f"psn: run {self._run_id} {how} (experiment {experiment!r}, seed {cfg.general.seed}) in " \
-               f"{absolute_uri(uri)}"
+        text = (
+            f"psn: run {self._run_id} {how} (experiment {experiment!r}, seed {cfg.general.seed}) in {absolute_uri(uri)}"
+        )
         ui = mlflow_ui_command(uri)
         return text + (f"; view it with: {ui}" if ui else "")
 
@@ -108,8 +117,10 @@ class Progress:
         self.inner.end_run()
         self._close()
         done = " ".join(f"{k} {self.latest[k]:.2f}" for k in ("test_acc", "val_acc", "train_acc") if k in self.latest)
-        self._print(f"psn: run {self._run_id or '(untracked)'} finished: {done or 'no epoch'} "
-                    f"({self.last_epoch} epochs, {_duration(time.monotonic() - self._started)})")
+        self._print(
+            f"psn: run {self._run_id or '(untracked)'} finished: {done or 'no epoch'} "
+            f"({self.last_epoch} epochs, {_duration(time.monotonic() - self._started)})"
+        )
 
     def set_failed(self, error: BaseException) -> None:
         self.inner.set_failed(error)
@@ -141,25 +152,34 @@ class Progress:
 
     def progress_line(self, step: int) -> str:
         """``psn: epoch E/N train_loss ... test_acc ... (elapsed, ~left)``."""
-        shown = " ".join(f"{k} {self.latest[k]:.4f}" if k.endswith("loss") else f"{k} {self.latest[k]:.2f}"
-                         for k in SHOWN if k in self.latest)
+        shown = " ".join(
+            f"{k} {self.latest[k]:.4f}" if k.endswith("loss") else f"{k} {self.latest[k]:.2f}"
+            for k in SHOWN
+            if k in self.latest
+        )
         left = self._left(step)
         eta = f", ~{_duration(left)} left" if left is not None and step < self.epochs else ""
-        return f"psn: epoch {step}/{self.epochs} {shown} ({_duration(time.monotonic() - self._started)} " \
-               f"elapsed{eta})"
+        return f"psn: epoch {step}/{self.epochs} {shown} ({_duration(time.monotonic() - self._started)} elapsed{eta})"
 
     def _new_bar(self, done: int) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=self.epochs, initial=done, desc="epochs", unit="epoch", file=self.stream,
-                         dynamic_ncols=True)
+        self._bar = tqdm(
+            total=self.epochs, initial=done, desc="epochs", unit="epoch", file=self.stream, dynamic_ncols=True
+        )
 
     def _update_bar(self, step: int) -> None:
         if self._bar is None:
             self._new_bar(step - 1)
         shown = {"loss": "train_loss", "test": "test_acc"}  # short: the bar shares a line with them
-        self._bar.set_postfix_str(" ".join(f"{name} {self.latest[k]:.{3 if name == 'loss' else 2}f}"
-                                           for name, k in shown.items() if k in self.latest), refresh=False)
+        self._bar.set_postfix_str(
+            " ".join(
+                f"{name} {self.latest[k]:.{3 if name == 'loss' else 2}f}"
+                for name, k in shown.items()
+                if k in self.latest
+            ),
+            refresh=False,
+        )
         self._bar.update(step - self._bar.n)
 
     # ---- the rest is the wrapped logger's -----------------------------------------------------------------
@@ -179,8 +199,9 @@ class Progress:
         self.inner.log_model(model, cfg)
 
 
-def with_progress(loggers: Sequence[Logger], stream: Optional[TextIO] = None, quiet: bool = False,
-                  bar: Optional[bool] = None) -> list[Progress]:
+def with_progress(
+    loggers: Sequence[Logger], stream: Optional[TextIO] = None, quiet: bool = False, bar: Optional[bool] = None
+) -> list[Progress]:
     """One :class:`Progress` per logger of a run (one logger) or a pack (one per member): every member prints
     its first and last line; only the first draws the epochs' bar or lines (the members train in lockstep)."""
     return [Progress(lg, stream, quiet, bar, lines=(i == 0)) for i, lg in enumerate(loggers)]

@@ -14,6 +14,7 @@ change only keys that cannot change the numbers it produces (:data:`RESUMABLE`):
 
 Anything else is a :class:`~parametricSN.config.ConfigError` naming the key.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -34,17 +35,23 @@ def check_resume_config(saved: Config, new: Config, done: int) -> None:
     old, cur = saved.flat(), new.flat()
     for key in cur:
         if cur[key] != old.get(key) and key not in RESUMABLE:
-            raise ConfigError(f"{key}: cannot change when resuming (it would change the results of the run); "
-                              f"only {', '.join(RESUMABLE)} can; start a new run instead")
+            raise ConfigError(
+                f"{key}: cannot change when resuming (it would change the results of the run); "
+                f"only {', '.join(RESUMABLE)} can; start a new run instead"
+            )
     if new.train.epochs != saved.train.epochs:
         o = new.optim
         if o.scheduler == "onecycle" or (o.scheduler == "cosine" and o.T_max is None):
-            raise ConfigError(f"train.epochs: cannot change when resuming under optim.scheduler={o.scheduler}"
-                              f"{' with optim.T_max=null' if o.scheduler == 'cosine' else ''} (the schedule is "
-                              "fitted to the number of epochs); start a new run instead")
+            raise ConfigError(
+                f"train.epochs: cannot change when resuming under optim.scheduler={o.scheduler}"
+                f"{' with optim.T_max=null' if o.scheduler == 'cosine' else ''} (the schedule is "
+                "fitted to the number of epochs); start a new run instead"
+            )
     if new.train.epochs <= done:
-        raise ConfigError(f"train.epochs: the run has already trained {done} epoch(s) of {new.train.epochs}; "
-                          f"nothing to resume (give train.epochs > {done} to train longer)")
+        raise ConfigError(
+            f"train.epochs: the run has already trained {done} epoch(s) of {new.train.epochs}; "
+            f"nothing to resume (give train.epochs > {done} to train longer)"
+        )
 
 
 def resume_point(state: dict[str, Any], model: nn.Module, optimizer: Optimizer, schedule: Schedule) -> int:

@@ -12,11 +12,13 @@ the data layer did), then train (:func:`parametricSN.training.loop.fit`),
 then log the learning curves and filter figures (``viz.figures``), the filter animation (``viz.animation_every``)
 and the model (``train.save_model``).
 """
+
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -26,8 +28,13 @@ from parametricSN.config import Config, validate
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
 from parametricSN.training.curves import curve_figures
-from parametricSN.training.determinism import (deterministic_mode, resolve_device, rng_state, seed_everything,
-                                               set_rng_state)
+from parametricSN.training.determinism import (
+    deterministic_mode,
+    resolve_device,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 from parametricSN.training.filter_report import FilterReport
 from parametricSN.training.logger import Logger, default_logger
 from parametricSN.training.loop import Member, Trainee, fit
@@ -48,8 +55,14 @@ class RunResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def train(cfg: Config, logger: Optional[Logger] = None, *, model: Optional[nn.Module] = None,
-          loaders: Any = None, resume: Optional[dict[str, Any]] = None) -> RunResult:
+def train(
+    cfg: Config,
+    logger: Optional[Logger] = None,
+    *,
+    model: Optional[nn.Module] = None,
+    loaders: Any = None,
+    resume: Optional[dict[str, Any]] = None,
+) -> RunResult:
     """Train and test ``cfg``'s model on ``cfg``'s data, reporting to ``logger`` (by default the installed one,
     :func:`parametricSN.training.logger.default_logger`: MLflow once ``parametricSN.tracking`` is imported).
 
@@ -77,10 +90,16 @@ def _single(models: list[nn.Module], cfgs: list[Config], device: torch.device, b
     return Trainee(model, optimizer, build_schedule(optimizer, cfgs[0], batches_per_epoch=batches_per_epoch))
 
 
-def train_runs(cfgs: list[Config], loggers: list[Optional[Logger]], make_trainee: MakeTrainee, *,
-                  models: Optional[list[Optional[nn.Module]]] = None, loaders: Optional[list[Any]] = None,
-                  resume: Optional[dict[str, Any]] = None, tags: Optional[list[dict[str, str]]] = None
-                  ) -> list[RunResult]:
+def train_runs(
+    cfgs: list[Config],
+    loggers: list[Optional[Logger]],
+    make_trainee: MakeTrainee,
+    *,
+    models: Optional[list[Optional[nn.Module]]] = None,
+    loaders: Optional[list[Any]] = None,
+    resume: Optional[dict[str, Any]] = None,
+    tags: Optional[list[dict[str, str]]] = None,
+) -> list[RunResult]:
     """Train ``cfgs`` (one run, or the members of a pack) through one :func:`fit`; one result per config.
 
     Order of each run (it fixes what the seed controls): the loaders (before any run exists, so that a data error
@@ -94,15 +113,22 @@ def train_runs(cfgs: list[Config], loggers: list[Optional[Logger]], make_trainee
     retain_freed_memory()
     saved = rng_state()
     try:
-        return _train_runs(cfgs, loggers, make_trainee, models or [None] * len(cfgs),
-                              loaders or [None] * len(cfgs), resume, tags)
+        return _train_runs(
+            cfgs, loggers, make_trainee, models or [None] * len(cfgs), loaders or [None] * len(cfgs), resume, tags
+        )
     finally:
         set_rng_state(saved)
 
 
-def _train_runs(cfgs: list[Config], loggers_: list[Optional[Logger]], make_trainee: MakeTrainee,
-                   models_: list[Optional[nn.Module]], loaders_: list[Any], resume: Optional[dict[str, Any]],
-                   tags: Optional[list[dict[str, str]]]) -> list[RunResult]:
+def _train_runs(
+    cfgs: list[Config],
+    loggers_: list[Optional[Logger]],
+    make_trainee: MakeTrainee,
+    models_: list[Optional[nn.Module]],
+    loaders_: list[Any],
+    resume: Optional[dict[str, Any]],
+    tags: Optional[list[dict[str, str]]],
+) -> list[RunResult]:
     device = resolve_device(cfgs[0].general.device)
     loggers = [lg if lg is not None else default_logger(c) for lg, c in zip(loggers_, cfgs)]
     # before any run exists: a missing or damaged dataset leaves no run behind (the loaders own their generators)
@@ -148,14 +174,16 @@ def _train_runs(cfgs: list[Config], loggers_: list[Optional[Logger]], make_train
         raise
     # the last epoch is always a test epoch
     # (nan when the run evaluated validation images only: train.evaluate_test=false)
-    results = [RunResult(run_id=m.run_id, test_acc=float(m.history[-1].get("test_acc", "nan")), history=m.history)
-               for m in members]
-    return [finish_run(m.cfg, m.logger, result, model, m.hooks[0])
-            for m, result, model in zip(members, results, models)]
+    results = [
+        RunResult(run_id=m.run_id, test_acc=float(m.history[-1].get("test_acc", "nan")), history=m.history)
+        for m in members
+    ]
+    return [
+        finish_run(m.cfg, m.logger, result, model, m.hooks[0]) for m, result, model in zip(members, results, models)
+    ]
 
 
-def finish_run(cfg: Config, logger: Logger, result: RunResult, model: nn.Module, filters: FilterReport
-               ) -> RunResult:
+def finish_run(cfg: Config, logger: Logger, result: RunResult, model: nn.Module, filters: FilterReport) -> RunResult:
     """Store a trained run's outputs (curves, filter figures, the model, as ``cfg`` asks), end the run, and
     return ``result``."""
     run_id, history = result.run_id, result.history
@@ -179,4 +207,3 @@ def finish_run(cfg: Config, logger: Logger, result: RunResult, model: nn.Module,
 def _log_curves(logger: Logger, history: list[dict[str, float]]) -> None:
     for name, fig in curve_figures(history).items():
         logger.log_figure(fig, name)
-

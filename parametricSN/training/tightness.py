@@ -18,6 +18,7 @@ penalties, so each member's filters get the gradient of their own. The penalty i
 overshoots and the frame ends further from its start than without the penalty. ``scattering.tightness = 0`` (the default and
 the paper's protocol) and fixed filters add nothing.
 """
+
 from __future__ import annotations
 
 from typing import Optional

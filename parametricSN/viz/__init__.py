@@ -9,10 +9,20 @@
 Everything uses ``matplotlib.figure.Figure`` on the Agg canvas (never pyplot's global state) and Pillow. The names
 load on first use (see :mod:`parametricSN._lazy`).
 """
+
 from parametricSN._lazy import lazy_package
 
-__all__ = lazy_package(__name__, {
-    "FilterAnimation": "animation", "KINDS": "filters", "filter_figure": "filters", "panel_images": "filters",
-    "littlewood_paley_figure": "frames", "filter_params_figure": "params", "figure_to_image": "render",
-    "figure_to_png": "render", "new_figure": "render",
-})
+__all__ = lazy_package(
+    __name__,
+    {
+        "FilterAnimation": "animation",
+        "KINDS": "filters",
+        "filter_figure": "filters",
+        "panel_images": "filters",
+        "littlewood_paley_figure": "frames",
+        "filter_params_figure": "params",
+        "figure_to_image": "render",
+        "figure_to_png": "render",
+        "new_figure": "render",
+    },
+)

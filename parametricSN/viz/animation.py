@@ -10,6 +10,7 @@ rendered straight to a 256-colour ``PIL.Image`` (the GIF's own format, one palet
 per frame and never holds tensors. All frames have the same pixel size (the figure size depends on J and L
 only; the first frame fixes the filter shape and later frames must match it).
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,10 @@ class FilterAnimation:
         filters = _check_filters(filters, self.L)
         shape = tuple(filters.shape)
         if self._shape is not None and shape != self._shape:
-            raise ValueError(f"frame {len(self)} has filters of shape {shape}, but the animation's first frame "
-                             f"had {self._shape}; every frame must show the same filter bank")
+            raise ValueError(
+                f"frame {len(self)} has filters of shape {shape}, but the animation's first frame "
+                f"had {self._shape}; every frame must show the same filter bank"
+            )
         image = figure_to_image(filter_figure(filters, self.L, self.kind, title=label, crop=self.crop))
         # GIF frames are palette images; quantising now keeps one byte per pixel in memory instead of three.
         # Every frame uses the first frame's palette (the same colour maps and text throughout), so colours do
@@ -64,7 +67,7 @@ class FilterAnimation:
         self.labels.append(label)
         self._shape = shape
 
-    def save_gif(self, path: "os.PathLike[str] | str", duration_ms: int = 200) -> Path:
+    def save_gif(self, path: os.PathLike[str] | str, duration_ms: int = 200) -> Path:
         """Write the frames as a GIF that loops forever, ``duration_ms`` per frame; returns the path.
 
         Consecutive frames that are pixel-identical (same filters *and* same label) are merged by Pillow into

@@ -11,6 +11,7 @@ Panels use image (matrix) layout, as ``imshow`` shows an image: array axis 0 run
 * ``"real"`` / ``"imag"``: the spatial wavelet :math:`\psi_n = \mathrm{IFFT}(\hat\psi_n)`, fftshift-ed so that
   its centre (the origin) sits at pixel ``(M//2, N//2)``; ``crop`` keeps a central window.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -26,8 +27,11 @@ KINDS = ("fourier", "real", "imag")
 
 PANEL_IN = 1.0  # panel side, inches
 _GAP_IN, _LEFT_IN, _RIGHT_IN, _TOP_IN, _BOTTOM_IN = 0.06, 0.45, 0.1, 0.6, 0.1
-_DESCRIPTION = {"fourier": "Fourier-domain wavelets (zero frequency centred)",
-                "real": "spatial wavelets, real part", "imag": "spatial wavelets, imaginary part"}
+_DESCRIPTION = {
+    "fourier": "Fourier-domain wavelets (zero frequency centred)",
+    "real": "spatial wavelets, real part",
+    "imag": "spatial wavelets, imaginary part",
+}
 
 
 def _check_filters(filters: Tensor, L: int) -> Tensor:
@@ -36,11 +40,15 @@ def _check_filters(filters: Tensor, L: int) -> Tensor:
     if filters.ndim != 3:
         raise ValueError(f"filters must have shape (J*L, M, N), got {tuple(filters.shape)}")
     if not (isinstance(L, int) and L >= 1) or filters.shape[0] % L != 0 or filters.shape[0] == 0:
-        raise ValueError(f"{filters.shape[0]} filters cannot be split into rows of L={L!r} orientations; "
-                         "pass the L of the scattering layer that made them")
+        raise ValueError(
+            f"{filters.shape[0]} filters cannot be split into rows of L={L!r} orientations; "
+            "pass the L of the scattering layer that made them"
+        )
     if filters.is_complex():
-        raise ValueError("filters must be the real Fourier-domain wavelets that ParametricScattering2D.filters() "
-                         "returns, got a complex tensor")
+        raise ValueError(
+            "filters must be the real Fourier-domain wavelets that ParametricScattering2D.filters() "
+            "returns, got a complex tensor"
+        )
     return filters.to(torch.float64)
 
 
@@ -61,8 +69,10 @@ def panel_images(filters: Tensor, kind: str, crop: Optional[int] = None) -> np.n
     dims = (-2, -1)
     if kind == "fourier":
         if crop is not None:
-            raise ValueError("crop applies to the spatial kinds ('real', 'imag') only; the Fourier panel shows "
-                             "the whole frequency plane")
+            raise ValueError(
+                "crop applies to the spatial kinds ('real', 'imag') only; the Fourier panel shows "
+                "the whole frequency plane"
+            )
         return torch.fft.fftshift(filters, dim=dims).numpy()
     psi = torch.fft.fftshift(torch.fft.ifft2(filters), dim=dims)
     images = (psi.real if kind == "real" else psi.imag).numpy()
@@ -73,11 +83,12 @@ def panel_images(filters: Tensor, kind: str, crop: Optional[int] = None) -> np.n
         raise ValueError(f"crop must be an integer in [1, {min(M, N)}] (the filters are {M}×{N}), got {crop!r}")
     # keep the centre pixel (M//2, N//2) at index crop//2 of the window, as fftshift does for the full image
     top, left = M // 2 - crop // 2, N // 2 - crop // 2
-    return images[..., top:top + crop, left:left + crop]
+    return images[..., top : top + crop, left : left + crop]
 
 
-def filter_figure(filters: Tensor, L: int, kind: str = "fourier", title: Optional[str] = None,
-                  crop: Optional[int] = None) -> Figure:
+def filter_figure(
+    filters: Tensor, L: int, kind: str = "fourier", title: Optional[str] = None, crop: Optional[int] = None
+) -> Figure:
     """A ``J × L`` grid of the wavelets (row ``j``, column ``l`` shows filter ``n = j*L + l``).
 
     ``kind`` is ``"fourier"``, ``"real"`` or ``"imag"`` (see the module docstring for the layout); ``crop``
@@ -95,11 +106,17 @@ def filter_figure(filters: Tensor, L: int, kind: str = "fourier", title: Optiona
     height = _TOP_IN + J * PANEL_IN + (J - 1) * _GAP_IN + _BOTTOM_IN
     fig = new_figure(width, height)
     # fixed margins (no constrained/tight layout): every frame of an animation keeps its panels in place
-    fig.subplots_adjust(left=_LEFT_IN / width, right=1 - _RIGHT_IN / width, bottom=_BOTTOM_IN / height,
-                        top=1 - _TOP_IN / height, wspace=_GAP_IN / PANEL_IN, hspace=_GAP_IN / PANEL_IN)
+    fig.subplots_adjust(
+        left=_LEFT_IN / width,
+        right=1 - _RIGHT_IN / width,
+        bottom=_BOTTOM_IN / height,
+        top=1 - _TOP_IN / height,
+        wspace=_GAP_IN / PANEL_IN,
+        hspace=_GAP_IN / PANEL_IN,
+    )
     axes = fig.subplots(J, L, squeeze=False)
     for j in range(J):
-        row = images[j * L:(j + 1) * L]
+        row = images[j * L : (j + 1) * L]
         if kind == "fourier":
             cmap, vmin, vmax = "viridis", float(row.min()), float(row.max())
         else:

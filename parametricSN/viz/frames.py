@@ -4,6 +4,7 @@ r"""The Littlewood–Paley sum of a filter bank as an image, with its frame boun
 ``[0, 0]``; the figure shows it fftshift-ed, like the ``"fourier"`` panels of :func:`parametricSN.viz.filter_figure`
 (zero frequency at pixel ``(M//2, N//2)``, axis 0 down), with a colour bar and A = min, B = max in the title.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -26,8 +27,13 @@ def littlewood_paley_figure(lp: Tensor, title: Optional[str] = None, vmax: Optio
     A, B = float(lp.min()), float(lp.max())
     fig = new_figure(4.4, 4.0)
     ax = fig.add_axes((0.08, 0.06, 0.72, 0.78))
-    image = ax.imshow(torch.fft.fftshift(lp).numpy(), cmap="viridis", vmin=0.0, vmax=B if vmax is None else vmax,
-                      interpolation="nearest")
+    image = ax.imshow(
+        torch.fft.fftshift(lp).numpy(),
+        cmap="viridis",
+        vmin=0.0,
+        vmax=B if vmax is None else vmax,
+        interpolation="nearest",
+    )
     ax.set_xticks([])
     ax.set_yticks([])
     fig.colorbar(image, cax=fig.add_axes((0.83, 0.06, 0.04, 0.78)))

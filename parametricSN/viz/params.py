@@ -6,10 +6,11 @@ plot (angle :math:`\arg\omega_n`, radius :math:`|\xi_n|`), oriented like the ``"
 that filter's blob is. The dashed circle is the Nyquist frequency π. Right: the envelope, width σ (log scale)
 against slant γ. Hollow markers are *before*, filled ones *after*, an arrow joins them; colour = scale ``j``.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -25,10 +26,10 @@ from parametricSN.viz.render import new_figure
 def _as_arrays(params: Mapping[str, Tensor], which: str) -> dict[str, np.ndarray]:
     missing = [k for k in PARAM_NAMES if k not in params]
     if missing:
-        raise ValueError(f"{which} parameters lack {missing}; pass ParametricScattering2D.filter_params() "
-                         f"(keys {PARAM_NAMES})")
-    return {k: torch.as_tensor(params[k]).detach().cpu().to(torch.float64).reshape(-1).numpy()
-            for k in PARAM_NAMES}
+        raise ValueError(
+            f"{which} parameters lack {missing}; pass ParametricScattering2D.filter_params() (keys {PARAM_NAMES})"
+        )
+    return {k: torch.as_tensor(params[k]).detach().cpu().to(torch.float64).reshape(-1).numpy() for k in PARAM_NAMES}
 
 
 def _check(before: Mapping[str, Tensor], after: Mapping[str, Tensor], L: int) -> tuple[dict, dict]:
@@ -38,8 +39,10 @@ def _check(before: Mapping[str, Tensor], after: Mapping[str, Tensor], L: int) ->
     if set(sizes.values()) != {n}:
         raise ValueError(f"every parameter vector must have one entry per filter, got lengths {sizes}")
     if not (isinstance(L, int) and L >= 1) or n == 0 or n % L != 0:
-        raise ValueError(f"{n} filters cannot be split into scales of L={L!r} orientations; pass the L of the "
-                         "scattering layer that made them")
+        raise ValueError(
+            f"{n} filters cannot be split into scales of L={L!r} orientations; pass the L of the "
+            "scattering layer that made them"
+        )
     return b, a
 
 
@@ -47,9 +50,16 @@ def _no_parameters_figure() -> Figure:
     fig = new_figure(6.0, 2.0)
     ax = fig.add_subplot()
     ax.set_axis_off()
-    ax.text(0.5, 0.5, "No Morlet parameters to plot: the pixelwise parameterization learns the Fourier\n"
-                      "coefficients of each filter directly. See the filter figures instead.",
-            ha="center", va="center", fontsize=10, transform=ax.transAxes)
+    ax.text(
+        0.5,
+        0.5,
+        "No Morlet parameters to plot: the pixelwise parameterization learns the Fourier\n"
+        "coefficients of each filter directly. See the filter figures instead.",
+        ha="center",
+        va="center",
+        fontsize=10,
+        transform=ax.transAxes,
+    )
     return fig
 
 
@@ -58,12 +68,14 @@ def _arrows(ax, start: tuple[np.ndarray, np.ndarray], end: tuple[np.ndarray, np.
     for x0, y0, x1, y1, c in zip(*start, *end, colors):
         if math.isclose(x0, x1, abs_tol=1e-12) and math.isclose(y0, y1, abs_tol=1e-12):
             continue
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops=dict(arrowstyle="->", color=c, lw=0.8, shrinkA=2, shrinkB=2))
+        ax.annotate(
+            "", xy=(x1, y1), xytext=(x0, y0), arrowprops=dict(arrowstyle="->", color=c, lw=0.8, shrinkA=2, shrinkB=2)
+        )
 
 
-def filter_params_figure(before: Mapping[str, Tensor], after: Mapping[str, Tensor], L: int,
-                         title: str = "filter parameters: before → after") -> Figure:
+def filter_params_figure(
+    before: Mapping[str, Tensor], after: Mapping[str, Tensor], L: int, title: str = "filter parameters: before → after"
+) -> Figure:
     """Two panels (``fig.axes[0]`` polar frequency centres, ``fig.axes[1]`` σ vs slant), see the module doc.
 
     ``before`` / ``after`` are :meth:`ParametricScattering2D.filter_params` dicts (``theta, xi, sigma, slant``,
@@ -119,8 +131,10 @@ def filter_params_figure(before: Mapping[str, Tensor], after: Mapping[str, Tenso
     env.set_title("Gaussian envelope", fontsize=9)
 
     handles = [Line2D([], [], marker="o", ls="", color=palette[j], label=f"j = {j}") for j in range(J)]
-    handles += [Line2D([], [], marker="o", ls="", markerfacecolor="none", markeredgecolor="k", label="before"),
-                Line2D([], [], marker="o", ls="", color="k", label="after")]
+    handles += [
+        Line2D([], [], marker="o", ls="", markerfacecolor="none", markeredgecolor="k", label="before"),
+        Line2D([], [], marker="o", ls="", color="k", label="after"),
+    ]
     fig.legend(handles=handles, loc="center right", fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=11)
     return fig

@@ -4,6 +4,7 @@ Library code never touches pyplot's global figure manager: figures are built wit
 ``matplotlib.figure.Figure`` on its own Agg canvas), so nothing has to be closed and nothing leaks between
 calls or threads.
 """
+
 from __future__ import annotations
 
 import io

@@ -3,6 +3,7 @@
 Every image is drawn from a seeded NumPy generator, so each item differs from the others (tests can tell items
 apart by their pixels) and the files are the same on every run.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -14,8 +15,19 @@ import numpy as np
 from PIL import Image
 
 CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-KTH_MATERIALS = ["aluminium_foil", "brown_bread", "corduroy", "cork", "cotton", "cracker", "lettuce_leaf",
-                 "linen", "white_bread", "wood", "wool"]
+KTH_MATERIALS = [
+    "aluminium_foil",
+    "brown_bread",
+    "corduroy",
+    "cork",
+    "cotton",
+    "cracker",
+    "lettuce_leaf",
+    "linen",
+    "white_bread",
+    "wood",
+    "wool",
+]
 
 
 def _labels(per_class: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:
@@ -37,9 +49,12 @@ def write_cifar(root: Path, train_per_class: int = 4, test_per_class: int = 2, s
         out[split] = (x, y)
         names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
         for name, part in zip(names, np.array_split(np.arange(len(y)), len(names))):
-            entry = {b"batch_label": name.encode(), b"labels": [int(v) for v in y[part]],
-                     b"data": x[part].transpose(0, 3, 1, 2).reshape(len(part), 3072),
-                     b"filenames": [f"img_{i}.png".encode() for i in part]}
+            entry = {
+                b"batch_label": name.encode(),
+                b"labels": [int(v) for v in y[part]],
+                b"data": x[part].transpose(0, 3, 1, 2).reshape(len(part), 3072),
+                b"filenames": [f"img_{i}.png".encode() for i in part],
+            }
             with open(folder / name, "wb") as f:
                 pickle.dump(entry, f, protocol=2)
     meta = {b"num_cases_per_batch": 10000, b"label_names": [n.encode() for n in CIFAR_NAMES], b"num_vis": 3072}
@@ -70,8 +85,9 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
 
 
-def write_fashion_mnist(folder: Path, gz: bool = True, train_per_class: int = 3, test_per_class: int = 2,
-                        seed: int = 0) -> dict:
+def write_fashion_mnist(
+    folder: Path, gz: bool = True, train_per_class: int = 3, test_per_class: int = 2, seed: int = 0
+) -> dict:
     """The four Fashion-MNIST IDX files (28x28 images) in ``folder``; returns what was written."""
     rng = np.random.default_rng(seed)
     ext = ".gz" if gz else ""
@@ -96,8 +112,7 @@ def write_kth(root: Path, per_sample: int = 2, side: int = 40, seed: int = 0) ->
     return base
 
 
-def write_covidx(root: Path, train_per_class: int = 4, test_per_class: int = 2, side: int = 48,
-                 seed: int = 0) -> None:
+def write_covidx(root: Path, train_per_class: int = 4, test_per_class: int = 2, side: int = 48, seed: int = 0) -> None:
     """COVIDx CXR-2: ``train/``, ``test/`` with grey PNGs and ``train.txt``, ``test.txt`` lists
     ``patient_id filename label source``."""
     rng = np.random.default_rng(seed)

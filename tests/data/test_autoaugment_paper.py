@@ -1,4 +1,5 @@
 """The paper's AutoAugment port and Cutout (``parametricSN/data/autoaugment_paper.py``), op by op."""
+
 import random
 
 import numpy as np
@@ -8,8 +9,16 @@ from PIL import Image, ImageEnhance, ImageOps
 from scipy import ndimage
 from torchvision import transforms as T
 
-from parametricSN.data.autoaugment_paper import (CIFAR10_POLICY, NO_MAGNITUDE, RANGES, PaperAutoAugment,
-                                                 PaperCutout, apply_operation, draw_value, magnitude_bin)
+from parametricSN.data.autoaugment_paper import (
+    CIFAR10_POLICY,
+    NO_MAGNITUDE,
+    RANGES,
+    PaperAutoAugment,
+    PaperCutout,
+    apply_operation,
+    draw_value,
+    magnitude_bin,
+)
 from parametricSN.data.transforms import build_transform
 
 # The documented bins, written out by hand: bin m of each operation's range (10 equal bins).
@@ -51,11 +60,15 @@ def hand(img, name, value):
         mat, off = np.eye(2), np.array([32 * value, 0.0])
     else:
         t = np.deg2rad(value)
-        mat = {"ShearX": np.array([[1, value], [0, 1]]), "ShearY": np.array([[1, 0], [value, 1]]),
-               "Rotate": np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])}[name]
+        mat = {
+            "ShearX": np.array([[1, value], [0, 1]]),
+            "ShearY": np.array([[1, 0], [value, 1]]),
+            "Rotate": np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]),
+        }[name]
         off = c - mat @ c
-    return np.stack([ndimage.affine_transform(a[..., k], mat, off, order=3, mode="constant", cval=0.0)
-                     for k in range(3)], axis=2)
+    return np.stack(
+        [ndimage.affine_transform(a[..., k], mat, off, order=3, mode="constant", cval=0.0) for k in range(3)], axis=2
+    )
 
 
 @pytest.mark.parametrize("name", sorted(RANGES))
@@ -66,8 +79,9 @@ def test_each_operation_at_each_magnitude_bin(img, name):
         torch.manual_seed(m)
         value = draw_value(name, m)
         assert lo <= value <= hi
-        np.testing.assert_array_equal(np.asarray(apply_operation(img, name, value)), hand(img, name, value),
-                                      err_msg=f"{name} bin {m}")
+        np.testing.assert_array_equal(
+            np.asarray(apply_operation(img, name, value)), hand(img, name, value), err_msg=f"{name} bin {m}"
+        )
 
 
 def test_magnitudes_fill_their_bin_uniformly():
@@ -90,8 +104,11 @@ def test_geometry_is_exact_on_the_pixel_grid_and_fills_with_black(img):
 
 
 def test_magnitude_free_operations_and_posterize_bits(img):
-    for name, op in (("AutoContrast", ImageOps.autocontrast), ("Equalize", ImageOps.equalize),
-                     ("Invert", ImageOps.invert)):
+    for name, op in (
+        ("AutoContrast", ImageOps.autocontrast),
+        ("Equalize", ImageOps.equalize),
+        ("Invert", ImageOps.invert),
+    ):
         assert draw_value(name, 5) is None
         np.testing.assert_array_equal(np.asarray(apply_operation(img, name, None)), np.asarray(op(img)))
     assert np.asarray(apply_operation(img, "Posterize", 4.1)).max() <= 0xF0  # round(4.1) = 4 bits kept
@@ -138,7 +155,7 @@ def expected_cutout(a, top, left, n=16):
     out = a.copy()
     r0 = max(top, 0)
     c0 = 0 if left < 0 else r0
-    out[r0:top + n, c0:left + n] = int(a.mean())
+    out[r0 : top + n, c0 : left + n] = int(a.mean())
     return out
 
 
@@ -154,8 +171,9 @@ def test_cutout_places_the_square_with_the_ports_left_equals_top_bug():
             out = np.asarray(PaperCutout(16)(img))
             np.testing.assert_array_equal(out, expected_cutout(a, top, left))
             start = 0 if left < 0 else max(top, 0)
-            cases.add("left<0" if left < 0 else "empty" if start >= left + 16 else
-                      "wider" if start < left else "narrower")
+            cases.add(
+                "left<0" if left < 0 else "empty" if start >= left + 16 else "wider" if start < left else "narrower"
+            )
     assert cases == {"left<0", "wider", "narrower", "empty"}  # each branch of the placement was exercised
     # the fill is one scalar for all channels, truncated: a mean of 100.67 writes 100
     flat = Image.fromarray(np.full((32, 32, 3), (100, 101, 101), dtype=np.uint8) + np.uint8(0))
@@ -172,7 +190,9 @@ def test_paper_pipeline_is_crop_flip_port_cutout_and_works_on_grey_images():
     kinds = [type(t) for t in tf.transforms]
     assert kinds == [T.RandomCrop, T.RandomHorizontalFlip, PaperAutoAugment, PaperCutout, T.ToTensor, T.Normalize]
     assert [type(t) for t in build_transform("cifar", "autoaugment-paper", 32, 32, train=False).transforms] == [
-        T.ToTensor, T.Normalize]
+        T.ToTensor,
+        T.Normalize,
+    ]
     grey = Image.fromarray(np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8))
     for name in sorted(RANGES) + list(NO_MAGNITUDE):
         out = apply_operation(grey, name, draw_value(name, 7))

@@ -6,7 +6,6 @@ import pytest
 
 from parametricSN.data import DatasetError, cifar
 from parametricSN.data.cifar import read_cifar, read_cifar_folder
-
 from tests.data.fakes import CIFAR_NAMES, write_cifar, write_cifar_folder
 
 

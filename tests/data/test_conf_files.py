@@ -1,4 +1,5 @@
 """Every shipped YAML config loads and carries the published defaults of its dataset."""
+
 from pathlib import Path
 
 import pytest
@@ -6,7 +7,12 @@ import pytest
 from parametricSN.config import load_config
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
-DATASET_FILES = {"cifar.yaml": "cifar", "kth.yaml": "kth", "covidx.yaml": "covidx", "fashion_mnist.yaml": "fashion_mnist"}
+DATASET_FILES = {
+    "cifar.yaml": "cifar",
+    "kth.yaml": "kth",
+    "covidx.yaml": "covidx",
+    "fashion_mnist.yaml": "fashion_mnist",
+}
 
 
 def test_dataset_configs_exist():
@@ -23,8 +29,12 @@ def test_every_yaml_loads(path):
 
 def test_published_defaults():
     c = load_config(CONF / "cifar.yaml")
-    assert (c.scattering.J, c.dataset.train_sample_num, c.dataset.train_batch_size, c.dataset.augment) == \
-        (2, 100, 128, "autoaugment-paper")
+    assert (c.scattering.J, c.dataset.train_sample_num, c.dataset.train_batch_size, c.dataset.augment) == (
+        2,
+        100,
+        128,
+        "autoaugment-paper",
+    )
     assert c.dataset.subset == "paper" and c.optim.cycle_momentum and c.model.init == "default"
     assert (c.optim.name, c.optim.lr, c.optim.momentum, c.optim.weight_decay) == ("sgd", 0.1, 0.9, 5e-4)
     assert (c.optim.scheduler, c.optim.max_lr, c.optim.div_factor) == ("onecycle", 0.06, 25.0)

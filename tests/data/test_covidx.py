@@ -3,7 +3,6 @@ import pytest
 
 from parametricSN.data import DatasetError, dataset_spec
 from parametricSN.data.covidx import CLASSES, parse_list, read_covidx
-
 from tests.data.fakes import write_covidx, write_png
 
 
@@ -32,9 +31,9 @@ def test_default_root_prefers_covidx_subfolder(tmp_path):
 
 def test_file_names_with_spaces_and_header_row(tmp_path):
     lst = tmp_path / "train.txt"
-    lst.write_text("patient_id filename class data_source\n"
-                   "12 COVID-19 (1).png positive cohen\n\n"
-                   "13 a.jpeg NEGATIVE rsna\n")
+    lst.write_text(
+        "patient_id filename class data_source\n12 COVID-19 (1).png positive cohen\n\n13 a.jpeg NEGATIVE rsna\n"
+    )
     names, labels = parse_list(lst)
     assert names == ["COVID-19 (1).png", "a.jpeg"] and labels == [1, 0]
 

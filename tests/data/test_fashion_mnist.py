@@ -7,7 +7,6 @@ import pytest
 from parametricSN.config import ConfigError, load_config
 from parametricSN.data import DatasetError, build_loaders, dataset_spec, fashion_mnist, read_splits
 from parametricSN.data.fashion_mnist import SYSTEM_DIR, read_fashion_mnist, read_idx
-
 from tests.data.fakes import write_fashion_mnist, write_idx
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "fashion_mnist.yaml"
@@ -56,8 +55,15 @@ def test_explicit_root_without_files_is_an_error_naming_it(tmp_path, monkeypatch
     assert repr(str(root)) in msg and "train-images-idx3-ubyte" in msg and "dataset-fashion-mnist" in msg
     assert str(system) not in msg
     with pytest.raises(ConfigError, match="dataset.root.*does not exist"):
-        load_config(None, ["dataset.name=fashion_mnist", f"dataset.root={tmp_path / 'missing'}",
-                           "dataset.height=28", "dataset.width=28"])
+        load_config(
+            None,
+            [
+                "dataset.name=fashion_mnist",
+                f"dataset.root={tmp_path / 'missing'}",
+                "dataset.height=28",
+                "dataset.width=28",
+            ],
+        )
 
 
 def test_incomplete_folder_names_missing_files(tmp_path):
@@ -89,10 +95,15 @@ def test_malformed_idx_files(tmp_path):
 def test_real_fashion_mnist(tmp_path, monkeypatch):
     """conf/fashion_mnist.yaml finds the installed Debian copy through the default root, and it reads as the
     published 60000/10000 balanced splits."""
-    if not (SYSTEM_DIR / "train-images-idx3-ubyte.gz").exists() and not (SYSTEM_DIR / "train-images-idx3-ubyte").exists():
+    if (
+        not (SYSTEM_DIR / "train-images-idx3-ubyte.gz").exists()
+        and not (SYSTEM_DIR / "train-images-idx3-ubyte").exists()
+    ):
         if os.environ.get("PSN_REQUIRE_FASHION_MNIST") == "1":
-            pytest.fail(f"PSN_REQUIRE_FASHION_MNIST=1 but {SYSTEM_DIR} holds no Fashion-MNIST "
-                        f"(apt-get install dataset-fashion-mnist)")
+            pytest.fail(
+                f"PSN_REQUIRE_FASHION_MNIST=1 but {SYSTEM_DIR} holds no Fashion-MNIST "
+                f"(apt-get install dataset-fashion-mnist)"
+            )
         pytest.skip(f"{SYSTEM_DIR} not installed")
     monkeypatch.chdir(tmp_path)  # no data/ folder here: the default root must fall back to the system copy
     cfg = load_config(CONF, ["dataset.test_sample_num=100"])

@@ -5,7 +5,6 @@ import pytest
 
 from parametricSN.data import DatasetError
 from parametricSN.data.kth import read_kth
-
 from tests.data.fakes import KTH_MATERIALS, write_kth
 
 

@@ -7,7 +7,6 @@ import torch
 from parametricSN.config import ConfigError
 from parametricSN.data import DatasetError, build_loaders, read_splits
 from parametricSN.data.subsets import paper_subset
-
 from tests.configs import make_cfg
 from tests.data import fakes
 
@@ -77,7 +76,9 @@ def test_test_loader_is_sequential_and_unaugmented(tmp_path):
     x, y = (torch.cat(t) for t in zip(*loaders.test))
     mean, std = torch.tensor([125.3, 123.0, 113.9]) / 255, torch.tensor([63.0, 62.1, 66.7]) / 255
     i = int(loaders.test_indices[3])
-    expected = (torch.from_numpy(test_split.images[i]).permute(2, 0, 1) / 255 - mean[:, None, None]) / std[:, None, None]
+    expected = (torch.from_numpy(test_split.images[i]).permute(2, 0, 1) / 255 - mean[:, None, None]) / std[
+        :, None, None
+    ]
     assert torch.allclose(x[3], expected, atol=1e-6) and y[3] == test_split.labels[i]
     assert np.array_equal(y.numpy(), test_split.labels[loaders.test_indices])  # index order
     assert np.array_equal(np.bincount(y.numpy(), minlength=10), [1] * 10)
@@ -92,8 +93,14 @@ def test_same_seed_same_subset_other_seed_other_subset(tmp_path):
 
 
 def test_subset_paper_selects_the_papers_images_in_both_splits(tmp_path):
-    cfg = _cfg(tmp_path, "cifar", "dataset.train_sample_num=20", "dataset.test_sample_num=10",
-               "dataset.subset=paper", "general.seed=207715039")
+    cfg = _cfg(
+        tmp_path,
+        "cifar",
+        "dataset.train_sample_num=20",
+        "dataset.test_sample_num=10",
+        "dataset.subset=paper",
+        "general.seed=207715039",
+    )
     loaders = build_loaders(cfg)
     train, test = read_splits(cfg)
     assert loaders.train_indices.tolist() == paper_subset(train.labels, 20, 207715039, 10).tolist()
@@ -131,8 +138,9 @@ def test_batches_do_not_depend_on_num_workers(tmp_path, case, augment):
     WRITERS[case](tmp_path)
     runs = []
     for workers in (0, 2):
-        cfg = make_cfg(case, *CASES[case][0], f"dataset.augment={augment}", f"general.num_workers={workers}",
-                       root=tmp_path)
+        cfg = make_cfg(
+            case, *CASES[case][0], f"dataset.augment={augment}", f"general.num_workers={workers}", root=tmp_path
+        )
         loaders = build_loaders(cfg)
         assert loaders.train.num_workers == workers
         runs.append([_epoch(loaders, e) for e in (0, 1)] + [tuple(torch.cat(t) for t in zip(*loaders.test))])
@@ -144,8 +152,7 @@ def test_batches_do_not_depend_on_num_workers(tmp_path, case, augment):
 
 def test_dataset_errors_surface_from_build_loaders(tmp_path):
     with pytest.raises(DatasetError, match="needs 3 per class.*lower the sample count"):
-        build_loaders(_cfg(tmp_path, "cifar-imagefolder", "dataset.train_sample_num=30",
-                           "dataset.test_sample_num=30"))
+        build_loaders(_cfg(tmp_path, "cifar-imagefolder", "dataset.train_sample_num=30", "dataset.test_sample_num=30"))
     shutil.rmtree(tmp_path / "train" / "truck")
     shutil.rmtree(tmp_path / "test" / "truck")
     with pytest.raises(DatasetError, match="found 9 classes.*cifar has 10"):
@@ -157,8 +164,13 @@ def test_overlap_keys_see_the_same_image_in_two_splits(tmp_path):
     would be caught, whatever their positions."""
     loaders = build_loaders(_cfg(tmp_path, "cifar"))
     train, test = loaders.train.dataset.split, loaders.test.dataset.split
-    leaked = type(test)(test.name, np.concatenate([test.images, train.images[:1]]),
-                        np.concatenate([test.labels, train.labels[:1]]), test.classes, test.mode)
+    leaked = type(test)(
+        test.name,
+        np.concatenate([test.images, train.images[:1]]),
+        np.concatenate([test.labels, train.labels[:1]]),
+        test.classes,
+        test.mode,
+    )
     assert train.key(0) in {leaked.key(i) for i in range(len(leaked))}
 
 

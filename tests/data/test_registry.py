@@ -1,4 +1,5 @@
 """The dataset registry: specs, registration, what the config asks of it, and computed statistics."""
+
 import numpy as np
 import pytest
 
@@ -31,12 +32,20 @@ def test_registration_clashes_and_incomplete_specs_are_errors():
 def test_a_spec_limits_its_augmentations():
     @register_dataset("plain_test")
     def plain() -> DatasetSpec:
-        return DatasetSpec(readers={"native": lambda d: None}, obtain="nowhere", num_classes=2, channels=1,
-                           native_size=(8, 8), normalization=((0.5,), (0.5,)), augments=("noaugment",))
+        return DatasetSpec(
+            readers={"native": lambda d: None},
+            obtain="nowhere",
+            num_classes=2,
+            channels=1,
+            native_size=(8, 8),
+            normalization=((0.5,), (0.5,)),
+            augments=("noaugment",),
+        )
 
     with pytest.raises(ConfigError, match="dataset.augment: expected one of noaugment, got 'autoaugment-paper'"):
-        load_config(None, ["dataset.name=plain_test", "dataset.train_sample_num=2", "dataset.height=8",
-                           "dataset.width=8"])
+        load_config(
+            None, ["dataset.name=plain_test", "dataset.train_sample_num=2", "dataset.height=8", "dataset.width=8"]
+        )
 
 
 def test_computed_statistics_are_the_pixel_moments():

@@ -3,8 +3,7 @@ import pytest
 
 from parametricSN.data import DatasetError, balanced_subset, derive_seed
 from parametricSN.data.splits import Split
-from parametricSN.data.subsets import (TEST_SUBSET, TRAIN_SUBSET, original_order, paper_subset, rng,
-                                        select_subset)
+from parametricSN.data.subsets import TEST_SUBSET, TRAIN_SUBSET, original_order, paper_subset, rng, select_subset
 
 LABELS = np.random.default_rng(123).permutation(np.repeat(np.arange(10), 50))  # 500 items, 50 per class
 
@@ -51,9 +50,10 @@ def test_errors():
 
 
 def test_negative_seeds_are_valid_and_distinct():
-    assert not np.array_equal(balanced_subset(LABELS, 10, seed=-1, num_classes=10),
-                              balanced_subset(LABELS, 10, seed=1, num_classes=10))
-    assert 0 <= derive_seed(-5, 0) < 2 ** 63
+    assert not np.array_equal(
+        balanced_subset(LABELS, 10, seed=-1, num_classes=10), balanced_subset(LABELS, 10, seed=1, num_classes=10)
+    )
+    assert 0 <= derive_seed(-5, 0) < 2**63
 
 
 # dataset order of a small fake split: classes of 7, 6 and 8 items, so m = 6 (the smallest class)
@@ -62,10 +62,13 @@ PAPER_LABELS = np.array([2, 0, 1, 0, 2, 1, 0, 0, 2, 1, 2, 0, 1, 2, 0, 1, 2, 2, 0
 # RandomState(207715039).permutation(6) = [5, 1, 4, 0, 2, 3]
 
 
-@pytest.mark.parametrize("n, expected", [
-    (6, [3, 4, 5, 14, 16, 19]),  # positions 5, 1 of every class: I_0 -> 14, 3; I_1 -> 19, 5; I_2 -> 16, 4
-    (12, [0, 1, 2, 3, 4, 5, 11, 13, 14, 15, 16, 19]),  # positions 5, 1, 4, 0
-])
+@pytest.mark.parametrize(
+    "n, expected",
+    [
+        (6, [3, 4, 5, 14, 16, 19]),  # positions 5, 1 of every class: I_0 -> 14, 3; I_1 -> 19, 5; I_2 -> 16, 4
+        (12, [0, 1, 2, 3, 4, 5, 11, 13, 14, 15, 16, 19]),  # positions 5, 1, 4, 0
+    ],
+)
 def test_paper_subset_takes_the_same_permutation_positions_in_every_class(n, expected):
     assert np.random.RandomState(207715039).permutation(6).tolist() == [5, 1, 4, 0, 2, 3]
     idx = paper_subset(PAPER_LABELS, n, seed=207715039, num_classes=3)
@@ -77,12 +80,14 @@ def test_paper_subset_draws_afresh_per_split_and_checks_its_inputs():
     test_labels = np.array([1, 0, 0, 1, 0, 1, 1])  # I_0 = [1, 2, 4], I_1 = [0, 3, 5, 6]; m = 3
     positions = np.random.RandomState(0).permutation(3)[:2]
     assert paper_subset(test_labels, 4, seed=0, num_classes=2).tolist() == sorted(
-        [[1, 2, 4][p] for p in positions] + [[0, 3, 5, 6][p] for p in positions])
+        [[1, 2, 4][p] for p in positions] + [[0, 3, 5, 6][p] for p in positions]
+    )
     assert paper_subset(test_labels, None, seed=0, num_classes=2).tolist() == list(range(7))
     split = Split("fake", np.zeros((21, 2, 2), np.uint8), PAPER_LABELS, ("a", "b", "c"), "L")
     assert select_subset("paper", split, 6, 207715039, 3, TRAIN_SUBSET).tolist() == [3, 4, 5, 14, 16, 19]
-    assert np.array_equal(select_subset("balanced", split, 6, 7, 3, TEST_SUBSET),
-                          balanced_subset(PAPER_LABELS, 6, 7, 3, TEST_SUBSET))
+    assert np.array_equal(
+        select_subset("balanced", split, 6, 7, 3, TEST_SUBSET), balanced_subset(PAPER_LABELS, 6, 7, 3, TEST_SUBSET)
+    )
     with pytest.raises(DatasetError, match="class 1 has 6 images but the subset of 21 needs 7"):
         paper_subset(PAPER_LABELS, 21, seed=0, num_classes=3)
     with pytest.raises(ValueError, match="2\\*\\*32"):

@@ -23,14 +23,15 @@ def test_cutout_fills_one_clipped_square_with_the_mean(img):
         changed = np.argwhere((after != before).reshape(*after.shape[:2], -1).any(-1))
         rows, cols = changed[:, 0], changed[:, 1]
         assert rows.max() - rows.min() < 16 and cols.max() - cols.min() < 16
-        box = after[rows.min():rows.max() + 1, cols.min():cols.max() + 1].reshape(-1, fill.size)
+        box = after[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].reshape(-1, fill.size)
         assert np.all(box == fill)  # the whole box, not only changed pixels, holds the mean
         sizes.add(len(box))
     assert max(sizes) == 256 and min(sizes) < 256  # full squares inside, clipped ones at the border
 
 
-@pytest.mark.parametrize("dataset,size,channels", [("cifar", 32, 3), ("fashion_mnist", 28, 1),
-                                                   ("kth", 64, 3), ("covidx", 64, 1)])
+@pytest.mark.parametrize(
+    "dataset,size,channels", [("cifar", 32, 3), ("fashion_mnist", 28, 1), ("kth", 64, 3), ("covidx", 64, 1)]
+)
 @pytest.mark.parametrize("augment", ["autoaugment", "resize-crop", "noaugment"])
 def test_output_shapes(dataset, size, channels, augment):
     mode = "RGB" if channels == 3 else "L"
@@ -47,8 +48,12 @@ def test_autoaugment_pipeline_is_the_published_one():
     kinds = [type(s) for s in steps]
     assert kinds == [T.RandomCrop, T.RandomHorizontalFlip, T.AutoAugment, Cutout, T.ToTensor, T.Normalize]
     assert steps[0].padding == 4 and steps[2].policy == T.AutoAugmentPolicy.CIFAR10 and steps[3].length == 16
-    assert [type(s) for s in build_transform("cifar", "resize-crop", 32, 32, True).transforms] == \
-        [T.RandomCrop, T.RandomHorizontalFlip, T.ToTensor, T.Normalize]
+    assert [type(s) for s in build_transform("cifar", "resize-crop", 32, 32, True).transforms] == [
+        T.RandomCrop,
+        T.RandomHorizontalFlip,
+        T.ToTensor,
+        T.Normalize,
+    ]
 
 
 def test_random_under_seed_and_test_pipeline_deterministic():

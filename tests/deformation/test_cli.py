@@ -1,6 +1,7 @@
 """``psn deform`` end to end: a tiny trained run and a fixed scattering, the CSV, the figures, the MLflow run,
 and one-line errors for bad RUNs and options (a real process for the whole command, the errors in-process:
 each ``psn`` process spends seconds importing torch and MLflow)."""
+
 import csv
 import shutil
 import subprocess
@@ -45,9 +46,30 @@ def read_rows(path):
 @pytest.mark.process
 def test_psn_deform_writes_csv_figures_and_an_mlflow_run(tmp_path, store):
     uri, saved, _ = store
-    proc = subprocess.run([sys.executable, "-m", "parametricSN", "deform", saved, "tight-frame", "--tracking-uri",
-                           uri, "--num-images", "6", "--levels", "2", "--output", "out", "--device", "cpu"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "parametricSN",
+            "deform",
+            saved,
+            "tight-frame",
+            "--tracking-uri",
+            uri,
+            "--num-images",
+            "6",
+            "--levels",
+            "2",
+            "--output",
+            "out",
+            "--device",
+            "cpu",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "psn deform" in proc.stderr and "100%" in proc.stderr  # the progress bar ran to the end
     run_id = proc.stdout.split("run_id: ")[1].split()[0]
@@ -79,8 +101,24 @@ def test_psn_deform_writes_csv_figures_and_an_mlflow_run(tmp_path, store):
 def test_a_model_file_with_logits_is_deterministic_given_the_seed(tmp_path, fmnist_root, mlflow_uri):
     cfg = make_cfg("fashion_mnist", *TINY, root=fmnist_root)
     model_file = save_model_file(tmp_path / "model.pt", build_model(cfg), cfg)
-    argv = ["deform", str(model_file), "--layer", "logits", "--tracking-uri", mlflow_uri, "--num-images", "5",
-            "--levels", "1", "--deformations", "rotation,random-diffeo", "--device", "cpu", "--seed", "3"]
+    argv = [
+        "deform",
+        str(model_file),
+        "--layer",
+        "logits",
+        "--tracking-uri",
+        mlflow_uri,
+        "--num-images",
+        "5",
+        "--levels",
+        "1",
+        "--deformations",
+        "rotation,random-diffeo",
+        "--device",
+        "cpu",
+        "--seed",
+        "3",
+    ]
     assert main(argv + ["--output", str(tmp_path / "a")]) == 0
     assert main(argv + ["--output", str(tmp_path / "b")]) == 0
     a, b = (read_rows(tmp_path / d / "deformation.csv")[1] for d in ("a", "b"))
@@ -117,13 +155,37 @@ def test_bad_runs_and_options_are_one_line_errors(tmp_path, store, fmnist_root, 
     assert code == 2 and "--deformations: unknown 'twist'" in err
     code, err = errors(capsys, ["deform", str(pixel_file), "--layer", "logits"])  # 100 of 20 test images
     assert code == 2 and "--num-images: expected 2..20" in err
-    code, err = errors(capsys, ["deform", str(pixel_file), "--layer", "logits", "--cutoff", "8", "--num-images", "4",
-                                "--deformations", "random-diffeo"])
+    code, err = errors(
+        capsys,
+        [
+            "deform",
+            str(pixel_file),
+            "--layer",
+            "logits",
+            "--cutoff",
+            "8",
+            "--num-images",
+            "4",
+            "--deformations",
+            "random-diffeo",
+        ],
+    )
     assert code == 2 and "--cutoff" in err and "lower the cut-off" in err
     code, err = errors(capsys, ["deform", "random"])
     assert code == 2 and "--dataset" in err
-    code, err = errors(capsys, ["deform", str(pixel_file), "--layer", "logits", "--data-root", str(tmp_path / "nope"),
-                                "--tracking-uri", mlflow_uri])
+    code, err = errors(
+        capsys,
+        [
+            "deform",
+            str(pixel_file),
+            "--layer",
+            "logits",
+            "--data-root",
+            str(tmp_path / "nope"),
+            "--tracking-uri",
+            mlflow_uri,
+        ],
+    )
     assert code == 1 and "--data-root" in err
     assert not (tmp_path / "deformation-results").exists()
 

@@ -7,6 +7,7 @@ R ≈ 1.5-5 on the same images.
 Runs where Fashion-MNIST is installed (/usr/share/datasets/fashion-mnist); skipped elsewhere unless
 ``PSN_REQUIRE_FASHION_MNIST=1`` (CI), which turns the skip into a failure.
 """
+
 import os
 from pathlib import Path
 

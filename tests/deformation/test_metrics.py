@@ -1,11 +1,17 @@
 """Relative distance, the different-image baseline, the median normalisation and D, G, R."""
+
 import math
 
 import pytest
 import torch
 
-from parametricSN.deformation import (baseline, matched_noise, median_squared_distance, relative_distances,
-                                      relative_stability)
+from parametricSN.deformation import (
+    baseline,
+    matched_noise,
+    median_squared_distance,
+    relative_distances,
+    relative_stability,
+)
 from parametricSN.deformation.metrics import different_pairs
 
 
@@ -28,7 +34,7 @@ def test_baseline_pairs_are_different_images_each_used_once():
 
 def test_median_squared_distance_over_pairs_of_different_images():
     phi = torch.tensor([[0.0], [1.0], [3.0], [7.0]])
-    d2 = sorted((a - b) ** 2 for k, a in enumerate([0, 1, 3, 7]) for b in [0, 1, 3, 7][k + 1:])
+    d2 = sorted((a - b) ** 2 for k, a in enumerate([0, 1, 3, 7]) for b in [0, 1, 3, 7][k + 1 :])
     assert median_squared_distance(phi) == float(torch.tensor(d2).median())
 
 

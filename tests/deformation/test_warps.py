@@ -1,14 +1,24 @@
 """The deformations: exact identity at strength 0, exact whole-pixel shifts, growth with strength, the smooth
 diffeo's sup‖∇τ‖, and the random diffeos' reproducibility and displacement scale."""
+
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from parametricSN.deformation import (KINDS, deform, diffeo_sup_gradient, diffeo_tau, random_displacement,
-                                      relative_distances, sampling_grid, strengths, temperature_range,
-                                      typical_displacement)
+from parametricSN.deformation import (
+    KINDS,
+    deform,
+    diffeo_sup_gradient,
+    diffeo_tau,
+    random_displacement,
+    relative_distances,
+    sampling_grid,
+    strengths,
+    temperature_range,
+    typical_displacement,
+)
 from parametricSN.deformation.warps import random_coefficients, sine_field
 from parametricSN.scattering import ParametricScattering2D
 
@@ -84,20 +94,23 @@ def test_whole_pixel_translations_of_a_periodic_image_move_the_scattering_far_le
 
 def test_diffeo_strength_is_the_analytic_sup_of_the_jacobian_norm():
     # closed form at v = 1: the spectral norm of [[0.5, 0.6], [0, 0.3]]
-    assert diffeo_sup_gradient(1.0) == pytest.approx(torch.linalg.matrix_norm(
-        torch.tensor([[0.5, 0.6], [0.0, 0.3]], dtype=torch.float64), ord=2).item(), abs=1e-14)
+    assert diffeo_sup_gradient(1.0) == pytest.approx(
+        torch.linalg.matrix_norm(torch.tensor([[0.5, 0.6], [0.0, 0.3]], dtype=torch.float64), ord=2).item(), abs=1e-14
+    )
     # against autograd on a grid of [-1, 1]^2 that contains the maximising rows u2 = ±1
     v = 0.7
-    pts = torch.cartesian_prod(torch.linspace(-1, 1, 41, dtype=torch.float64),
-                               torch.linspace(-1, 1, 41, dtype=torch.float64))
+    pts = torch.cartesian_prod(
+        torch.linspace(-1, 1, 41, dtype=torch.float64), torch.linspace(-1, 1, 41, dtype=torch.float64)
+    )
     jac = torch.func.vmap(torch.func.jacrev(lambda u: torch.stack(diffeo_tau(u[0], u[1], v))))(pts)
     assert torch.linalg.matrix_norm(jac, ord=2).max().item() == pytest.approx(diffeo_sup_gradient(v), abs=1e-12)
     assert strengths("diffeo", 4, (16, 16))[-1] == pytest.approx(diffeo_sup_gradient(1.0))
     # deform at strength s applies tau with v = s / sup‖∇τ‖(v=1): grid = u - tau(u)
     s = 0.3
     grid = sampling_grid("diffeo", s, (9, 7))[0]
-    u1, u2 = torch.meshgrid(torch.linspace(-1, 1, 7, dtype=torch.float64),
-                            torch.linspace(-1, 1, 9, dtype=torch.float64), indexing="xy")
+    u1, u2 = torch.meshgrid(
+        torch.linspace(-1, 1, 7, dtype=torch.float64), torch.linspace(-1, 1, 9, dtype=torch.float64), indexing="xy"
+    )
     t1, t2 = diffeo_tau(u1, u2, s / diffeo_sup_gradient(1.0))
     assert torch.allclose(grid[..., 0], u1 - t1) and torch.allclose(grid[..., 1], u2 - t2)
 
@@ -132,12 +145,13 @@ def test_random_diffeo_displacement_is_in_pixels_and_has_the_typical_scale():
 def test_temperature_range_and_strength_axes():
     t_min, t_max = temperature_range(28, 3)
     assert typical_displacement(t_min, 3) == pytest.approx(0.5)
-    assert t_max == pytest.approx((0.4 * 28 / 3 ** 1.1) ** 2)
+    assert t_max == pytest.approx((0.4 * 28 / 3**1.1) ** 2)
     for kind in KINDS:
         s = strengths(kind, 5, (28, 32))
         assert len(s) == 6 and s[0] == 0 and all(a < b for a, b in zip(s, s[1:]))
     assert strengths("random-diffeo", 5, (28, 32))[1:] == pytest.approx(
-        [t_min * (t_max / t_min) ** (k / 4) for k in range(5)])
+        [t_min * (t_max / t_min) ** (k / 4) for k in range(5)]
+    )
     assert strengths("rotation", 2, (8, 8)) == [0, 5, 10] and strengths("translation", 1, (28, 28)) == [0, 3]
     with pytest.raises(ValueError, match="cut-off"):
         strengths("random-diffeo", 3, (8, 8), cutoff=8)

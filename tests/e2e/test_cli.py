@@ -1,8 +1,9 @@
 """``psn`` / ``python -m parametricSN``: train, config show, and one-line errors with their exit codes."""
-import pytest
+
 import subprocess
 import sys
 
+import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -26,8 +27,11 @@ def test_config_show_prints_the_resolved_config(tmp_path, fmnist_root, capsys):
 
 def test_config_errors_are_one_line_and_exit_2(tmp_path, fmnist_root, capsys):
     path = write_config(tmp_path, fmnist_root)
-    for argv in (["train", "-c", str(path), "scattering.K=3"], ["config", "show", "-c", str(path), "train.epochs=0"],
-                 ["train", "-c", str(tmp_path / "missing.yaml")]):
+    for argv in (
+        ["train", "-c", str(path), "scattering.K=3"],
+        ["config", "show", "-c", str(path), "train.epochs=0"],
+        ["train", "-c", str(tmp_path / "missing.yaml")],
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("psn: config error: ") and err.count("\n") == 1 and "Traceback" not in err
@@ -55,8 +59,13 @@ def test_a_missing_dataset_is_one_line_and_exit_1(tmp_path, mlflow_uri, capsys):
 @pytest.mark.process
 def test_python_dash_m_runs_train(tmp_path, fmnist_root, mlflow_uri):
     path = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1")
-    proc = subprocess.run([sys.executable, "-m", "parametricSN", "train", "-c", str(path)], capture_output=True,
-                          text=True, cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "parametricSN", "train", "-c", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     out = yaml.safe_load(proc.stdout)
     assert MlflowClient(mlflow_uri).get_run(out["run_id"]).info.status == "FINISHED"
@@ -69,10 +78,16 @@ def test_sigterm_ends_the_run_killed_not_running(tmp_path, fmnist_root, mlflow_u
     import signal
     import time
 
-    path = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=100000",
-                        "train.test_every=100000")
-    proc = subprocess.Popen([sys.executable, "-m", "parametricSN", "train", "-c", str(path)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    path = write_config(
+        tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=100000", "train.test_every=100000"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parametricSN", "train", "-c", str(path)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     client = MlflowClient(mlflow_uri)
     deadline = time.time() + 120
     runs = []

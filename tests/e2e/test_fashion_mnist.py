@@ -5,31 +5,44 @@ Measured on this setup (seeds 0-3, 1000 test images): 77-80 % after 3 epochs (2 
 Runs where the data layer finds Fashion-MNIST (``data/``, or Debian's /usr/share/datasets/fashion-mnist);
 skipped elsewhere, unless ``PSN_REQUIRE_FASHION_MNIST=1`` (CI), which turns the skip into a failure.
 """
+
 import os
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
+from parametricSN import train
 from parametricSN.config import DEFAULT_DATA_ROOT, load_config
 from parametricSN.data.fashion_mnist import FILES, candidates
-from parametricSN import train
 
 CONFIG = Path(__file__).resolve().parents[2] / "conf" / "fashion_mnist.yaml"
 
 
 def fashion_mnist_available(root: str) -> bool:
     stems = [stem for pair in FILES.values() for stem in pair]
-    return any(all((folder / s).is_file() or (folder / f"{s}.gz").is_file() for s in stems)
-               for folder in candidates(Path(root), default_root=root == DEFAULT_DATA_ROOT))
+    return any(
+        all((folder / s).is_file() or (folder / f"{s}.gz").is_file() for s in stems)
+        for folder in candidates(Path(root), default_root=root == DEFAULT_DATA_ROOT)
+    )
 
 
 def test_learnable_scattering_linear_reaches_70_percent_on_1000_images(mlflow_uri):
     # published config; only the run length, batch size and filter learning rates are shortened for a quick test
-    cfg = load_config(CONFIG, [f"mlflow.tracking_uri={mlflow_uri}", "dataset.test_sample_num=1000",
-                               "dataset.train_batch_size=32", "train.epochs=3", "train.test_every=3",
-                               "scattering.lr_orientation=0.01", "scattering.lr_scattering=0.01",
-                               "viz.figures=false", "train.save_model=false"])
+    cfg = load_config(
+        CONFIG,
+        [
+            f"mlflow.tracking_uri={mlflow_uri}",
+            "dataset.test_sample_num=1000",
+            "dataset.train_batch_size=32",
+            "train.epochs=3",
+            "train.test_every=3",
+            "scattering.lr_orientation=0.01",
+            "scattering.lr_scattering=0.01",
+            "viz.figures=false",
+            "train.save_model=false",
+        ],
+    )
     if not fashion_mnist_available(cfg.dataset.root):
         message = "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, or see data/README.md)"
         if os.environ.get("PSN_REQUIRE_FASHION_MNIST") == "1":

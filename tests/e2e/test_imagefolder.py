@@ -1,5 +1,6 @@
 """``dataset.name: imagefolder`` end to end: a generated tree of non-square grey PNGs (one RGB JPEG among them),
 classes and channels read from the tree, statistics computed once and cached, trained and logged to MLflow."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,6 @@ from parametricSN.config import ConfigError
 from parametricSN.data import build_loaders, stats
 from parametricSN.data.splits import DatasetError
 from parametricSN.tracking import load_model
-
 from tests.configs import TINY, make_cfg
 
 CLASSES = ("circle", "square", "stripes")
@@ -39,16 +39,25 @@ def write_tree(root, per_class=(4, 2), seed=0):
 
 
 def imagefolder_cfg(root, *overrides):
-    return make_cfg("imagefolder", *TINY, "dataset.height=8", "dataset.width=16", "dataset.train_sample_num=12",
-                    "dataset.test_sample_num=null", *overrides, root=root)
+    return make_cfg(
+        "imagefolder",
+        *TINY,
+        "dataset.height=8",
+        "dataset.width=16",
+        "dataset.train_sample_num=12",
+        "dataset.test_sample_num=null",
+        *overrides,
+        root=root,
+    )
 
 
 def test_train_on_an_image_folder_tree(tmp_path, mlflow_uri, monkeypatch):
     root = tmp_path / "tree"
     write_tree(root)
     monkeypatch.chdir(tmp_path)
-    cfg = imagefolder_cfg(root, f"mlflow.tracking_uri={mlflow_uri}", "dataset.augment=resize-crop",
-                          "train.save_model=true")
+    cfg = imagefolder_cfg(
+        root, f"mlflow.tracking_uri={mlflow_uri}", "dataset.augment=resize-crop", "train.save_model=true"
+    )
     assert (cfg.num_classes, cfg.in_channels) == (3, 1)
 
     result = train(cfg)

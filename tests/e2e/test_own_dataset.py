@@ -1,13 +1,14 @@
 """A dataset of your own in one file: this test file registers ``toy`` and ``psn train`` (a real process) trains
 on it after importing this file through ``general.plugins``."""
+
 from __future__ import annotations
 
-import pytest
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -31,8 +32,14 @@ def read_toy(d: DatasetConfig) -> tuple[Split, Split]:
 
 @register_dataset("toy")
 def toy() -> DatasetSpec:
-    return DatasetSpec(readers={"native": read_toy}, obtain="generated in memory by tests/e2e/test_own_dataset.py",
-                       num_classes=2, channels=1, native_size=(8, 8), normalization=((0.5,), (0.25,)))
+    return DatasetSpec(
+        readers={"native": read_toy},
+        obtain="generated in memory by tests/e2e/test_own_dataset.py",
+        num_classes=2,
+        channels=1,
+        native_size=(8, 8),
+        normalization=((0.5,), (0.25,)),
+    )
 
 
 @pytest.mark.process
@@ -41,9 +48,23 @@ def test_psn_trains_on_a_dataset_registered_in_a_plugin_file(tmp_path, mlflow_ur
 
     config = tmp_path / "toy.yaml"
     config.write_text(yaml.safe_dump({"general": {"plugins": [THIS_FILE]}, "dataset": {"name": "toy"}}))
-    proc = subprocess.run([sys.executable, "-m", "parametricSN", "train", "-c", str(config), *TINY,
-                           f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "parametricSN",
+            "train",
+            "-c",
+            str(config),
+            *TINY,
+            f"mlflow.tracking_uri={mlflow_uri}",
+            "train.epochs=1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     out = yaml.safe_load(proc.stdout)
     run = MlflowClient(mlflow_uri).get_run(out["run_id"])
@@ -55,8 +76,10 @@ def test_psn_trains_on_a_dataset_registered_in_a_plugin_file(tmp_path, mlflow_ur
 def test_unknown_dataset_and_plugin_are_config_errors_before_any_run(tmp_path, mlflow_uri, capsys):
     from parametricSN.cli import main
 
-    for override, message in (("dataset.name=nosuch", "dataset.name: expected one of"),
-                              (f"general.plugins=[{tmp_path / 'missing.py'}]", "general.plugins: file")):
+    for override, message in (
+        ("dataset.name=nosuch", "dataset.name: expected one of"),
+        (f"general.plugins=[{tmp_path / 'missing.py'}]", "general.plugins: file"),
+    ):
         config = tmp_path / "bad.yaml"
         config.write_text(yaml.safe_dump({"mlflow": {"tracking_uri": mlflow_uri}}))
         assert main(["train", "-c", str(config), override]) == 2

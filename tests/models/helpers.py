@@ -1,4 +1,5 @@
 """Shared helpers for the model tests: the registered heads, a fixed batch of images, parameter counts."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """``build_model`` and ``HybridModel``: scattering + head bookkeeping, seeding, gradients into the filters."""
+
 import copy
 
 import pytest
@@ -7,7 +8,6 @@ import torch.nn.functional as F
 
 from parametricSN.models import HybridModel, build_model
 from parametricSN.scattering import ParametricScattering2D, n_coefficients
-
 from tests.configs import PAPER_SHAPES, make_cfg, paper
 from tests.models.helpers import HEADS, images
 
@@ -30,14 +30,16 @@ def test_scattering_head_sees_channels_times_coefficients_at_one_over_2_to_the_J
     S = model.scattering
     assert isinstance(S, ParametricScattering2D)
     assert S.n_coefficients == n_coefficients(J, cfg.scattering.L)
-    expected = (cfg.in_channels * S.n_coefficients, side // 2 ** J, side // 2 ** J)
+    expected = (cfg.in_channels * S.n_coefficients, side // 2**J, side // 2**J)
     assert model.input_shape == (cfg.in_channels, side, side)
     assert model.head_input_shape == expected
     assert model.head[-1].in_features == expected[0] * expected[1] * expected[2]
 
 
-@pytest.mark.parametrize("overrides, K", [(["scattering.max_order=1"], 1 + 4 * 2),
-                                          (["scattering.second_order_only=true"], 4 * 4 * 2 * 1 // 2)])
+@pytest.mark.parametrize(
+    "overrides, K",
+    [(["scattering.max_order=1"], 1 + 4 * 2), (["scattering.second_order_only=true"], 4 * 4 * 2 * 1 // 2)],
+)
 def test_head_width_follows_the_order_options(overrides, K):
     cfg = make_cfg("cifar", *paper("cifar"), "model.name=linear", *overrides)
     model = build_model(cfg)
@@ -48,17 +50,33 @@ def test_head_width_follows_the_order_options(overrides, K):
 
 
 def test_every_scattering_key_reaches_the_layer():
-    cfg = make_cfg("fashion_mnist", *paper("fashion_mnist"), "scattering.J=1", "scattering.L=3",
-                   "scattering.max_order=1", "scattering.init=random", "scattering.learnable=false",
-                   "scattering.parameterization=equivariant", "scattering.backend=kymatio", "general.seed=7",
-                   "dataset.height=20", "dataset.width=24")
+    cfg = make_cfg(
+        "fashion_mnist",
+        *paper("fashion_mnist"),
+        "scattering.J=1",
+        "scattering.L=3",
+        "scattering.max_order=1",
+        "scattering.init=random",
+        "scattering.learnable=false",
+        "scattering.parameterization=equivariant",
+        "scattering.backend=kymatio",
+        "general.seed=7",
+        "dataset.height=20",
+        "dataset.width=24",
+    )
     S = build_model(cfg).scattering
     assert (S.J, S.L, S.max_order, S.shape) == (1, 3, 1, (20, 24))
-    assert (S.init, S.learnable, S.parameterization, S.backend, S.seed) == ("random", False, "equivariant",
-                                                                          "kymatio", 7)
+    assert (S.init, S.learnable, S.parameterization, S.backend, S.seed) == (
+        "random",
+        False,
+        "equivariant",
+        "kymatio",
+        7,
+    )
     assert not S.second_order_only and list(S.parameters()) == []
-    assert build_model(make_cfg("cifar", *paper("cifar"),
-                                "scattering.second_order_only=true")).scattering.second_order_only
+    assert build_model(
+        make_cfg("cifar", *paper("cifar"), "scattering.second_order_only=true")
+    ).scattering.second_order_only
 
 
 def test_build_model_does_not_seed_the_global_rng():
@@ -96,8 +114,9 @@ def test_gradients_reach_the_scattering_parameters_through_every_head(head):
 
 @pytest.mark.parametrize("parameterization", ["equivariant", "pixelwise"])
 def test_gradients_reach_every_parameterization(parameterization):
-    cfg = make_cfg("fashion_mnist", *paper("fashion_mnist"), "model.name=linear",
-                   f"scattering.parameterization={parameterization}")
+    cfg = make_cfg(
+        "fashion_mnist", *paper("fashion_mnist"), "model.name=linear", f"scattering.parameterization={parameterization}"
+    )
     model = build_model(cfg)
     F.cross_entropy(model(images(cfg)), torch.tensor([0, 3])).backward()
     grads = [p.grad for p in model.scattering.parameters()]

@@ -1,11 +1,11 @@
 """Every head on every dataset's shapes, on scattering coefficients and on pixels; config keys reach the heads."""
+
 import pytest
 import torch
 from torch import nn
 
 from parametricSN.config import ModelConfig
 from parametricSN.models import build_head, build_model
-
 from tests.configs import PAPER_SHAPES, make_cfg, paper
 from tests.models.helpers import HEADS, images
 
@@ -18,8 +18,9 @@ def head_inputs():
 
     def get(dataset, architecture):
         if (dataset, architecture) not in cache:
-            cfg = make_cfg(dataset, *paper(dataset), f"scattering.architecture={architecture}",
-                           "scattering.learnable=false")
+            cfg = make_cfg(
+                dataset, *paper(dataset), f"scattering.architecture={architecture}", "scattering.learnable=false"
+            )
             model = build_model(cfg)
             x = images(cfg, batch=1)
             with torch.no_grad():
@@ -89,4 +90,3 @@ def test_wrn_at_width_8_is_the_standard_wrn_16_8():
     assert [s[0].conv1.out_channels for s in (head.stage1, head.stage2, head.stage3)] == [128, 256, 512]
     # WRN-16-8 on CIFAR-10 has 11.0 M parameters (Zagoruyko & Komodakis, table 1)
     assert sum(p.numel() for p in head.parameters()) == pytest.approx(11.0e6, rel=0.01)
-

@@ -1,4 +1,5 @@
 """pack_models: P hybrid models as one (grouped convolutions, per-member BatchNorm, batched linear layers)."""
+
 import pytest
 import torch
 from torch import nn
@@ -16,8 +17,11 @@ def build_members(head, *extra):
     models = []
     for seed in (1, 2, 3):
         seed_everything(seed)
-        models.append(build_model(load_config(None, [*BASE, f"model.name={head}", f"general.seed={seed}",
-                                                     *HEADS.get(head, []), *extra])))
+        models.append(
+            build_model(
+                load_config(None, [*BASE, f"model.name={head}", f"general.seed={seed}", *HEADS.get(head, []), *extra])
+            )
+        )
     return models
 
 

@@ -3,7 +3,6 @@ from torch import nn
 
 from parametricSN.config import ConfigError, ModelConfig
 from parametricSN.models import available_heads, build_head, build_model, register_head, registry
-
 from tests.configs import make_cfg, paper
 from tests.models.helpers import HEADS, images
 
@@ -57,6 +56,7 @@ def test_a_new_head_is_one_decorated_builder(monkeypatch):
 def test_registering_a_different_builder_under_a_taken_name_fails(monkeypatch):
     monkeypatch.setattr(registry, "_HEADS", dict(registry._HEADS))
     with pytest.raises(ValueError, match="'linear' is already registered"):
+
         @register_head("linear")
         def other_linear(in_shape, num_classes, cfg):
             return nn.Identity()

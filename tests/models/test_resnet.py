@@ -1,11 +1,11 @@
 """The ``resnet50`` head: stem adaptation and local weights (never downloaded)."""
+
 import pytest
 import torch
 from torch import nn
 
 from parametricSN.config import ConfigError, ModelConfig
 from parametricSN.models import build_head, build_model
-
 from tests.configs import make_cfg, paper
 
 

@@ -1,9 +1,19 @@
 """The pure functions of the fast core against their definitions."""
+
 import pytest
 import torch
 
-from parametricSN.scattering.core import (compute_padding, filter_subsample, lowpass, lowpass_matrices, modulus,
-                                          pad_sizes, reflect_pad, separable_lowpass, subsample_fourier)
+from parametricSN.scattering.core import (
+    compute_padding,
+    filter_subsample,
+    lowpass,
+    lowpass_matrices,
+    modulus,
+    pad_sizes,
+    reflect_pad,
+    separable_lowpass,
+    subsample_fourier,
+)
 from parametricSN.scattering.filters import lowpass_filter, periodize
 
 
@@ -39,7 +49,7 @@ def test_reflect_pad_sizes(shape, J):
     y = reflect_pad(x, pad_sizes(shape, J))
     assert tuple(y.shape[-2:]) == compute_padding(*shape, J)
     top, _, left, _ = pad_sizes(shape, J)
-    assert torch.equal(y[0, top:top + shape[0], left:left + shape[1]], x[0])
+    assert torch.equal(y[0, top : top + shape[0], left : left + shape[1]], x[0])
 
 
 @pytest.mark.parametrize("shape,J", [((40, 40), 2), ((48, 40), 3), ((24, 56), 1), ((64, 64), 4)])
@@ -60,10 +70,10 @@ def test_a_low_pass_that_is_not_separable_or_not_even_keeps_the_fft_stage():
     M, N = 16, 24
     u = torch.fft.fftfreq(M, dtype=torch.float64)[:, None]
     v = torch.fft.fftfreq(N, dtype=torch.float64)
-    assert separable_lowpass(torch.exp(-20 * (u ** 2 + v ** 2)), 2) is not None  # Gaussian: separable
-    assert separable_lowpass(torch.exp(-20 * (u ** 2 + v ** 2 + u * v)), 2) is None  # tilted: not separable
-    assert separable_lowpass(torch.exp(-20 * (u ** 2 + v ** 2) + 3 * u), 2) is None  # not even: complex output
-    assert separable_lowpass(torch.exp(-20 * (u ** 2 + v ** 2)), 8) is None  # nothing left after the crop
+    assert separable_lowpass(torch.exp(-20 * (u**2 + v**2)), 2) is not None  # Gaussian: separable
+    assert separable_lowpass(torch.exp(-20 * (u**2 + v**2 + u * v)), 2) is None  # tilted: not separable
+    assert separable_lowpass(torch.exp(-20 * (u**2 + v**2) + 3 * u), 2) is None  # not even: complex output
+    assert separable_lowpass(torch.exp(-20 * (u**2 + v**2)), 8) is None  # nothing left after the crop
 
 
 def test_modulus_equals_abs_and_its_gradient_passes_gradcheck():

@@ -1,4 +1,5 @@
 """Morlet filters against kymatio 0.3's filter_bank, parameter inits, and gradients."""
+
 import math
 
 import numpy as np
@@ -6,8 +7,14 @@ import pytest
 import torch
 from kymatio.scattering2d.filter_bank import filter_bank, periodize_filter_fft
 
-from parametricSN.scattering import (compute_padding, lowpass_filter, morlet_filters, periodize, random_params,
-                                     tight_frame_params)
+from parametricSN.scattering import (
+    compute_padding,
+    lowpass_filter,
+    morlet_filters,
+    periodize,
+    random_params,
+    tight_frame_params,
+)
 
 
 def rel_err(ours, ref) -> float:
@@ -15,8 +22,10 @@ def rel_err(ours, ref) -> float:
     return float(np.abs(np.asarray(ours) - ref).max() / np.abs(ref).max())
 
 
-@pytest.mark.parametrize("shape,J,L", [((32, 32), 1, 8), ((32, 32), 2, 8), ((28, 36), 3, 6), ((64, 64), 4, 8),
-                                       ((16, 24), 2, 4), ((40, 40), 5, 8)])
+@pytest.mark.parametrize(
+    "shape,J,L",
+    [((32, 32), 1, 8), ((32, 32), 2, 8), ((28, 36), 3, 6), ((64, 64), 4, 8), ((16, 24), 2, 4), ((40, 40), 5, 8)],
+)
 def test_filter_bank_matches_kymatio(shape, J, L):
     """Every wavelet at every resolution kymatio builds, and the low-pass, to 1e-6 relative."""
     M, N = compute_padding(*shape, J)
@@ -81,6 +90,7 @@ def test_random_params_leave_global_rng_alone():
 def test_wide_filters_use_all_periodic_copies():
     """A filter wider than the grid sums kymatio's 5 x 5 copies; the window logic must not drop any."""
     from kymatio.scattering2d.filter_bank import morlet_2d
+
     ref = np.real(np.fft.fft2(morlet_2d(16, 16, 9.0, 0.3, 0.8, 0.7)))
     ours = morlet_filters((16, 16), *(torch.tensor([v], dtype=torch.float64) for v in (0.3, 0.8, 9.0, 0.7)))
     assert rel_err(ours[0], ref) < 1e-6
@@ -88,8 +98,10 @@ def test_wide_filters_use_all_periodic_copies():
 
 def test_morlet_filters_gradcheck():
     """Analytic gradients wrt theta, xi, sigma and slant match finite differences (float64)."""
-    params = [torch.tensor(v, dtype=torch.float64, requires_grad=True)
-              for v in ([0.3, 1.9], [0.9, 2.0], [1.1, 0.8], [0.6, 1.2])]
+    params = [
+        torch.tensor(v, dtype=torch.float64, requires_grad=True)
+        for v in ([0.3, 1.9], [0.9, 2.0], [1.1, 0.8], [0.6, 1.2])
+    ]
     assert torch.autograd.gradcheck(lambda *p: morlet_filters((8, 10), *p), params, eps=1e-6, atol=1e-6)
 
 
@@ -101,10 +113,13 @@ def test_morlet_filters_follow_dtype():
 def test_mixed_widths_are_grouped_and_put_back_in_order():
     """Filters of very different widths are computed on different windows; the batch must equal the filters
     computed one by one, and gradients must flow back to the right entries."""
-    values = [torch.tensor(v, dtype=torch.float64, requires_grad=True)
-              for v in ([0.1, 2.0, 1.0, 0.5], [2.0, 0.5, 1.5, 1.0], [6.0, 0.8, 3.0, 0.9], [1.0, 0.7, 0.5, 1.3])]
+    values = [
+        torch.tensor(v, dtype=torch.float64, requires_grad=True)
+        for v in ([0.1, 2.0, 1.0, 0.5], [2.0, 0.5, 1.5, 1.0], [6.0, 0.8, 3.0, 0.9], [1.0, 0.7, 0.5, 1.3])
+    ]
     batch = morlet_filters((24, 24), *values)
-    singles = torch.cat([morlet_filters((24, 24), *(v[i:i + 1] for v in values)) for i in range(4)])
+    singles = torch.cat([morlet_filters((24, 24), *(v[i : i + 1] for v in values)) for i in range(4)])
     assert torch.allclose(batch, singles, rtol=1e-12, atol=1e-12)
-    assert torch.autograd.gradcheck(lambda *p: morlet_filters((24, 24), *p), values, eps=1e-6, atol=1e-6,
-                                    fast_mode=True)
+    assert torch.autograd.gradcheck(
+        lambda *p: morlet_filters((24, 24), *p), values, eps=1e-6, atol=1e-6, fast_mode=True
+    )

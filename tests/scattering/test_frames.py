@@ -1,10 +1,16 @@
 """Littlewood–Paley sums and frame bounds (parametricSN/scattering/frames.py)."""
+
 import pytest
 import torch
 
 from parametricSN.scattering import ParametricScattering2D, compute_padding
-from parametricSN.scattering.frames import (bank_littlewood_paley, frame_bounds, littlewood_paley, lp_distance,
-                                            reflect_frequencies)
+from parametricSN.scattering.frames import (
+    bank_littlewood_paley,
+    frame_bounds,
+    littlewood_paley,
+    lp_distance,
+    reflect_frequencies,
+)
 from parametricSN.scattering.packed import PackedScattering2D
 
 
@@ -34,7 +40,7 @@ def test_frame_bounds_bound_the_energy_of_real_images():
     for _ in range(5):
         x = torch.randn(*phi.shape, dtype=torch.float64, generator=g)
         x_hat = torch.fft.fft2(x)
-        energy = (x_hat.abs() ** 2 * (phi ** 2 + (psi ** 2).sum(0))).sum()
+        energy = (x_hat.abs() ** 2 * (phi**2 + (psi**2).sum(0))).sum()
         norm = (x_hat.abs() ** 2).sum()
         assert float(A) * norm <= energy * (1 + 1e-12) and energy <= float(B) * norm * (1 + 1e-12)
     # and the bounds are attained: a pure frequency at the minimum of the sum gets exactly A

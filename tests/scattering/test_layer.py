@@ -1,4 +1,5 @@
 """ParametricScattering2D: equivalence with kymatio, both backends, gradients, training, caching, copies."""
+
 import copy
 import io
 import itertools
@@ -19,9 +20,19 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 # J, shape, L, max_order: J 1-4, square and not, small and odd L, both orders, one shape not divisible by 2**J
-GRID = [(1, (16, 16), 8, 2), (1, (12, 20), 3, 1), (2, (32, 32), 8, 2), (2, (24, 40), 6, 2), (2, (28, 28), 8, 1),
-        (3, (32, 32), 4, 2), (3, (24, 48), 8, 2), (3, (8, 8), 2, 2), (4, (32, 32), 6, 2), (4, (16, 48), 4, 1),
-        (2, (30, 34), 5, 2)]
+GRID = [
+    (1, (16, 16), 8, 2),
+    (1, (12, 20), 3, 1),
+    (2, (32, 32), 8, 2),
+    (2, (24, 40), 6, 2),
+    (2, (28, 28), 8, 1),
+    (3, (32, 32), 4, 2),
+    (3, (24, 48), 8, 2),
+    (3, (8, 8), 2, 2),
+    (4, (32, 32), 6, 2),
+    (4, (16, 48), 4, 1),
+    (2, (30, 34), 5, 2),
+]
 
 
 @pytest.mark.parametrize("backend", ["fast", "kymatio"])
@@ -31,7 +42,7 @@ def test_fixed_tight_frame_equals_kymatio(J, shape, L, max_order, backend):
     ref = ScatteringTorch2D(J, shape, L, max_order)(x)  # (B, C, K, h, w)
     S = ParametricScattering2D(J, shape, L, max_order, learnable=False, backend=backend)
     y = S(x)
-    h, w = shape[0] // 2 ** J, shape[1] // 2 ** J
+    h, w = shape[0] // 2**J, shape[1] // 2**J
     assert y.shape == (2, 3 * S.n_coefficients, h, w)
     assert ref.shape[2] == S.n_coefficients
     # per path, relative to that path's own size: order-2 paths are far smaller than order 0
@@ -43,8 +54,12 @@ def test_fixed_tight_frame_equals_kymatio(J, shape, L, max_order, backend):
 @pytest.mark.parametrize("parameterization", ["canonical", "equivariant", "pixelwise"])
 def test_backends_agree_on_random_learnable_filters_and_gradients(parameterization):
     x = torch.randn(2, 2, 24, 24, dtype=torch.float64)
-    layers = [ParametricScattering2D(3, (24, 24), L=4, init="random", seed=3, parameterization=parameterization,
-                                     backend=b).double() for b in ("fast", "kymatio")]
+    layers = [
+        ParametricScattering2D(
+            3, (24, 24), L=4, init="random", seed=3, parameterization=parameterization, backend=b
+        ).double()
+        for b in ("fast", "kymatio")
+    ]
     outs = [S(x) for S in layers]
     assert rel_err(outs[0], outs[1]) < 1e-10
     weights = torch.randn_like(outs[0])
@@ -71,8 +86,8 @@ def test_colour_channel_is_outermost():
     x = torch.randn(2, 3, 16, 16)
     y = S(x)
     for c in range(3):
-        single = S(x[:, c:c + 1])
-        assert torch.allclose(y[:, c * S.n_coefficients:(c + 1) * S.n_coefficients], single, atol=1e-6)
+        single = S(x[:, c : c + 1])
+        assert torch.allclose(y[:, c * S.n_coefficients : (c + 1) * S.n_coefficients], single, atol=1e-6)
 
 
 def test_any_leading_batch_shape():
@@ -140,16 +155,20 @@ def test_sgd_on_toy_task_lowers_loss_and_moves_filters(parameterization):
 
 def test_equivariant_and_pixelwise_tight_frame_equal_canonical():
     x = torch.randn(2, 1, 16, 16)
-    outs = [ParametricScattering2D(2, (16, 16), L=6, parameterization=p)(x)
-            for p in ("canonical", "equivariant", "pixelwise")]
+    outs = [
+        ParametricScattering2D(2, (16, 16), L=6, parameterization=p)(x)
+        for p in ("canonical", "equivariant", "pixelwise")
+    ]
     assert torch.allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
     assert torch.allclose(outs[0], outs[2], rtol=1e-5, atol=1e-6)
 
 
 def test_parameter_counts_and_groups():
     J, L = 3, 8
-    counts = {p: sum(t.numel() for t in ParametricScattering2D(J, (32, 32), L, parameterization=p).parameters())
-              for p in ("canonical", "equivariant", "pixelwise")}
+    counts = {
+        p: sum(t.numel() for t in ParametricScattering2D(J, (32, 32), L, parameterization=p).parameters())
+        for p in ("canonical", "equivariant", "pixelwise")
+    }
     assert counts["canonical"] == 4 * J * L
     assert counts["equivariant"] == 4 * J
     assert counts["pixelwise"] == J * L * 48 * 48
@@ -239,11 +258,18 @@ def test_deepcopy_pickle_state_dict_round_trips(parameterization):
     assert "phi_0" not in S.state_dict()
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(J=0), "J must be"), (dict(max_order=3), "max_order"), (dict(init="xavier"), "init"),
-    (dict(parameterization="free"), "parameterization"), (dict(backend="cuda"), "backend"),
-    (dict(J=5), "smaller than 2\\*\\*J"), (dict(max_order=1, second_order_only=True), "second_order_only"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(J=0), "J must be"),
+        (dict(max_order=3), "max_order"),
+        (dict(init="xavier"), "init"),
+        (dict(parameterization="free"), "parameterization"),
+        (dict(backend="cuda"), "backend"),
+        (dict(J=5), "smaller than 2\\*\\*J"),
+        (dict(max_order=1, second_order_only=True), "second_order_only"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, match):
     args = dict(J=2, shape=(16, 16), L=4) | kwargs
     with pytest.raises(ValueError, match=match):

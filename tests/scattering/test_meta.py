@@ -1,4 +1,5 @@
 """The path map ``meta()``: every output channel comes from the filters and the colour channel it names."""
+
 import pytest
 import torch
 
@@ -27,8 +28,9 @@ def _perturb(S: ParametricScattering2D, unit: int) -> None:
 @pytest.mark.parametrize("J", [1, 2, 3])
 @pytest.mark.parametrize("max_order", [1, 2])
 def test_each_channel_comes_from_the_filters_it_names(parameterization, J, max_order):
-    S = ParametricScattering2D(J, SHAPE, L=L, max_order=max_order, learnable=False, init="random", seed=3,
-                               parameterization=parameterization)
+    S = ParametricScattering2D(
+        J, SHAPE, L=L, max_order=max_order, learnable=False, init="random", seed=3, parameterization=parameterization
+    )
     x = torch.randn(2, C, *SHAPE, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     meta = S.meta(C)
     y0 = S(x)
@@ -49,8 +51,16 @@ def test_each_channel_comes_from_the_filters_it_names(parameterization, J, max_o
     # the filters: perturbing one filter (one scale, equivariant) moves exactly the channels on its paths
     units = J if parameterization == "equivariant" else J * L
     for unit in range(units):
-        S2 = ParametricScattering2D(J, SHAPE, L=L, max_order=max_order, learnable=False, init="random", seed=3,
-                                    parameterization=parameterization)
+        S2 = ParametricScattering2D(
+            J,
+            SHAPE,
+            L=L,
+            max_order=max_order,
+            learnable=False,
+            init="random",
+            seed=3,
+            parameterization=parameterization,
+        )
         _perturb(S2, unit)
 
         def on_path(n):
@@ -75,8 +85,9 @@ def test_second_order_only_and_packed_maps():
     assert len(meta) == S.n_coefficients and {m["order"] for m in meta} == {2}
     params = S.filter_params()
     assert meta[0]["xi1"] == float(params["xi"][0]) and meta[0]["sigma2"] == float(params["sigma"][L])
-    members = [ParametricScattering2D(2, SHAPE, L=L, init=init, seed=s) for s, init in
-               ((0, "tight-frame"), (1, "random"))]
+    members = [
+        ParametricScattering2D(2, SHAPE, L=L, init=init, seed=s) for s, init in ((0, "tight-frame"), (1, "random"))
+    ]
     packed = PackedScattering2D(members)
     assert packed.meta(3) == [m.meta(3) for m in members]
     # selecting the second-order paths of one scale, as the README shows

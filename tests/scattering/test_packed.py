@@ -1,5 +1,6 @@
 """PackedScattering2D: member p's images scattered with member p's filters (in one pass of the core, or member by
 member), equal to each layer alone."""
+
 import pytest
 import torch
 
@@ -11,14 +12,19 @@ SHAPE = (12, 12)
 
 def members(parameterization="canonical", backend="fast"):
     # (init, learnable, seed): both inits, one fixed member in the middle
-    return [ParametricScattering2D(2, SHAPE, L=4, init=init, learnable=learnable, seed=seed,
-                                   parameterization=parameterization, backend=backend)
-            for init, learnable, seed in [("tight-frame", True, 0), ("random", False, 1), ("random", True, 2)]]
+    return [
+        ParametricScattering2D(
+            2, SHAPE, L=4, init=init, learnable=learnable, seed=seed, parameterization=parameterization, backend=backend
+        )
+        for init, learnable, seed in [("tight-frame", True, 0), ("random", False, 1), ("random", True, 2)]
+    ]
 
 
 @pytest.mark.parametrize("one_pass", [True, False])  # the CUDA default (one pass of the core) and the CPU one
-@pytest.mark.parametrize("parameterization,backend", [("canonical", "fast"), ("equivariant", "fast"),
-                                                      ("pixelwise", "fast"), ("canonical", "kymatio")])
+@pytest.mark.parametrize(
+    "parameterization,backend",
+    [("canonical", "fast"), ("equivariant", "fast"), ("pixelwise", "fast"), ("canonical", "kymatio")],
+)
 def test_packed_equals_each_member_output_and_gradients(parameterization, backend, one_pass):
     layers = members(parameterization, backend)
     packed = PackedScattering2D(layers)

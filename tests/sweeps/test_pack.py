@@ -1,6 +1,7 @@
-import pytest
 """``psn sweep --pack N``: the cells of a spec that differ only in their seed train as packs of at most N (one
 worker process each), and every member is still its own MLflow run of its cell."""
+
+import pytest
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main

@@ -1,9 +1,10 @@
 """Several processes logging to one SQLite store at once (what `psn sweep --workers N` does) lose no run and no
 metric. The experiment exists before they start, as the sweep runner arranges."""
-import pytest
+
 import subprocess
 import sys
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.process  # every test here starts real processes
@@ -24,8 +25,10 @@ logger.end_run()
 def test_three_processes_log_to_one_store_without_loss(mlflow_uri, tmp_path):
     client = MlflowClient(mlflow_uri)
     exp = client.create_experiment("writers", artifact_location=str(tmp_path / "artifacts"))
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, mlflow_uri, str(k)], stderr=subprocess.PIPE, text=True)
-             for k in (1, 2, 3)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, mlflow_uri, str(k)], stderr=subprocess.PIPE, text=True)
+        for k in (1, 2, 3)
+    ]
     errors = [p.communicate()[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], errors
     runs = client.search_runs([exp])

@@ -2,6 +2,7 @@
 128 + N); a SIGKILLed sweep leaves no worker, and the next sweep closes the run its SIGKILLed worker left RUNNING
 and continues both cells from their checkpoints; two identical sweeps started together train each cell once.
 Heartbeats every second here (``PSN_HEARTBEAT_SECONDS``), so that a dead run is recognised within seconds."""
+
 import os
 import signal
 import subprocess
@@ -28,9 +29,24 @@ grid:
 def start(folder: Path, uri: str, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PSN_HEARTBEAT_SECONDS": "1"}
     out, err = open(folder / f"out-{time.monotonic_ns()}", "w+"), open(folder / f"err-{time.monotonic_ns()}", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "parametricSN", "sweep", str(folder / "spec.yaml"),
-                             "--tracking-uri", uri, "--heartbeat-timeout", "4", *args],
-                            stdout=out, stderr=err, env=env, cwd=folder)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "parametricSN",
+            "sweep",
+            str(folder / "spec.yaml"),
+            "--tracking-uri",
+            uri,
+            "--heartbeat-timeout",
+            "4",
+            *args,
+        ],
+        stdout=out,
+        stderr=err,
+        env=env,
+        cwd=folder,
+    )
     proc.files = out, err
     return proc
 
@@ -79,8 +95,9 @@ def runs(uri: str, **kwargs):
 
 
 def setup(tmp_path, fmnist_root, epochs: int, every: int, seeds: str) -> str:
-    (tmp_path / "spec.yaml").write_text(SPEC.format(base=tiny_base(tmp_path, fmnist_root), epochs=epochs,
-                                                    every=every, seeds=seeds))
+    (tmp_path / "spec.yaml").write_text(
+        SPEC.format(base=tiny_base(tmp_path, fmnist_root), epochs=epochs, every=every, seeds=seeds)
+    )
     return f"sqlite:///{tmp_path}/store/mlflow.db"
 
 
@@ -92,8 +109,12 @@ def epochs_logged(client, run_id: str) -> list[int]:
 def test_a_signal_stops_every_worker_and_closes_their_runs_killed(tmp_path, fmnist_root, signum):
     uri = setup(tmp_path, fmnist_root, epochs=100000, every=0, seeds="[1, 2, 3]")
     sweep = start(tmp_path, uri, "--workers", "2")
-    wait_for(lambda: len([r for r in runs(uri)[1] if r.info.status == "RUNNING"
-                          and epochs_logged(runs(uri)[0], r.info.run_id)]) == 2)
+    wait_for(
+        lambda: (
+            len([r for r in runs(uri)[1] if r.info.status == "RUNNING" and epochs_logged(runs(uri)[0], r.info.run_id)])
+            == 2
+        )
+    )
     workers = children(sweep.pid)
     assert len(workers) == 2
     sweep.send_signal(signum)
@@ -118,6 +139,7 @@ def test_sigkill_leaves_no_worker_and_the_next_sweep_continues_from_checkpoints(
     def checkpointed():
         client, rs = runs(uri)
         return len(rs) == 2 and all(client.list_artifacts(r.info.run_id, "checkpoints") for r in rs) and rs
+
     first = wait_for(checkpointed)
     workers = children(sweep.pid)
     assert len(workers) == 2
@@ -148,6 +170,7 @@ def test_two_identical_sweeps_started_together_train_each_cell_once(tmp_path, fm
     twins = [start(tmp_path, uri), start(tmp_path, uri)]
     assert [t.wait(300) for t in twins] == [0, 0], [output(t) for t in twins]
     _, rs = runs(uri)
-    assert sorted((r.data.tags["psn.cell"], r.info.status) for r in rs) == \
-        sorted({(r.data.tags["psn.cell"], "FINISHED") for r in rs})
+    assert sorted((r.data.tags["psn.cell"], r.info.status) for r in rs) == sorted(
+        {(r.data.tags["psn.cell"], "FINISHED") for r in rs}
+    )
     assert len(rs) == 2

@@ -1,6 +1,7 @@
 """psn report: grouping, mean and sample std checked against numbers worked out by hand, published numbers
 and the ±2σ mark, CSV columns, the plot, the summary run that stores them (opt-in, replaced), each run counted
 once, and the markdown table's shape for every combination of varying keys."""
+
 import csv
 import io
 import json
@@ -16,13 +17,21 @@ from parametricSN.sweeps.report import TAG_REPORT, group_runs, select_runs, to_m
 from parametricSN.sweeps.runner import TAG_PUBLISHED
 
 # (init, train_sample_num, seed, test_acc)
-RUNS = [("tight-frame", 100, 1, 30.0), ("tight-frame", 100, 2, 32.0), ("tight-frame", 100, 3, 34.0),
-        ("random", 100, 1, 20.0), ("random", 100, 2, 21.0),
-        ("tight-frame", 500, 1, 50.0), ("tight-frame", 500, 2, 54.0)]
+RUNS = [
+    ("tight-frame", 100, 1, 30.0),
+    ("tight-frame", 100, 2, 32.0),
+    ("tight-frame", 100, 3, 34.0),
+    ("random", 100, 1, 20.0),
+    ("random", 100, 2, 21.0),
+    ("tight-frame", 500, 1, 50.0),
+    ("tight-frame", 500, 2, 54.0),
+]
 # by hand: TF/100 mean 32, std sqrt((4+0+4)/2) = 2; random/100 mean 20.5, std sqrt(0.5) = 0.7071;
 # TF/500 mean 52, std sqrt((4+4)/1) = 2.8284
-PUBLISHED = [{"where": {"dataset.train_sample_num": 100, "scattering.init": "tight-frame"}, "mean": 33.0, "std": 0.4},
-             {"where": {"dataset.train_sample_num": 100, "scattering.init": "random"}, "mean": 20.0, "std": 1.0}]
+PUBLISHED = [
+    {"where": {"dataset.train_sample_num": 100, "scattering.init": "tight-frame"}, "mean": 33.0, "std": 0.4},
+    {"where": {"dataset.train_sample_num": 100, "scattering.init": "random"}, "mean": 20.0, "std": 1.0},
+]
 
 
 @pytest.fixture
@@ -32,8 +41,14 @@ def experiment(mlflow_uri, tmp_path):
     client.set_experiment_tag(exp, TAG_PUBLISHED, json.dumps(PUBLISHED))
     for init, n, seed, acc in RUNS:
         run = client.create_run(exp)
-        for k, v in {"scattering.init": init, "dataset.train_sample_num": n, "general.seed": seed,
-                     "model.name": "linear", "scattering.learnable": True, "mlflow.run_name": f"r{seed}"}.items():
+        for k, v in {
+            "scattering.init": init,
+            "dataset.train_sample_num": n,
+            "general.seed": seed,
+            "model.name": "linear",
+            "scattering.learnable": True,
+            "mlflow.run_name": f"r{seed}",
+        }.items():
             client.log_param(run.info.run_id, k, str(v))
         client.log_metric(run.info.run_id, "test_acc", acc, step=1)
         client.set_terminated(run.info.run_id, "FINISHED")
@@ -49,13 +64,22 @@ def test_csv_numbers_match_hand_computed(experiment, capsys):
     uri, client, exp = experiment
     assert main(["report", "--experiment", "rep", "--tracking-uri", uri, "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert list(rows[0]) == ["dataset.train_sample_num", "scattering.init", "n", "mean", "std", "published_mean",
-                             "published_std"]
+    assert list(rows[0]) == [
+        "dataset.train_sample_num",
+        "scattering.init",
+        "n",
+        "mean",
+        "std",
+        "published_mean",
+        "published_std",
+    ]
     got = {(r["scattering.init"], r["dataset.train_sample_num"]): r for r in rows}
     assert set(got) == {("tight-frame", "100"), ("random", "100"), ("tight-frame", "500")}
-    expect = {("tight-frame", "100"): (3, 32.0, 2.0, "33.0", "0.4"),
-              ("random", "100"): (2, 20.5, 0.7071, "20.0", "1.0"),
-              ("tight-frame", "500"): (2, 52.0, 2.8284, "", "")}
+    expect = {
+        ("tight-frame", "100"): (3, 32.0, 2.0, "33.0", "0.4"),
+        ("random", "100"): (2, 20.5, 0.7071, "20.0", "1.0"),
+        ("tight-frame", "500"): (2, 52.0, 2.8284, "", ""),
+    }
     for key, (n, mean, std, pm, ps) in expect.items():
         r = got[key]
         assert int(r["n"]) == n and float(r["mean"]) == pytest.approx(mean, abs=1e-4)
@@ -94,14 +118,30 @@ def test_markdown_pivot_marks_cells_outside_two_sigma_and_logs_a_summary_run(exp
     assert len(again) == 1 and again[0].info.run_id != summary[0].info.run_id
     # without --log nothing is stored
     assert main(["report", "--experiment", "rep", "--tracking-uri", uri]) == 0
-    assert [r.info.run_id for r in client.search_runs([exp], filter_string=f"tags.`{TAG_REPORT}` = '1'")] == \
-        [again[0].info.run_id]
+    assert [r.info.run_id for r in client.search_runs([exp], filter_string=f"tags.`{TAG_REPORT}` = '1'")] == [
+        again[0].info.run_id
+    ]
 
 
 def test_by_and_errors(experiment, capsys):
     uri, _, _ = experiment
-    assert main(["report", "--experiment", "rep", "--tracking-uri", uri, "--by", "scattering.init", "--no-log",
-                 "--format", "csv"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--experiment",
+                "rep",
+                "--tracking-uri",
+                uri,
+                "--by",
+                "scattering.init",
+                "--no-log",
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
     rows = {r["scattering.init"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert int(rows["tight-frame"]["n"]) == 5 and float(rows["tight-frame"]["mean"]) == pytest.approx(40.0)
     assert main(["report", "--experiment", "nope", "--tracking-uri", uri]) == 2
@@ -114,19 +154,29 @@ def test_each_run_counts_once_and_unfinished_runs_are_a_footnote(experiment):
     uri, client, exp = experiment
     # two older FINISHED duplicates of (tight-frame, 100, seed 1) with wild accuracies, a newer one that counts,
     # and a RUNNING run of the same cell
-    params = {"scattering.init": "tight-frame", "dataset.train_sample_num": "100", "general.seed": "1",
-              "model.name": "linear", "scattering.learnable": "True", "mlflow.run_name": "other-name"}
+    params = {
+        "scattering.init": "tight-frame",
+        "dataset.train_sample_num": "100",
+        "general.seed": "1",
+        "model.name": "linear",
+        "scattering.learnable": "True",
+        "mlflow.run_name": "other-name",
+    }
     ids = []
     for acc, status in ((90.0, "FINISHED"), (80.0, "FINISHED"), (36.0, "FINISHED"), (70.0, "RUNNING")):
-        run = client.create_run(exp, start_time=10 ** 13 + len(ids))  # newer than the fixture's runs, in order
+        run = client.create_run(exp, start_time=10**13 + len(ids))  # newer than the fixture's runs, in order
         ids.append(run.info.run_id)
         for k, v in params.items():
             client.log_param(run.info.run_id, k, v)
         client.log_metric(run.info.run_id, "test_acc", acc, step=1)
         if status != "RUNNING":
             client.set_terminated(run.info.run_id, status)
-    proc = subprocess.run([sys.executable, "-m", "parametricSN", "report", "--experiment", "rep", "--tracking-uri",
-                           uri], capture_output=True, text=True, timeout=300)  # a real process: what a user sees
+    proc = subprocess.run(
+        [sys.executable, "-m", "parametricSN", "report", "--experiment", "rep", "--tracking-uri", uri],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # a real process: what a user sees
     assert proc.returncode == 0, proc.stderr
     out, err = proc.stdout, proc.stderr
     # TF/100: seeds 1 (newest: 36), 2 (32), 3 (34) -> n = 3, mean 34, std 2
@@ -139,21 +189,46 @@ def test_each_run_counts_once_and_unfinished_runs_are_a_footnote(experiment):
 
 def _run(status="FINISHED", acc=50.0, start=0, **params):
     params = {"general.seed": "0", "model.name": "linear", "mlflow.run_name": "x", **params}
-    return SimpleNamespace(info=SimpleNamespace(status=status, start_time=start, run_id=f"id{start}"),
-                           data=SimpleNamespace(params=params, metrics={"test_acc": acc}, tags={}))
+    return SimpleNamespace(
+        info=SimpleNamespace(status=status, start_time=start, run_id=f"id{start}"),
+        data=SimpleNamespace(params=params, metrics={"test_acc": acc}, tags={}),
+    )
 
 
 SHAPES = {  # name -> (runs, --by)
     "only the seed varies": ([_run(**{"general.seed": str(s)}, acc=40.0 + s) for s in range(3)], None),
-    "one key": ([_run(**{"general.seed": str(s), "scattering.init": i}) for s in range(2)
-                 for i in ("random", "tight-frame")], None),
-    "several keys": ([_run(**{"general.seed": str(s), "scattering.init": i, "optim.lr": lr}) for s in range(2)
-                      for i in ("random", "tight-frame") for lr in ("0.1", "0.01")], None),
+    "one key": (
+        [_run(**{"general.seed": str(s), "scattering.init": i}) for s in range(2) for i in ("random", "tight-frame")],
+        None,
+    ),
+    "several keys": (
+        [
+            _run(**{"general.seed": str(s), "scattering.init": i, "optim.lr": lr})
+            for s in range(2)
+            for i in ("random", "tight-frame")
+            for lr in ("0.1", "0.01")
+        ],
+        None,
+    ),
     "sizes only": ([_run(**{"dataset.train_sample_num": n}) for n in ("100", "500")], None),
-    "sizes and keys": ([_run(**{"dataset.train_sample_num": n, "scattering.init": i, "model.name": h})
-                        for n in ("100", "500") for i in ("random", "tight-frame") for h in ("linear", "cnn")], None),
-    "--by": ([_run(**{"general.seed": str(s), "scattering.init": i, "optim.lr": lr}) for s in range(2)
-              for i in ("random", "tight-frame") for lr in ("0.1", "0.01")], ["optim.lr"]),
+    "sizes and keys": (
+        [
+            _run(**{"dataset.train_sample_num": n, "scattering.init": i, "model.name": h})
+            for n in ("100", "500")
+            for i in ("random", "tight-frame")
+            for h in ("linear", "cnn")
+        ],
+        None,
+    ),
+    "--by": (
+        [
+            _run(**{"general.seed": str(s), "scattering.init": i, "optim.lr": lr})
+            for s in range(2)
+            for i in ("random", "tight-frame")
+            for lr in ("0.1", "0.01")
+        ],
+        ["optim.lr"],
+    ),
     "--by the seed": ([_run(**{"general.seed": str(s)}) for s in range(3)], ["general.seed"]),
 }
 

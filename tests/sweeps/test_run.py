@@ -1,6 +1,7 @@
 """Real sweeps on the tiny Fashion-MNIST: the local pool (two workers writing one fresh SQLite store at once),
 then the same sweep again on Ray, which skips the FINISHED cell and reruns the FAILED ones; a run that fails
 makes the sweep exit non-zero and is listed with its error (and its run id when it got that far). One Ray session for the module."""
+
 import json
 import shutil
 from pathlib import Path
@@ -30,7 +31,8 @@ def tiny_base(folder: Path, root: Path) -> Path:
         f"dataset: {{name: fashion_mnist, root: {root}, height: 8, width: 8, train_sample_num: 20, "
         "test_sample_num: 10, train_batch_size: 8, test_batch_size: 8, augment: noaugment}\n"
         "scattering: {J: 1, L: 4}\nmodel: {name: linear}\n"
-        "train: {epochs: 2, test_every: 1, save_model: false}\nviz: {figures: false}\ngeneral: {device: cpu}\n")
+        "train: {epochs: 2, test_every: 1, save_model: false}\nviz: {figures: false}\ngeneral: {device: cpu}\n"
+    )
     return path
 
 

@@ -1,11 +1,11 @@
 """A sweep logging to a real `mlflow server` (loopback only, HTTP tracking URI, artifacts uploaded through the
 server), then `psn report` read back from it. One server for the module."""
+
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -27,10 +27,28 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("server")
     port = _free_port()
     log = open(folder / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "1", "--backend-store-uri", f"sqlite:///{folder}/server.db",
-                             "--serve-artifacts", "--artifacts-destination", str(folder / "artifacts")],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{folder}/server.db",
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -57,8 +75,10 @@ def server(tmp_path_factory):
 def test_sweep_and_report_through_a_tracking_server(server, tmp_path, fmnist_root, capsys):
     url, artifacts = server
     spec = tmp_path / "spec.yaml"
-    spec.write_text(f"name: served\nbase: {tiny_base(tmp_path, fmnist_root)}\ngrid:\n  general.seed: [1]\n"
-                    "published:\n  - {where: {}, mean: 50.0, std: 1.0}\n")
+    spec.write_text(
+        f"name: served\nbase: {tiny_base(tmp_path, fmnist_root)}\ngrid:\n  general.seed: [1]\n"
+        "published:\n  - {where: {}, mean: 50.0, std: 1.0}\n"
+    )
     assert main(["sweep", str(spec), "--tracking-uri", url]) == 0
     out = capsys.readouterr().out
     assert "1 finished, 0 skipped, 0 failed" in out

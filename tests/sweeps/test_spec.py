@@ -1,4 +1,5 @@
 """Sweep specs: parsing, expansion, cell identity, and one clear error (exit 2) per kind of mistake."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -56,8 +57,7 @@ def test_cell_hash_ignores_tracking_and_non_result_keys(tmp_path):
     (tmp_path / "experiments").mkdir()
     spec = load_spec(write(tmp_path / "experiments", GOOD))
     plain = spec.cells()[0]
-    moved = spec.cells(["mlflow.tracking_uri=sqlite:///elsewhere.db", "general.num_workers=4",
-                        "general.device=cpu"])[0]
+    moved = spec.cells(["mlflow.tracking_uri=sqlite:///elsewhere.db", "general.num_workers=4", "general.device=cpu"])[0]
     changed = spec.cells(["scattering.J=3"])[0]
     assert cell_hash(moved.config) == plain.hash
     assert changed.hash != plain.hash
@@ -66,18 +66,21 @@ def test_cell_hash_ignores_tracking_and_non_result_keys(tmp_path):
 BASE = f"name: x\nbase: {CIFAR}\n"
 
 
-@pytest.mark.parametrize("body, words", [
-    ("bogus: 1\n", ["bogus", "unknown top-level key"]),
-    ("grid:\n  scattering.bogus: [1, 2]\n", ["grid: scattering.bogus", "unknown config key"]),
-    ("cases:\n  - {model.nmae: linear}\n", ["cases[0]: model.nmae", "unknown config key"]),
-    ("grid:\n  scattering.J: [2, many]\n", ["scattering.J", "expected int", "many"]),
-    ("grid:\n  general.seed: [1]\n  general.seed: [2]\n", ["general.seed", "duplicate key"]),
-    ("cases:\n  - {general.seed: 1}\ngrid:\n  general.seed: [2]\n", ["grid: general.seed", "both cases and grid"]),
-    ("overrides: [general.seed=1]\ngrid:\n  general.seed: [2]\n", ["general.seed", "both overrides"]),
-    ("grid:\n  general.seed: 3\n", ["grid: general.seed", "non-empty list"]),
-    ("published:\n  - {where: {scattering.inti: random}, mean: 1, std: 1}\n", ["published[0].where", "inti"]),
-    ("published:\n  - {mean: high, std: 1}\n", ["published[0].mean", "number"]),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ("bogus: 1\n", ["bogus", "unknown top-level key"]),
+        ("grid:\n  scattering.bogus: [1, 2]\n", ["grid: scattering.bogus", "unknown config key"]),
+        ("cases:\n  - {model.nmae: linear}\n", ["cases[0]: model.nmae", "unknown config key"]),
+        ("grid:\n  scattering.J: [2, many]\n", ["scattering.J", "expected int", "many"]),
+        ("grid:\n  general.seed: [1]\n  general.seed: [2]\n", ["general.seed", "duplicate key"]),
+        ("cases:\n  - {general.seed: 1}\ngrid:\n  general.seed: [2]\n", ["grid: general.seed", "both cases and grid"]),
+        ("overrides: [general.seed=1]\ngrid:\n  general.seed: [2]\n", ["general.seed", "both overrides"]),
+        ("grid:\n  general.seed: 3\n", ["grid: general.seed", "non-empty list"]),
+        ("published:\n  - {where: {scattering.inti: random}, mean: 1, std: 1}\n", ["published[0].where", "inti"]),
+        ("published:\n  - {mean: high, std: 1}\n", ["published[0].mean", "number"]),
+    ],
+)
 def test_spec_errors_name_file_and_key(tmp_path, body, words):
     (tmp_path / "experiments").mkdir()
     path = write(tmp_path / "experiments", BASE + body)
@@ -98,8 +101,9 @@ def test_missing_base_is_an_error(tmp_path):
 def test_sweep_cli_exits_2_with_one_line_before_running(tmp_path):
     (tmp_path / "experiments").mkdir()
     path = write(tmp_path / "experiments", BASE + "grid:\n  train.epochs: [1, two]\n")
-    proc = subprocess.run([sys.executable, "-m", "parametricSN", "sweep", str(path)], capture_output=True,
-                          text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "parametricSN", "sweep", str(path)], capture_output=True, text=True, cwd=tmp_path
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "train.epochs" in proc.stderr and str(path) in proc.stderr
     assert not (tmp_path / "mlruns").exists()  # nothing ran, no store was created
@@ -118,8 +122,17 @@ def test_every_shipped_spec_dry_runs(spec, capsys):
 
 def test_shipped_specs_cover_the_paper_families():
     names = {load_spec(p).name for p in SHIPPED}
-    assert {"cifar10-linear", "cifar10-wrn", "cifar10-wrn-pixels", "kth-linear", "kth-wrn", "covidx-linear",
-            "covidx-wrn", "cifar10-filter-monitoring", "cifar10-100sample"} <= names
+    assert {
+        "cifar10-linear",
+        "cifar10-wrn",
+        "cifar10-wrn-pixels",
+        "kth-linear",
+        "kth-wrn",
+        "covidx-linear",
+        "covidx-wrn",
+        "cifar10-filter-monitoring",
+        "cifar10-100sample",
+    } <= names
     linear = load_spec(REPO / "experiments" / "cifar10-linear.yaml")
     assert len(linear.published) == 16
     cell = next(c for c in linear.cells() if c.config.dataset.train_sample_num == 500)
@@ -129,8 +142,20 @@ def test_shipped_specs_cover_the_paper_families():
 
 @pytest.mark.process
 def test_only_selects_cells(capsys):
-    assert main(["sweep", str(REPO / "experiments" / "cifar10-linear.yaml"), "--dry-run",
-                 "--only", "dataset.train_sample_num=100", "--only", "scattering.learnable=true"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                str(REPO / "experiments" / "cifar10-linear.yaml"),
+                "--dry-run",
+                "--only",
+                "dataset.train_sample_num=100",
+                "--only",
+                "scattering.learnable=true",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("20 runs")
 
 

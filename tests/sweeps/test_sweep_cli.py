@@ -1,5 +1,6 @@
 """``psn sweep`` arguments (options and overrides in any order, ``--only key=a,b``, ``--seeds K``, a relative
 ``base:`` found in the working directory) and ``--status`` (read from the store, never creating one)."""
+
 import time
 
 import pytest
@@ -40,8 +41,9 @@ def dry_run(capsys, *argv):
 
 
 def test_options_and_overrides_in_any_order_only_any_of_values_and_first_seeds(spec, capsys):
-    lines = dry_run(capsys, str(spec), "--only", "dataset.train_sample_num=10,30", "train.epochs=3", "--seeds", "2",
-                    "--dry-run")
+    lines = dry_run(
+        capsys, str(spec), "--only", "dataset.train_sample_num=10,30", "train.epochs=3", "--seeds", "2", "--dry-run"
+    )
     assert lines[-1] == "4 runs (args)"
     assert lines[0] == "every run: train.epochs=3"
     picked = [line.split()[2:] for line in lines[1:-1]]
@@ -90,7 +92,10 @@ def test_status_lists_each_cell_and_the_totals(spec, mlflow_uri, capsys):
     assert out[1].startswith("failed    args n=10 seed=6: DivergenceError: diverged")
     assert out[2].startswith("running   args n=10 seed=7: epoch 3/2")
     assert all(line.startswith("pending   args n=") for line in out[3:9])
-    assert out[9] == "9 runs: 1 finished, 1 running, 1 failed, 6 pending; about 35m00s left (mean run 10m00s, " \
-                     "2 at a time)"
-    assert totals_line({"pending": 2}, [], None) == "2 runs: 0 finished, 0 running, 0 failed, 2 pending; " \
-                                                    "time left unknown until a run finishes"
+    assert (
+        out[9] == "9 runs: 1 finished, 1 running, 1 failed, 6 pending; about 35m00s left (mean run 10m00s, 2 at a time)"
+    )
+    assert (
+        totals_line({"pending": 2}, [], None) == "2 runs: 0 finished, 0 running, 0 failed, 2 pending; "
+        "time left unknown until a run finishes"
+    )

@@ -1,5 +1,6 @@
 """``psn tune`` (``parametricSN/sweeps/tune.py``, ``tune_ray.py``, ``trial.py``): the issue's done-when search on a
 local Ray, and the checks a spec gets before Ray starts."""
+
 import signal
 import subprocess
 import sys
@@ -80,8 +81,19 @@ def _interrupt_after(cmd, lines: int):
 @pytest.mark.process
 def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_path, mlflow_uri):
     spec, out = _spec(tmp_path), tmp_path / "out"
-    cmd = [sys.executable, "-m", "parametricSN", "tune", str(spec), "--tracking-uri", mlflow_uri, "--output", str(out),
-           "--cpus-per-trial", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "parametricSN",
+        "tune",
+        str(spec),
+        "--tracking-uri",
+        mlflow_uri,
+        "--output",
+        str(out),
+        "--cpus-per-trial",
+        "1",
+    ]
     # Ctrl-C after two trials: the trials in progress are KILLED, nothing stays RUNNING, exit 130
     status, _, stderr = _interrupt_after(cmd, 2)
     assert status == 130 and "run the same command again to continue" in stderr, stderr[-3000:]
@@ -89,7 +101,9 @@ def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_
     exp = client.get_experiment_by_name("fm-search-search")
     first = client.search_runs([exp.experiment_id])
     assert not [r for r in first if r.info.status == "RUNNING"]
-    done_before = {r.data.tags["psn.trial"] for r in first if r.info.status == "FINISHED" and "psn.trial" in r.data.tags}
+    done_before = {
+        r.data.tags["psn.trial"] for r in first if r.info.status == "FINISHED" and "psn.trial" in r.data.tags
+    }
     assert len(done_before) >= 2
     # the same command continues the search without repeating the finished trials
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -134,17 +148,24 @@ def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_
     assert "test_acc" in again.data.metrics
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("dataset.val_sample_num=200, ", ""), "dataset.val_sample_num: a search scores configs on a validation split"),
-    (("general.seed: [0, 1]", "general.seed: [0, 1]\n  optim.momentum: [0.8, 0.9]"),
-     "grid/cases: a search tunes one cell, but the spec varies optim.momentum"),
-    (("seeds_per_trial: 1", "seeds_per_trial: 3"), "search.seeds_per_trial: 3 seeds per trial, but the spec has 2"),
-    (("grace_period: 1", "grace_period: 5"), "search.scheduler.grace_period: 5 epochs, but trials train at most 4"),
-    (("optim.max_lr: {loguniform: [0.001, 0.3]}", "model.dropout: {uniform: [0.5, 1.5]}"),
-     r"search.space: model.dropout: 1.5 is not a valid value: model.dropout: expected a value in \[0, 1\)"),
-    (("model.name=linear, ", "model.name=linear, optim.max_lr=0.1, "), "search.space: optim.max_lr: also set in"),
-    (None, "search: psn tune needs a search: section"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("dataset.val_sample_num=200, ", ""), "dataset.val_sample_num: a search scores configs on a validation split"),
+        (
+            ("general.seed: [0, 1]", "general.seed: [0, 1]\n  optim.momentum: [0.8, 0.9]"),
+            "grid/cases: a search tunes one cell, but the spec varies optim.momentum",
+        ),
+        (("seeds_per_trial: 1", "seeds_per_trial: 3"), "search.seeds_per_trial: 3 seeds per trial, but the spec has 2"),
+        (("grace_period: 1", "grace_period: 5"), "search.scheduler.grace_period: 5 epochs, but trials train at most 4"),
+        (
+            ("optim.max_lr: {loguniform: [0.001, 0.3]}", "model.dropout: {uniform: [0.5, 1.5]}"),
+            r"search.space: model.dropout: 1.5 is not a valid value: model.dropout: expected a value in \[0, 1\)",
+        ),
+        (("model.name=linear, ", "model.name=linear, optim.max_lr=0.1, "), "search.space: optim.max_lr: also set in"),
+        (None, "search: psn tune needs a search: section"),
+    ],
+)
 def test_spec_errors_before_ray_starts(tmp_path, edit, message):
     text = SPEC.replace(*edit) if edit else SPEC.split("search:")[0]
     with pytest.raises(SpecError, match=message):

@@ -1,11 +1,12 @@
 """Runs logged into a real (temporary) SQLite MLflow store, read back with ``MlflowClient``."""
+
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from PIL import Image
 from mlflow.tracking import MlflowClient
+from PIL import Image
 
 from parametricSN.config import DEFAULT_TRACKING_URI, ConfigError
 from parametricSN.data import DatasetError
@@ -24,9 +25,19 @@ def artifact_paths(client: MlflowClient, run_id: str, path: str = "") -> set:
 
 
 def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_root, mlflow_uri, tmp_path):
-    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "mlflow.run_name=tiny",
-                   "viz.figures=true", "train.save_model=true", "train.checkpoint_every=2", "train.epochs=3",
-                   "train.test_every=2", "viz.animation_every=2", root=fmnist_root)
+    cfg = make_cfg(
+        "fashion_mnist",
+        *TINY,
+        f"mlflow.tracking_uri={mlflow_uri}",
+        "mlflow.run_name=tiny",
+        "viz.figures=true",
+        "train.save_model=true",
+        "train.checkpoint_every=2",
+        "train.epochs=3",
+        "train.test_every=2",
+        "viz.animation_every=2",
+        root=fmnist_root,
+    )
     result = train(cfg)
     client = MlflowClient(mlflow_uri)
     run = client.get_run(result.run_id)
@@ -37,22 +48,44 @@ def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_r
     assert len(run.data.params) == len(cfg.flat()) > 50
 
     def history(key):
-        return [(m.step, m.value) for m in sorted(client.get_metric_history(result.run_id, key),
-                                                  key=lambda m: m.step)]
+        return [(m.step, m.value) for m in sorted(client.get_metric_history(result.run_id, key), key=lambda m: m.step)]
 
     assert [s for s, _ in history("train_loss")] == [1, 2, 3]
     assert [v for _, v in history("train_loss")] == pytest.approx([h["train_loss"] for h in result.history])
     assert [s for s, _ in history("test_acc")] == [2, 3]  # test epochs only
     assert run.data.metrics["test_acc"] == pytest.approx(result.test_acc)  # the final value
-    for key in ("train_acc", "test_loss", "lr_head", "lr_orientation", "lr_scattering", "motion_theta",
-                "motion_xi", "motion_sigma", "motion_slant", "frame_A", "frame_B", "frame_distance"):
+    for key in (
+        "train_acc",
+        "test_loss",
+        "lr_head",
+        "lr_orientation",
+        "lr_scattering",
+        "motion_theta",
+        "motion_xi",
+        "motion_sigma",
+        "motion_slant",
+        "frame_A",
+        "frame_B",
+        "frame_distance",
+    ):
         assert key in run.data.metrics
 
     assert artifact_paths(client, result.run_id) == {
-        "config.yaml", "figures/loss.png", "figures/accuracy.png", "figures/lr.png", "figures/filter_motion.png",
-        "filters/fourier_before.png", "filters/fourier_after.png", "filters/params.png", "filters/animation.gif",
-        "filters/littlewood_paley_before.png", "filters/littlewood_paley_after.png",
-        "model/model.pt", "checkpoints/epoch_0002.pt", "checkpoints/epoch_0003.pt"}  # 3: the last epoch
+        "config.yaml",
+        "figures/loss.png",
+        "figures/accuracy.png",
+        "figures/lr.png",
+        "figures/filter_motion.png",
+        "filters/fourier_before.png",
+        "filters/fourier_after.png",
+        "filters/params.png",
+        "filters/animation.gif",
+        "filters/littlewood_paley_before.png",
+        "filters/littlewood_paley_after.png",
+        "model/model.pt",
+        "checkpoints/epoch_0002.pt",
+        "checkpoints/epoch_0003.pt",
+    }  # 3: the last epoch
     local = Path(client.download_artifacts(result.run_id, "config.yaml", str(tmp_path)))
     assert yaml.safe_load(local.read_text()) == cfg.to_dict()
     png = Path(client.download_artifacts(result.run_id, "figures/loss.png", str(tmp_path)))
@@ -65,8 +98,9 @@ def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_r
 
 
 def test_a_failing_run_ends_failed_with_the_error_tag_and_raises(fmnist_root, mlflow_uri, tmp_path):
-    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "optim.max_lr=1e30",
-                   root=fmnist_root)  # diverges at once
+    cfg = make_cfg(
+        "fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "optim.max_lr=1e30", root=fmnist_root
+    )  # diverges at once
     with pytest.raises(DivergenceError, match="diverged in epoch 1"):
         train(cfg)
     client = MlflowClient(mlflow_uri)
@@ -93,8 +127,15 @@ def test_tracking_uri_comes_from_the_environment_when_the_config_has_none(fmnist
 
 def test_artifact_location_can_be_chosen(fmnist_root, mlflow_uri, tmp_path):
     where = tmp_path / "elsewhere"
-    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", f"mlflow.artifact_location={where}",
-                   "mlflow.experiment_name=placed", "train.epochs=1", root=fmnist_root)
+    cfg = make_cfg(
+        "fashion_mnist",
+        *TINY,
+        f"mlflow.tracking_uri={mlflow_uri}",
+        f"mlflow.artifact_location={where}",
+        "mlflow.experiment_name=placed",
+        "train.epochs=1",
+        root=fmnist_root,
+    )
     result = train(cfg)
     assert (where / result.run_id / "artifacts" / "config.yaml").is_file()
     # a second run reuses the experiment (and its location)
@@ -111,7 +152,8 @@ def test_store_resolution(monkeypatch, tmp_path):
     assert resolve_tracking_uri("http://server:5000") == "http://server:5000"  # the config wins
     monkeypatch.chdir(tmp_path)
     assert default_artifact_location(DEFAULT_TRACKING_URI, "my exp/1") == str(
-        tmp_path / "mlruns" / "artifacts" / "my_exp_1")
+        tmp_path / "mlruns" / "artifacts" / "my_exp_1"
+    )
     assert default_artifact_location("http://server:5000", "x") is None
     prepare_store(DEFAULT_TRACKING_URI)
     assert (tmp_path / "mlruns").is_dir()
@@ -128,6 +170,9 @@ def test_cuda_on_a_cpu_machine_is_a_config_error_before_any_run(fmnist_root, mlf
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ConfigError, match="general.device"):
-        train(make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "general.device=cuda",
-                       root=fmnist_root))
+        train(
+            make_cfg(
+                "fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "general.device=cuda", root=fmnist_root
+            )
+        )
     assert MlflowClient(mlflow_uri).get_experiment_by_name("tests") is None

@@ -1,4 +1,5 @@
 """Saved models (``parametricSN/tracking/model_io.py``): reload by run id or path, same predictions."""
+
 import shutil
 
 import pytest
@@ -19,8 +20,17 @@ def trained(cfg):
 
 
 def test_reloaded_model_gives_the_same_predictions_by_run_id_and_by_path(fmnist_root, mlflow_uri, tmp_path):
-    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true",
-                   "model.name=mlp", "model.hidden=8", "model.depth=1", "model.dropout=0.5", root=fmnist_root)
+    cfg = make_cfg(
+        "fashion_mnist",
+        *TINY,
+        f"mlflow.tracking_uri={mlflow_uri}",
+        "train.save_model=true",
+        "model.name=mlp",
+        "model.hidden=8",
+        "model.depth=1",
+        "model.dropout=0.5",
+        root=fmnist_root,
+    )
     result, model = trained(cfg)
     x = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -56,8 +66,9 @@ def test_a_model_reloads_after_its_dataset_folder_is_gone(fmnist_root, tmp_path)
 def test_load_errors_name_the_problem(fmnist_root, mlflow_uri, tmp_path):
     with pytest.raises(ModelFileError, match="neither a model file nor a run"):
         load_model("0123456789abcdef", tracking_uri=mlflow_uri)
-    result = train(make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1",
-                            root=fmnist_root))
+    result = train(
+        make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1", root=fmnist_root)
+    )
     with pytest.raises(ModelFileError, match="no saved model"):
         load_model(result.run_id, tracking_uri=mlflow_uri)
     bad = tmp_path / "bad.pt"

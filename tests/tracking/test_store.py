@@ -1,4 +1,5 @@
 """Experiment lookup when several runs start at once."""
+
 from mlflow.tracking import MlflowClient
 
 from parametricSN.tracking.store import get_or_create_experiment

@@ -4,6 +4,7 @@ recording logger, and a fresh SQLite MLflow store per test (configs: ``tests.con
 Creating an MLflow SQLite store runs its schema migrations (seconds), so one empty store is migrated per
 session and each test gets its own copy of the file.
 """
+
 from __future__ import annotations
 
 import shutil

@@ -2,9 +2,18 @@ from matplotlib.figure import Figure
 
 from parametricSN.training.curves import curve_figures
 
-HISTORY = [{"epoch": 1, "lr_head": 0.1, "lr_orientation": 0.2, "train_loss": 2.0, "train_acc": 10.0},
-           {"epoch": 2, "lr_head": 0.05, "lr_orientation": 0.1, "train_loss": 1.0, "train_acc": 50.0,
-            "test_loss": 1.5, "test_acc": 40.0}]
+HISTORY = [
+    {"epoch": 1, "lr_head": 0.1, "lr_orientation": 0.2, "train_loss": 2.0, "train_acc": 10.0},
+    {
+        "epoch": 2,
+        "lr_head": 0.05,
+        "lr_orientation": 0.1,
+        "train_loss": 1.0,
+        "train_acc": 50.0,
+        "test_loss": 1.5,
+        "test_acc": 40.0,
+    },
+]
 
 
 def labels(fig: Figure) -> list:

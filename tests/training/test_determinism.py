@@ -1,4 +1,5 @@
 """Device choice, deterministic mode, generator states, and bit-identical runs (``determinism.py``)."""
+
 import os
 import random
 
@@ -7,13 +8,27 @@ import pytest
 import torch
 
 from parametricSN.config import ConfigError
-from parametricSN.training import (NullLogger, deterministic_mode, resolve_device, rng_state, seed_everything,
-                                   set_rng_state, train)
+from parametricSN.training import (
+    NullLogger,
+    deterministic_mode,
+    resolve_device,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    train,
+)
 from tests.configs import TINY, make_cfg
 
 # dropout and random augmentations make every source of randomness matter
-RANDOM = ("model.name=mlp", "model.dropout=0.3", "model.hidden=16", "model.depth=1",
-          "dataset.augment=resize-crop", "scattering.init=random", "train.epochs=2")
+RANDOM = (
+    "model.name=mlp",
+    "model.dropout=0.3",
+    "model.hidden=16",
+    "model.depth=1",
+    "dataset.augment=resize-crop",
+    "scattering.init=random",
+    "train.epochs=2",
+)
 
 
 def test_resolve_device():
@@ -25,14 +40,22 @@ def test_resolve_device():
 
 
 def test_deterministic_mode_sets_the_flags_and_restores_them():
-    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-              torch.backends.cudnn.benchmark, os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+        os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    )
     with deterministic_mode(True):
         assert torch.are_deterministic_algorithms_enabled()
         assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
         assert os.environ["CUBLAS_WORKSPACE_CONFIG"] in (":4096:8", ":16:8")
-    after = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-             torch.backends.cudnn.benchmark, os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+    after = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+        os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    )
     assert after == before
 
 
@@ -46,23 +69,29 @@ def test_rng_state_round_trip_replays_every_generator():
 
 
 def test_same_seed_gives_bit_identical_histories_and_another_seed_does_not(fmnist_root):
-    runs = [train(make_cfg("fashion_mnist", *TINY, *RANDOM, f"general.seed={s}", root=fmnist_root),
-                           NullLogger()).history for s in (5, 5, 6)]
+    runs = [
+        train(make_cfg("fashion_mnist", *TINY, *RANDOM, f"general.seed={s}", root=fmnist_root), NullLogger()).history
+        for s in (5, 5, 6)
+    ]
     assert runs[0] == runs[1]  # exact float equality, every metric of every epoch
     assert runs[0] != runs[2]
 
 
 def test_histories_do_not_depend_on_num_workers(fmnist_root):
-    runs = [train(make_cfg("fashion_mnist", *TINY, *RANDOM, f"general.num_workers={w}", root=fmnist_root),
-                           NullLogger()).history
-            for w in (0, 2)]
+    runs = [
+        train(
+            make_cfg("fashion_mnist", *TINY, *RANDOM, f"general.num_workers={w}", root=fmnist_root), NullLogger()
+        ).history
+        for w in (0, 2)
+    ]
     assert runs[0] == runs[1]
 
 
 def test_deterministic_flag_runs_on_cpu_and_gives_the_same_history(fmnist_root):
     plain = train(make_cfg("fashion_mnist", *TINY, *RANDOM, root=fmnist_root), NullLogger()).history
-    strict = train(make_cfg("fashion_mnist", *TINY, *RANDOM, "general.deterministic=true", root=fmnist_root),
-                            NullLogger()).history
+    strict = train(
+        make_cfg("fashion_mnist", *TINY, *RANDOM, "general.deterministic=true", root=fmnist_root), NullLogger()
+    ).history
     assert plain == strict
     assert not torch.are_deterministic_algorithms_enabled()  # restored after the run
 

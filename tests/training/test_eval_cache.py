@@ -1,4 +1,5 @@
 """Evaluation from cached scattering coefficients (parametricSN/training/eval_cache.py)."""
+
 import torch
 
 from parametricSN.data import build_loaders
@@ -45,8 +46,9 @@ def test_learnable_filters_and_oversized_caches_are_evaluated_on_the_images(fmni
 
 
 def test_a_fixed_filter_run_reports_what_the_uncached_evaluation_gives(fmnist_root):
-    cfg = make_cfg("fashion_mnist", *TINY, "scattering.learnable=false", "train.epochs=3", "train.test_every=2",
-                   root=fmnist_root)
+    cfg = make_cfg(
+        "fashion_mnist", *TINY, "scattering.learnable=false", "train.epochs=3", "train.test_every=2", root=fmnist_root
+    )
     seed_everything(cfg.general.seed)
     model = build_model(cfg)
     calls = _counting(model.scattering)

@@ -1,4 +1,5 @@
 """The filter report's frame bounds and Littlewood–Paley figures (parametricSN/training/filter_report.py)."""
+
 import torch
 from torch import nn
 

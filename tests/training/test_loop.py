@@ -1,4 +1,5 @@
 """The epoch loop (``parametricSN/training/loop.py``) through ``train(cfg)`` with the real data layer and models."""
+
 import pytest
 import torch
 from torch import nn
@@ -28,8 +29,14 @@ def test_gradient_accumulation_equals_the_larger_batch(fmnist_root, big, small, 
     common = ("optim.momentum=0.9", "optim.weight_decay=0.01", "dataset.augment=resize-crop", "train.epochs=2")
     results = []
     for batch, steps in ((big, 1), (small, accum)):
-        cfg = make_cfg("fashion_mnist", *TINY, *common, f"dataset.train_batch_size={batch}",
-                       f"train.accum_steps={steps}", root=fmnist_root)
+        cfg = make_cfg(
+            "fashion_mnist",
+            *TINY,
+            *common,
+            f"dataset.train_batch_size={batch}",
+            f"train.accum_steps={steps}",
+            root=fmnist_root,
+        )
         model = bn_free_model()
         result = train(cfg, NullLogger(), model=model)
         results.append((result, model.state_dict()))
@@ -51,8 +58,15 @@ class CountingSGD(torch.optim.SGD):
 
 
 def test_train_epoch_steps_once_per_accumulation_group_and_at_the_epoch_end(fmnist_root):
-    cfg = make_cfg("fashion_mnist", *TINY, "dataset.train_batch_size=4", "train.accum_steps=3",
-                   "optim.scheduler=onecycle", "train.epochs=2", root=fmnist_root)
+    cfg = make_cfg(
+        "fashion_mnist",
+        *TINY,
+        "dataset.train_batch_size=4",
+        "train.accum_steps=3",
+        "optim.scheduler=onecycle",
+        "train.epochs=2",
+        root=fmnist_root,
+    )
     loaders = build_loaders(cfg)
     assert len(loaders.train) == 5  # -> groups of 3 and 2 batches: 2 optimizer steps per epoch
     model = bn_free_model()
@@ -64,8 +78,9 @@ def test_train_epoch_steps_once_per_accumulation_group_and_at_the_epoch_end(fmni
     CountingSGD.steps = 0
     for epoch in (1, 2):
         loaders.set_epoch(epoch)
-        stats = train_epoch(model, loaders.train, opt, sched, build_loss("cross-entropy"), torch.device("cpu"),
-                            accum_steps=3)
+        stats = train_epoch(
+            model, loaders.train, opt, sched, build_loss("cross-entropy"), torch.device("cpu"), accum_steps=3
+        )
     assert CountingSGD.steps == 4 and sched.scheduler.last_epoch == 4
     assert 0 <= stats["train_acc"] <= 100 and stats["train_loss"] > 0
 
@@ -85,9 +100,18 @@ def test_evaluate_reports_mean_loss_and_percent_accuracy(fmnist_root):
 
 
 def test_fit_tests_every_n_epochs_and_at_the_last_and_logs_per_epoch(fmnist_root):
-    cfg = make_cfg("fashion_mnist", *TINY, "train.epochs=5", "train.test_every=2", "optim.scheduler=step",
-                   "optim.step_size=1", "optim.gamma=0.5", "viz.figures=true", "train.save_model=true",
-                   root=fmnist_root)
+    cfg = make_cfg(
+        "fashion_mnist",
+        *TINY,
+        "train.epochs=5",
+        "train.test_every=2",
+        "optim.scheduler=step",
+        "optim.step_size=1",
+        "optim.gamma=0.5",
+        "viz.figures=true",
+        "train.save_model=true",
+        root=fmnist_root,
+    )
     logger = RecordingLogger()
     result = train(cfg, logger)
     assert logger.ended == "FINISHED" and result.run_id == "recorded"
@@ -97,19 +121,45 @@ def test_fit_tests_every_n_epochs_and_at_the_last_and_logs_per_epoch(fmnist_root
     assert sorted(logger.metrics) == [1, 2, 3, 4, 5]
     assert logger.metrics[3] == {k: v for k, v in result.history[2].items() if k != "epoch"}
     # lr recorded at each epoch's start, per group, following the step schedule
-    assert [h["lr_head"] for h in result.history] == pytest.approx([0.1 * 0.5 ** e for e in range(5)])
-    assert {"lr_orientation", "lr_scattering", "motion_theta", "motion_xi", "motion_sigma", "motion_slant",
-            "frame_A", "frame_B", "frame_distance"} <= set(result.history[0])
-    assert {"config.yaml", "figures/loss.png", "figures/accuracy.png", "figures/lr.png",
-            "figures/filter_motion.png", "filters/fourier_before.png", "filters/fourier_after.png",
-            "filters/params.png", "filters/littlewood_paley_before.png", "filters/littlewood_paley_after.png",
-            "model"} <= set(logger.artifacts)
+    assert [h["lr_head"] for h in result.history] == pytest.approx([0.1 * 0.5**e for e in range(5)])
+    assert {
+        "lr_orientation",
+        "lr_scattering",
+        "motion_theta",
+        "motion_xi",
+        "motion_sigma",
+        "motion_slant",
+        "frame_A",
+        "frame_B",
+        "frame_distance",
+    } <= set(result.history[0])
+    assert {
+        "config.yaml",
+        "figures/loss.png",
+        "figures/accuracy.png",
+        "figures/lr.png",
+        "figures/filter_motion.png",
+        "filters/fourier_before.png",
+        "filters/fourier_after.png",
+        "filters/params.png",
+        "filters/littlewood_paley_before.png",
+        "filters/littlewood_paley_after.png",
+        "model",
+    } <= set(logger.artifacts)
     assert "filters/animation.gif" not in logger.artifacts  # viz.animation_every = 0
 
 
 def test_fixed_scattering_logs_no_motion_no_scattering_rates_and_no_filter_figures(fmnist_root):
-    cfg = make_cfg("fashion_mnist", *TINY, "scattering.learnable=false", "train.epochs=1", "train.loss=cosine",
-                   "viz.figures=true", "viz.animation_every=1", root=fmnist_root)
+    cfg = make_cfg(
+        "fashion_mnist",
+        *TINY,
+        "scattering.learnable=false",
+        "train.epochs=1",
+        "train.loss=cosine",
+        "viz.figures=true",
+        "viz.animation_every=1",
+        root=fmnist_root,
+    )
     logger = RecordingLogger()
     result = train(cfg, logger)
     assert set(result.history[0]) == {"epoch", "lr_head", "train_loss", "train_acc", "test_loss", "test_acc"}
@@ -159,8 +209,15 @@ def test_failing_to_store_outputs_after_training_keeps_the_finished_run(fmnist_r
 
 
 def test_pixelwise_filters_log_their_motion(fmnist_root):
-    cfg = make_cfg("fashion_mnist", *TINY, "scattering.parameterization=pixelwise", "train.epochs=2",
-                   "viz.figures=true", "viz.animation_every=1", root=fmnist_root)
+    cfg = make_cfg(
+        "fashion_mnist",
+        *TINY,
+        "scattering.parameterization=pixelwise",
+        "train.epochs=2",
+        "viz.figures=true",
+        "viz.animation_every=1",
+        root=fmnist_root,
+    )
     result = train(cfg, RecordingLogger())
     assert result.history[-1]["motion_filters"] > 0
     assert not any(k.startswith("motion_") and k != "motion_filters" for k in result.history[-1])

@@ -8,6 +8,7 @@ to the arithmetic of a single run (summation order, an extra cast) shows up here
 Regenerate only for a deliberate change of the numbers:
 ``PSN_RECORD_FIXTURE=1 pytest tests/training/test_loop_fixture.py``.
 """
+
 import json
 import os
 from pathlib import Path
@@ -20,11 +21,24 @@ from tests.training.fixtures import RecordingLogger
 
 FIXTURE = Path(__file__).parent / "data" / "loop_metrics.json"
 CONFIGS = {
-    "linear-learnable": ("train.epochs=3", "dataset.augment=resize-crop", "scattering.learnable=true",
-                         "optim.scheduler=step", "general.seed=3"),
-    "hybrid-fixed": ("model.name=hybrid-wrn", "model.width=1", "model.depth=1", "scattering.learnable=false",
-                     "train.epochs=3", "train.test_every=2", "train.accum_steps=2", "optim.momentum=0.9",
-                     "general.seed=5"),
+    "linear-learnable": (
+        "train.epochs=3",
+        "dataset.augment=resize-crop",
+        "scattering.learnable=true",
+        "optim.scheduler=step",
+        "general.seed=3",
+    ),
+    "hybrid-fixed": (
+        "model.name=hybrid-wrn",
+        "model.width=1",
+        "model.depth=1",
+        "scattering.learnable=false",
+        "train.epochs=3",
+        "train.test_every=2",
+        "train.accum_steps=2",
+        "optim.momentum=0.9",
+        "general.seed=5",
+    ),
 }
 
 

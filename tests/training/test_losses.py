@@ -15,9 +15,13 @@ def test_cross_entropy_is_torch_cross_entropy():
 
 def test_cosine_loss_is_one_minus_cosine_to_the_one_hot_target():
     target = torch.tensor([0, 1, 2])
-    logits = torch.tensor([[3.0, 0.0, 0.0],     # points at the true class: cos 1 -> loss 0
-                           [1.0, 0.0, 0.0],     # orthogonal to e_1: loss 1
-                           [1.0, 1.0, -1.0]])  # cos = -1/sqrt(3)
+    logits = torch.tensor(
+        [
+            [3.0, 0.0, 0.0],  # points at the true class: cos 1 -> loss 0
+            [1.0, 0.0, 0.0],  # orthogonal to e_1: loss 1
+            [1.0, 1.0, -1.0],
+        ]
+    )  # cos = -1/sqrt(3)
     per_sample = torch.tensor([0.0, 1.0, 1 + 1 / math.sqrt(3)])
     assert cosine_loss(logits, target).item() == pytest.approx(per_sample.mean().item(), abs=1e-6)
     expected = (1 - F.cosine_similarity(logits, F.one_hot(target, 3).float(), dim=1)).mean()

@@ -1,4 +1,5 @@
 """Optimizer groups and learning-rate schedules (``parametricSN/training/optim.py``)."""
+
 import math
 
 import pytest
@@ -7,12 +8,29 @@ from torch import nn
 
 from parametricSN.config import ConfigError, load_config
 from parametricSN.models import build_model
-from parametricSN.training.optim import (build_optimizer, build_schedule, group_lrs, group_momenta,
-                                         optimizer_steps_per_epoch, param_groups)
+from parametricSN.training.optim import (
+    build_optimizer,
+    build_schedule,
+    group_lrs,
+    group_momenta,
+    optimizer_steps_per_epoch,
+    param_groups,
+)
 
-BASE = ["dataset.name=fashion_mnist", "dataset.height=8", "dataset.width=8", "dataset.train_sample_num=20",
-        "scattering.J=1", "scattering.L=4", "optim.lr=0.05", "optim.max_lr=0.2", "optim.weight_decay=0.01",
-        "scattering.lr_orientation=0.3", "scattering.lr_scattering=0.4", "train.epochs=4"]
+BASE = [
+    "dataset.name=fashion_mnist",
+    "dataset.height=8",
+    "dataset.width=8",
+    "dataset.train_sample_num=20",
+    "scattering.J=1",
+    "scattering.L=4",
+    "optim.lr=0.05",
+    "optim.max_lr=0.2",
+    "optim.weight_decay=0.01",
+    "scattering.lr_orientation=0.3",
+    "scattering.lr_scattering=0.4",
+    "train.epochs=4",
+]
 
 
 def setup(*overrides):
@@ -34,8 +52,9 @@ def test_sgd_has_head_orientation_and_scattering_groups_without_decay_on_the_fil
     assert list(groups) == ["head", "orientation", "scattering"]
     assert ids(groups["head"]["params"]) == ids(model.head.parameters())
     assert ids(groups["orientation"]["params"]) == {id(model.scattering.theta)}
-    assert ids(groups["scattering"]["params"]) == ids([model.scattering.xi, model.scattering.sigma,
-                                                      model.scattering.slant])
+    assert ids(groups["scattering"]["params"]) == ids(
+        [model.scattering.xi, model.scattering.sigma, model.scattering.slant]
+    )
     assert (groups["head"]["lr"], groups["head"]["weight_decay"]) == (0.05, 0.01)
     assert (groups["orientation"]["lr"], groups["orientation"]["weight_decay"]) == (0.3, 0.0)
     assert (groups["scattering"]["lr"], groups["scattering"]["weight_decay"]) == (0.4, 0.0)
@@ -55,7 +74,10 @@ def test_adam_uses_the_same_groups():
     opt = build_optimizer(model, cfg)
     assert isinstance(opt, torch.optim.Adam)
     assert [(g["name"], g["lr"], g["weight_decay"]) for g in opt.param_groups] == [
-        ("head", 0.05, 0.01), ("orientation", 0.3, 0.0), ("scattering", 0.4, 0.0)]
+        ("head", 0.05, 0.01),
+        ("orientation", 0.3, 0.0),
+        ("scattering", 0.4, 0.0),
+    ]
 
 
 def test_nesterov_without_momentum_is_a_config_error():
@@ -91,8 +113,9 @@ def run_schedule(cfg, model, batches_per_epoch):
 
 
 def test_onecycle_peaks_each_group_at_its_own_rate_and_spans_all_optimizer_steps():
-    cfg, model = setup("optim.scheduler=onecycle", "train.accum_steps=2", "optim.div_factor=10",
-                       "optim.final_div_factor=100")
+    cfg, model = setup(
+        "optim.scheduler=onecycle", "train.accum_steps=2", "optim.div_factor=10", "optim.final_div_factor=100"
+    )
     sched, seen = run_schedule(cfg, model, batches_per_epoch=9)  # 5 optimizer steps per epoch, 20 in all
     assert sched.per_step and sched.scheduler.total_steps == 20 == len(seen)
     # every group starts and ends at the head's numbers (max_lr / div, max_lr / (div * final_div)), as in the paper
@@ -110,8 +133,9 @@ def _cos(start: float, end: float, pct: float) -> float:
     return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
 
 
-def paper_onecycle(step: int, total: int, start: float, peak: float, end: float, m_hi: float, m_lo: float,
-                   pct_start: float = 0.3) -> tuple:
+def paper_onecycle(
+    step: int, total: int, start: float, peak: float, end: float, m_hi: float, m_lo: float, pct_start: float = 0.3
+) -> tuple:
     """(lr, momentum) of the paper's two-phase one-cycle at ``step``, written out from its definition."""
     up = pct_start * total - 1
     if step <= up:
@@ -148,8 +172,9 @@ def test_momentum_is_held_without_cycling_and_cycles_beta1_for_adam():
         sched.after_optimizer_step()
     assert set(group_momenta(opt).values()) == {0.7}
 
-    cfg, model = setup("optim.scheduler=onecycle", "optim.name=adam", "optim.base_momentum=0.8",
-                       "optim.max_momentum=0.9")
+    cfg, model = setup(
+        "optim.scheduler=onecycle", "optim.name=adam", "optim.base_momentum=0.8", "optim.max_momentum=0.9"
+    )
     opt = build_optimizer(model, cfg)
     build_schedule(opt, cfg, 1)
     assert set(group_momenta(opt).values()) == {0.9}  # starts at max_momentum
@@ -185,8 +210,9 @@ def test_epoch_schedules_step_once_per_epoch():
 
     cfg, model = setup("optim.scheduler=cosine")  # T_max defaults to train.epochs = 4
     _, seen = run_schedule(cfg, model, batches_per_epoch=1)
-    assert [s["lr_head"] for s in seen] == pytest.approx([0.05, 0.05 * (1 + 2 ** -0.5) / 2, 0.025,
-                                                          0.05 * (1 - 2 ** -0.5) / 2])
+    assert [s["lr_head"] for s in seen] == pytest.approx(
+        [0.05, 0.05 * (1 + 2**-0.5) / 2, 0.025, 0.05 * (1 - 2**-0.5) / 2]
+    )
     cfg, model = setup("optim.scheduler=cosine", "optim.T_max=2")
     _, seen = run_schedule(cfg, model, batches_per_epoch=1)
     assert seen[2]["lr_head"] == pytest.approx(0.0, abs=1e-12)

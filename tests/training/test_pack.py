@@ -6,6 +6,7 @@ sums in another order: a batched matmul instead of ``addmm``, a grouped convolut
 BatchNorm statistics reduced over a wider tensor, the losses' float32 sum; each rounds differently in the last bit.
 Subsets and augmented images are identical (asserted exactly).
 """
+
 import subprocess
 import sys
 
@@ -39,8 +40,10 @@ def tiny_cfg(root, *overrides):
 
 
 def member_cfgs(root, *extra):
-    return [tiny_cfg(root, f"general.seed={s}", f"scattering.init={i}", f"scattering.learnable={lrn}", *extra)
-            for s, i, lrn in MEMBERS]
+    return [
+        tiny_cfg(root, f"general.seed={s}", f"scattering.init={i}", f"scattering.learnable={lrn}", *extra)
+        for s, i, lrn in MEMBERS
+    ]
 
 
 def record_train_inputs(model, store):
@@ -108,10 +111,21 @@ def test_packed_runs_are_logged_and_reload_like_single_runs(fmnist_root, mlflow_
         run = client.get_run(result.run_id)
         assert run.info.status == "FINISHED"
         assert run.data.params == {k: str(v) for k, v in cfg.flat().items()}
-        assert set(run.data.metrics) == set(single_run.data.metrics) - ({"motion_theta", "motion_xi", "motion_sigma",
-                                                                         "motion_slant", "lr_orientation",
-                                                                         "lr_scattering", "frame_A", "frame_distance",
-                                                                         "frame_B"} if p == 1 else set())
+        assert set(run.data.metrics) == set(single_run.data.metrics) - (
+            {
+                "motion_theta",
+                "motion_xi",
+                "motion_sigma",
+                "motion_slant",
+                "lr_orientation",
+                "lr_scattering",
+                "frame_A",
+                "frame_distance",
+                "frame_B",
+            }
+            if p == 1
+            else set()
+        )
         assert run.data.tags["pack_index"] == str(p) and run.data.tags["pack_size"] == "2"
         pack_ids.add(run.data.tags["pack_id"])
         model = load_model(result.run_id, tracking_uri=mlflow_uri)
@@ -124,16 +138,22 @@ def test_what_cannot_be_packed_is_one_clear_error(fmnist_root):
     with pytest.raises(ConfigError, match="model.name: head 'resnet50' cannot be packed"):
         train_pack(member_cfgs(fmnist_root, "model.name=resnet50"), [RecordingLogger()] * 3)
     with pytest.raises(ConfigError, match="differ in dataset.train_sample_num; inside a pack only general.seed"):
-        train_pack([tiny_cfg(fmnist_root), tiny_cfg(fmnist_root, "dataset.train_sample_num=10")],
-                   [RecordingLogger()] * 2)
+        train_pack(
+            [tiny_cfg(fmnist_root), tiny_cfg(fmnist_root, "dataset.train_sample_num=10")], [RecordingLogger()] * 2
+        )
 
 
 @pytest.mark.process
 def test_psn_train_seeds_packs_them_in_a_real_process(tmp_path, fmnist_root, mlflow_uri):
     path = tmp_path / "run.yaml"
     path.write_text(tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1").to_yaml())
-    proc = subprocess.run([sys.executable, "-m", "parametricSN", "train", "-c", str(path), "--seeds", "4,7",
-                           "scattering.L=2"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "parametricSN", "train", "-c", str(path), "--seeds", "4,7", "scattering.L=2"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     out = yaml.safe_load(proc.stdout)
     assert [o["seed"] for o in out] == [4, 7]
@@ -155,8 +175,11 @@ def test_psn_train_seeds_must_be_distinct_integers(tmp_path, capsys):
 def test_a_diverging_member_fails_the_whole_pack_by_name(fmnist_root):
     cfgs = member_cfgs(fmnist_root, "optim.max_lr=1e30")
     loggers = [RecordingLogger() for _ in cfgs]
-    with pytest.raises(DivergenceError, match=r"diverged in epoch 1: the training loss of pack member 0 \(seed 1, "
-                                              r"run recorded\) is nan; .*pack member 2 \(seed 3"):
+    with pytest.raises(
+        DivergenceError,
+        match=r"diverged in epoch 1: the training loss of pack member 0 \(seed 1, "
+        r"run recorded\) is nan; .*pack member 2 \(seed 3",
+    ):
         train_pack(cfgs, loggers)
     assert [lg.ended for lg in loggers] == ["FAILED"] * 3 and all(not lg.metrics for lg in loggers)
 

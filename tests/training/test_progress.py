@@ -2,13 +2,14 @@
 command; progress lines at test epochs and every ``log.every`` seconds off a terminal, a bar on one; the final
 line; ``--quiet``. In-process with a recording logger, then one real ``psn train`` piped to a file, killed with
 SIGKILL after an epoch past its checkpoint and resumed: each epoch is in the run's metric history once."""
-import pytest
+
 import io
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
@@ -37,8 +38,10 @@ def test_first_progress_and_last_lines_off_a_terminal(fmnist_root, tmp_path, mon
     result = train(cfg, Progress(inner, out))
     lines = out.getvalue().splitlines()
     store = f"sqlite:///{tmp_path}/mlruns/store.db"  # made absolute: the command works from any folder
-    assert lines[0] == (f"psn: run recorded started (experiment 'tests', seed {cfg.general.seed}) in {store}; "
-                        f"view it with: mlflow ui --backend-store-uri {store}")
+    assert lines[0] == (
+        f"psn: run recorded started (experiment 'tests', seed {cfg.general.seed}) in {store}; "
+        f"view it with: mlflow ui --backend-store-uri {store}"
+    )
     # test epochs 2 and 3 (the last); epoch 1 is neither a test epoch nor log.every (an hour) after the start
     assert [line.split(" train_loss")[0] for line in lines[1:-1]] == ["psn: epoch 2/3", "psn: epoch 3/3"]
     assert f"test_acc {inner.metrics[2]['test_acc']:.2f}" in lines[1] and "left)" in lines[1]
@@ -47,8 +50,7 @@ def test_first_progress_and_last_lines_off_a_terminal(fmnist_root, tmp_path, mon
 
 
 def test_log_every_prints_between_test_epochs_and_quiet_keeps_the_last_line(fmnist_root):
-    cfg = make_cfg("fashion_mnist", *TINY, "train.epochs=3", "train.test_every=5", "log.every=1e-9",
-                   root=fmnist_root)
+    cfg = make_cfg("fashion_mnist", *TINY, "train.epochs=3", "train.test_every=5", "log.every=1e-9", root=fmnist_root)
     out = io.StringIO()
     train(cfg, Progress(RecordingLogger(), out))
     assert [line.split(" ")[2] for line in out.getvalue().splitlines()[1:-1]] == ["1/3", "2/3", "3/3"]
@@ -88,17 +90,28 @@ def test_a_failed_run_closes_the_bar_and_leaves_the_error_to_the_caller(fmnist_r
 
 
 @pytest.mark.process
-def test_psn_train_piped_to_a_file_then_killed_and_resumed_logs_each_epoch_once(tmp_path, fmnist_root, mlflow_uri,
-                                                                                capsys):
+def test_psn_train_piped_to_a_file_then_killed_and_resumed_logs_each_epoch_once(
+    tmp_path, fmnist_root, mlflow_uri, capsys
+):
     # a step schedule, so that train.epochs may change on resume; checkpoints every 3 epochs
     cfg = tmp_path / "run.yaml"
-    cfg.write_text(make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "optim.scheduler=step",
-                            "train.epochs=100000", "train.checkpoint_every=3", "scattering.learnable=true",
-                            root=fmnist_root).to_yaml())
+    cfg.write_text(
+        make_cfg(
+            "fashion_mnist",
+            *TINY,
+            f"mlflow.tracking_uri={mlflow_uri}",
+            "optim.scheduler=step",
+            "train.epochs=100000",
+            "train.checkpoint_every=3",
+            "scattering.learnable=true",
+            root=fmnist_root,
+        ).to_yaml()
+    )
     client = MlflowClient(mlflow_uri)
     with open(tmp_path / "err.txt", "w") as err, open(tmp_path / "out.txt", "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "parametricSN", "train", "-c", str(cfg)], cwd=tmp_path,
-                                stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "parametricSN", "train", "-c", str(cfg)], cwd=tmp_path, stdout=out, stderr=err
+        )
     try:
         deadline, first, steps = time.time() + 300, "", []
         while time.time() < deadline and not first:
@@ -121,8 +134,11 @@ def test_psn_train_piped_to_a_file_then_killed_and_resumed_logs_each_epoch_once(
     logged = max(m.step for m in client.get_metric_history(run_id, "train_loss"))
     ckpt = max(int(f.path[-7:-3]) for f in client.list_artifacts(run_id, "checkpoints"))
     lines = (tmp_path / "err.txt").read_text().splitlines()
-    assert [line.split(" train_loss")[0] for line in lines[1:]][:3] == ["psn: epoch 1/100000", "psn: epoch 2/100000",
-                                                                         "psn: epoch 3/100000"]
+    assert [line.split(" train_loss")[0] for line in lines[1:]][:3] == [
+        "psn: epoch 1/100000",
+        "psn: epoch 2/100000",
+        "psn: epoch 3/100000",
+    ]
     assert logged > ckpt, (logged, ckpt)  # epochs past the checkpoint: the resumed run trains them again
     capsys.readouterr()
     assert main(["train", "--resume", run_id, f"mlflow.tracking_uri={mlflow_uri}", f"train.epochs={logged + 2}"]) == 0

@@ -1,4 +1,5 @@
 """The tightness penalty (parametricSN/training/tightness.py) and its place in the training loss."""
+
 import pytest
 import torch
 
@@ -17,8 +18,10 @@ def test_penalty_gradient_in_float64():
     p0 = tight_frame_params(J, L)
     target = littlewood_paley(morlet_filters(shape, *(p0[k] for k in ("theta", "xi", "sigma", "slant"))), phi)
     g = torch.Generator().manual_seed(0)
-    params = [(p0[k] + 0.1 * torch.randn(J * L, dtype=torch.float64, generator=g)).requires_grad_()
-              for k in ("theta", "xi", "sigma", "slant")]
+    params = [
+        (p0[k] + 0.1 * torch.randn(J * L, dtype=torch.float64, generator=g)).requires_grad_()
+        for k in ("theta", "xi", "sigma", "slant")
+    ]
 
     def penalty(*p):
         return lp_distance(littlewood_paley(morlet_filters(shape, *p), phi), target)
@@ -46,8 +49,10 @@ def test_tightness_changes_training_but_not_the_reported_loss_definition(fmnist_
     tight = train(make_cfg("fashion_mnist", *common, "scattering.tightness=100", root=fmnist_root), NullLogger())
     assert plain.history[0]["frame_distance"] > 0
     assert tight.history[-1]["frame_distance"] < plain.history[-1]["frame_distance"]
-    fixed = train(make_cfg("fashion_mnist", *common, "scattering.learnable=false", "scattering.tightness=1",
-                           root=fmnist_root), NullLogger())
+    fixed = train(
+        make_cfg("fashion_mnist", *common, "scattering.learnable=false", "scattering.tightness=1", root=fmnist_root),
+        NullLogger(),
+    )
     assert "frame_distance" not in fixed.history[-1]
     with pytest.raises(ConfigError, match="scattering.tightness"):
         make_cfg("fashion_mnist", *common, "scattering.tightness=-1", root=fmnist_root)
@@ -59,5 +64,6 @@ def test_a_pack_member_gets_its_own_runs_penalty(fmnist_root):
     packed = train_pack(cfgs, [NullLogger(), NullLogger()])
     for cfg, member in zip(cfgs, packed):
         single = train(cfg, NullLogger())
-        assert member.history[-1]["frame_distance"] == pytest.approx(single.history[-1]["frame_distance"],
-                                                                      rel=1e-4, abs=1e-9)
+        assert member.history[-1]["frame_distance"] == pytest.approx(
+            single.history[-1]["frame_distance"], rel=1e-4, abs=1e-9
+        )

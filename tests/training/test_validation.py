@@ -1,5 +1,6 @@
 """Validation metrics in the epoch loop, and runs that never evaluate the test split
 (``parametricSN/training/loop.py``: ``eval_sets``)."""
+
 import math
 
 from parametricSN.training import train
@@ -28,13 +29,21 @@ def test_val_metrics_are_an_evaluation_of_the_validation_loader(fmnist_root):
     from parametricSN.training import build_loss
     from parametricSN.training.loop import eval_sets
 
-    cfg = make_cfg("fashion_mnist", *TINY, "dataset.train_sample_num=10", "dataset.val_sample_num=20",
-                   root=fmnist_root)
+    cfg = make_cfg("fashion_mnist", *TINY, "dataset.train_sample_num=10", "dataset.val_sample_num=20", root=fmnist_root)
     loaders = build_loaders(cfg)
     assert eval_sets(loaders) == ["test", "val"]
     model, loss = build_model(cfg), build_loss("cross-entropy")
     val = evaluate(model, loaders.val, loss, "cpu", name="val")
     assert set(val) == {"val_loss", "val_acc"} and len(loaders.val_indices) == 20
-    assert eval_sets(build_loaders(make_cfg("fashion_mnist", *TINY, "dataset.train_sample_num=10",
-                                            "dataset.val_sample_num=20", "train.evaluate_test=false",
-                                            root=fmnist_root))) == ["val"]
+    assert eval_sets(
+        build_loaders(
+            make_cfg(
+                "fashion_mnist",
+                *TINY,
+                "dataset.train_sample_num=10",
+                "dataset.val_sample_num=20",
+                "train.evaluate_test=false",
+                root=fmnist_root,
+            )
+        )
+    ) == ["val"]

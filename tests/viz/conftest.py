@@ -1,4 +1,5 @@
 """Small scattering layers shared by the viz tests (J=2, L=4, a non-square shape to catch swapped axes)."""
+
 import pytest
 
 from parametricSN.scattering import ParametricScattering2D

@@ -1,11 +1,11 @@
 """parametricSN/viz/animation.py: frames recorded as images, written as a looping GIF."""
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageSequence
 
 from parametricSN.viz import FilterAnimation
-
 from tests.viz.conftest import L, make_layer
 
 

@@ -1,4 +1,5 @@
 """parametricSN/viz/filters.py: panel grid, and the layout of the Fourier and spatial panels."""
+
 import math
 
 import numpy as np
@@ -7,7 +8,6 @@ import torch
 
 from parametricSN.scattering import morlet_filters
 from parametricSN.viz import figure_to_png, filter_figure, panel_images
-
 from tests.viz.conftest import J, L
 
 
@@ -36,7 +36,7 @@ def test_grid_has_one_panel_per_filter_and_renders(layer, kind):
         np.testing.assert_array_equal(ax.get_images()[0].get_array(), expected[n])
     # one colour scale per row
     for j in range(J):
-        clims = {ax.get_images()[0].get_clim() for ax in fig.axes[j * L:(j + 1) * L]}
+        clims = {ax.get_images()[0].get_clim() for ax in fig.axes[j * L : (j + 1) * L]}
         assert len(clims) == 1
     png = figure_to_png(fig)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000

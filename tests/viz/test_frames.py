@@ -1,11 +1,11 @@
 """parametricSN/viz/frames.py: the Littlewood–Paley sum as an image."""
+
 import numpy as np
 import pytest
 import torch
 
 from parametricSN.scattering.frames import bank_littlewood_paley
 from parametricSN.viz import figure_to_image, littlewood_paley_figure
-
 from tests.viz.conftest import make_layer
 
 

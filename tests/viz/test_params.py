@@ -1,4 +1,5 @@
 """parametricSN/viz/params.py: before → after figure of θ, ξ, σ, slant for every parameterization."""
+
 import math
 
 import numpy as np
@@ -6,7 +7,6 @@ import pytest
 import torch
 
 from parametricSN.viz import figure_to_png, filter_params_figure
-
 from tests.viz.conftest import J, L, make_layer
 
 

@@ -1,4 +1,5 @@
 """parametricSN/viz/render.py: figures to PNG bytes and PIL images."""
+
 import io
 
 import numpy as np
