@@ -1,12 +1,14 @@
 """Optimizer groups and learning-rate schedules (``parametricSN/training/optim.py``)."""
 
 import math
+import warnings
 
 import pytest
 import torch
 from torch import nn
 
 from parametricSN.config import ConfigError, load_config
+from parametricSN.config_warnings import NoEffectWarning
 from parametricSN.models import build_model
 from parametricSN.training.optim import (
     build_optimizer,
@@ -34,7 +36,9 @@ BASE = [
 
 
 def setup(*overrides):
-    cfg = load_config(None, overrides=BASE + list(overrides))
+    with warnings.catch_warnings():  # BASE pins the rates of every group, whichever the case then uses
+        warnings.simplefilter("ignore", NoEffectWarning)
+        cfg = load_config(None, overrides=BASE + list(overrides))
     torch.manual_seed(0)
     model = build_model(cfg)
     return cfg, model
