@@ -1,9 +1,6 @@
-"""``psn`` / ``python -m parametricSN``: train, config show, and one-line errors with their exit codes."""
+"""``psn``: train, config show, and one-line errors with their exit codes, in process (``python -m parametricSN`` as
+a real process: tests/test_reliability_processes.py)."""
 
-import subprocess
-import sys
-
-import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -54,51 +51,3 @@ def test_a_missing_dataset_is_one_line_and_exit_1(tmp_path, mlflow_uri, capsys):
     err = capsys.readouterr().err
     assert err.startswith("psn: Fashion-MNIST: no folder holds") and str(empty) in err
     assert err.count("\n") == 1 and "Traceback" not in err
-
-
-@pytest.mark.process
-def test_python_dash_m_runs_train(tmp_path, fmnist_root, mlflow_uri):
-    path = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "parametricSN", "train", "-c", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = yaml.safe_load(proc.stdout)
-    assert MlflowClient(mlflow_uri).get_run(out["run_id"]).info.status == "FINISHED"
-    assert 0 <= out["test_acc"] <= 100
-
-
-@pytest.mark.process
-def test_sigterm_ends_the_run_killed_not_running(tmp_path, fmnist_root, mlflow_uri):
-    """A scheduler's SIGTERM must close the MLflow run (KILLED, with the error tag), not leave it RUNNING."""
-    import signal
-    import time
-
-    path = write_config(
-        tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=100000", "train.test_every=100000"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "parametricSN", "train", "-c", str(path)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    client = MlflowClient(mlflow_uri)
-    deadline = time.time() + 120
-    runs = []
-    while time.time() < deadline and not runs:  # wait until training has started and logged an epoch
-        time.sleep(0.5)
-        exp = client.get_experiment_by_name("tests")
-        runs = [r for r in client.search_runs([exp.experiment_id]) if r.data.metrics] if exp else []
-    assert runs, "the run never started"
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGTERM
-    assert "KILLED" in err and "Traceback" not in err
-    run = client.get_run(runs[0].info.run_id)
-    assert run.info.status == "KILLED" and "signal" in run.data.tags["error"]

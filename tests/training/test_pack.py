@@ -7,9 +7,6 @@ BatchNorm statistics reduced over a wider tensor, the losses' float32 sum; each 
 Subsets and augmented images are identical (asserted exactly).
 """
 
-import subprocess
-import sys
-
 import pytest
 import torch
 import yaml
@@ -143,19 +140,12 @@ def test_what_cannot_be_packed_is_one_clear_error(fmnist_root):
         )
 
 
-@pytest.mark.process
-def test_psn_train_seeds_packs_them_in_a_real_process(tmp_path, fmnist_root, mlflow_uri):
+def test_psn_train_seeds_packs_them(tmp_path, fmnist_root, mlflow_uri, capsys):
+    # in process; real `psn train --seeds` processes are signalled and resumed in tests/test_reliability_processes.py
     path = tmp_path / "run.yaml"
     path.write_text(tiny_cfg(fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=1").to_yaml())
-    proc = subprocess.run(
-        [sys.executable, "-m", "parametricSN", "train", "-c", str(path), "--seeds", "4,7", "scattering.L=2"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = yaml.safe_load(proc.stdout)
+    assert main(["train", "-c", str(path), "--seeds", "4,7", "scattering.L=2"]) == 0
+    out = yaml.safe_load(capsys.readouterr().out)
     assert [o["seed"] for o in out] == [4, 7]
     client = MlflowClient(mlflow_uri)
     for index, o in enumerate(out):
