@@ -1,6 +1,7 @@
 import pytest
 from torch import nn
 
+from parametricSN import config_names
 from parametricSN.config import ConfigError, ModelConfig
 from parametricSN.models import available_heads, build_head, build_model, register_head, registry
 from tests.configs import make_cfg, paper
@@ -38,8 +39,10 @@ class _MeanHead(nn.Module):
         return self.fc(x.mean(dim=(-2, -1)))
 
 
-def test_a_new_head_is_one_decorated_builder(monkeypatch):
-    monkeypatch.setattr(registry, "_HEADS", dict(registry._HEADS))  # keep the global registry untouched
+def test_a_new_head_is_one_decorated_builder(monkeypatch, request):
+    # keep the global registries untouched: the builders, and the head facts register_head records
+    monkeypatch.setattr(registry, "_HEADS", dict(registry._HEADS))
+    request.addfinalizer(lambda: config_names.HEADS.pop("mean", None))
 
     @register_head("mean")
     def mean(in_shape, num_classes, cfg):
