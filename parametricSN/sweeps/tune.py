@@ -222,6 +222,12 @@ def summary(plan: Plan, ranked: list[TrialResult], total: int) -> str:
     return "\n".join([head, *("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)])
 
 
+def never_reported(results: list, metric: str) -> list:
+    """The trials of Ray Tune ``results`` that neither reported ``metric`` nor failed: Ray left them pending (a
+    Ctrl-C came first). Their result is not empty (Ray fills in the trial id), and Ray may count them as ended."""
+    return [r for r in results if r.error is None and metric not in (r.metrics or {})]
+
+
 def run_search(
     plan: Plan,
     address: Optional[str] = None,
@@ -281,7 +287,7 @@ def run_search(
     killed = close_trial_runs(
         client, exp_id, plan.key, "KILLED", {"error": "the search was interrupted"}, tag=TAG_SEARCH
     )
-    if interrupted or killed or any(not r.metrics for r in results):
+    if interrupted or killed or never_reported(results, s.metric):
         client.set_terminated(parent, RunStatus.to_string(RunStatus.KILLED))
         print(
             f"psn: search {plan.key} of {plan.spec.name} interrupted ({killed} trial runs marked KILLED); run "

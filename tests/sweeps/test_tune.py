@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
 from parametricSN.sweeps import SpecError, load_spec
-from parametricSN.sweeps.tune import plan_search
+from parametricSN.sweeps.tune import never_reported, plan_search
 from tests.data.fakes import write_idx
 
 SPEC = """
@@ -180,3 +180,14 @@ def test_the_shipped_example_plans(tmp_path):
     assert plan.base["dataset"]["val_sample_num"] == 1000 and plan.base["train"]["evaluate_test"] is False
     assert plan.max_epochs == 3000 and len(plan.seeds) == 10 and plan.threads == 2
     assert plan.experiment == "cifar10-100sample-search-search" and not (tmp_path / "store.db").exists()
+
+
+def test_a_trial_ray_left_pending_counts_as_not_run():
+    class Result:  # what Ray Tune's ResultGrid gives: metrics (the last result) and error
+        def __init__(self, metrics, error=None):
+            self.metrics, self.error = metrics, error
+
+    done, pending, failed = Result({"val_acc": 50.0, "trial_id": "a"}), Result({"trial_id": "b"}), Result({}, "boom")
+    assert never_reported([done, pending, failed, Result(None)], "val_acc")[0] is pending
+    assert len(never_reported([done, pending, failed, Result(None)], "val_acc")) == 2
+    assert never_reported([done, failed], "val_acc") == []
