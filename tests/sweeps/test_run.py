@@ -52,8 +52,10 @@ def runs_of(uri):
     return client, client.search_runs([exp.experiment_id])
 
 
-def test_local_pool_runs_in_parallel_lists_failures_and_loses_nothing(sweep, capsys):
-    spec, uri, _, _ = sweep
+def test_local_pool_lists_failures_and_loses_nothing_then_ray_reruns_only_the_failed(sweep, capsys):
+    # one test: the Ray part continues the store the local part left (pytest-xdist may run tests of a module on
+    # different workers, each with its own module fixture)
+    spec, uri, data, later = sweep
     code = main(["sweep", str(spec), "--workers", "2", "--tracking-uri", uri])
     out, err = capsys.readouterr()
     assert code == 1
@@ -70,10 +72,8 @@ def test_local_pool_runs_in_parallel_lists_failures_and_loses_nothing(sweep, cap
         assert [m.step for m in client.get_metric_history(ok.info.run_id, name)] == [1, 2]
     assert ok.data.metrics["test_acc"] == pytest.approx(float(out.split("test_acc=")[1].split()[0]), abs=0.01)
 
-
-def test_rerun_on_ray_skips_finished_and_reruns_failed(sweep, capsys):
+    # the same sweep on Ray skips the finished cell and reruns the failed one
     pytest.importorskip("ray")  # installed by `make test` (the [ray] extra); the local path is tested above
-    spec, uri, data, later = sweep
     for f in data.iterdir():  # the failed cell can now succeed
         shutil.copy(f, later / f.name)
     code = main(["sweep", str(spec), "--launcher", "ray", "--cpus-per-run", "1", "--tracking-uri", uri])
