@@ -11,21 +11,25 @@
 - **Claims.** A worker creates its run first, then calls :func:`check_claim`: the cell's live RUNNING runs and its
   FINISHED runs are listed; the oldest live claim (start time, then run id) wins, every other claimant deletes
   its run and does not train. Two sweeps started together, or on two machines against one tracking server,
-  thus train each cell once. Only MLflow client calls are used, so SQLite stores and servers work alike; the
+  thus train each cell once. On a SQLite store, creating the run and checking the claim happen under a file lock
+  (:func:`claim_lock`), so the order of start times is the order in which claims become visible. Only MLflow client calls are used, so SQLite stores and servers work alike; the
   order relies on the machines' clocks agreeing to within the time between two claims (NTP).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, Optional
 
 from mlflow.entities import RunStatus
 
-from parametricSN.tracking.store import retry_locked
+from parametricSN.commands import sqlite_path
+from parametricSN.tracking.store import retry_locked, store_lock
 
 TAG_CELL, TAG_HEARTBEAT, TAG_LOST, TAG_RESUMED = "psn.cell", "psn.heartbeat", "psn.lost", "psn.resumed_from"
 ERROR_TAG = "error"
@@ -79,6 +83,22 @@ def close_dead_runs(client: Any, exp_id: str, timeout: float) -> int:
     for run in dead:
         close_dead(client, run, timeout)
     return len(dead)
+
+
+@contextlib.contextmanager
+def claim_lock(uri: str) -> Iterator[None]:
+    """Within the block, no other process on this machine creates and checks a claim in the SQLite store
+    ``uri`` (an exclusive lock on ``<store>.claims.lock``; other stores: no lock). A run's start time is read
+    before its row is committed, so without it a claimant whose commit waited on the store's write lock could
+    become visible, older, only after a younger claimant had checked and won: both trained the cell (seen with
+    two identical sweeps on a loaded machine)."""
+    db = sqlite_path(uri)
+    if db is None:
+        yield
+        return
+    db = db.expanduser()
+    with store_lock(db.with_name(db.name + ".claims")):
+        yield
 
 
 def check_claim(client: Any, exp_id: str, cell: str, run_id: str, timeout: float) -> None:

@@ -66,6 +66,10 @@ def run_trial(sampled: dict, setup: dict) -> None:
     }
     cfgs = [config_from_dict(trial_config(setup["base"], sampled, seed)) for seed in setup["seeds"]]
     epochs = cfgs[0].train.epochs  # train.epochs may be searched
+    done = finished_result(cfgs[0].mlflow.tracking_uri, setup["parent"], trial_id, epochs)
+    if done is not None:  # finished before a Ctrl-C that Ray's saved state missed: report it, do not train again
+        tune.report(done)
+        return
     group = _TrialRun(cfgs[0], setup, trial_id, tags) if len(cfgs) > 1 else None
     curves, last, logger_class = _Curves(), {}, _reporting_logger_class()
     try:
@@ -100,6 +104,27 @@ def run_trial(sampled: dict, setup: dict) -> None:
     if group:
         group.logger.end_run()
     tune.report(last)
+
+
+def finished_result(uri: Optional[str], parent: str, trial_id: str, epochs: int) -> Optional[dict]:
+    """The result a trial reported last, when the search ``parent`` already holds a FINISHED run of ``trial_id``
+    (Ray Tune restarts a trial that ended just before a Ctrl-C if its saved state missed the end); else None."""
+    from parametricSN.tracking.store import client_for, retry_locked
+
+    client = client_for(uri, create=False)
+    exp_id = client.get_run(parent).info.experiment_id
+    runs = retry_locked(
+        client.search_runs,
+        [exp_id],
+        filter_string=f"tags.`{TAG_TRIAL}` = '{trial_id}' and tags.`{TAG_PARENT}` = '{parent}' "
+        "and attributes.status = 'FINISHED'",
+    )
+    if not runs:
+        return None
+    run = runs[0]
+    val = {k: v for k, v in run.data.metrics.items() if k.startswith("val_")}
+    steps = [m.step for k in val for m in client.get_metric_history(run.info.run_id, k)]
+    return {**val, "epoch": max(steps, default=0), "trial_epochs": epochs, "mlflow_run_id": run.info.run_id}
 
 
 def _reporting_logger_class() -> type:

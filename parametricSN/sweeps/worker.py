@@ -96,14 +96,15 @@ def _loggers(
 
         def start_run(self, cfg):  # type: ignore[no-untyped-def]
             self.tags[claims.TAG_HEARTBEAT] = f"{time.time():.0f}"
-            self.opened = super().start_run(cfg)
-            beat.add(self.opened)
-            exp_id = self.client.get_run(self.opened).info.experiment_id
-            try:
-                claims.check_claim(self.client, exp_id, self.tags[claims.TAG_CELL], self.opened, timeout)
-            except claims.ClaimLost as exc:  # train() does not close a run whose start_run raised
-                self.set_failed(exc)
-                raise
+            with claims.claim_lock(self.tracking_uri):
+                self.opened = super().start_run(cfg)
+                beat.add(self.opened)
+                exp_id = self.client.get_run(self.opened).info.experiment_id
+                try:
+                    claims.check_claim(self.client, exp_id, self.tags[claims.TAG_CELL], self.opened, timeout)
+                except claims.ClaimLost as exc:  # train() does not close a run whose start_run raised
+                    self.set_failed(exc)
+                    raise
             if resume_from:  # a new run continuing a stopped one: its params and its past epochs, as they were
                 self.set_tags({claims.TAG_RESUMED: resume_from})
                 self.log_params(cfg.flat())

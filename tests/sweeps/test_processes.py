@@ -175,7 +175,8 @@ def test_sigkill_leaves_no_worker_and_the_next_sweep_continues_from_checkpoints(
 
 def test_two_identical_sweeps_started_together_train_each_cell_once(tmp_path, fmnist_root):
     uri = setup(tmp_path, fmnist_root, epochs=3, every=0, seeds="[1, 2]")
-    twins = [start(tmp_path, uri), start(tmp_path, uri)]
+    # no run may be taken for dead here (a loaded machine can delay a 1 s heartbeat past the 4 s of the others)
+    twins = [start(tmp_path, uri, "--heartbeat-timeout", "60") for _ in range(2)]
     assert [t.wait(300) for t in twins] == [0, 0], [output(t) for t in twins]
     _, rs = runs(uri)
     assert sorted((r.data.tags["psn.cell"], r.info.status) for r in rs) == sorted(
