@@ -1,3 +1,3 @@
-from parametricSN.cli import main
+from parametricSN.cli import run
 
-raise SystemExit(main())
+raise SystemExit(run())

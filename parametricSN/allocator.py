@@ -47,3 +47,20 @@ def retain_freed_memory() -> bool:
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     _applied = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_NEVER))
     return _applied
+
+
+def fast_exit(code: int) -> int:
+    """``code``, after moving every object to the collector's permanent generation (:func:`gc.freeze`): call it as
+    a ``psn`` process returns from its command, never in a process that goes on (a test runner).
+
+    At exit the interpreter clears each module and runs a full collection after each step, and with torch,
+    torchvision and MLflow loaded every collection walks millions of objects: about 4 s of every ``psn`` process
+    on a 2-core machine (measured: 4.5 s between the last line of a script importing them and the end of the
+    process; 0.7 s with this). Frozen objects are still freed by reference counting and ``atexit`` handlers still
+    run; only cycles among them are left to the end of the process.
+    """
+    import gc
+
+    gc.freeze()
+    return code
+

@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Optional
 
-from parametricSN.allocator import retain_freed_memory
+from parametricSN.allocator import fast_exit, retain_freed_memory
 from parametricSN.config import ConfigError, load_config
 from parametricSN.deformation import cli as deform_cli
 from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
@@ -236,5 +236,10 @@ def _error(text: str, status: int) -> int:
     return status
 
 
+def run() -> int:
+    """The ``psn`` command (and ``python -m parametricSN``): :func:`main`, then a quick exit."""
+    return fast_exit(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -4,7 +4,6 @@ traceback and no MLflow run created (in-process through ``parametricSN.cli.main`
 import gzip
 import shutil
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
 from tests.configs import TINY, make_cfg
+from tests.warm import PYTHON
 
 FILES = {  # name -> bytes, written for every case
     "empty.yaml": b"",
@@ -191,7 +191,7 @@ def test_bad_input_in_a_real_process(case, tmp_path, fmnist_root, mlflow_uri):
     cfg = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}")
     argv = _argv(template, tmp_path, cfg, {})
     proc = subprocess.run(
-        [sys.executable, "-m", "parametricSN", *argv], capture_output=True, text=True, cwd=tmp_path, timeout=300
+        [PYTHON, "-m", "parametricSN", *argv], capture_output=True, text=True, cwd=tmp_path, timeout=300
     )
     assert proc.returncode == status and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert all(w in proc.stderr for w in words) and _runs(mlflow_uri) == []

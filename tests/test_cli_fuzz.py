@@ -6,13 +6,13 @@ In-process through ``parametricSN.cli.main`` (fast); two cases as real processes
 
 import random
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from parametricSN.cli import main
 from tests.sweeps.test_run import tiny_base
+from tests.warm import PYTHON
 
 # 5 levels of 5 aliases: 3125 leaves, and a 100-character string in each
 BOMB = "x: [&d [&c [&b [&a [yes, {long}, x, x, x], *a, *a, *a, *a], *b, *b, *b, *b], *c, *c, *c, *c], *d, *d, *d, *d]"
@@ -196,7 +196,7 @@ def test_fuzz_cases_in_a_real_process(argv, tmp_path):
     _write(tmp_path)
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     proc = subprocess.run(
-        [sys.executable, "-m", "parametricSN", *argv], capture_output=True, text=True, cwd=tmp_path, timeout=300
+        [PYTHON, "-m", "parametricSN", *argv], capture_output=True, text=True, cwd=tmp_path, timeout=300
     )
     _check_one_line(proc.stderr, proc.returncode, argv)
     assert proc.stdout == "" and not (tmp_path / "mlruns").exists()

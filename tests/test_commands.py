@@ -4,13 +4,13 @@ store. (The resume command printed after a signal is run in tests/test_reliabili
 
 import shlex
 import subprocess
-import sys
 
 import pytest
 
 from parametricSN.cli import main
 from parametricSN.commands import absolute_uri, mlflow_ui_command, report_command, resume_command, sweep_command
 from tests.sweeps.test_run import tiny_base
+from tests.warm import PYTHON
 
 
 def test_builders_name_the_store_as_an_absolute_uri_and_quote(tmp_path, monkeypatch):
@@ -40,7 +40,9 @@ def test_builders_name_the_store_as_an_absolute_uri_and_quote(tmp_path, monkeypa
 
 
 @pytest.mark.process
-def test_the_report_command_a_sweep_prints_works_from_another_folder(tmp_path, fmnist_root, monkeypatch, capsys):
+def test_the_report_command_a_sweep_prints_works_from_another_folder(
+    tmp_path, fmnist_root, monkeypatch, capsys, warm_workers
+):
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
     here.mkdir(), elsewhere.mkdir()
     spec = here / "spec.yaml"
@@ -56,7 +58,7 @@ def test_the_report_command_a_sweep_prints_works_from_another_folder(tmp_path, f
     assert command == f"psn report --experiment suggested --tracking-uri sqlite:///{here}/rel/store.db"
     # the printed command, as printed, in a real shell-less process from another folder
     proc = subprocess.run(
-        [sys.executable, "-m", "parametricSN", *shlex.split(command)[1:]],
+        [PYTHON, "-m", "parametricSN", *shlex.split(command)[1:]],
         cwd=elsewhere,
         capture_output=True,
         text=True,

@@ -7,7 +7,6 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
@@ -17,10 +16,11 @@ from mlflow.tracking import MlflowClient
 from parametricSN.cli import main
 from parametricSN.tracking.preflight import TIMEOUT
 from tests.configs import TINY, make_cfg
+from tests.warm import PYTHON
 
 pytestmark = pytest.mark.process  # every test here starts real processes
 
-PSN = [sys.executable, "-m", "parametricSN"]
+PSN = [PYTHON, "-m", "parametricSN"]  # warm-started (tests/warm.py)
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr_head")
 
 

@@ -266,4 +266,6 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from parametricSN.allocator import fast_exit
+
+    sys.exit(fast_exit(main()))

@@ -5,7 +5,6 @@ each ``psn`` process spends seconds importing torch and MLflow)."""
 import csv
 import shutil
 import subprocess
-import sys
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -17,6 +16,7 @@ from parametricSN.deformation.sources import reference_config
 from parametricSN.models import build_model
 from parametricSN.tracking import MlflowLogger, save_model_file
 from tests.configs import TINY, make_cfg
+from tests.warm import PYTHON
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_psn_deform_writes_csv_figures_and_an_mlflow_run(tmp_path, store):
     uri, saved, _ = store
     proc = subprocess.run(
         [
-            sys.executable,
+            PYTHON,
             "-m",
             "parametricSN",
             "deform",

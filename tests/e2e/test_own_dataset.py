@@ -4,7 +4,6 @@ on it after importing this file through ``general.plugins``."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -45,12 +44,13 @@ def toy() -> DatasetSpec:
 @pytest.mark.process
 def test_psn_trains_on_a_dataset_registered_in_a_plugin_file(tmp_path, mlflow_uri):
     from tests.configs import TINY
+    from tests.warm import PYTHON
 
     config = tmp_path / "toy.yaml"
     config.write_text(yaml.safe_dump({"general": {"plugins": [THIS_FILE]}, "dataset": {"name": "toy"}}))
     proc = subprocess.run(
         [
-            sys.executable,
+            PYTHON,
             "-m",
             "parametricSN",
             "train",

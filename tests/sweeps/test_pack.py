@@ -36,7 +36,9 @@ def test_cells_differing_only_in_the_seed_are_packed(tmp_path, fmnist_root):
 
 
 @pytest.mark.process
-def test_psn_sweep_pack_logs_every_member_as_its_own_run_and_skips_on_rerun(tmp_path, fmnist_root, capsys):
+def test_psn_sweep_pack_logs_every_member_as_its_own_run_and_skips_on_rerun(
+    tmp_path, fmnist_root, capsys, warm_workers
+):
     uri = f"sqlite:///{tmp_path}/store.db"
     spec = write_spec(tmp_path, fmnist_root)
     assert main(["sweep", str(spec), "--only", "scattering.learnable=true", "--pack", "3", "--tracking-uri", uri]) == 0

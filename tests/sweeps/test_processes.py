@@ -14,6 +14,7 @@ import pytest
 
 from parametricSN.tracking.store import client_for
 from tests.sweeps.test_run import tiny_base
+from tests.warm import PYTHON
 
 pytestmark = pytest.mark.process  # every test here starts real processes
 
@@ -26,12 +27,14 @@ grid:
 """
 
 
-def start(folder: Path, uri: str, *args: str) -> subprocess.Popen:
+def start(folder: Path, uri: str, *args: str, python: str = sys.executable) -> subprocess.Popen:
+    """A ``psn sweep``, cold unless ``python`` is the warm-start client: the tests that follow its workers through
+    ``/proc`` or its death to them need the sweep to be the process the test holds (tests/warm.py)."""
     env = {**os.environ, "PSN_HEARTBEAT_SECONDS": "1"}
     out, err = open(folder / f"out-{time.monotonic_ns()}", "w+"), open(folder / f"err-{time.monotonic_ns()}", "w+")
     proc = subprocess.Popen(
         [
-            sys.executable,
+            python,
             "-m",
             "parametricSN",
             "sweep",
@@ -134,7 +137,7 @@ def test_a_signal_stops_every_worker_and_closes_their_runs_killed(tmp_path, fmni
 
 
 def test_sigkill_leaves_no_worker_and_the_next_sweep_continues_from_checkpoints(tmp_path, fmnist_root):
-    epochs = 12
+    epochs = 60  # a few seconds after the first checkpoint (epoch 2) to find the workers and kill them in
     uri = setup(tmp_path, fmnist_root, epochs=epochs, every=2, seeds="[1, 2]")
     sweep = start(tmp_path, uri, "--workers", "2")
 
@@ -176,7 +179,7 @@ def test_sigkill_leaves_no_worker_and_the_next_sweep_continues_from_checkpoints(
 def test_two_identical_sweeps_started_together_train_each_cell_once(tmp_path, fmnist_root):
     uri = setup(tmp_path, fmnist_root, epochs=3, every=0, seeds="[1, 2]")
     # no run may be taken for dead here (a loaded machine can delay a 1 s heartbeat past the 4 s of the others)
-    twins = [start(tmp_path, uri, "--heartbeat-timeout", "60") for _ in range(2)]
+    twins = [start(tmp_path, uri, "--heartbeat-timeout", "60", python=PYTHON) for _ in range(2)]
     assert [t.wait(300) for t in twins] == [0, 0], [output(t) for t in twins]
     _, rs = runs(uri)
     assert sorted((r.data.tags["psn.cell"], r.info.status) for r in rs) == sorted(

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -15,6 +14,7 @@ from mlflow.tracking import MlflowClient
 from parametricSN.cli import main
 from parametricSN.sweeps.report import TAG_REPORT, group_runs, select_runs, to_markdown, varying_keys
 from parametricSN.sweeps.runner import TAG_PUBLISHED
+from tests.warm import PYTHON
 
 # (init, train_sample_num, seed, test_acc)
 RUNS = [
@@ -172,7 +172,7 @@ def test_each_run_counts_once_and_unfinished_runs_are_a_footnote(experiment):
         if status != "RUNNING":
             client.set_terminated(run.info.run_id, status)
     proc = subprocess.run(
-        [sys.executable, "-m", "parametricSN", "report", "--experiment", "rep", "--tracking-uri", uri],
+        [PYTHON, "-m", "parametricSN", "report", "--experiment", "rep", "--tracking-uri", uri],
         capture_output=True,
         text=True,
         timeout=300,

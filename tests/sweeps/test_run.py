@@ -52,7 +52,7 @@ def runs_of(uri):
     return client, client.search_runs([exp.experiment_id])
 
 
-def test_local_pool_lists_failures_and_loses_nothing_then_ray_reruns_only_the_failed(sweep, capsys):
+def test_local_pool_lists_failures_and_loses_nothing_then_ray_reruns_only_the_failed(sweep, capsys, warm_workers):
     # one test: the Ray part continues the store the local part left (pytest-xdist may run tests of a module on
     # different workers, each with its own module fixture)
     spec, uri, data, later = sweep

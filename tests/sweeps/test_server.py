@@ -1,6 +1,8 @@
 """A sweep logging to a real `mlflow server` (loopback only, HTTP tracking URI, artifacts uploaded through the
 server), then `psn report` read back from it. One server for the module."""
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -48,6 +50,7 @@ def server(tmp_path_factory):
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=folder,
+        start_new_session=True,  # the server and its web workers: one process group to stop
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -64,15 +67,16 @@ def server(tmp_path_factory):
             time.sleep(0.5)
         yield url, folder / "artifacts"
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # it waits for idle keep-alive connections: nothing is left to save
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         log.close()
 
 
-def test_sweep_and_report_through_a_tracking_server(server, tmp_path, fmnist_root, capsys):
+def test_sweep_and_report_through_a_tracking_server(server, tmp_path, fmnist_root, capsys, warm_workers):
     url, artifacts = server
     spec = tmp_path / "spec.yaml"
     spec.write_text(

@@ -1,7 +1,6 @@
 """Sweep specs: parsing, expansion, cell identity, and one clear error (exit 2) per kind of mistake."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from parametricSN.cli import main
 from parametricSN.sweeps import SpecError, load_spec
 from parametricSN.sweeps.spec import cell_hash
+from tests.warm import PYTHON
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((REPO / "experiments").glob("*.yaml"))
@@ -102,7 +102,7 @@ def test_sweep_cli_exits_2_with_one_line_before_running(tmp_path):
     (tmp_path / "experiments").mkdir()
     path = write(tmp_path / "experiments", BASE + "grid:\n  train.epochs: [1, two]\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "parametricSN", "sweep", str(path)], capture_output=True, text=True, cwd=tmp_path
+        [PYTHON, "-m", "parametricSN", "sweep", str(path)], capture_output=True, text=True, cwd=tmp_path
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "train.epochs" in proc.stderr and str(path) in proc.stderr

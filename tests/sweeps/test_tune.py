@@ -3,7 +3,6 @@ local Ray, and the checks a spec gets before Ray starts."""
 
 import signal
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from parametricSN.cli import main
 from parametricSN.sweeps import SpecError, load_spec
 from parametricSN.sweeps.tune import never_reported, plan_search
 from tests.data.fakes import write_idx
+from tests.warm import PYTHON
 
 SPEC = """
 name: fm-search
@@ -82,7 +82,7 @@ def _interrupt_after(cmd, lines: int):
 def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_path, mlflow_uri):
     spec, out = _spec(tmp_path), tmp_path / "out"
     cmd = [
-        sys.executable,
+        PYTHON,
         "-m",
         "parametricSN",
         "tune",

@@ -6,7 +6,6 @@ SIGKILL after an epoch past its checkpoint and resumed: each epoch is in the run
 import io
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -17,6 +16,7 @@ from parametricSN.training import train
 from parametricSN.training.progress import Progress, with_progress
 from tests.configs import TINY, make_cfg
 from tests.training.fixtures import RecordingLogger
+from tests.warm import PYTHON
 
 
 class StoreLike(RecordingLogger):
@@ -110,7 +110,7 @@ def test_psn_train_piped_to_a_file_then_killed_and_resumed_logs_each_epoch_once(
     client = MlflowClient(mlflow_uri)
     with open(tmp_path / "err.txt", "w") as err, open(tmp_path / "out.txt", "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "parametricSN", "train", "-c", str(cfg)], cwd=tmp_path, stdout=out, stderr=err
+            [PYTHON, "-m", "parametricSN", "train", "-c", str(cfg)], cwd=tmp_path, stdout=out, stderr=err
         )
     try:
         deadline, first, steps = time.time() + 300, "", []
