@@ -63,4 +63,3 @@ def fast_exit(code: int) -> int:
 
     gc.freeze()
     return code
-

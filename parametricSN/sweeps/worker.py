@@ -12,7 +12,7 @@ launcher knows which are missing. Everything a run prints (stdout and stderr, al
 Signals: SIGINT / SIGTERM during a run finish its epoch, store a checkpoint (when the run keeps them), close it
 KILLED and end the worker (:mod:`parametricSN.training.interrupt`); a second signal stops at once. A worker
 whose parent (the sweep) is gone stops the same way within seconds: Linux delivers SIGTERM on the parent's death
-(``PR_SET_PDEATHSIG``), and a thread checking ``os.getppid()`` every second does it elsewhere.
+(``PR_SET_PDEATHSIG``), and where that is not available a thread checking ``os.getppid()`` every second does.
 """
 
 from __future__ import annotations
@@ -49,12 +49,14 @@ def watch_parent() -> None:
     def poll() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
-        if notified:  # the kernel sent SIGTERM already; a second one would stop the run without a checkpoint
-            time.sleep(5.0)
         if stop_requested() is None:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    threading.Thread(target=poll, name="psn-parent-watch", daemon=True).start()
+    # With prctl the kernel sends the one SIGTERM. A fallback signal a few seconds later would be a second signal
+    # (stop at once, no checkpoint) whenever the run had closed meanwhile, since the stop request ends with the
+    # run: seen under load as a run left RUNNING, interrupted while it was being closed.
+    if not notified:
+        threading.Thread(target=poll, name="psn-parent-watch", daemon=True).start()
     if os.getppid() != parent:  # pragma: no cover - the parent died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
 
