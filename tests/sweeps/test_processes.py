@@ -27,9 +27,9 @@ grid:
 """
 
 
-def start(folder: Path, uri: str, *args: str, python: str = sys.executable) -> subprocess.Popen:
-    """A ``psn sweep``, cold unless ``python`` is the warm-start client: the tests that follow its workers through
-    ``/proc`` or its death to them need the sweep to be the process the test holds (tests/warm.py)."""
+def start(folder: Path, uri: str, *args: str, python: str = PYTHON) -> subprocess.Popen:
+    """A ``psn sweep``, warm-started unless ``python`` is ``sys.executable`` (tests/warm.py): the test that kills
+    the sweep with SIGKILL needs its workers to be its own children, which notice its death by themselves."""
     env = {**os.environ, "PSN_HEARTBEAT_SECONDS": "1"}
     out, err = open(folder / f"out-{time.monotonic_ns()}", "w+"), open(folder / f"err-{time.monotonic_ns()}", "w+")
     proc = subprocess.Popen(
@@ -69,6 +69,23 @@ def children(pid: int) -> list[int]:
         except (OSError, IndexError, ValueError):
             continue
     return found
+
+
+def sweep_process(proc: subprocess.Popen, folder: Path) -> int:
+    """The pid of the sweep itself: ``proc`` when cold; when warm, the template's child that ``proc`` (the client)
+    stands for, found as the process in ``folder`` that the worker clients are children of."""
+    if proc.args[0] == sys.executable:
+        return proc.pid
+    inside = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == folder:
+                inside[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    parents = {ppid for ppid in inside.values() if ppid in inside and ppid != proc.pid}
+    assert len(parents) == 1, inside
+    return parents.pop()
 
 
 def running(pid: int) -> bool:
@@ -120,7 +137,7 @@ def test_a_signal_stops_every_worker_and_closes_their_runs_killed(tmp_path, fmni
             == 2
         )
     )
-    workers = children(sweep.pid)
+    workers = children(sweep_process(sweep, tmp_path))  # warm: the workers' clients, each ends with its worker
     assert len(workers) == 2
     sweep.send_signal(signum)
     assert sweep.wait(120) == 128 + signum
@@ -139,7 +156,7 @@ def test_a_signal_stops_every_worker_and_closes_their_runs_killed(tmp_path, fmni
 def test_sigkill_leaves_no_worker_and_the_next_sweep_continues_from_checkpoints(tmp_path, fmnist_root):
     epochs = 60  # a few seconds after the first checkpoint (epoch 2) to find the workers and kill them in
     uri = setup(tmp_path, fmnist_root, epochs=epochs, every=2, seeds="[1, 2]")
-    sweep = start(tmp_path, uri, "--workers", "2")
+    sweep = start(tmp_path, uri, "--workers", "2", python=sys.executable)
 
     def checkpointed():
         client, rs = runs(uri)
@@ -179,7 +196,7 @@ def test_sigkill_leaves_no_worker_and_the_next_sweep_continues_from_checkpoints(
 def test_two_identical_sweeps_started_together_train_each_cell_once(tmp_path, fmnist_root):
     uri = setup(tmp_path, fmnist_root, epochs=3, every=0, seeds="[1, 2]")
     # no run may be taken for dead here (a loaded machine can delay a 1 s heartbeat past the 4 s of the others)
-    twins = [start(tmp_path, uri, "--heartbeat-timeout", "60", python=PYTHON) for _ in range(2)]
+    twins = [start(tmp_path, uri, "--heartbeat-timeout", "60") for _ in range(2)]
     assert [t.wait(300) for t in twins] == [0, 0], [output(t) for t in twins]
     _, rs = runs(uri)
     assert sorted((r.data.tags["psn.cell"], r.info.status) for r in rs) == sorted(
