@@ -36,9 +36,9 @@ run: venv
 test: venv fashion-mnist
 	$(PY) -m pytest -q -n 3 --durations=15
 
-# Unit tests only (no psn processes, sweep workers, Ray or servers): the edit loop.
+# Unit tests only (no psn processes, sweep workers, Ray or servers, no real-data training): the edit loop.
 test-fast: venv fashion-mnist
-	$(PY) -m pytest -q -n 2 -m "not process"
+	$(PY) -m pytest -q -n 2 -m "not process and not slow"
 
 lint: venv
 	$(VENV)/bin/ruff check .

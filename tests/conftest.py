@@ -5,7 +5,8 @@
 # test runs three pytest workers on two cores, and tests start several psn processes at once, so torch's default
 # (a thread per core in each process) oversubscribes the cores and its spinning threads slow every test down
 # (measured: the 1000-image Fashion-MNIST test took 191 s in the suite vs 16 s alone). A test whose numbers
-# depend on the thread count pins it (tests/training/test_loop_fixture.py). Set before torch is imported.
+# depend on the thread count pins it (tests/training/test_loop_fixture.py). Set before torch is imported (torch
+# reads it then).
 import os
 import shutil
 import sys
@@ -14,12 +15,40 @@ import tempfile
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
-import torch  # noqa: E402 - imported after the thread settings above
 
-from tests.training.fixtures import _empty_store, fmnist_root, mlflow_uri  # noqa: E402,F401 - fixtures, re-exported
+# Nothing heavy is imported here: pytest-xdist's controller loads this file before it starts the workers.
 
-torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+@pytest.fixture(scope="session")
+def fmnist_root(tmp_path_factory) -> Path:
+    """A fake Fashion-MNIST (4 train and 2 test images per class, 28x28, gzipped IDX)."""
+    from tests.data.fakes import write_fashion_mnist
+
+    root = tmp_path_factory.mktemp("fmnist")
+    write_fashion_mnist(root, gz=True, train_per_class=4, test_per_class=2, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def _empty_store(tmp_path_factory) -> Path:
+    """Creating an MLflow SQLite store runs its schema migrations (seconds): one empty store is migrated per
+    session and each test gets a copy of the file."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "store.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # creates and migrates the schema
+    return path
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path, _empty_store) -> str:
+    """``sqlite:///<tmp>/store.db``: a fresh, empty MLflow store for this test (artifacts next to it)."""
+    shutil.copy(_empty_store, tmp_path / "store.db")
+    return f"sqlite:///{tmp_path}/store.db"
+
 
 _template = None
 
@@ -37,7 +66,15 @@ def pytest_configure(config):
     """One warm-start template for the session (tests/warm.py), started here in pytest-xdist's controller (or the
     only process), before the workers, which inherit PSN_TEST_PYTHON."""
     global _template
+    import gc
+
+    # The test processes hold torch, torchvision and MLflow (millions of objects) and allocate many short-lived
+    # ones: with the default thresholds each worker of make test-fast spent about 6.5 s in the collector, 5 s of
+    # it in 12 full collections (measured with gc.callbacks). Fewer, larger collections.
+    gc.set_threshold(100_000, 50, 100)
     if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get("PSN_TEST_WARM") == "0":
+        return
+    if "not process" in (config.option.markexpr or ""):  # make test-fast: no test starts a psn process
         return
     from tests import warm
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 from torch import nn
@@ -28,7 +28,9 @@ from parametricSN.config import Config
 from parametricSN.models import learnable_scattering
 from parametricSN.scattering.frames import bank_littlewood_paley, frame_bounds, lp_distance
 from parametricSN.training.logger import Logger
-from parametricSN.viz import FilterAnimation, filter_figure, filter_params_figure, littlewood_paley_figure
+
+if TYPE_CHECKING:
+    from parametricSN.viz import FilterAnimation
 
 KIND = "fourier"
 LP_KEY = "littlewood_paley"  # the initial Littlewood–Paley sum, kept in ``initial`` beside the filter parameters
@@ -85,6 +87,8 @@ class FilterReport:
         if self.lp_before is None:
             self.lp_before = self.initial[LP_KEY] = littlewood_paley_sum(self.scattering)
         if self.every > 0:
+            from parametricSN.viz import FilterAnimation  # matplotlib: imported only by runs that draw
+
             self.animation = FilterAnimation(kind=KIND, L=self.scattering.L)
             self.animation.add_frame(self.filters_before.cpu(), "epoch 0")
 
@@ -110,6 +114,8 @@ class FilterReport:
             return
         S = self.scattering
         if self.figures:
+            from parametricSN.viz import filter_figure, filter_params_figure, littlewood_paley_figure
+
             after = {k: v.detach().cpu() for k, v in S.filter_params().items()}
             logger.log_figure(
                 filter_figure(self.filters_before.cpu(), S.L, KIND, title="filters before training"),

@@ -27,7 +27,6 @@ from parametricSN.allocator import retain_freed_memory
 from parametricSN.config import Config, validate
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
-from parametricSN.training.curves import curve_figures
 from parametricSN.training.determinism import (
     deterministic_mode,
     resolve_device,
@@ -205,5 +204,7 @@ def finish_run(cfg: Config, logger: Logger, result: RunResult, model: nn.Module,
 
 
 def _log_curves(logger: Logger, history: list[dict[str, float]]) -> None:
+    from parametricSN.training.curves import curve_figures  # matplotlib: imported only by runs that draw
+
     for name, fig in curve_figures(history).items():
         logger.log_figure(fig, name)

@@ -11,6 +11,7 @@ from tests.data.fakes import write_cifar
 SCRIPT = Path(__file__).resolve().parents[2] / "competition" / "cifar-10_100sample.py"
 
 
+@pytest.mark.slow
 def test_competition_script_trains_each_seed_and_reports(tmp_path, mlflow_uri, monkeypatch, capsys):
     write_cifar(tmp_path, train_per_class=10, test_per_class=2)
     monkeypatch.chdir(tmp_path)

@@ -27,6 +27,7 @@ def fashion_mnist_available(root: str) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_learnable_scattering_linear_reaches_70_percent_on_1000_images(mlflow_uri):
     # published config; only the run length, batch size and filter learning rates are shortened for a quick test
     cfg = load_config(

@@ -1,21 +1,13 @@
-"""Fixtures shared by the training, tracking and CLI tests: a tiny Fashion-MNIST in its native IDX format, a
-recording logger, and a fresh SQLite MLflow store per test (configs: ``tests.configs.make_cfg``).
-
-Creating an MLflow SQLite store runs its schema migrations (seconds), so one empty store is migrated per
-session and each test gets its own copy of the file.
-"""
+"""A recording logger for the training tests (the shared fixtures ``fmnist_root`` and ``mlflow_uri`` are in
+``tests/conftest.py``; configs: ``tests.configs.make_cfg``)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any, Optional
 
-import pytest
-
 from parametricSN.config import Config
 from parametricSN.training import NullLogger, load_checkpoint
-from tests.data.fakes import write_fashion_mnist
 
 
 class RecordingLogger(NullLogger):
@@ -54,27 +46,3 @@ class RecordingLogger(NullLogger):
 
     def log_model(self, model, cfg: Config) -> None:
         self.artifacts.append("model")
-
-
-@pytest.fixture(scope="session")
-def fmnist_root(tmp_path_factory) -> Path:
-    """A fake Fashion-MNIST (4 train and 2 test images per class, 28x28, gzipped IDX)."""
-    root = tmp_path_factory.mktemp("fmnist")
-    write_fashion_mnist(root, gz=True, train_per_class=4, test_per_class=2, seed=0)
-    return root
-
-
-@pytest.fixture(scope="session")
-def _empty_store(tmp_path_factory) -> Path:
-    from mlflow.tracking import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow-template") / "store.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # creates and migrates the schema
-    return path
-
-
-@pytest.fixture
-def mlflow_uri(tmp_path, _empty_store) -> str:
-    """``sqlite:///<tmp>/store.db``: a fresh, empty MLflow store for this test (artifacts next to it)."""
-    shutil.copy(_empty_store, tmp_path / "store.db")
-    return f"sqlite:///{tmp_path}/store.db"
