@@ -13,6 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
+from parametricSN.tracking.preflight import PROBE
 from tests.sweeps.test_run import tiny_base
 
 pytestmark = pytest.mark.process  # every test here starts real processes
@@ -57,7 +58,8 @@ def server(tmp_path_factory):
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                # ready: the API psn probes answers (its first request, under load, took more than psn's 3 s)
+                with urllib.request.urlopen(f"{url}{PROBE}", timeout=30) as r:
                     if r.status == 200:
                         break
             except OSError:
