@@ -240,7 +240,7 @@ def _become(request: dict, fds: list[int], conn: socket.socket) -> None:
     sys.stdin = sys.__stdin__ = _stream(0, unbuffered, encoding)
     sys.stdout = sys.__stdout__ = _stream(1, unbuffered, encoding)
     sys.stderr = sys.__stderr__ = _stream(2, unbuffered, encoding)
-    sys.argv = [request["argv"][0], *request["argv"][1:]]
+    sys.argv = list(request["argv"])  # [module, *arguments]; runpy puts the module's file first
     sys.executable = request["executable"]
     sys.path.insert(0, request["cwd"])  # `python -m` puts the working directory first
     import importlib
