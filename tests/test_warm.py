@@ -7,31 +7,16 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.configs import TINY, make_cfg
-from tests.warm import PYTHON
+from tests.warm import PYTHON, processes_in
 
 pytestmark = [
     pytest.mark.process,
     pytest.mark.skipif(PYTHON == sys.executable, reason="no warm-start template in this session (PSN_TEST_WARM=0)"),
 ]
-
-
-def processes_in(folder: Path) -> dict[int, int]:
-    """``{pid: parent pid}`` of the live processes whose working directory is ``folder``."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == folder:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if stat[0] != "Z":
-                    found[int(entry.name)] = int(stat[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
 
 
 def long_run(tmp_path, fmnist_root, mlflow_uri) -> subprocess.Popen:

@@ -35,6 +35,7 @@ import struct
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 # read by Python or a preloaded library only when a process starts: a client whose values differ runs cold
 STARTUP_ENV = (
@@ -151,6 +152,21 @@ if code < 0:
     code = 128 - code
 os._exit(code)
 """
+
+
+def processes_in(folder: Path) -> dict[int, int]:
+    """``{pid: parent pid}`` of the live (not zombie) processes whose working directory is ``folder``: a warm
+    process's client and the template's child it stands for share the client's directory (Linux ``/proc``)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == folder:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if stat[0] != "Z":
+                    found[int(entry.name)] = int(stat[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
 
 
 def client_script(path: str, socket_path: str, real: str) -> None:

@@ -12,8 +12,9 @@
   FINISHED runs are listed; the oldest live claim (start time, then run id) wins, every other claimant deletes
   its run and does not train. Two sweeps started together, or on two machines against one tracking server,
   thus train each cell once. On a SQLite store, creating the run and checking the claim happen under a file lock
-  (:func:`claim_lock`), so the order of start times is the order in which claims become visible. Only MLflow client calls are used, so SQLite stores and servers work alike; the
-  order relies on the machines' clocks agreeing to within the time between two claims (NTP).
+  (:func:`claim_lock`), so the order of start times is the order in which claims become visible. Only MLflow
+  client calls are used, so SQLite stores and servers work alike; the order relies on the machines' clocks
+  agreeing to within the time between two claims (NTP).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pytest
 
 from parametricSN.tracking.store import client_for
 from tests.sweeps.test_run import tiny_base
-from tests.warm import PYTHON
+from tests.warm import PYTHON, processes_in
 
 pytestmark = pytest.mark.process  # every test here starts real processes
 
@@ -76,13 +76,7 @@ def sweep_process(proc: subprocess.Popen, folder: Path) -> int:
     stands for, found as the process in ``folder`` that the worker clients are children of."""
     if proc.args[0] == sys.executable:
         return proc.pid
-    inside = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == folder:
-                inside[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
+    inside = processes_in(folder)
     parents = {ppid for ppid in inside.values() if ppid in inside and ppid != proc.pid}
     assert len(parents) == 1, inside
     return parents.pop()
