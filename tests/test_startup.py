@@ -96,3 +96,33 @@ def test_a_public_name_that_is_also_a_submodule_stays_the_public_name(tmp_path, 
     from parametricSN.sweeps.report import report as report_function
 
     assert sweeps_report is report_function
+
+
+TRAIN = """
+import sys
+from pathlib import Path
+from tests.data.fakes import write_cifar
+from parametricSN.cli import main
+write_cifar(Path(sys.argv[1]) / "data")
+status = main(["train", "-c", "conf/cifar.yaml", f"dataset.root={sys.argv[1]}/data", "dataset.download=false",
+               "dataset.train_sample_num=20", "dataset.test_sample_num=10", "train.epochs=1", "model.name=linear",
+               f"mlflow.tracking_uri=sqlite:///{sys.argv[1]}/mlflow.db", *sys.argv[2:]])
+print("status", status)
+print("torchvision:", *sorted(m for m in sys.modules if m.split(".")[0] == "torchvision"))
+import gc; gc.freeze()  # the quick exit of psn (parametricSN.allocator.fast_exit)
+"""
+
+
+@pytest.mark.process
+def test_training_the_papers_pipeline_does_not_import_torchvision(tmp_path):
+    """``autoaugment-paper`` (the default) trains without torchvision, whose ``__init__`` imports its models and ops
+    (about 2 s); ``augment: autoaugment`` imports it for its AutoAugment (tests/data/test_transforms.py)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", TRAIN, str(tmp_path), "dataset.augment=autoaugment-paper"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-2:] == ["status 0", "torchvision:"]

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-from torchvision import transforms as T
 
 from parametricSN.config import DatasetConfig
+from parametricSN.data import imageops as T
 from parametricSN.data.registry import DatasetSpec, Stats
 from parametricSN.data.splits import Split
 from parametricSN.data.transforms import geometry

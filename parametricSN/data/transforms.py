@@ -1,4 +1,5 @@
-"""Augmentations and normalisation (torchvision transforms on Pillow images), shaped by the dataset's spec.
+"""Augmentations and normalisation (Pillow images; steps equal to torchvision's, ``imageops.py``), shaped by the
+dataset's spec.
 
 ``augment`` (train split only; the test split always gets the deterministic path):
 
@@ -28,9 +29,9 @@ from typing import Optional, Union
 import numpy as np
 import torch
 from PIL import Image
-from torchvision import transforms as T
 
 from parametricSN.config import register_choices
+from parametricSN.data import imageops as T
 from parametricSN.data.autoaugment_paper import PaperAutoAugment, PaperCutout
 from parametricSN.data.registry import DatasetSpec, Stats, available_datasets, dataset_spec
 
@@ -97,7 +98,9 @@ def build_transform(
         raise ValueError(f"augment {augment!r} is not one of {', '.join(AUGMENTS)}")
     steps = geometry(dataset, augment, (height, width), train)
     if train and augment == "autoaugment":
-        steps += [T.AutoAugment(T.AutoAugmentPolicy.CIFAR10), Cutout(CUTOUT_LENGTH)]
+        from torchvision.transforms import AutoAugment, AutoAugmentPolicy  # only here: torchvision costs ~2 s
+
+        steps += [AutoAugment(AutoAugmentPolicy.CIFAR10), Cutout(CUTOUT_LENGTH)]
     if train and augment == "autoaugment-paper":
         steps += [PaperAutoAugment(), PaperCutout(CUTOUT_LENGTH)]
     mean, std = stats if stats is not None else (dataset.normalization or (None, None))

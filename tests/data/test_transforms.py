@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torchvision import transforms as T
+from torchvision.transforms import AutoAugment, AutoAugmentPolicy
 
 from parametricSN.data import Cutout, build_transform, dataset_spec
+from parametricSN.data import imageops as T
 
 RNG = np.random.default_rng(0)
 RGB = Image.fromarray(RNG.integers(0, 256, (32, 32, 3), dtype=np.uint8))
@@ -46,8 +47,8 @@ def test_output_shapes(dataset, size, channels, augment):
 def test_autoaugment_pipeline_is_the_published_one():
     steps = build_transform("cifar", "autoaugment", 32, 32, train=True).transforms
     kinds = [type(s) for s in steps]
-    assert kinds == [T.RandomCrop, T.RandomHorizontalFlip, T.AutoAugment, Cutout, T.ToTensor, T.Normalize]
-    assert steps[0].padding == 4 and steps[2].policy == T.AutoAugmentPolicy.CIFAR10 and steps[3].length == 16
+    assert kinds == [T.RandomCrop, T.RandomHorizontalFlip, AutoAugment, Cutout, T.ToTensor, T.Normalize]
+    assert steps[0].padding == 4 and steps[2].policy == AutoAugmentPolicy.CIFAR10 and steps[3].length == 16
     assert [type(s) for s in build_transform("cifar", "resize-crop", 32, 32, True).transforms] == [
         T.RandomCrop,
         T.RandomHorizontalFlip,
