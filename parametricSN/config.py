@@ -11,6 +11,7 @@ raises :class:`ConfigError` naming the key and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import importlib.util
 import math
@@ -167,6 +168,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     raise ConfigError(f"{key}: unsupported schema type {tp!r}")  # pragma: no cover - schema bug
 
 
+@functools.cache  # evaluating the string annotations is most of the time of parsing an override
 def _section_types(section_cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(section_cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(section_cls)}

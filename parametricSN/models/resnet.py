@@ -53,12 +53,10 @@ def _listing(keys: list[str], limit: int = 5) -> str:
     return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
 
 
-def load_local_weights(net: nn.Module, path: str) -> None:
-    """Load a state_dict saved with ``torch.save(head.state_dict(), path)`` into ``net``, strictly.
-
-    Raises ConfigError naming ``model.weights`` when the file is missing, unreadable, or its keys or tensor
-    shapes differ from ``net`` (e.g. saved for another input shape or number of classes).
-    """
+def read_local_weights(path: str) -> Mapping[str, torch.Tensor]:
+    """The state_dict saved with ``torch.save(head.state_dict(), path)``; ConfigError naming ``model.weights``
+    when the file is missing, unreadable or holds something else. Read before the network is built, so that a bad
+    file fails at once."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise ConfigError(
@@ -75,6 +73,14 @@ def load_local_weights(net: nn.Module, path: str) -> None:
             f"model.weights: {str(file)!r} does not hold a state_dict (a mapping of names to "
             "tensors); save one with torch.save(head.state_dict(), path)"
         )
+    return state
+
+
+def load_local_weights(net: nn.Module, path: str, state: Mapping[str, torch.Tensor]) -> None:
+    """Load ``state`` (read from ``path`` by :func:`read_local_weights`) into ``net``, strictly; ConfigError naming
+    ``model.weights`` when its keys or tensor shapes differ from ``net`` (e.g. saved for another input shape or
+    number of classes)."""
+    file = Path(path).expanduser()
     own = net.state_dict()
     missing = sorted(own.keys() - state.keys())
     unexpected = sorted(state.keys() - own.keys())
@@ -102,7 +108,8 @@ def load_local_weights(net: nn.Module, path: str) -> None:
 
 @register_head("resnet50")
 def resnet50(in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module:
+    state = read_local_weights(cfg.weights) if cfg.weights is not None else None
     net = resnet50_for(in_shape, num_classes)
-    if cfg.weights is not None:
-        load_local_weights(net, cfg.weights)
+    if state is not None:
+        load_local_weights(net, cfg.weights, state)
     return net

@@ -77,7 +77,7 @@ def test_each_operation_at_each_magnitude_bin(img, name):
     for m in range(10):
         lo, hi = BINS[name](m)
         assert magnitude_bin(name, m) == pytest.approx((lo, hi), abs=1e-12)
-        torch.manual_seed(m)
+        torch.default_generator.manual_seed(m)
         value = draw_value(name, m)
         assert lo <= value <= hi
         np.testing.assert_array_equal(
@@ -86,7 +86,7 @@ def test_each_operation_at_each_magnitude_bin(img, name):
 
 
 def test_magnitudes_fill_their_bin_uniformly():
-    torch.manual_seed(0)
+    torch.default_generator.manual_seed(0)
     values = np.array([draw_value("Rotate", 2) for _ in range(400)])
     assert values.min() >= -18 and values.max() <= -12  # bin 2 of +-30 degrees: always the same direction
     assert values.min() < -17.8 and values.max() > -12.2 and abs(values.mean() + 15) < 0.3
@@ -129,7 +129,7 @@ def test_a_sub_policy_fires_each_operation_with_its_probability(img):
     always_never = PaperAutoAugment([(("Invert", 1.0, 0), ("Equalize", 0.0, 0))])
     np.testing.assert_array_equal(np.asarray(always_never(img)), 255 - np.asarray(img))
     half = PaperAutoAugment([(("Invert", 0.5, 0), ("Invert", 0.0, 0))])
-    torch.manual_seed(0)
+    torch.default_generator.manual_seed(0)
     fired = sum(not np.array_equal(np.asarray(half(img)), np.asarray(img)) for _ in range(200))
     assert 70 < fired < 130
     with pytest.raises(ValueError):
@@ -140,7 +140,7 @@ def test_randomness_comes_from_torch_only(img):
     aa = PaperAutoAugment()
 
     def run(torch_seed, other_seed):
-        torch.manual_seed(torch_seed)
+        torch.default_generator.manual_seed(torch_seed)
         random.seed(other_seed)
         np.random.seed(other_seed)
         return [np.asarray(PaperCutout()(aa(img))) for _ in range(8)]
@@ -166,9 +166,9 @@ def test_cutout_places_the_square_with_the_ports_left_equals_top_bug():
         img = Image.fromarray(np.random.default_rng(size).integers(0, 256, (size, size, 3), dtype=np.uint8))
         a = np.asarray(img)
         for seed in range(40):
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)
             top, left = int(torch.randint(-8, size - 16, ())), int(torch.randint(-8, size - 16, ()))
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)
             out = np.asarray(PaperCutout(16)(img))
             np.testing.assert_array_equal(out, expected_cutout(a, top, left))
             start = 0 if left < 0 else max(top, 0)
@@ -178,7 +178,7 @@ def test_cutout_places_the_square_with_the_ports_left_equals_top_bug():
     assert cases == {"left<0", "wider", "narrower", "empty"}  # each branch of the placement was exercised
     # the fill is one scalar for all channels, truncated: a mean of 100.67 writes 100
     flat = Image.fromarray(np.full((32, 32, 3), (100, 101, 101), dtype=np.uint8) + np.uint8(0))
-    torch.manual_seed(1)
+    torch.default_generator.manual_seed(1)
     filled = np.asarray(PaperCutout()(flat))
     changed = (filled != np.asarray(flat)).any(axis=2)
     assert changed.any() and (filled[changed] == 100).all()

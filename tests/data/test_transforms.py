@@ -18,7 +18,7 @@ def test_cutout_fills_one_clipped_square_with_the_mean(img):
     fill = np.rint(before.reshape(before.shape[0] * before.shape[1], -1).mean(0)).astype(np.uint8)
     sizes = set()
     for seed in range(40):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)
         after = np.array(Cutout(16)(img))
         assert np.array_equal(np.array(img), before)  # input untouched
         changed = np.argwhere((after != before).reshape(*after.shape[:2], -1).any(-1))
@@ -39,7 +39,7 @@ def test_output_shapes(dataset, size, channels, augment):
     src = 200 if dataset in ("kth", "covidx") else size
     img = Image.fromarray(RNG.integers(0, 256, (src, src, 3), dtype=np.uint8)).convert(mode)
     for train in (True, False):
-        torch.manual_seed(0)
+        torch.default_generator.manual_seed(0)
         x = build_transform(dataset, augment, size, size, train=train)(img)
         assert x.shape == (channels, size, size) and x.dtype == torch.float32
 
@@ -61,13 +61,13 @@ def test_random_under_seed_and_test_pipeline_deterministic():
     train_tf = build_transform("cifar", "autoaugment", 32, 32, train=True)
     outs = []
     for seed in (0, 0, 1):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)
         outs.append(train_tf(RGB))
     assert torch.equal(outs[0], outs[1]) and not torch.equal(outs[0], outs[2])
     test_tf = build_transform("cifar", "autoaugment", 32, 32, train=False)
-    torch.manual_seed(0)
+    torch.default_generator.manual_seed(0)
     a = test_tf(RGB)
-    torch.manual_seed(1)
+    torch.default_generator.manual_seed(1)
     assert torch.equal(a, test_tf(RGB))
     assert torch.equal(a, build_transform("cifar", "noaugment", 32, 32, train=False)(RGB))
 

@@ -56,7 +56,11 @@ def test_weights_for_another_shape_or_class_count_are_a_clear_error(tmp_path):
     assert "conv1.weight" in msg and "fc.weight (file (10, 2048), model (3, 2048))" in msg
 
 
-def test_a_file_that_is_not_a_state_dict_is_a_clear_error(tmp_path):
+def test_a_file_that_is_not_a_state_dict_is_a_clear_error(tmp_path, monkeypatch):
+    def never_built(*args):
+        raise AssertionError("the network was built before its weights file was read")
+
+    monkeypatch.setattr("parametricSN.models.resnet.resnet50_for", never_built)  # a bad file fails at once
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a torch file")
     with pytest.raises(ConfigError, match="cannot read"):

@@ -9,6 +9,7 @@ import subprocess
 from types import SimpleNamespace
 
 import pytest
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
@@ -41,21 +42,23 @@ def experiment(mlflow_uri, tmp_path):
     client.set_experiment_tag(exp, TAG_PUBLISHED, json.dumps(PUBLISHED))
     for init, n, seed, acc in RUNS:
         run = client.create_run(exp)
-        for k, v in {
+        params = {
             "scattering.init": init,
             "dataset.train_sample_num": n,
             "general.seed": seed,
             "model.name": "linear",
             "scattering.learnable": True,
             "mlflow.run_name": f"r{seed}",
-        }.items():
-            client.log_param(run.info.run_id, k, str(v))
-        client.log_metric(run.info.run_id, "test_acc", acc, step=1)
+        }
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric("test_acc", acc, 0, 1)],
+            params=[Param(k, str(v)) for k, v in params.items()],
+        )
         client.set_terminated(run.info.run_id, "FINISHED")
     failed = client.create_run(exp)  # a failed run with a wild accuracy must not count
-    client.log_param(failed.info.run_id, "scattering.init", "random")
-    client.log_param(failed.info.run_id, "dataset.train_sample_num", "100")
-    client.log_metric(failed.info.run_id, "test_acc", 99.0)
+    params = [Param("scattering.init", "random"), Param("dataset.train_sample_num", "100")]
+    client.log_batch(failed.info.run_id, metrics=[Metric("test_acc", 99.0, 0, 0)], params=params)
     client.set_terminated(failed.info.run_id, "FAILED")
     return mlflow_uri, client, exp
 
