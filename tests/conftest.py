@@ -33,13 +33,23 @@ def fmnist_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def _empty_store(tmp_path_factory) -> Path:
-    """Creating an MLflow SQLite store runs its schema migrations (seconds): one empty store is migrated per
-    session and each test gets a copy of the file."""
+def _empty_store(request) -> Path:
+    """Creating an MLflow SQLite store runs its schema migrations (about 3 s): one empty store is migrated per
+    MLflow version and kept in pytest's cache folder (``.pytest_cache``; the pytest-xdist workers take turns under
+    a lock, so one migrates and the others read it), and each test gets a copy of the file."""
+    import fcntl
+
+    import mlflow
     from mlflow.tracking import MlflowClient
 
-    path = tmp_path_factory.mktemp("mlflow-template") / "store.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # creates and migrates the schema
+    folder = request.config.cache.mkdir("psn-empty-mlflow-store")
+    path = folder / f"mlflow-{mlflow.__version__}.db"
+    with open(folder / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.is_file():
+            partial = folder / f"partial-{os.getpid()}.db"
+            MlflowClient(tracking_uri=f"sqlite:///{partial}").search_experiments()  # creates and migrates the schema
+            os.replace(partial, path)
     return path
 
 
@@ -67,7 +77,13 @@ def pytest_configure(config):
     only process), before the workers, which inherit PSN_TEST_PYTHON."""
     global _template
     import gc
+    import signal
 
+    # Started in the background of a non-interactive shell (`make test &`, nohup), the suite inherits SIGINT ignored,
+    # and so would every process it starts: the tests of what Ctrl-C does need it delivered (set before the workers
+    # and the warm-start template exist, so they start with the default).
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # The test processes hold torch, torchvision and MLflow (millions of objects) and allocate many short-lived
     # ones: with the default thresholds each worker of make test-fast spent about 6.5 s in the collector, 5 s of
     # it in 12 full collections (measured with gc.callbacks). Fewer, larger collections.

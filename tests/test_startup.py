@@ -106,7 +106,7 @@ from parametricSN.cli import main
 write_cifar(Path(sys.argv[1]) / "data")
 status = main(["train", "-c", "conf/cifar.yaml", f"dataset.root={sys.argv[1]}/data", "dataset.download=false",
                "dataset.train_sample_num=20", "dataset.test_sample_num=10", "train.epochs=1", "model.name=linear",
-               f"mlflow.tracking_uri=sqlite:///{sys.argv[1]}/mlflow.db", *sys.argv[2:]])
+               f"mlflow.tracking_uri={sys.argv[2]}", *sys.argv[3:]])
 print("status", status)
 print("torchvision:", *sorted(m for m in sys.modules if m.split(".")[0] == "torchvision"))
 import gc; gc.freeze()  # the quick exit of psn (parametricSN.allocator.fast_exit)
@@ -114,11 +114,11 @@ import gc; gc.freeze()  # the quick exit of psn (parametricSN.allocator.fast_exi
 
 
 @pytest.mark.process
-def test_training_the_papers_pipeline_does_not_import_torchvision(tmp_path):
+def test_training_the_papers_pipeline_does_not_import_torchvision(tmp_path, mlflow_uri):
     """``autoaugment-paper`` (the default) trains without torchvision, whose ``__init__`` imports its models and ops
     (about 2 s); ``augment: autoaugment`` imports it for its AutoAugment (tests/data/test_transforms.py)."""
     proc = subprocess.run(
-        [sys.executable, "-c", TRAIN, str(tmp_path), "dataset.augment=autoaugment-paper"],
+        [sys.executable, "-c", TRAIN, str(tmp_path), mlflow_uri, "dataset.augment=autoaugment-paper"],
         cwd=ROOT,
         capture_output=True,
         text=True,

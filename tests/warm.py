@@ -66,6 +66,7 @@ PRELOAD = (
     "parametricSN.sweeps.report",
     "parametricSN.tracking.store",
     "mlflow.store.tracking.sqlalchemy_store",
+    "torch._dynamo",  # imported by torch's optimizers when the first one is built (torch/_compile.py): 2 s
 )
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 # the interpreter tests start psn with: the client when a template serves this session, else the real one

@@ -12,7 +12,7 @@ and downloading CIFAR-10.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -97,7 +97,7 @@ class RandomCrop:
     """Zero-pad by ``padding`` pixels on every side, then crop a uniformly placed ``size`` window: row then column
     offset, each one ``torch.randint`` draw (none when the image already has that size)."""
 
-    def __init__(self, size: Size, padding: int = None) -> None:
+    def __init__(self, size: Size, padding: Optional[int] = None) -> None:
         self.size = _pair(size)
         self.padding = padding
 

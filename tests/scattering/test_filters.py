@@ -24,7 +24,7 @@ def rel_err(ours, ref) -> float:
 
 @pytest.mark.parametrize(
     "shape,J,L",
-    [((32, 32), 1, 8), ((32, 32), 2, 8), ((28, 36), 3, 6), ((32, 32), 4, 8), ((16, 24), 2, 4), ((40, 40), 5, 8)],
+    [((32, 32), 1, 8), ((32, 32), 2, 8), ((28, 36), 3, 6), ((32, 32), 4, 8), ((16, 24), 2, 4), ((40, 40), 5, 4)],
 )
 def test_filter_bank_matches_kymatio(shape, J, L):
     """Every wavelet at every resolution kymatio builds, and the low-pass, to 1e-6 relative."""
