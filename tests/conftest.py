@@ -33,7 +33,7 @@ def fmnist_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def _empty_store(request) -> Path:
+def _empty_store(request, tmp_path_factory) -> Path:
     """Creating an MLflow SQLite store runs its schema migrations (about 3 s): one empty store is migrated per
     MLflow version and kept in pytest's cache folder (``.pytest_cache``; the pytest-xdist workers take turns under
     a lock, so one migrates and the others read it), and each test gets a copy of the file."""
@@ -42,7 +42,8 @@ def _empty_store(request) -> Path:
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    folder = request.config.cache.mkdir("psn-empty-mlflow-store")
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider: one store per worker
+    folder = cache.mkdir("psn-empty-mlflow-store") if cache is not None else tmp_path_factory.mktemp("mlflow-store")
     path = folder / f"mlflow-{mlflow.__version__}.db"
     with open(folder / "lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
