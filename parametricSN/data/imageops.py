@@ -1,12 +1,13 @@
 """The image steps of the training path (Pillow image in, tensor out), equal to torchvision's, without torchvision.
 
-``import torchvision.transforms`` runs torchvision's ``__init__``, which imports ``torchvision.models`` and
-``torchvision.ops``, and through them ``torch._dynamo``: about 2 s of every ``psn`` process that trains. These eight
-steps are the ones the training path uses; each draws the same random numbers from torch's global generator, in
-the same order, and returns the same pixels as the torchvision transform of the same name (tests/data/
-test_imageops.py compares them image for image, and their ``repr`` too: the normalisation cache key hashes it).
-torchvision is still imported where it is needed: the ``resnet50`` head, ``augment: autoaugment`` (its AutoAugment)
-and downloading CIFAR-10.
+``import torchvision.transforms`` runs torchvision's ``__init__``, which imports ``torchvision.models``,
+``torchvision.datasets`` and ``torchvision.ops`` (whose ``roi_align`` imports ``torch._dynamo``; torch's optimizers
+import that anyway when the first one is built). These eight steps are the ones the training path uses; each draws
+the same random numbers from torch's global generator, in the same order, and returns the same pixels as the
+torchvision transform of the same name (tests/data/test_imageops.py compares them image for image, and their
+``repr`` too: the normalisation cache key hashes it); they are also faster (``benchmarks/augment.py``). torchvision
+is still imported where it is needed: the ``resnet50`` head, ``augment: autoaugment`` (its AutoAugment) and
+downloading CIFAR-10.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ def build_transform(
         raise ValueError(f"augment {augment!r} is not one of {', '.join(AUGMENTS)}")
     steps = geometry(dataset, augment, (height, width), train)
     if train and augment == "autoaugment":
-        from torchvision.transforms import AutoAugment, AutoAugmentPolicy  # only here: torchvision costs ~2 s
+        from torchvision.transforms import AutoAugment, AutoAugmentPolicy  # only here: imports all of torchvision
 
         steps += [AutoAugment(AutoAugmentPolicy.CIFAR10), Cutout(CUTOUT_LENGTH)]
     if train and augment == "autoaugment-paper":
