@@ -32,10 +32,10 @@ def _pair(size: Size) -> tuple[int, int]:
     return size[0], size[1]
 
 
-def _fill(img: Image.Image, value: int = 0) -> Union[int, tuple]:
-    """``value`` for every channel of ``img``, as Pillow wants a fill colour."""
+def _black(img: Image.Image) -> Union[int, tuple]:
+    """0 in every channel of ``img``, as Pillow wants a fill colour."""
     bands = len(img.getbands())
-    return value if bands == 1 else (value,) * bands
+    return 0 if bands == 1 else (0,) * bands
 
 
 class Compose:
@@ -77,14 +77,14 @@ class CenterCrop:
     pixel after the window when ``round`` does (banker's rounding, as torchvision)."""
 
     def __init__(self, size: Size) -> None:
-        self.size = (int(size), int(size)) if isinstance(size, int) else size
-        _pair(self.size)
+        self.size = (int(size), int(size)) if isinstance(size, int) else size  # as given: its repr is torchvision's
+        self._hw = _pair(self.size)
 
     def __call__(self, img: Image.Image) -> Image.Image:
-        th, tw = _pair(self.size)
+        th, tw = self._hw
         if th > img.height or tw > img.width:
             dw, dh = max(tw - img.width, 0), max(th - img.height, 0)
-            img = ImageOps.expand(img, border=(dw // 2, dh // 2, (dw + 1) // 2, (dh + 1) // 2), fill=_fill(img))
+            img = ImageOps.expand(img, border=(dw // 2, dh // 2, (dw + 1) // 2, (dh + 1) // 2), fill=_black(img))
             if (img.height, img.width) == (th, tw):
                 return img
         top, left = int(round((img.height - th) / 2.0)), int(round((img.width - tw) / 2.0))
@@ -104,7 +104,7 @@ class RandomCrop:
 
     def __call__(self, img: Image.Image) -> Image.Image:
         if self.padding is not None:
-            img = ImageOps.expand(img, border=self.padding, fill=_fill(img))
+            img = ImageOps.expand(img, border=self.padding, fill=_black(img))
         th, tw = self.size
         h, w = img.height, img.width
         if h < th or w < tw:
@@ -145,7 +145,7 @@ class RandomRotation:
 
     def __call__(self, img: Image.Image) -> Image.Image:
         angle = float(torch.empty(1).uniform_(float(self.degrees[0]), float(self.degrees[1])).item())
-        return img.rotate(angle, Image.NEAREST, False, None, fillcolor=_fill(img))
+        return img.rotate(angle, Image.NEAREST, False, None, fillcolor=_black(img))
 
     def __repr__(self) -> str:
         return f"RandomRotation(degrees={self.degrees}, interpolation=nearest, expand=False, fill=0)"
