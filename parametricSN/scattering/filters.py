@@ -135,6 +135,15 @@ class _PermuteRows(torch.autograd.Function):
         return grad.index_select(0, inverse), None, None
 
 
+def polar(magnitude: Tensor, angle: Tensor) -> Tensor:
+    """``magnitude * exp(i angle)``, as :func:`torch.polar` computes it, with a gradient that stays finite where
+    ``magnitude`` is subnormal: ``torch.polar``'s backward divides by ``|z|``, which is 0 (so the gradient NaN) for
+    a subnormal ``z``. A Gaussian envelope far from its centre underflows into subnormals on CPUs whose ``exp`` is
+    exact there (torch's scalar kernels; its AVX2/AVX-512 kernels flush to 0), so a learnable filter bank would
+    diverge on some machines only."""
+    return torch.complex(magnitude * torch.cos(angle), magnitude * torch.sin(angle))
+
+
 def _gabor_group(
     shape: tuple[int, int],
     wx: tuple[int, int],
@@ -166,7 +175,7 @@ def _gabor_group(
         t = t.reshape(t.shape[0], px, M, py, N).sum(dim=(1, 3))
         return torch.roll(t, shifts=(x0 % M, y0 % N), dims=(-2, -1)) / norm
 
-    gabor = fold(torch.polar(envelope, phase))
+    gabor = fold(polar(envelope, phase))
     return (gabor, fold(envelope)) if with_envelope else gabor
 
 

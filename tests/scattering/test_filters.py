@@ -15,6 +15,7 @@ from parametricSN.scattering import (
     random_params,
     tight_frame_params,
 )
+from parametricSN.scattering.filters import polar
 
 
 def rel_err(ours, ref) -> float:
@@ -103,6 +104,26 @@ def test_morlet_filters_gradcheck():
         for v in ([0.3, 1.9], [0.9, 2.0], [1.1, 0.8], [0.6, 1.2])
     ]
     assert torch.autograd.gradcheck(lambda *p: morlet_filters((8, 10), *p), params, eps=1e-6, atol=1e-6)
+
+
+def test_polar_gradient_is_finite_at_subnormal_magnitudes():
+    # torch.polar's backward divides by |z|: 0 for a subnormal z, so its gradient is NaN there (on every CPU)
+    magnitude = torch.tensor([0.0, 1e-310, 1e-300, 0.5], dtype=torch.float64, requires_grad=True)
+    angle = torch.tensor([0.3, 0.3, 2.0, -1.0], dtype=torch.float64, requires_grad=True)
+    z = polar(magnitude, angle)
+    assert torch.allclose(z, torch.polar(magnitude, angle), rtol=1e-15, atol=0)
+    (z.real + 2 * z.imag).sum().backward()
+    assert torch.isfinite(magnitude.grad).all() and torch.isfinite(angle.grad).all()
+    assert torch.allclose(magnitude.grad, torch.cos(angle) + 2 * torch.sin(angle))
+
+
+def test_narrow_filters_have_finite_gradients():
+    # sigma = 0.3: the envelope's tail reaches exp's subnormal range (-745 < -q < -708), which torch's scalar exp
+    # (ATEN_CPU_CAPABILITY=default) returns as subnormals; before polar() this gradient was NaN on such CPUs
+    p = {k: v.double() for k, v in tight_frame_params(2, 4).items()}
+    sigma = torch.full_like(p.pop("sigma"), 0.3).requires_grad_()
+    morlet_filters((16, 16), p["theta"], p["xi"], sigma, p["slant"]).sum().backward()
+    assert torch.isfinite(sigma.grad).all()
 
 
 def test_morlet_filters_follow_dtype():
