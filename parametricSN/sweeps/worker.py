@@ -11,8 +11,11 @@ launcher knows which are missing. Everything a run prints (stdout and stderr, al
 
 Signals: SIGINT / SIGTERM during a run finish its epoch, store a checkpoint (when the run keeps them), close it
 KILLED and end the worker (:mod:`parametricSN.training.interrupt`); a second signal stops at once. A worker
-whose parent (the sweep) is gone stops the same way within seconds: Linux delivers SIGTERM on the parent's death
-(``PR_SET_PDEATHSIG``), and where that is not available a thread checking ``os.getppid()`` every second does.
+whose parent (the sweep) is gone stops the same way, as for one SIGTERM: Linux signals the parent's death
+(``PR_SET_PDEATHSIG``) with :data:`PARENT_DIED`, and where that is not available a thread checking
+``os.getppid()`` every second does. A death is one event however many signals announce it: the kernel sends the
+signal again each time a thread the worker was re-parented to exits (a SIGKILLed sweep with several threads), and
+these must not count as the impatient second signal that stops a run at once, without its checkpoint.
 """
 
 from __future__ import annotations
@@ -33,32 +36,39 @@ from typing import Any, Optional, TextIO
 RESULT_PREFIX, DONE_LINE = "PSN_RESULT ", "PSN_DONE"
 STDERR_TAIL = 2000  # characters of a crashed worker's output kept in its error message
 PR_SET_PDEATHSIG = 1
+PARENT_DIED = signal.SIGUSR2  # the parent-death signal: its own, so that it is never taken for a user's second one
+
+
+def _parent_died(signum: int, frame: Any) -> None:
+    """The sweep is gone: stop as for one SIGTERM (finish the epoch, checkpoint, close the run KILLED), unless a
+    stop is already under way; every later announcement of the same death is ignored."""
+    from parametricSN.training.interrupt import stop_requested
+
+    signal.signal(PARENT_DIED, signal.SIG_IGN)
+    handler = signal.getsignal(signal.SIGTERM)
+    if stop_requested() is None and callable(handler):
+        handler(signal.SIGTERM, frame)
 
 
 def watch_parent() -> None:
-    """SIGTERM to this process when its parent dies (prctl on Linux; a polling thread everywhere)."""
-    from parametricSN.training.interrupt import stop_requested
-
+    """:data:`PARENT_DIED` to this process when its parent dies (prctl on Linux; a polling thread elsewhere)."""
+    signal.signal(PARENT_DIED, _parent_died)
     parent, notified = os.getppid(), False
     if sys.platform.startswith("linux"):
         try:
-            notified = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0
+            notified = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(PARENT_DIED), 0, 0, 0) == 0
         except (OSError, AttributeError):
             pass
 
     def poll() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
-        if stop_requested() is None:
-            os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), PARENT_DIED)
 
-    # With prctl the kernel sends the one SIGTERM. A fallback signal a few seconds later would be a second signal
-    # (stop at once, no checkpoint) whenever the run had closed meanwhile, since the stop request ends with the
-    # run: seen under load as a run left RUNNING, interrupted while it was being closed.
     if not notified:
         threading.Thread(target=poll, name="psn-parent-watch", daemon=True).start()
     if os.getppid() != parent:  # pragma: no cover - the parent died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), PARENT_DIED)
 
 
 @contextlib.contextmanager

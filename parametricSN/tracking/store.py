@@ -10,10 +10,16 @@ Concurrency: MLflow creates a new SQLite store's tables (alembic migrations) on 
 processes doing so at once corrupt it. :func:`client_for` therefore holds an exclusive ``fcntl`` lock on
 ``<store>.db.lock`` while it creates or migrates the store, switches it to write-ahead logging (readers do not
 block the writer), and :func:`retry_locked` retries writes that still meet "database is locked".
+
+Write-ahead logging keeps recent commits in ``<store>.db-wal`` until a checkpoint copies them into the database
+file, which SQLite does when the last connection closes. psn processes end without closing MLflow's pooled
+connections (:func:`parametricSN.allocator.fast_exit`), so every process that opened a SQLite store checkpoints it
+at exit (:func:`checkpoint_wal`): the ``.db`` file alone then holds every run, as people copy it to share results.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import re
@@ -145,6 +151,29 @@ def store_lock(db: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+_checkpointed: set[Path] = set()
+
+
+def checkpoint_wal(db: Path, timeout: float = 30.0) -> bool:
+    """Copy every commit in ``db``'s write-ahead log into ``db`` itself and empty the log (SQLite's
+    ``wal_checkpoint(TRUNCATE)``, waiting up to ``timeout`` seconds for readers of other processes); False when it
+    could not complete (a reader held on, the file is gone or read-only). Idle pooled connections do not block it."""
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=timeout)) as con:
+            busy, _, _ = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return busy == 0
+    except sqlite3.Error:
+        return False
+
+
+def _checkpoint_at_exit(db: Path) -> None:
+    """Register :func:`checkpoint_wal` of ``db`` for the end of this process (once per store)."""
+    db = db.resolve()
+    if db not in _checkpointed:
+        _checkpointed.add(db)
+        atexit.register(checkpoint_wal, db)
+
+
 def _open_sqlite(uri: str, db: Path) -> MlflowClient:
     """A client on ``uri``, whose construction creates / migrates the store, under the lock; then write-ahead
     logging is turned on (a setting kept in the file)."""
@@ -153,6 +182,7 @@ def _open_sqlite(uri: str, db: Path) -> MlflowClient:
         with contextlib.closing(sqlite3.connect(db, timeout=30)) as con:
             if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 con.execute("PRAGMA journal_mode=WAL")
+    _checkpoint_at_exit(db)
     return client
 
 
@@ -177,7 +207,8 @@ def client_for(uri: Optional[str] = None, create: bool = True) -> MlflowClient:
             "(reading creates no store); check --tracking-uri, mlflow.tracking_uri or "
             "$MLFLOW_TRACKING_URI"
         )
-    if not create:
+    if not create:  # a reader may still write (psn report --log): its commits too are in the file at exit
+        _checkpoint_at_exit(db)
         return MlflowClient(tracking_uri=resolved)
     check_store_writable(resolved, db)
     try:

@@ -187,6 +187,38 @@ def test_sigkill_leaves_no_worker_and_the_next_sweep_continues_from_checkpoints(
         assert r.info.run_name.startswith("procs seed=")
 
 
+def test_a_sigkilled_sweep_is_one_stop_for_its_workers_and_the_next_sweep_continues(tmp_path, fmnist_root):
+    # the workers outlive the sweep: the kernel announces its death with one SIGTERM per exiting thread of the sweep
+    # (PR_SET_PDEATHSIG), which must stop each run once, gracefully, not as an impatient second Ctrl-C would
+    epochs = 200  # seconds of training left when the sweep is killed, even on a slow machine
+    uri = setup(tmp_path, fmnist_root, epochs=epochs, every=0, seeds="[1, 2]")  # checkpoints only when stopped
+    sweep = start(tmp_path, uri, "--workers", "2", python=sys.executable)
+    wait_for(
+        lambda: (lambda c, rs: len(rs) == 2 and all(len(epochs_logged(c, r.info.run_id)) >= 2 for r in rs))(*runs(uri))
+    )
+    workers = children(sweep.pid)
+    assert len(workers) == 2
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+    wait_for(lambda: not any(running(w) for w in workers), 60)
+    client, stopped = runs(uri)
+    assert sorted(r.info.status for r in stopped) == ["KILLED", "KILLED"], [r.data.tags.get("error") for r in stopped]
+    for r in stopped:  # each finished its epoch and stored a checkpoint of it
+        assert "stopped at once" not in r.data.tags["error"], r.data.tags["error"]
+        last = epochs_logged(client, r.info.run_id)[-1]
+        assert [f.path for f in client.list_artifacts(r.info.run_id, "checkpoints")] == [
+            f"checkpoints/epoch_{last:04d}.pt"
+        ]
+
+    again = start(tmp_path, uri, "--workers", "2")
+    assert again.wait(300) == 0, output(again)
+    client, rs = runs(uri)
+    finished = [r for r in rs if r.info.status == "FINISHED"]
+    assert sorted(r.data.tags["psn.resumed_from"] for r in finished) == sorted(r.info.run_id for r in stopped)
+    for r in finished:  # continued from the checkpoint, the stopped run's epochs copied: each epoch once
+        assert epochs_logged(client, r.info.run_id) == list(range(1, epochs + 1))
+
+
 def test_two_identical_sweeps_started_together_train_each_cell_once(tmp_path, fmnist_root):
     uri = setup(tmp_path, fmnist_root, epochs=3, every=0, seeds="[1, 2]")
     # no run may be taken for dead here (a loaded machine can delay a 1 s heartbeat past the 4 s of the others)

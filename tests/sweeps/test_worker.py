@@ -56,3 +56,51 @@ def test_the_pool_reuses_a_worker_and_replaces_one_that_crashed(tmp_path):
     assert [r["status"] for r in results] == ["FINISHED", "FINISHED", "FAILED", "FINISHED"]
     assert results[0]["run_id"] == results[1]["run_id"] != results[3]["run_id"]  # one process, then a new one
     assert "exited with status 137" in results[2]["error"]
+
+
+@pytest.mark.process
+def test_a_parent_death_announced_three_times_is_one_graceful_stop(tmp_path, fmnist_root, mlflow_uri):
+    # the kernel repeats PR_SET_PDEATHSIG each time a thread the worker was re-parented to exits: the worker must
+    # finish its epoch, checkpoint and close the run KILLED, as for one SIGTERM, not stop at once
+    import json
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from parametricSN.sweeps.worker import PARENT_DIED
+    from tests.configs import TINY, make_cfg
+
+    cfg = make_cfg(
+        "fashion_mnist", *TINY, "train.epochs=100000", "train.checkpoint_every=0", root=fmnist_root
+    ).to_dict()
+    cfg["mlflow"].update(tracking_uri=mlflow_uri, experiment_name="orphans")
+    task = {"runs": [{"config": cfg, "tags": {TAG_ATTEMPT: "a1", "psn.cell": "c1"}}], "log_dir": str(tmp_path)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "parametricSN.sweeps.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    worker.stdin.write(json.dumps(task) + "\n")
+    worker.stdin.flush()
+    client = MlflowClient(mlflow_uri)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until the run has logged two epochs
+        exp = client.get_experiment_by_name("orphans")
+        found = client.search_runs([exp.experiment_id]) if exp else []
+        if found and len(client.get_metric_history(found[0].info.run_id, "train_loss")) >= 2:
+            break
+        time.sleep(0.2)
+    for _ in range(3):
+        os.kill(worker.pid, PARENT_DIED)
+        time.sleep(0.05)
+    out, _ = worker.communicate(timeout=120)
+    assert worker.returncode == 128 + signal.SIGTERM
+    result = json.loads(out.split(RESULT_PREFIX, 1)[1].splitlines()[0])
+    assert result["status"] == "KILLED" and "at once" not in result["error"], result
+    run = client.get_run(result["run_id"])
+    last = max(m.step for m in client.get_metric_history(run.info.run_id, "train_loss"))
+    assert [f.path for f in client.list_artifacts(run.info.run_id, "checkpoints")] == [
+        f"checkpoints/epoch_{last:04d}.pt"
+    ]
