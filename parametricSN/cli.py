@@ -30,6 +30,7 @@ from parametricSN.allocator import fast_exit, retain_freed_memory
 from parametricSN.config import ConfigError, load_config
 from parametricSN.deformation import cli as deform_cli
 from parametricSN.sweeps.cli import add_subcommands as add_sweep_subcommands
+from parametricSN.sweeps.cli import intermixed
 
 # Building the parser and loading a config import neither torch nor MLflow (``psn --help`` answers at once); each
 # command imports what it uses when it runs.
@@ -139,11 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
         "run id line, no progress; see log.every for the progress lines' interval)",
     )
     p_train.set_defaults(func=_cmd_train)
+    intermixed(p_train)  # overrides before or after the options, as psn sweep takes them
     p_cfg = sub.add_parser("config", help="inspect configs")
     cfg_sub = p_cfg.add_subparsers(dest="config_command", required=True)
     p_show = cfg_sub.add_parser("show", help="print the resolved config (file + overrides + defaults)")
     _add_config_args(p_show)
     p_show.set_defaults(func=_cmd_config_show)
+    intermixed(p_show)
     add_sweep_subcommands(sub)
     deform_cli.add_parser(sub)
     return parser
@@ -160,6 +163,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exc:  # usage errors (one line, status 2), --help (status 0)
         return int(exc.code or 0)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per event on stderr
+    # stdout holds the command's result only (a server's "View run ... at: URL" lines would break its YAML)
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     retain_freed_memory()  # CPU temporaries reused, not page-faulted in every step
     try:
         with warnings.catch_warnings():
@@ -167,11 +172,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             # libraries' deprecation notices (SQLAlchemy inside MLflow, ...) are for developers, not CLI users
             warnings.simplefilter("ignore", DeprecationWarning)
             return args.func(args)
+    except BrokenPipeError:  # stdout piped into a reader that stopped (psn sweep --dry-run | head -2)
+        return _reader_gone()
     except (Exception, KeyboardInterrupt) as exc:
         status = _report(exc)
         if status is None:
             raise
         return status
+
+
+def _reader_gone() -> int:
+    """End quietly when stdout's reader has gone: stdout goes to /dev/null, so that the interpreter's final flush
+    does not fail again; 128 + SIGPIPE, as a process killed by the signal would report."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 def _loaded(*names: str) -> tuple[type, ...]:

@@ -188,6 +188,43 @@ def test_the_issue_cases_give_short_named_lines(tmp_path, monkeypatch, capsys, f
 
 
 @pytest.mark.process
+def test_a_grid_value_that_is_not_there_and_zero_workers_are_usage_errors(tmp_path, capsys, fmnist_root):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: s\nbase: {tiny_base(tmp_path, fmnist_root)}\ngrid:\n  optim.max_lr: [0.01, 0.03]\n")
+    for option in ("--workers", "--pack", "--seeds"):
+        assert main(["sweep", str(spec), option, "0"]) == 2
+        err = capsys.readouterr().err
+        assert f"argument {option}: expected a value >= 1, got 0" in err and err.count("\n") == 1, err
+    assert main(["sweep", str(spec), "--only", "optim.max_lr=0.5", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "--only optim.max_lr=0.5: no cell has that value; optim.max_lr is 0.01, 0.03 here" in err, err
+    assert main(["sweep", str(spec), "--only", "optim.max_lr=0.03", "--dry-run"]) == 0
+    assert "1 runs (s)" in capsys.readouterr().out
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("option", ["--dry-run", "--status"])
+def test_output_piped_into_head_ends_quietly(tmp_path, fmnist_root, option):
+    # 3000 cells: more lines than a pipe holds, so psn is still writing when head has gone
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: s\nbase: {tiny_base(tmp_path, fmnist_root)}\ngrid:\n  general.seed: {list(range(3000))}\n")
+    uri = f"sqlite:///{tmp_path}/store.db"
+    if option == "--status":  # an empty store: every cell is listed as pending
+        from parametricSN.tracking.store import client_for
+
+        client_for(uri)
+    proc = subprocess.run(
+        f"{PYTHON} -m parametricSN sweep {spec} {option} --tracking-uri {uri} | head -2",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 2 and proc.stderr == "", proc.stderr[-2000:]
+
+
+@pytest.mark.process
 @pytest.mark.parametrize(
     "argv",
     [["config", "show", "-c", "{tmp}/bomb-section.yaml"], ["report", "--experiment", "e", "--tracking-uri", "mlruns"]],

@@ -46,7 +46,11 @@ def _select(cells: list[Cell], only: list[str], spec_path: str) -> list[Cell]:
         values = [parse_override(f"{key}={v}")[1] for v in _values(text.partition("=")[2])]
         if cells and key not in cells[0].config.flat():
             raise SpecError(f"{spec_path}: --only {text}: unknown config key {key!r}")
-        cells = [c for c in cells if any(same_value(param_text(c.config.flat()[key]), v) for v in values)]
+        kept = [c for c in cells if any(same_value(param_text(c.config.flat()[key]), v) for v in values)]
+        if cells and not kept:
+            has = dict.fromkeys(param_text(c.config.flat()[key]) for c in cells)
+            raise SpecError(f"{spec_path}: --only {text}: no cell has that value; {key} is {', '.join(has)} here")
+        cells = kept
     return cells
 
 
@@ -135,17 +139,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(kind: type):
+def _positive(kind: type, least: float = 0):
+    """An argparse type: ``kind(text)``, at least ``least``."""
+
     def parse(text: str):
         value = kind(text)
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"expected a value >= 0, got {text}")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected a value >= {least:g}, got {text}")
         return value
 
     return parse
 
 
-def _intermixed(parser: argparse.ArgumentParser) -> None:
+def intermixed(parser: argparse.ArgumentParser) -> None:
     """Let ``parser`` take its options and positionals in any order (``SPEC --only k=v key=value``)."""
     base = type(parser)
 
@@ -178,7 +184,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--launcher", choices=("local", "ray"), default="local")
     p.add_argument(
         "--workers",
-        type=_positive(int),
+        type=_positive(int, 1),
         default=1,
         help="local: worker processes, each training run after run (default 1)",
     )
@@ -189,7 +195,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus-per-run", type=_positive(float), default=0.0, help="ray: GPUs per run (0.25: 4 share)")
     p.add_argument(
         "--pack",
-        type=_positive(int),
+        type=_positive(int, 1),
         default=1,
         metavar="N",
         help="train up to N cells that differ only in their seed as one packed model (default 1: none)",
@@ -202,7 +208,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
         help="run only the cells whose key is one of the values (repeat for more keys)",
     )
     p.add_argument(
-        "--seeds", type=_positive(int), default=None, metavar="K", help="run only the first K values of general.seed"
+        "--seeds", type=_positive(int, 1), default=None, metavar="K", help="run only the first K values of general.seed"
     )
     p.add_argument("--tracking-uri", default=None, help="MLflow store or server for every run")
     p.add_argument(
@@ -233,7 +239,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
         help="print the totals while running every SECONDS (default 300; 0: never)",
     )
     p.set_defaults(func=_cmd_sweep, _parser=p)
-    _intermixed(p)
+    intermixed(p)
 
     r = sub.add_parser("report", help="mean ± std per cell of an experiment, beside the published numbers")
     r.add_argument("--experiment", required=True, help="MLflow experiment name (a spec's name:)")

@@ -205,9 +205,9 @@ def launch_local(
             busy = [w for w in pool if w.task is not None]
             if not busy:
                 return
-            if stop.count > sent:  # each signal to the sweep is passed on once to every busy worker
-                for w in busy:
-                    w.proc.send_signal(signal.SIGTERM)
+            if stop.count > sent:  # each signal to the sweep is passed on once to every busy worker, as it came
+                for w in busy:  # (the runs' error tags then name the user's signal, SIGINT for a Ctrl-C)
+                    w.proc.send_signal(stop.signum or signal.SIGTERM)
                 sent = stop.count
             for key, _ in selector.select(0.5):
                 worker: _Worker = key.data

@@ -43,6 +43,16 @@ def test_train_prints_the_run_id_and_final_accuracy(tmp_path, fmnist_root, mlflo
     assert out["test_acc"] == round(run.data.metrics["test_acc"], 2)
 
 
+def test_train_takes_overrides_after_its_options(tmp_path, fmnist_root, mlflow_uri, capsys):
+    path = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}")
+    assert main(["train", "-c", str(path), "train.epochs=2", "--quiet", "train.epochs=1"]) == 0
+    assert set(yaml.safe_load(capsys.readouterr().out)) == {"run_id", "test_acc"}
+    (run,) = MlflowClient(mlflow_uri).search_runs(
+        [MlflowClient(mlflow_uri).get_experiment_by_name("tests").experiment_id]
+    )
+    assert run.data.params["train.epochs"] == "1"  # the later override wins, wherever it stands
+
+
 def test_a_missing_dataset_is_one_line_and_exit_1(tmp_path, mlflow_uri, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -141,6 +141,7 @@ def test_a_signal_stops_every_worker_and_closes_their_runs_killed(tmp_path, fmni
     for r in started:  # each finished its epoch and stored a checkpoint to continue from
         assert [f.path for f in client.list_artifacts(r.info.run_id, "checkpoints")]
         assert "log.txt" in [f.path for f in client.list_artifacts(r.info.run_id)]
+        assert f"by signal {signal.Signals(signum).name} after epoch" in r.data.tags["error"]  # the user's signal
     out, err = output(sweep)
     assert len(err.splitlines()) == 1, err
     assert f"stopped by {signal.Signals(signum).name}: 0 run(s) finished, 2 stopped" in err

@@ -102,3 +102,12 @@ def test_sweep_and_report_through_a_tracking_server(server, tmp_path, fmnist_roo
     acc = run.data.metrics["test_acc"]
     assert lines[1].split(",")[:3] == ["1", f"{acc:.4f}", ""] and lines[1].endswith("50.0,1.0")
     assert list(artifacts.rglob("report.csv"))
+
+
+def test_train_through_a_server_prints_only_its_result_on_stdout(server, tmp_path, fmnist_root, capsys):
+    import yaml
+
+    url, _ = server
+    assert main(["train", "-c", str(tiny_base(tmp_path, fmnist_root)), f"mlflow.tracking_uri={url}"]) == 0
+    out = capsys.readouterr().out
+    assert "View run" not in out and set(yaml.safe_load(out)) == {"run_id", "test_acc"}, out
