@@ -116,7 +116,8 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path, fmnist_root, 
     epochs = done + 3
     assert main([*shlex.split(command)[1:], f"train.epochs={epochs}"]) == 0  # the exact printed command
     assert yaml.safe_load(capsys.readouterr().out)["run_id"] == run_id
-    assert client.get_run(run_id).info.status == "FINISHED"
+    finished = client.get_run(run_id)
+    assert finished.info.status == "FINISHED" and "error" not in finished.data.tags  # the stop is history now
 
     assert main(["train", "-c", str(cfg), f"train.epochs={epochs}"]) == 0  # never interrupted
     fresh = yaml.safe_load(capsys.readouterr().out)["run_id"]

@@ -314,8 +314,13 @@ def report(
     if plot_file:
         plot(groups, keys, Path(plot_file), experiment)
     if log:  # MLflow prints a "View run at" link to stdout for a server: keep stdout the report alone
-        with contextlib.redirect_stdout(sys.stderr):
-            _log_summary(client, exp.experiment_id, md, table_csv, plot_file)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                _log_summary(client, exp.experiment_id, md, table_csv, plot_file)
+        except Exception as exc:  # noqa: BLE001 - the table is the result; storing it is the extra
+            from parametricSN.tracking.store import sql_error
+
+            warnings.warn(f"--log: the report was not stored in {uri}: {sql_error(exc)[:300]}", stacklevel=2)
     return md if fmt == "markdown" else table_csv
 
 
@@ -324,10 +329,15 @@ def _log_summary(client: Any, exp_id: str, md: str, table_csv: str, plot_file: O
     the experiment are deleted (a new one replaces them)."""
     old = client.search_runs([exp_id], filter_string=f"tags.`{TAG_REPORT}` = '1'", max_results=1000)
     run = client.create_run(exp_id, run_name="report", tags={TAG_REPORT: "1"})
-    client.log_text(run.info.run_id, md, "report.md")
-    client.log_text(run.info.run_id, table_csv, "report.csv")
-    if plot_file:
-        client.log_artifact(run.info.run_id, plot_file)
+    try:
+        client.log_text(run.info.run_id, md, "report.md")
+        client.log_text(run.info.run_id, table_csv, "report.csv")
+        if plot_file:
+            client.log_artifact(run.info.run_id, plot_file)
+    except Exception:
+        with contextlib.suppress(Exception):  # no half-stored report run beside the previous, complete one
+            client.delete_run(run.info.run_id)
+        raise
     client.set_terminated(run.info.run_id, "FINISHED")
     for r in old:
         client.delete_run(r.info.run_id)

@@ -87,6 +87,8 @@ class MlflowLogger:
         folder is writable: a store that cannot take the run fails here, before any run exists."""
         if self.reopen is not None:
             retry_locked(self.client.update_run, self.reopen, status=RunStatus.to_string(RunStatus.RUNNING))
+            if ERROR_TAG in retry_locked(self.client.get_run, self.reopen).data.tags:  # it describes a past stop
+                retry_locked(self.client.delete_tag, self.reopen, ERROR_TAG)
             self.run_id = self.reopen
             self.logged = self._last_steps()
             return self.run_id

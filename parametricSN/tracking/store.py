@@ -111,15 +111,25 @@ RETRY_SECONDS = 60.0
 
 
 class _DropLockedTracebacks(logging.Filter):
-    """MLflow logs a full traceback for every "database is locked" before raising it; we retry those."""
+    """MLflow logs a full traceback for every SQLite error ("database is locked", "attempt to write a readonly
+    database", "database or disk is full") before raising it as an ``MlflowException``: psn retries the first and
+    reports the others in one line where it handles the exception."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return LOCKED not in record.getMessage()
+        return not record.getMessage().startswith("SQLAlchemy database error")
 
 
 logging.getLogger("mlflow.store.db.utils").addFilter(_DropLockedTracebacks())
 # "Creating initial MLflow database tables..." on every new store: noise on a one-line-per-event stderr
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+
+
+def sql_error(exc: BaseException) -> str:
+    """The line of a store error that names it (``attempt to write a readonly database``), without SQLAlchemy's
+    statement, parameters and advice."""
+    text = str(exc)
+    found = re.search(r"\((?:\w+\.)*\w+Error\) ([^\n\[]+)", text)
+    return (found.group(1) if found else text.splitlines()[0] if text else type(exc).__name__).strip()
 
 
 def retry_locked(fn: Callable[..., T], *args: object, **kwargs: object) -> T:

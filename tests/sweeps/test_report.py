@@ -248,3 +248,31 @@ def test_markdown_table_rows_have_the_header_cell_count(shape):
     assert len({len(line) for line in md.splitlines() if line.startswith("|")}) == 1, md  # padded columns
     assert all(set(c) <= {"-"} and c for c in table[1]), md
     assert md.count("1 FAILED (id99)") == 1
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A read-only view of ``tmp_path`` (a read-only bind mount: root writes through file permissions)."""
+    import subprocess
+
+    view = tmp_path.parent / f"{tmp_path.name}-ro"
+    view.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(tmp_path), str(view)], capture_output=True).returncode == 0
+    if mounted and subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], capture_output=True).returncode:
+        subprocess.run(["umount", str(view)])
+        mounted = False
+    if not mounted:
+        pytest.skip("a read-only bind mount needs root and mount(8)")
+    yield view
+    subprocess.run(["umount", "--lazy", str(view)], check=True)  # this process's MLflow engine keeps it open
+
+
+def test_report_log_on_a_read_only_store_prints_the_table_and_one_line(experiment, tmp_path, read_only, capsys):
+    from parametricSN.tracking.store import checkpoint_wal
+
+    assert checkpoint_wal(tmp_path / "store.db")  # every run in the file before it is seen read-only
+    assert main(["report", "--experiment", "rep", "--tracking-uri", f"sqlite:///{read_only}/store.db", "--log"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("# rep") and "| 100 samples" in out, out
+    assert err.count("\n") == 1 and err.startswith("psn: warning: --log: the report was not stored in"), err
+    assert err.rstrip().endswith("attempt to write a readonly database"), err
