@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import torch
 
@@ -37,21 +37,23 @@ def read_versioned(
     what: str,
     map_location: Union[str, torch.device] = "cpu",
     fix: str = "",
+    shown: Optional[str] = None,
 ) -> dict[str, Any]:
     """Load a file written by :func:`write_versioned` with ``fmt`` and ``version``, raising ``error`` (a message
-    naming the file and what is wrong with it, then ``fix``) when it is unreadable, of another format, or of
-    another version."""
+    naming the file — as ``shown`` when given, e.g. the artifact a temporary download came from — and what is wrong
+    with it, then ``fix``) when it is unreadable, of another format, or of another version."""
+    name = shown or repr(str(path))
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch.load fails in many ways on a damaged file; all mean the same here
-        reason = str(exc).splitlines()[0] if str(exc) else ""
+        reason = str(exc).splitlines()[0].split(". ")[0] if str(exc) else ""  # its first sentence names it
         raise error(
-            f"{what} {str(path)!r} is corrupt or truncated and cannot be read ({type(exc).__name__}: {reason}){fix}"
+            f"{what} {name} is corrupt or truncated and cannot be read ({type(exc).__name__}: {reason}){fix}"
         ) from exc
     if not isinstance(data, dict) or data.get("format") != fmt:
-        raise error(f"{str(path)!r} is not a parametricSN {what} (no 'format': {fmt!r} entry)")
+        raise error(f"{name} is not a parametricSN {what} (no 'format': {fmt!r} entry)")
     if data.get("version") != version:
         raise error(
-            f"{what} {str(path)!r} has version {data.get('version')!r}; this parametricSN reads version {version}"
+            f"{what} {name} has version {data.get('version')!r}; this parametricSN reads version {version}"
         )
     return data

@@ -69,12 +69,16 @@ def _newest_checkpoint(client: Any, run_id: str, dst: str) -> dict[str, Any]:
             "checkpoint (train.checkpoint_every=0 and no SIGINT / SIGTERM); start it again"
         )
     for i, name in enumerate(names):
-        try:
-            return load_checkpoint(client.download_artifacts(run_id, name, dst))
+        try:  # named by its artifact, not by the temporary copy
+            return load_checkpoint(client.download_artifacts(run_id, name, dst), shown=f"artifact {name}", fix="")
         except (CheckpointError, MlflowException, OSError) as exc:
             if i + 1 == len(names):
-                raise CheckpointError(f"run {run_id}: no readable checkpoint ({exc})") from None
-            warnings.warn(f"run {run_id}: {name} cannot be read, resuming from {names[i + 1]}", stacklevel=2)
+                which = "its only checkpoint is" if len(names) == 1 else f"none of its {len(names)} checkpoints is"
+                raise CheckpointError(
+                    f"run {run_id} cannot be resumed: {which} readable (the oldest: {exc}); train it again from "
+                    "the start"
+                ) from None
+            warnings.warn(f"run {run_id}: {exc}; resuming from {names[i + 1]}", stacklevel=2)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

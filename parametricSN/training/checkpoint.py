@@ -72,27 +72,27 @@ def save_checkpoint(
     return write_versioned(path, FORMAT, VERSION, state)
 
 
-def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: PathLike,
+    map_location: Union[str, torch.device] = "cpu",
+    *,
+    shown: Optional[str] = None,
+    fix: str = "; delete it and resume from an earlier checkpoint",
+) -> dict[str, Any]:
     """Read and check a checkpoint written by :func:`save_checkpoint`.
 
-    Raises :class:`CheckpointError` naming the file when it does not exist, cannot be read (truncated or
-    corrupt), or is not a parametricSN checkpoint of a known version.
+    Raises :class:`CheckpointError` naming the file (as ``shown`` when given: where a downloaded copy came from)
+    when it does not exist, cannot be read (truncated or corrupt), or is not a parametricSN checkpoint of a known
+    version; ``fix`` ends the message.
     """
     path = Path(path)
+    name = shown or repr(str(path))
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {str(path)!r} not found")
-    state = read_versioned(
-        path,
-        FORMAT,
-        VERSION,
-        CheckpointError,
-        "checkpoint",
-        map_location,
-        fix="; delete it and resume from an earlier checkpoint",
-    )
+        raise CheckpointError(f"checkpoint {name} not found")
+    state = read_versioned(path, FORMAT, VERSION, CheckpointError, "checkpoint", map_location, fix=fix, shown=shown)
     missing = [k for k in REQUIRED if k not in state]
     if missing:
-        raise CheckpointError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}")
+        raise CheckpointError(f"checkpoint {name} lacks {', '.join(missing)}")
     return state
 
 
