@@ -53,7 +53,5 @@ def read_versioned(
     if not isinstance(data, dict) or data.get("format") != fmt:
         raise error(f"{name} is not a parametricSN {what} (no 'format': {fmt!r} entry)")
     if data.get("version") != version:
-        raise error(
-            f"{what} {name} has version {data.get('version')!r}; this parametricSN reads version {version}"
-        )
+        raise error(f"{what} {name} has version {data.get('version')!r}; this parametricSN reads version {version}")
     return data
