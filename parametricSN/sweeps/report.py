@@ -84,7 +84,8 @@ class Selection:
 
     runs: list[Any]  # the newest FINISHED run (with a test_acc) of each (cell, seed)
     duplicates: int  # older FINISHED runs of a (cell, seed) that has a newer one: ignored
-    unfinished: list[Any]  # RUNNING / FAILED / KILLED (or FINISHED without test_acc): listed, never averaged
+    unfinished: list[Any]  # RUNNING / FAILED / KILLED (or FINISHED without test_acc), unless a later run of the
+    # same (cell, seed) finished: listed, never averaged
 
 
 def select_runs(runs: list[Any]) -> Selection:
@@ -99,10 +100,19 @@ def select_runs(runs: list[Any]) -> Selection:
             unfinished.append(r)
             continue
         finished += 1
-        cell = tuple(sorted((k, v) for k, v in r.data.params.items() if _is_result_key(k)))
+        cell = _cell_of(r)
         if cell not in newest or r.info.start_time > newest[cell].info.start_time:
             newest[cell] = r
+    # a stopped run whose (cell, seed) a later run finished (the sweep continued it) is superseded, not missing
+    unfinished = [
+        r for r in unfinished if not (_cell_of(r) in newest and newest[_cell_of(r)].info.start_time > r.info.start_time)
+    ]
     return Selection(list(newest.values()), finished - len(newest), unfinished)
+
+
+def _cell_of(run: Any) -> tuple:
+    """A run's (cell, seed): its result-defining params."""
+    return tuple(sorted((k, v) for k, v in run.data.params.items() if _is_result_key(k)))
 
 
 def group_runs(runs: list[Any], by: list[str], published: list[Published]) -> list[Group]:

@@ -28,11 +28,10 @@ from typing import Any, Optional, TextIO
 from mlflow.entities import RunStatus
 
 from parametricSN.commands import report_command
-from parametricSN.naming import sweep_run_name
 from parametricSN.sweeps import claims
 from parametricSN.sweeps.options import DEFAULT_TIMEOUT
 from parametricSN.sweeps.spec import Cell, SweepSpec
-from parametricSN.sweeps.status import totals_line
+from parametricSN.sweeps.status import Progress, totals_line
 from parametricSN.tracking.preflight import probe_http
 from parametricSN.tracking.store import (
     client_for,
@@ -107,7 +106,7 @@ def _task(spec: SweepSpec, cells: list[Cell], uri: str, log_dir: str, timeout: f
     for cell in cells:
         config = cell.config.to_dict()
         config["mlflow"]["tracking_uri"] = uri
-        config["mlflow"]["run_name"] = config["mlflow"]["run_name"] or sweep_run_name(spec.name, cell.varying)
+        config["mlflow"]["run_name"] = cell.name(spec.name)
         tags = {
             TAG_SWEEP: spec.name,
             TAG_CELL: cell.hash,
@@ -232,7 +231,7 @@ def run_sweep(
     by_index = {c.index: c for c in todo}
     log_dir = tempfile.mkdtemp(prefix="psn-sweep-logs-")
     stop, outcomes, started = Stop(), [], [0]
-    last_status = [time.monotonic()]
+    watch = _Watch(client, exp_id, spec.name, out)
 
     def tasks() -> Iterator[dict[str, Any]]:
         for group in pack_groups(todo, pack):
@@ -240,19 +239,24 @@ def run_sweep(
             group = [c for c in group if c.hash not in finished_now | alive_now]  # taken by a twin meanwhile
             if group:
                 started[0] += len(group)
-                yield _task(spec, group, uri, log_dir, heartbeat_timeout)
+                task = _task(spec, group, uri, log_dir, heartbeat_timeout)
+                watch.expect(task, group)
+                yield task
 
     def tick() -> None:
-        if status_every > 0 and time.monotonic() - last_status[0] >= status_every:
-            last_status[0] = time.monotonic()
+        watch.announce(outcomes)
+        if status_every > 0 and time.monotonic() - watch.last_totals >= status_every:
+            watch.last_totals = time.monotonic()
             counts = {
                 "finished": sum(o.status == "FINISHED" for o in outcomes),
-                "failed": sum(o.status in ("FAILED", "KILLED") for o in outcomes),
+                "killed": sum(o.status == "KILLED" for o in outcomes),
+                "failed": sum(o.status == "FAILED" for o in outcomes),
                 "running": started[0] - len(outcomes),
             }
             counts["pending"] = len(todo) - sum(counts.values())
             durations = [o.duration for o in outcomes if o.status == "FINISHED"]
-            print(totals_line(counts, durations, workers if launcher == "local" else None), file=out, flush=True)
+            local = workers if launcher == "local" else None
+            print(totals_line(counts, durations, local, watch.progress(outcomes)), file=out, flush=True)
 
     if launcher == "ray":
         stream = launch_ray(tasks(), address, cpus_per_run, gpus_per_run, stop, tick)
@@ -262,16 +266,76 @@ def run_sweep(
         with _Signals(stop):
             for task, results in stream:
                 for index, run, res in zip(task["cells"], task["runs"], results):
-                    _record(client, exp_id, by_index[index], run, res, outcomes, len(todo), stop, log_dir, out)
+                    _record(
+                        client, exp_id, spec.name, by_index[index], run, res, outcomes, len(todo), stop, log_dir, out
+                    )
     finally:
         close(early)  # those the pool never took (no task), or all of them when it never started
         shutil.rmtree(log_dir, ignore_errors=True)
     return _summary(spec, uri, outcomes, skipped, stop, again, out, err)
 
 
+class _Watch:
+    """What the sweep shows of its runs while they train, read from the store: each run's id as it starts
+    (``started <name>: run <id>``, polled every :data:`POLL` seconds) and the running runs' epochs for the totals."""
+
+    POLL = 2.0
+
+    def __init__(self, client: Any, exp_id: str, spec_name: str, out: TextIO) -> None:
+        self.client, self.exp_id, self.spec_name, self.out = client, exp_id, spec_name, out
+        self.cells: dict[str, Cell] = {}  # psn.attempt -> cell, for the runs this sweep launched
+        self.runs: dict[str, Any] = {}  # psn.attempt -> its MLflow run, once seen RUNNING
+        self.last_poll, self.last_totals = 0.0, time.monotonic()
+
+    def expect(self, task: dict[str, Any], cells: list[Cell]) -> None:
+        for run, cell in zip(task["runs"], cells):
+            self.cells[run["tags"][TAG_ATTEMPT]] = cell
+
+    def _open(self, outcomes: list[Outcome]) -> list[str]:
+        done = {o.cell.hash for o in outcomes}
+        return [a for a, c in self.cells.items() if c.hash not in done]
+
+    def announce(self, outcomes: list[Outcome]) -> None:
+        if time.monotonic() - self.last_poll < self.POLL:
+            return
+        self.last_poll = time.monotonic()
+        waiting = [a for a in self._open(outcomes) if a not in self.runs]
+        if not waiting:
+            return
+        try:
+            found = self.client.search_runs(
+                [self.exp_id], f"attributes.status = 'RUNNING' and tags.`{TAG_SWEEP}` = '{self.spec_name}'"
+            )
+        except Exception:  # noqa: BLE001 - progress only: a store that is briefly busy or away is asked again later
+            return
+        for run in found:
+            attempt = run.data.tags.get(TAG_ATTEMPT)
+            if attempt in waiting:
+                self.runs[attempt] = run
+                name = self.cells[attempt].name(self.spec_name)
+                print(f"started {name}: run {run.info.run_id}", file=self.out, flush=True)
+
+    def progress(self, outcomes: list[Outcome]) -> list[Progress]:
+        """Epochs done and seconds spent of each running run this sweep has seen start."""
+        now, found = time.time(), []
+        for attempt in self._open(outcomes):
+            run = self.runs.get(attempt)
+            if run is None:
+                continue
+            try:
+                history = self.client.get_metric_history(run.info.run_id, "train_loss")
+            except Exception:  # noqa: BLE001 - as above
+                continue
+            epochs = self.cells[attempt].config.train.epochs
+            epoch = max((m.step for m in history), default=0)
+            found.append(Progress(epoch, epochs, max(0.0, now - run.info.start_time / 1000.0)))
+        return found
+
+
 def _record(
     client: Any,
     exp_id: str,
+    spec_name: str,
     cell: Cell,
     run: dict[str, Any],
     res: dict[str, Any],
@@ -295,7 +359,7 @@ def _record(
     acc = f"test_acc={o.test_acc:.2f}" if o.test_acc is not None else o.status
     where = "held by another sweep" if o.status == "SKIPPED" else f"run {o.run_id or '-'}"
     print(
-        f"[{len(outcomes)}/{total}] {cell.label()} seed={cell.seed}: {acc} ({o.duration:.1f}s) {where}",
+        f"[{len(outcomes)}/{total}] {cell.name(spec_name)}: {acc} ({o.duration:.1f}s) {where}",
         file=out,
         flush=True,
     )
@@ -325,5 +389,5 @@ def _summary(
     )
     for o in failed:  # a run that failed before its MLflow run opened (e.g. missing data) has no run id
         where = f"run {o.run_id} (tag {ERROR_TAG!r})" if o.run_id else "no MLflow run was created"
-        print(f"psn: {o.status} {o.cell.label()} seed={o.cell.seed}: {where}: {o.error}", file=err, flush=True)
+        print(f"psn: {o.status} {o.cell.name(spec.name)}: {where}: {o.error}", file=err, flush=True)
     return 1 if failed else 0

@@ -31,6 +31,7 @@ import yaml
 
 from parametricSN.config import Config, ConfigError, config_from_dict, keys_where, parse_override
 from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
+from parametricSN.naming import sweep_run_name
 from parametricSN.sweeps.errors import SpecError
 from parametricSN.sweeps.search import parse_search
 
@@ -71,9 +72,10 @@ class Cell:
     def seed(self) -> int:
         return self.config.general.seed
 
-    def label(self) -> str:
-        """The varying keys but the seed, ``k=v`` joined by spaces (``-`` when only the seed varies)."""
-        return " ".join(f"{k}={param_text(v)}" for k, v in self.varying.items() if k != SEED_KEY) or "-"
+    def name(self, spec_name: str) -> str:
+        """The cell's one label, everywhere (its MLflow run, the sweep's lines, ``--status``): ``mlflow.run_name``
+        when the spec sets one, else :func:`parametricSN.naming.sweep_run_name`."""
+        return self.config.mlflow.run_name or sweep_run_name(spec_name, self.varying)
 
 
 @dataclass

@@ -230,3 +230,20 @@ def test_two_identical_sweeps_started_together_train_each_cell_once(tmp_path, fm
         {(r.data.tags["psn.cell"], "FINISHED") for r in rs}
     )
     assert len(rs) == 2
+
+
+def test_a_running_sweep_names_each_run_as_it_starts_and_its_totals_move(tmp_path, fmnist_root):
+    uri = setup(tmp_path, fmnist_root, epochs=150, every=0, seeds="[1, 2]")
+    sweep = start(tmp_path, uri, "--workers", "2", "--status-every", "0.5")
+    assert sweep.wait(300) == 0, output(sweep)
+    out, _ = output(sweep)
+    client, rs = runs(uri)
+    for r in rs:  # one label per cell: the run's name in the store, in every line of the sweep
+        name = r.info.run_name
+        assert name.startswith("procs seed="), name
+        started = out.index(f"started {name}: run {r.info.run_id}")
+        assert out.index(f"] {name}: test_acc=") > started
+    totals = [line for line in out.splitlines() if line.startswith("2 runs: ")]
+    assert any(" running (epoch" in line for line in totals), totals
+    estimates = {line.split("; ")[1] for line in totals if "left (mean run" in line}
+    assert len(estimates) >= 2, totals  # the estimate follows the epochs, not only finished runs

@@ -276,3 +276,11 @@ def test_report_log_on_a_read_only_store_prints_the_table_and_one_line(experimen
     assert out.startswith("# rep") and "| 100 samples" in out, out
     assert err.count("\n") == 1 and err.startswith("psn: warning: --log: the report was not stored in"), err
     assert err.rstrip().endswith("attempt to write a readonly database"), err
+
+
+def test_a_stopped_run_that_a_later_run_finished_is_superseded_not_missing():
+    stopped, continued = _run("KILLED", start=1), _run("FINISHED", acc=42.0, start=2)
+    other = _run("KILLED", start=3, **{"general.seed": "1"})  # its (cell, seed) never finished: still listed
+    late = _run("KILLED", start=4)  # stopped after the finished one (a rerun of a finished cell): listed
+    chosen = select_runs([stopped, continued, other, late])
+    assert chosen.runs == [continued] and chosen.unfinished == [other, late]

@@ -93,9 +93,11 @@ def test_status_lists_each_cell_and_the_totals(spec, mlflow_uri, capsys):
     assert out[2].startswith("running   args n=10 seed=7: epoch 3/2")
     assert all(line.startswith("pending   args n=") for line in out[3:9])
     assert (
-        out[9] == "9 runs: 1 finished, 1 running, 1 failed, 6 pending; about 35m00s left (mean run 10m00s, 2 at a time)"
+        # the running run has just started and is past its epochs: nothing left of it; 6 mean runs on 2 workers
+        out[9] == "9 runs: 1 finished, 1 running (epoch 3/2), 1 failed, 6 pending; about 30m00s left (mean run 10m00s, "
+        "2 at a time)"
     )
     assert (
         totals_line({"pending": 2}, [], None) == "2 runs: 0 finished, 0 running, 0 failed, 2 pending; "
-        "time left unknown until a run finishes"
+        "time left unknown until a run has trained an epoch"
     )
