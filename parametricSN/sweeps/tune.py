@@ -28,7 +28,7 @@ from typing import Any, Optional, TextIO
 
 import yaml
 
-from parametricSN.config import ConfigError, config_from_dict
+from parametricSN.config import DEFAULT_DATA_ROOT, ConfigError, config_from_dict
 from parametricSN.sweeps.search import Search
 from parametricSN.sweeps.spec import SEED_KEY, SpecError, SweepSpec, identity, override_text, param_text
 from parametricSN.sweeps.trial import TAG_SEARCH, close_trial_runs, fmt, trial_config
@@ -98,8 +98,16 @@ def plan_search(spec: SweepSpec, tracking_uri: Optional[str], trials: Optional[i
     base["mlflow"].update(
         tracking_uri=absolute_uri(cfg.mlflow.tracking_uri), experiment_name=f"{spec.name}-search", run_name=None
     )
-    base["dataset"]["root"] = str(Path(cfg.dataset.root).expanduser().resolve())  # trials run in other folders
+    # trials run in this folder (run_trial changes to it where it exists), so the default root ``data`` is looked
+    # up as psn train and psn sweep look it up (there, then the dataset's own fallbacks); any other root is made
+    # absolute for the Ray nodes that lack this folder
+    if cfg.dataset.root != DEFAULT_DATA_ROOT:
+        base["dataset"]["root"] = str(Path(cfg.dataset.root).expanduser().resolve())
     base["general"]["plugins"] = [str(Path(p).resolve()) if p.endswith(".py") else p for p in cfg.general.plugins]
+    try:  # a mistake of the cell itself is named as such, not as one of the searched values
+        config_from_dict(trial_config(base, {}, seeds[0]))
+    except ConfigError as exc:
+        raise SpecError(f"{spec.path}: {exc}") from None
     for dim in search.space.values():  # every value a trial can take at the edges is a valid config
         for value in dim.args:
             try:
@@ -264,6 +272,7 @@ def run_search(
         "parent": parent,
         "key": plan.key,
         "threads": plan.threads,
+        "cwd": str(Path.cwd()),
     }
     results, interrupted = tune_ray.run_tuner(
         plan, setup, exp_id, address, cpus_per_trial, gpus_per_trial, output / ".psn-tune"

@@ -172,6 +172,18 @@ def test_spec_errors_before_ray_starts(tmp_path, edit, message):
         plan_search(load_spec(_spec(tmp_path, text)), None, None, 1.0)
 
 
+def test_the_default_root_means_what_it_means_to_psn_train(tmp_path, monkeypatch):
+    # from a folder without data/: psn train would look further (Debian's Fashion-MNIST folder), so does a search
+    spec = load_spec(_spec(tmp_path, SPEC.replace("dataset.root=ROOT", "dataset.root=data")))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    plan = plan_search(spec, None, None, 1.0)
+    assert plan.base["dataset"]["root"] == "data"  # resolved by each trial in this folder, as psn train does
+    relative = load_spec(_spec(tmp_path, SPEC.replace("dataset.root=ROOT", "dataset.root=../fm")))
+    assert plan_search(relative, None, None, 1.0).base["dataset"]["root"] == str(tmp_path / "fm")
+
+
 def test_the_shipped_example_plans(tmp_path):
     from pathlib import Path
 
