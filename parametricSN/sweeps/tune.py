@@ -14,7 +14,8 @@ the top 5 configs are printed (trials that ran every epoch first, then by the me
 
 Ctrl-C: Ray Tune stops the trials, this marks their runs KILLED, and rerunning the same command restores the search
 from ``DIR/.psn-tune/<name>-<key>`` (Ray Tune's experiment state): finished trials are kept, the others restart.
-Ray is imported only here, only when ``psn tune`` runs.
+Ray's own output (its log lines, advice and warnings) goes to ``DIR/.psn-tune/<name>-<key>.log``; the terminal gets
+psn's lines only. Ray is imported only here, only when ``psn tune`` runs.
 """
 
 from __future__ import annotations
@@ -274,8 +275,9 @@ def run_search(
         "threads": plan.threads,
         "cwd": str(Path.cwd()),
     }
+    log = output / ".psn-tune" / f"{plan.spec.name}-{plan.key}.log"
     results, interrupted = tune_ray.run_tuner(
-        plan, setup, exp_id, address, cpus_per_trial, gpus_per_trial, output / ".psn-tune"
+        plan, setup, exp_id, address, cpus_per_trial, gpus_per_trial, output / ".psn-tune", log, out, err
     )
     trials = []
     for r in results:
@@ -299,8 +301,8 @@ def run_search(
     if interrupted or killed or never_reported(results, s.metric):
         client.set_terminated(parent, RunStatus.to_string(RunStatus.KILLED))
         print(
-            f"psn: search {plan.key} of {plan.spec.name} interrupted ({killed} trial runs marked KILLED); run "
-            f"the same command again to continue it (finished trials are kept)",
+            f"psn: search {plan.key} of {plan.spec.name} interrupted ({killed} trial runs marked KILLED; Ray's "
+            f"messages in {log}); run the same command again to continue it (finished trials are kept)",
             file=err,
             flush=True,
         )
@@ -309,7 +311,7 @@ def run_search(
         client.set_terminated(parent, RunStatus.to_string(RunStatus.FAILED))
         print(
             f"psn: search {plan.key} of {plan.spec.name}: no trial ran every epoch ({len(trials)} trials); see "
-            f"the failed runs in experiment {plan.experiment!r}",
+            f"the failed runs in experiment {plan.experiment!r} in {plan.uri} (Ray's messages in {log})",
             file=err,
             flush=True,
         )
