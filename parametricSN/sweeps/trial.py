@@ -17,6 +17,7 @@ Threads: ``torch.set_num_threads(setup["threads"])`` (CPU results depend on it);
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -49,7 +50,7 @@ class _Curves:
 
 def run_trial(sampled: dict, setup: dict) -> None:
     """The Ray Tune trainable: ``sampled`` is ``{config.key: value}``; ``setup`` holds the base config (nested),
-    the seeds, the search's run id and key and the thread count (see :mod:`parametricSN.sweeps.tune`)."""
+    the seeds, the search's run id and key, the thread count and the folder psn tune ran in (see :mod:`parametricSN.sweeps.tune`)."""
     import torch
     from ray import tune
 
@@ -57,6 +58,8 @@ def run_trial(sampled: dict, setup: dict) -> None:
     from parametricSN.training import train
 
     torch.set_num_threads(setup["threads"])
+    if os.path.isdir(setup["cwd"]):  # relative paths (the default dataset.root) as psn train reads them there
+        os.chdir(setup["cwd"])  # (Ray Tune starts a trial in its own folder; a node without this folder stays)
     trial_id = tune.get_context().get_trial_id()
     tags = {
         TAG_TRIAL: trial_id,

@@ -10,17 +10,24 @@ test split, in the MLflow experiment ``<name>-search`` as a child of one run for
 stopped trial are closed FINISHED with the tag ``psn.stopped_early`` = the last epoch they reported. At the end
 the top 5 configs are printed (trials that ran every epoch first, then by the metric's last value), and
 ``DIR/best.yaml`` (a spec: the best values as overrides, the spec's seeds as the grid) and ``DIR/best-trial.yaml``
-(the best trial's own config, for ``psn train``) are written.
+(the best trial's own config, for ``psn train``: like the trial, it reads no test image) are written; the commands
+printed for them name the store.
 
-Ctrl-C: Ray Tune stops the trials, this marks their runs KILLED, and rerunning the same command restores the search
-from ``DIR/.psn-tune/<name>-<key>`` (Ray Tune's experiment state): finished trials are kept, the others restart.
-Ray is imported only here, only when ``psn tune`` runs.
+Trials run in the folder ``psn tune`` ran in (where a Ray node has it), so relative paths such as the default
+``dataset.root: data`` mean what they mean to ``psn train`` and ``psn sweep`` there. Ray's own output (its log
+lines, advice and warnings) goes to ``DIR/.psn-tune/<name>-<key>.log``; the terminal gets psn's lines only.
+
+Ctrl-C: Ray Tune stops the trials, this marks their runs KILLED and prints the command that continues the search
+(the same command, from any folder): it restores the search from ``DIR/.psn-tune/<name>-<key>`` (Ray Tune's
+experiment state), finished trials are kept, the others restart. Ray is imported only here, only when ``psn tune``
+runs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +35,8 @@ from typing import Any, Optional, TextIO
 
 import yaml
 
-from parametricSN.config import ConfigError, config_from_dict
+from parametricSN.commands import report_command, sweep_command
+from parametricSN.config import DEFAULT_DATA_ROOT, ConfigError, config_from_dict
 from parametricSN.sweeps.search import Search
 from parametricSN.sweeps.spec import SEED_KEY, SpecError, SweepSpec, identity, override_text, param_text
 from parametricSN.sweeps.trial import TAG_SEARCH, close_trial_runs, fmt, trial_config
@@ -98,8 +106,16 @@ def plan_search(spec: SweepSpec, tracking_uri: Optional[str], trials: Optional[i
     base["mlflow"].update(
         tracking_uri=absolute_uri(cfg.mlflow.tracking_uri), experiment_name=f"{spec.name}-search", run_name=None
     )
-    base["dataset"]["root"] = str(Path(cfg.dataset.root).expanduser().resolve())  # trials run in other folders
+    # trials run in this folder (run_trial changes to it where it exists), so the default root ``data`` is looked
+    # up as psn train and psn sweep look it up (there, then the dataset's own fallbacks); any other root is made
+    # absolute for the Ray nodes that lack this folder
+    if cfg.dataset.root != DEFAULT_DATA_ROOT:
+        base["dataset"]["root"] = str(Path(cfg.dataset.root).expanduser().resolve())
     base["general"]["plugins"] = [str(Path(p).resolve()) if p.endswith(".py") else p for p in cfg.general.plugins]
+    try:  # a mistake of the cell itself is named as such, not as one of the searched values
+        config_from_dict(trial_config(base, {}, seeds[0]))
+    except ConfigError as exc:
+        raise SpecError(f"{spec.path}: {exc}") from None
     for dim in search.space.values():  # every value a trial can take at the edges is a valid config
         for value in dim.args:
             try:
@@ -228,6 +244,18 @@ def never_reported(results: list, metric: str) -> list:
     return [r for r in results if r.error is None and metric not in (r.metrics or {})]
 
 
+def tune_command(plan: Plan, output: Path, address: Optional[str], cpus: float, gpus: float) -> str:
+    """The ``psn tune`` command line that continues ``plan``'s search: the spec, the store and the output folder
+    absolute (it works from any folder), the options that differ from their defaults."""
+    words = ["psn", "tune", str(Path(plan.spec.path).expanduser().resolve())]
+    if plan.spec.search is not None and plan.search.trials != plan.spec.search.trials:
+        words += ["--trials", str(plan.search.trials)]
+    words += ["--address", address] if address else []
+    words += ["--cpus-per-trial", f"{cpus:g}"] if cpus != 1.0 else []
+    words += ["--gpus-per-trial", f"{gpus:g}"] if gpus else []
+    return shlex.join([*words, "--tracking-uri", plan.uri, "--output", str(output)])
+
+
 def run_search(
     plan: Plan,
     address: Optional[str] = None,
@@ -264,9 +292,11 @@ def run_search(
         "parent": parent,
         "key": plan.key,
         "threads": plan.threads,
+        "cwd": str(Path.cwd()),
     }
+    log = output / ".psn-tune" / f"{plan.spec.name}-{plan.key}.log"
     results, interrupted = tune_ray.run_tuner(
-        plan, setup, exp_id, address, cpus_per_trial, gpus_per_trial, output / ".psn-tune"
+        plan, setup, exp_id, address, cpus_per_trial, gpus_per_trial, output / ".psn-tune", log, out, err
     )
     trials = []
     for r in results:
@@ -289,9 +319,10 @@ def run_search(
     )
     if interrupted or killed or never_reported(results, s.metric):
         client.set_terminated(parent, RunStatus.to_string(RunStatus.KILLED))
+        again = tune_command(plan, output, address, cpus_per_trial, gpus_per_trial)
         print(
-            f"psn: search {plan.key} of {plan.spec.name} interrupted ({killed} trial runs marked KILLED); run "
-            f"the same command again to continue it (finished trials are kept)",
+            f"psn: search {plan.key} of {plan.spec.name} interrupted ({killed} trial runs marked KILLED; Ray's "
+            f"messages in {log}); continue it (finished trials are kept) with: {again}",
             file=err,
             flush=True,
         )
@@ -300,7 +331,7 @@ def run_search(
         client.set_terminated(parent, RunStatus.to_string(RunStatus.FAILED))
         print(
             f"psn: search {plan.key} of {plan.spec.name}: no trial ran every epoch ({len(trials)} trials); see "
-            f"the failed runs in experiment {plan.experiment!r}",
+            f"the failed runs in experiment {plan.experiment!r} in {plan.uri} (Ray's messages in {log})",
             file=err,
             flush=True,
         )
@@ -309,17 +340,19 @@ def run_search(
     print(summary(plan, ranked, len(trials)), file=out)
     output.mkdir(parents=True, exist_ok=True)
     (output / "best.yaml").write_text(yaml.safe_dump(best_spec(plan, best), sort_keys=False))
+    # the best trial as it ran (validation split only: reproducing a trial never reads the test split)
     cfg = config_from_dict(trial_config(plan.base, best.sampled, plan.seeds[0]))
-    cfg.train.evaluate_test, cfg.mlflow.experiment_name = True, f"{plan.spec.name}-best-trial"
+    cfg.mlflow.experiment_name = f"{plan.spec.name}-best-trial"
     (output / "best-trial.yaml").write_text(cfg.to_yaml())
     client.log_metric(parent, f"best_{s.metric}", best.value)
     who, mean = ("'s first seed", f" is the mean over {s.seeds_per_trial} seeds") if s.seeds_per_trial > 1 else ("", "")
     client.set_tag(parent, "psn.best_run", best.run_id or "")
     client.set_terminated(parent, RunStatus.to_string(RunStatus.FINISHED))
     print(
-        f"wrote {output / 'best.yaml'}: psn sweep {output / 'best.yaml'} && psn report --experiment "
-        f"{plan.spec.name}-best\nreproduce the best trial{who} ({s.metric}={best.value:.2f}{mean}): "
-        f"OMP_NUM_THREADS={plan.threads} psn train -c {output / 'best-trial.yaml'}",
+        f"wrote {output / 'best.yaml'}: {sweep_command(str(output / 'best.yaml'), plan.uri)} && "
+        f"{report_command(f'{plan.spec.name}-best', plan.uri)}\nreproduce the best trial{who} "
+        f"({s.metric}={best.value:.2f}{mean}, test split unread): OMP_NUM_THREADS={plan.threads} "
+        f"{shlex.join(['psn', 'train', '-c', str(output / 'best-trial.yaml')])}",
         file=out,
         flush=True,
     )

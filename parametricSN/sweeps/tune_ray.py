@@ -3,9 +3,12 @@ Tune objects, the callback that closes the MLflow runs of stopped trials, and :f
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, TextIO
 
 from ray import tune
 from ray.tune import Callback
@@ -57,6 +60,50 @@ def scheduler(search: Search, epochs: int) -> Any:
     )
 
 
+_TERMINAL: dict[str, TextIO] = {}  # psn's own streams while Ray's output goes to its log (:func:`ray_output_to`)
+
+
+def say(line: str, stream: str = "out") -> None:
+    """Print a psn line to the terminal (``out`` or ``err``), also while Ray's own output goes to its log."""
+    print(line, file=_TERMINAL.get(stream) or (sys.stdout if stream == "out" else sys.stderr), flush=True)
+
+
+@contextmanager
+def ray_output_to(log: Path, out: TextIO, err: TextIO) -> Iterator[None]:
+    """Everything written to file descriptors 1 and 2 while the block runs (Ray's log lines, its advice, warnings,
+    from Python or C++) goes to ``log``; :func:`say` keeps writing to ``out`` and ``err`` as they were."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for stream in (sys.stdout, sys.stderr, out, err):
+        stream.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+
+    def keep(stream: TextIO) -> TextIO:  # a stream on descriptor 1 or 2 would follow it into the log
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file (captured): it stays where it is
+            return stream
+        if fd not in saved:
+            return stream
+        return os.fdopen(os.dup(saved[fd]), "w", buffering=1, encoding=getattr(stream, "encoding", None))
+
+    _TERMINAL.update(out=keep(out), err=keep(err))
+    with open(log, "a") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):  # what Python buffered belongs to the log
+            stream.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        for stream in _TERMINAL.values():
+            if stream is not out and stream is not err:
+                stream.close()
+        _TERMINAL.clear()
+
+
 class CloseRuns(Callback):
     """Prints one line per ended trial and closes the MLflow runs of the trials Ray ended: stopped by the scheduler
     (FINISHED, tagged ``psn.stopped_early`` = the last epoch reported) or failed. Plain data, so that Ray Tune can
@@ -72,9 +119,11 @@ class CloseRuns(Callback):
 
         close_trial_runs(client_for(self.uri), self.exp_id, trial_id, status, tags)
 
-    def _count(self, trials: list) -> None:
-        # trials that ended, this one included (a continued search counts those of its earlier runs too)
-        self.done = max(self.done + 1, sum(t.status in ("TERMINATED", "ERROR") for t in trials))
+    def _count(self, trials: list, trial: Any) -> None:
+        # trials that ended, this one included (a continued search counts those of its earlier runs too); Ray Tune
+        # calls back before it marks ``trial`` ended, so it is counted apart from the others
+        others = sum(t.status in ("TERMINATED", "ERROR") for t in trials if t is not trial)
+        self.done = max(self.done + 1, others + 1)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         from parametricSN.sweeps.trial import describe
@@ -83,31 +132,45 @@ class CloseRuns(Callback):
         epoch, epochs = int(last.get("epoch", 0)), int(last.get("trial_epochs", 0))
         stopped = epoch < epochs
         self._close(trial.trial_id, "FINISHED", {TAG_STOPPED: epoch} if stopped else {})
-        self._count(trials)
+        self._count(trials, trial)
         how = f", stopped early by {self.scheduler_name} at epoch {epoch}/{epochs}" if stopped else ""
         value = f"{self.metric}={last[self.metric]:.2f}" if self.metric in last else "no result"
-        print(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: {value}{how}", flush=True)
+        say(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: {value}{how}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         from parametricSN.sweeps.trial import describe
 
         self._close(trial.trial_id, "FAILED", {"error": f"the trial failed; see {trial.error_file}"})
-        self._count(trials)
-        print(
+        self._count(trials, trial)
+        say(
             f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: FAILED ({trial.error_file})",
-            file=sys.stderr,
-            flush=True,
+            "err",
         )
 
 
 def run_tuner(
-    plan: Any, setup: dict, exp_id: str, address: Optional[str], cpus: float, gpus: float, storage: Path
+    plan: Any,
+    setup: dict,
+    exp_id: str,
+    address: Optional[str],
+    cpus: float,
+    gpus: float,
+    storage: Path,
+    log: Path,
+    out: TextIO,
+    err: TextIO,
 ) -> tuple[list, bool]:
     """Run (or continue, when ``storage/<name>`` holds its state) the search on Ray Tune; returns Ray Tune's
     results, one per trial, and whether it was interrupted (Ctrl-C: some trials neither ended nor failed). Starts
-    a local Ray without ``address`` (stopped afterwards)."""
-    import os
+    a local Ray without ``address`` (stopped afterwards). Ray's own output goes to ``log``, psn's lines to ``out``
+    and ``err``."""
+    with ray_output_to(log, out, err):
+        return _run_tuner(plan, setup, exp_id, address, cpus, gpus, storage)
 
+
+def _run_tuner(
+    plan: Any, setup: dict, exp_id: str, address: Optional[str], cpus: float, gpus: float, storage: Path
+) -> tuple[list, bool]:
     import ray
     from ray.tune.logger import JsonLoggerCallback
 

@@ -1,18 +1,20 @@
 """``psn tune`` (``parametricSN/sweeps/tune.py``, ``tune_ray.py``, ``trial.py``): the issue's done-when search on a
 local Ray, and the checks a spec gets before Ray starts."""
 
+import os
+import re
+import shlex
+import shutil
 import signal
 import subprocess
 
 import numpy as np
 import pytest
-import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
-from parametricSN.cli import main
 from parametricSN.sweeps import SpecError, load_spec
-from parametricSN.sweeps.tune import never_reported, plan_search
+from parametricSN.sweeps.tune import never_reported, plan_search, tune_command
 from tests.data.fakes import write_idx
 from tests.warm import PYTHON
 
@@ -61,9 +63,10 @@ def _spec(tmp_path, text=SPEC):
     return path
 
 
-def _interrupt_after(cmd, lines: int):
-    """Run ``cmd``, send SIGINT once it printed ``lines`` trial lines; returns (exit status, stdout, stderr)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _interrupt_after(cmd, lines: int, cwd):
+    """Run ``cmd`` in ``cwd``, send SIGINT once it printed ``lines`` trial lines; returns (exit status, stdout,
+    stderr)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     out = []
     try:
         for line in proc.stdout:
@@ -78,37 +81,62 @@ def _interrupt_after(cmd, lines: int):
     return proc.returncode, "".join(out) + rest, err
 
 
+def _psn(command: str, cwd, env=None):
+    """A command psn printed (``psn ...``, maybe after ``VAR=value`` assignments), run as printed in ``cwd``."""
+    words = shlex.split(command)
+    assignments = {}
+    while "=" in words[0] and not words[0].startswith("psn"):
+        name, _, value = words.pop(0).partition("=")
+        assignments[name] = value
+    assert words[0] == "psn", command
+    env = {**(env or os.environ), **assignments}
+    return subprocess.run(
+        [PYTHON, "-m", "parametricSN", *words[1:]], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def _counters(stdout: str) -> list:
+    return [int(m.group(1)) for m in re.finditer(r"^\[(\d+)/8\] trial ", stdout, re.MULTILINE)]
+
+
 @pytest.mark.process
-def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_path, mlflow_uri):
-    spec, out = _spec(tmp_path), tmp_path / "out"
-    cmd = [
-        PYTHON,
-        "-m",
-        "parametricSN",
-        "tune",
-        str(spec),
-        "--tracking-uri",
-        mlflow_uri,
-        "--output",
-        str(out),
-        "--cpus-per-trial",
-        "1",
-    ]
-    # Ctrl-C after two trials: the trials in progress are KILLED, nothing stays RUNNING, exit 130
-    status, _, stderr = _interrupt_after(cmd, 2)
-    assert status == 130 and "run the same command again to continue" in stderr, stderr[-3000:]
-    client = MlflowClient(mlflow_uri)
+def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_path, _empty_store, monkeypatch):
+    # run from a folder outside the repository with the default store and dataset.root: data, as a user would
+    here, other = tmp_path / "here", tmp_path / "other"
+    learnable_fashion_mnist(here / "data" / "fashion-mnist")  # what psn train finds under the default root
+    other.mkdir()
+    (other / "data").symlink_to(here / "data")
+    (here / "mlruns").mkdir()
+    shutil.copy(_empty_store, here / "mlruns" / "store.db")
+    store = f"sqlite:///{here}/mlruns/store.db"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.replace("ROOT", "data"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cmd = [PYTHON, "-m", "parametricSN", "tune", str(spec), "--output", "out", "--cpus-per-trial", "1"]
+    # Ctrl-C after two trials: the trials in progress are KILLED, nothing stays RUNNING, exit 130, one line that
+    # prints the command that continues; Ray's own messages are in the log it names, not on the terminal
+    status, stdout, stderr = _interrupt_after(cmd, 2, here)
+    assert status == 130 and stderr.count("\n") == 1 and stderr.startswith("psn: search "), stderr[-3000:]
+    log = stderr.split("Ray's messages in ")[1].split(")")[0]
+    assert "Tuner.restore" in open(log).read()  # Ray's advice, kept from the user
+    assert all(line.startswith(("search ", "[")) for line in stdout.splitlines()), stdout  # psn's lines only
+    again = stderr.split("continue it (finished trials are kept) with: ")[1].strip()
+    assert again == shlex.join(["psn", "tune", str(spec), "--tracking-uri", store, "--output", str(here / "out")])
+    client = MlflowClient(store)
     exp = client.get_experiment_by_name("fm-search-search")
     first = client.search_runs([exp.experiment_id])
     assert not [r for r in first if r.info.status == "RUNNING"]
     done_before = {
         r.data.tags["psn.trial"] for r in first if r.info.status == "FINISHED" and "psn.trial" in r.data.tags
     }
-    assert len(done_before) >= 2
-    # the same command continues the search without repeating the finished trials
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    ended = _counters(stdout)
+    assert len(done_before) >= 2 and ended == list(range(1, len(ended) + 1)), stdout
+    # the printed command, from another folder, continues the search without repeating the finished trials; its
+    # counter goes on from the trials that had ended
+    proc = _psn(again, other)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]
     assert "top 5 of 8 trials by val_acc" in proc.stdout
+    assert _counters(proc.stdout) == list(range(len(ended) + 1, 9)), proc.stdout
     runs = client.search_runs([exp.experiment_id])
     (parent,) = [r for r in runs if r.data.tags.get("psn.role") == "search"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
@@ -128,6 +156,7 @@ def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_
         assert set(sampled) == {"optim.max_lr", "scattering.lr_orientation", "optim.weight_decay"}
         assert all(run.data.params[k] == str(v) for k, v in sampled.items())  # the sampled values are params
 
+    out = here / "out"
     best_spec = load_spec(out / "best.yaml")
     cells = best_spec.cells()
     assert best_spec.name == "fm-search-best" and [c.seed for c in cells] == [0, 1]
@@ -136,16 +165,25 @@ def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_
     assert all(getattr(getattr(cells[0].config, k.split(".")[0]), k.split(".")[1]) == v for k, v in sampled.items())
     assert cells[0].config.train.evaluate_test  # the sweep of the best config is tabled on the test split
 
-    # psn train with the best trial's config and seed, on as many threads as the trial had: the same val_acc
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        assert main(["train", "-c", str(out / "best-trial.yaml"), f"mlflow.tracking_uri={mlflow_uri}"]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    # the printed psn train of the best trial, as printed, from another folder: the same val_acc, on the same
+    # threads, and like the trial it never reads the test split
+    lines = proc.stdout.splitlines()
+    (reproduce,) = [line.split("test split unread): ")[1] for line in lines if line.startswith("reproduce")]
+    assert reproduce.startswith("OMP_NUM_THREADS=1 psn train -c ")
+    trained = _psn(reproduce, other)
+    assert trained.returncode == 0, trained.stderr[-3000:]
     (again,) = client.search_runs([client.get_experiment_by_name("fm-search-best-trial").experiment_id])
     assert again.data.metrics["val_acc"] == best.data.metrics["val_acc"] == parent.data.metrics["best_val_acc"]
-    assert "test_acc" in again.data.metrics
+    assert not [k for k in again.data.metrics if k.startswith("test_")]
+
+    # the printed psn sweep && psn report, as printed, from another folder: they use the search's store
+    (suggested,) = [line.split(".yaml: ", 1)[1] for line in lines if line.startswith("wrote ")]
+    sweep, report = suggested.split(" && ")
+    for command in (sweep, report):
+        done = _psn(command, other)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("# fm-search-best") and "| all runs | 2 " in done.stdout, done.stdout
+    assert sorted(p.name for p in other.iterdir()) == ["data"]  # no store of its own
 
 
 @pytest.mark.parametrize(
@@ -170,6 +208,33 @@ def test_spec_errors_before_ray_starts(tmp_path, edit, message):
     text = SPEC.replace(*edit) if edit else SPEC.split("search:")[0]
     with pytest.raises(SpecError, match=message):
         plan_search(load_spec(_spec(tmp_path, text)), None, None, 1.0)
+
+
+def test_the_default_root_means_what_it_means_to_psn_train(tmp_path, monkeypatch):
+    # from a folder without data/: psn train would look further (Debian's Fashion-MNIST folder), so does a search
+    spec = load_spec(_spec(tmp_path, SPEC.replace("dataset.root=ROOT", "dataset.root=data")))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    plan = plan_search(spec, None, None, 1.0)
+    assert plan.base["dataset"]["root"] == "data"  # resolved by each trial in this folder, as psn train does
+    relative = load_spec(_spec(tmp_path, SPEC.replace("dataset.root=ROOT", "dataset.root=../fm")))
+    assert plan_search(relative, None, None, 1.0).base["dataset"]["root"] == str(tmp_path / "fm")
+
+
+def test_the_continue_command_names_the_spec_store_output_and_the_options_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    spec, store = _spec(tmp_path), f"sqlite:///{tmp_path}/mlruns/store.db"
+    plan = plan_search(load_spec(spec), None, 12, 2.0)
+    assert shlex.split(tune_command(plan, tmp_path / "o u t", "auto", 2.0, 0.25)) == [
+        *("psn", "tune", str(spec), "--trials", "12", "--address", "auto", "--cpus-per-trial", "2"),
+        *("--gpus-per-trial", "0.25", "--tracking-uri", store, "--output", str(tmp_path / "o u t")),
+    ]
+    plan = plan_search(load_spec(spec), None, None, 1.0)  # defaults are left out
+    assert tune_command(plan, tmp_path, None, 1.0, 0.0) == shlex.join(
+        ["psn", "tune", str(spec), "--tracking-uri", store, "--output", str(tmp_path)]
+    )
 
 
 def test_the_shipped_example_plans(tmp_path):
