@@ -102,7 +102,9 @@ def test_the_launcher_example_runs_a_sweep_and_the_sweep_skips_what_it_finished(
     uri = f"mlflow.tracking_uri={mlflow_uri}"
 
     assert launcher.sweep_with(str(spec), jobs=2, seeds=2, overrides=(uri,)) == 0
-    runs = MlflowClient(mlflow_uri).search_runs([MlflowClient(mlflow_uri).get_experiment_by_name("fresh").experiment_id])
+    runs = MlflowClient(mlflow_uri).search_runs(
+        [MlflowClient(mlflow_uri).get_experiment_by_name("fresh").experiment_id]
+    )
     assert sorted(r.data.params["general.seed"] for r in runs) == ["0", "1"]
     assert all(r.info.status == "FINISHED" and r.data.tags["psn.sweep"] == "fresh" for r in runs)
     out = capsys.readouterr().out

@@ -122,7 +122,10 @@ def sweep_with(spec_path: str, jobs: int = 1, seeds: Optional[int] = None, overr
         return launch_fresh(tasks, jobs=workers, threads=threads, stop=stop, tick=tick)
 
     # the sweep starts its local pool's workers early; this launcher starts its own
-    with mock.patch.object(launchers, "launch_local", launcher), mock.patch.object(launchers, "prestart", lambda *a: []):
+    with (
+        mock.patch.object(launchers, "launch_local", launcher),
+        mock.patch.object(launchers, "prestart", lambda *a: []),
+    ):
         return run_sweep(spec, cells, launcher="local", workers=jobs)
 
 
