@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make run    train the main job (CONFIG=..., OVERRIDES="key=value ...")
 #   make test   run the test suite (lint first: make lint)
-# Also: make test-fast (no real processes, for the edit loop), make lint, make format.
+# Also: make test-fast (no real processes, for the edit loop), make lint, make format, make docs (the site).
 # Both create .venv in the repository root when it is missing and install what they need.
 
 PYTHON ?= python3
@@ -11,7 +11,7 @@ CONFIG ?= conf/cifar.yaml
 OVERRIDES ?=
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test test-fast lint format bench venv fashion-mnist
+.PHONY: run test test-fast lint format docs bench venv fashion-mnist
 
 venv: $(VENV)/.installed
 
@@ -47,6 +47,14 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The documentation site (docs/_build/html): the command outputs the pages show are captured first by running
+# the commands (docs/capture.py, into docs/_build/captured), then Sphinx builds strictly: a warning, a broken
+# cross-reference or a missing include fails (-W -n), after reporting every one (--keep-going); -E: a fresh
+# environment, so pages that did not change are checked again too.
+docs: venv fashion-mnist
+	$(PY) docs/capture.py
+	$(PY) -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
 
 bench: venv
 	$(PY) benchmarks/scattering.py

@@ -1,5 +1,6 @@
-"""conf/*.yaml, the schema's defaults and the README's "Reproducing the paper" table agree: the defaults are the
-paper's protocol, and a conf file holds only what differs from them."""
+"""conf/*.yaml, the schema's defaults and the protocol table of the docs' "Reproducing the paper" page agree: the
+defaults are the paper's protocol, and a conf file holds only what differs from them; the user guide names the keys
+the schema marks as resumable and packable."""
 
 import re
 import warnings
@@ -11,8 +12,9 @@ from parametricSN.config import Config, load_config, read_config_file
 from parametricSN.config_warnings import no_effect
 
 ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
 CONFS = sorted((ROOT / "conf").glob("*.yaml"))
-# the README rows whose value is not the schema default, and the conf files that use it instead
+# the protocol table's rows whose value is not the schema default, and the conf files that use it instead
 OTHER_ROWS = {"dataset.augment": ("resize-crop", {"kth.yaml", "covidx.yaml"})}
 # protocol keys a conf file sets otherwise, each with its reason in the file: Fashion-MNIST is no paper dataset;
 # KTH trains on a whole sample either way and keeps its cells' identity
@@ -23,9 +25,9 @@ DEVIATIONS = {
 }
 
 
-def readme_protocol() -> dict[str, list[str]]:
+def protocol_table() -> dict[str, list[str]]:
     """``key -> [values]`` from the table's last column (`key` (`value`) pairs), in row order."""
-    text = (ROOT / "README.md").read_text().split("## Reproducing the paper", 1)[1].split("\n## ", 1)[0]
+    text = (DOCS / "paper.md").read_text().split("## The protocol", 1)[1].split("\n## ", 1)[0]
     found: dict[str, list[str]] = {}
     for row in (line for line in text.splitlines() if line.startswith("|")):
         for key, quoted, plain in re.findall(r"`([a-z_]+\.[A-Za-z_]+)` \((?:`([^`]+)`|([^`);]+))", row.split("|")[-2]):
@@ -34,8 +36,8 @@ def readme_protocol() -> dict[str, list[str]]:
     return found
 
 
-def test_the_schema_defaults_are_the_readme_protocol():
-    protocol = readme_protocol()
+def test_the_schema_defaults_are_the_protocol_table():
+    protocol = protocol_table()
     assert {"dataset.subset", "dataset.augment", "dataset.sample", "optim.scheduler"} <= set(protocol)
     defaults = Config().flat()
     for key, values in protocol.items():
@@ -53,19 +55,20 @@ def test_a_conf_file_holds_only_what_differs_from_the_defaults(path):
         warnings.simplefilter("ignore")
         cfg = load_config(path)
     assert no_effect(cfg, set(given)) == []  # and nothing that has no effect
-    protocol = readme_protocol()
-    for key in set(given) & set(protocol):  # a protocol key differs only where the README says so
-        readme_row = key in OTHER_ROWS and path.name in OTHER_ROWS[key][1] and given[key] == OTHER_ROWS[key][0]
-        assert readme_row or (path.name, key) in DEVIATIONS, key
+    protocol = protocol_table()
+    for key in set(given) & set(protocol):  # a protocol key differs only where the table says so
+        table_row = key in OTHER_ROWS and path.name in OTHER_ROWS[key][1] and given[key] == OTHER_ROWS[key][0]
+        assert table_row or (path.name, key) in DEVIATIONS, key
 
 
-def test_the_readme_names_the_keys_the_schema_marks():
+def test_the_guide_names_the_keys_the_schema_marks():
     from parametricSN.config import keys_where
 
-    text = (ROOT / "README.md").read_text()
-    resume = text.split("**`psn train --resume RUN_ID [key=value ...]`**", 1)[1].split("\n* ", 1)[0]
+    text = (DOCS / "guide" / "runs.md").read_text()
+    resume = text.split("**`psn train --resume RUN_ID [key=value ...]`**", 1)[1].split("\n\n", 1)[0]
     named = set(re.findall(r"`([a-z_]+\.[A-Za-z_*]+)`", resume))
     expanded = {k for k in keys_where("resume") if k in named or f"{k.split('.')[0]}.*" in named}
     assert expanded == set(keys_where("resume")) and {k for k in named if "*" not in k} <= set(keys_where("resume"))
+    text = (DOCS / "guide" / "packs.md").read_text()
     pack = text.split("Inside a pack only", 1)[1].split("may differ", 1)[0]
     assert set(re.findall(r"`([a-z_]+\.[A-Za-z_]+)`", pack)) == set(keys_where("pack"))

@@ -4,6 +4,8 @@ Datasets (``dataset.name``): ``cifar``, ``fashion_mnist``, ``kth``, ``covidx``, 
 ``train/<class>/*``, ``test/<class>/*`` tree). A new dataset is one module with a function decorated by
 ``@register_dataset("name")`` that returns its :class:`DatasetSpec`, imported below (or via ``general.plugins``).
 
+Typical use::
+
     from parametricSN.data import build_loaders
     loaders = build_loaders(cfg)
     for epoch in range(cfg.train.epochs):

@@ -90,6 +90,6 @@ def test_second_order_only_and_packed_maps():
     ]
     packed = PackedScattering2D(members)
     assert packed.meta(3) == [m.meta(3) for m in members]
-    # selecting the second-order paths of one scale, as the README shows
+    # selecting the second-order paths of one scale, as the user guide shows
     second = [m["channel"] for m in S.meta(1) if m["order"] == 2 and m["j1"] == 0]
     assert len(second) == L * L
