@@ -223,7 +223,7 @@ def _report(exc: BaseException) -> Optional[int]:
     return None
 
 
-MAX_ERROR = 1500  # characters: a backstop (values are already cut where they are named, see config_yaml.shown)
+MAX_ERROR = 1500  # characters: a backstop (values are already cut where they are named, see parametricSN.config.shown)
 
 
 def _error(text: str, status: int) -> int:

@@ -6,8 +6,8 @@ import sys
 import pytest
 
 import parametricSN.training.run  # noqa: F401  (every registry, as psn train imports them)
-from parametricSN import config
-from parametricSN.config_names import BUILTIN_CHOICES, HEADS
+from parametricSN.config import load as config
+from parametricSN.config.names import BUILTIN_CHOICES, HEADS
 from parametricSN.models import available_heads
 from parametricSN.scattering import layer
 
@@ -68,7 +68,7 @@ def test_former_names_still_load_with_one_deprecation_warning():
     import warnings
 
     from parametricSN.config import load_config
-    from parametricSN.config_names import RENAMED, DeprecatedNameWarning
+    from parametricSN.config.names import RENAMED, DeprecatedNameWarning
 
     for key, renames in RENAMED.items():
         for old, new in renames.items():

@@ -22,7 +22,7 @@ from typing import Optional
 from torch import nn
 
 from parametricSN.config import ConfigError, ModelConfig
-from parametricSN.config_names import HEAD_MODEL_KEYS, HEADS, HeadFacts
+from parametricSN.config.names import HEAD_MODEL_KEYS, HEADS, HeadFacts
 
 HeadBuilder = Callable[[tuple[int, int, int], int, ModelConfig], nn.Module]
 

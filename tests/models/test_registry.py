@@ -1,8 +1,8 @@
 import pytest
 from torch import nn
 
-from parametricSN import config_names
 from parametricSN.config import ConfigError, ModelConfig
+from parametricSN.config import names as config_names
 from parametricSN.models import available_heads, build_head, build_model, register_head, registry
 from tests.configs import make_cfg, paper
 from tests.models.helpers import HEADS, images

@@ -15,8 +15,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 
-from parametricSN.config_names import HEAD_MODEL_KEYS, HEADS
-from parametricSN.config_schema import Config
+from parametricSN.config.names import HEAD_MODEL_KEYS, HEADS
+from parametricSN.config.schema import Config
 
 
 class NoEffectWarning(UserWarning):

@@ -1,9 +1,9 @@
-"""Typed configuration: schema, YAML loading, dotted overrides and validation.
+"""Loading a config: YAML files, dotted overrides, plugins and validation.
 
-A config is a tree of dataclasses, one per YAML section (:mod:`parametricSN.config_schema`, where each key also
-says whether it changes a result, may change on resume and may differ inside a pack). Every key a YAML file or a
-command-line override names must exist in the schema, have the right type and a possible value; anything else
-raises :class:`ConfigError` naming the key and what was expected.
+A config is a tree of dataclasses, one per YAML section (:mod:`parametricSN.config.schema`, where each key also
+says whether it changes a result, may change on resume and may differ inside a pack, and which values it takes).
+Every key a YAML file or a command-line override names must exist in the schema, have the right type and a possible
+value; anything else raises :class:`ConfigError` naming the key and what was expected.
 
     cfg = load_config("conf/cifar.yaml", overrides=["scattering.J=3", "train.epochs=10"])
 """
@@ -25,8 +25,9 @@ from typing import Any, Optional, Union
 
 import yaml
 
-from parametricSN.config_names import BUILTIN_CHOICES, HEADS, current_name
-from parametricSN.config_schema import (  # noqa: F401
+from parametricSN.config.names import BUILTIN_CHOICES, HEADS, current_name
+from parametricSN.config.no_effect import warn_no_effect
+from parametricSN.config.schema import (  # noqa: F401
     DEFAULT_DATA_ROOT,
     DEFAULT_TRACKING_URI,
     Config,
@@ -44,8 +45,7 @@ from parametricSN.config_schema import (  # noqa: F401
     keys_where,
     register_dataset_describer,
 )
-from parametricSN.config_warnings import warn_no_effect
-from parametricSN.config_yaml import UniqueKeyLoader, shown, yaml_problem
+from parametricSN.config.strict_yaml import UniqueKeyLoader, shown, yaml_problem
 
 # ---- what the rest of the package owns --------------------------------------------------------------------
 # The valid values of a key live with the code that implements them (heads, datasets, augmentations, losses,
@@ -368,7 +368,7 @@ def load_config(path: Union[str, os.PathLike, None] = None, overrides: Optional[
     """Read a YAML config (or the defaults when ``path`` is None), apply ``key=value`` overrides, validate.
 
     A key that has no effect with the chosen options (``optim.lr`` under onecycle, ...) raises a
-    :class:`parametricSN.config_warnings.NoEffectWarning` when an override names it or the file gives it a
+    :class:`parametricSN.config.no_effect.NoEffectWarning` when an override names it or the file gives it a
     non-default value (so full config dumps, which list every key, stay quiet).
     """
     cfg = Config()
