@@ -1,19 +1,23 @@
 """The config schema: one dataclass per YAML section, and what each key is (its metadata, stated once).
 
-Every key carries three facts in its field's metadata (:func:`key`), read by whoever needs them instead of a list
-of their own (:func:`keys_where`):
+Every key carries its facts in its field's metadata (:func:`key`), read by whoever needs them instead of a list of
+their own (:func:`keys_where`, :func:`choices`, :func:`key_rules`):
 
 - ``result``: it can change the numbers a run produces (False: where a run is stored or read from, how many loader
   workers, which device...): sweeps leave the others out of a cell's identity (:mod:`parametricSN.sweeps.spec`);
 - ``resume``: it may change when a run is resumed (:mod:`parametricSN.training.resume`);
-- ``pack``: it may differ between the members of a pack (:mod:`parametricSN.training.pack`).
+- ``pack``: it may differ between the members of a pack (:mod:`parametricSN.training.pack`);
+- ``choices`` or ``rule``: the values it accepts beyond its type (:func:`parametricSN.config.validate` checks them;
+  rules that span keys are written there).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 import yaml
@@ -21,16 +25,74 @@ import yaml
 MISSING: Any = dataclasses.MISSING
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What one key accepts: ``test(value)`` is true for a possible value (a null of an optional key is not
+    tested); otherwise the error is ``message`` formatted with ``key``, ``expected``, the ``value`` shown (cut to a
+    readable size) and the ``raw`` value."""
+
+    test: Callable[[Any], bool]
+    expected: str
+    message: str = "{key}: expected {expected}, got {value}"
+
+
+def at_least(bound: float, what: str = "a value") -> Rule:
+    """``value >= bound``: "expected an integer >= 1"."""
+    return Rule(lambda v: v >= bound, f"{what} >= {bound}")
+
+
+def above(bound: float, what: str = "a value") -> Rule:
+    """``value > bound``."""
+    return Rule(lambda v: v > bound, f"{what} > {bound}")
+
+
+def one_of(choices: Sequence[Any]) -> Rule:
+    """``value in choices``: "expected one of sgd, adam"."""
+    return Rule(lambda v: v in choices, "one of " + ", ".join(map(str, choices)))
+
+
 def key(
-    default: Any = MISSING, *, factory: Any = MISSING, result: bool = True, resume: bool = False, pack: bool = False
+    default: Any = MISSING,
+    *,
+    factory: Any = MISSING,
+    result: bool = True,
+    resume: bool = False,
+    pack: bool = False,
+    choices: Optional[Sequence[Any]] = None,
+    rule: Optional[Rule] = None,
 ) -> Any:
     """A config field with its facts (see the module docstring); defaults: changes results, fixed on resume, equal
-    inside a pack."""
-    meta = {"result": result, "resume": resume, "pack": pack}
+    inside a pack, any value of its type. ``choices``: the values it takes (a fixed list; keys whose values come
+    from a registry, such as ``model.name``, are checked by it); ``rule``: any other test of its value alone."""
+    meta: dict[str, Any] = {"result": result, "resume": resume, "pack": pack}
+    if choices is not None:
+        meta["choices"] = tuple(choices)
+        rule = one_of(meta["choices"])
+    if rule is not None:
+        meta["rule"] = rule
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
 
+
+def _device(value: str) -> bool:
+    return value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit())
+
+
+def _increasing(values: list) -> bool:
+    ints = all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in values)
+    return ints and list(values) == sorted(set(values))
+
+
+INTEGER_1 = at_least(1, "an integer")
+POSITIVE = above(0)
+NON_NEGATIVE = at_least(0)
+NAMED = Rule(lambda v: str(v).strip() != "", "a non-empty name (leave tracking_uri out for the default store)")
+WEIGHTS = Rule(
+    lambda v: Path(v).expanduser().is_file(),
+    "a local state_dict file",
+    "{key}: no file at {raw!r}; give a local state_dict file or model.weights=null for random initialisation",
+)
 
 DEFAULT_DATA_ROOT = "data"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/store.db"
@@ -43,19 +105,23 @@ class ConfigError(ValueError):
 @dataclass
 class GeneralConfig:
     seed: int = key(0, pack=True)
-    device: str = key("auto", result=False)  # auto | cpu | cuda | cuda:N
-    num_workers: int = key(0, result=False, resume=True)
+    device: str = key("auto", result=False, rule=Rule(_device, "auto, cpu, cuda or cuda:N"))
+    num_workers: int = key(0, result=False, resume=True, rule=at_least(0, "an integer"))
     deterministic: bool = False
-    plugins: list = field(default_factory=list)  # modules or .py files imported first (your own heads, datasets)
+    # modules or .py files imported first (your own heads, datasets)
+    plugins: list = key(
+        factory=list,
+        rule=Rule(lambda v: all(isinstance(p, str) and p for p in v), "a list of module names or .py files"),
+    )
 
 
 @dataclass
 class MlflowConfig:
     # None: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/store.db
-    tracking_uri: Optional[str] = key(None, result=False, resume=True)
+    tracking_uri: Optional[str] = key(None, result=False, resume=True, rule=NAMED)
     # None: mlruns/artifacts/<experiment> for a new sqlite experiment
     artifact_location: Optional[str] = key(None, result=False)
-    experiment_name: str = key("default", result=False)
+    experiment_name: str = key("default", result=False, rule=NAMED)
     run_name: Optional[str] = key(None, result=False, pack=True)
 
 
@@ -67,88 +133,95 @@ class DatasetConfig:
     download: bool = key(True, result=False)  # CIFAR-10 only: fetch torchvision's archive into root if missing
     train_sample_num: int = 100
     test_sample_num: Optional[int] = None  # None: the whole test split
-    val_sample_num: int = 0  # validation images drawn from the training split, disjoint from the training subset
-    train_batch_size: int = 128
-    test_batch_size: int = 256
+    # validation images drawn from the training split, disjoint from the training subset
+    val_sample_num: int = key(0, rule=NON_NEGATIVE)
+    train_batch_size: int = key(128, rule=INTEGER_1)
+    test_batch_size: int = key(256, rule=INTEGER_1)
     augment: str = "autoaugment-paper"  # autoaugment-paper (the paper's) | autoaugment | resize-crop | noaugment
-    subset: str = "paper"  # paper (the original code's selection per seed) | balanced (independent per class)
-    height: int = 32
-    width: int = 32
-    sample: str = "d"  # KTH-TIPS2-b physical sample trained on (a-d, the paper's d); the other three test
+    # paper (the original code's selection per seed) | balanced (independent per class)
+    subset: str = key("paper", choices=("paper", "balanced"))
+    height: int = key(32, rule=INTEGER_1)
+    width: int = key(32, rule=INTEGER_1)
+    # KTH-TIPS2-b physical sample trained on (a-d, the paper's d); the other three test
+    sample: str = key("d", choices=("a", "b", "c", "d"))
     mean: Optional[list] = None  # per-channel mean of the [0, 1] images; null: the dataset's (imagefolder: computed)
     std: Optional[list] = None  # per-channel standard deviation; null: the dataset's (imagefolder: computed)
 
 
 @dataclass
 class ScatteringConfig:
-    architecture: str = "scattering"  # scattering | identity (raw pixels, for baselines)
-    J: int = 2
-    L: int = 8
-    max_order: int = 2
-    init: str = key("tight-frame", pack=True)  # tight-frame | random
+    architecture: str = key("scattering", choices=("scattering", "identity"))  # identity: raw pixels (baselines)
+    J: int = key(2, rule=INTEGER_1)
+    L: int = key(8, rule=INTEGER_1)
+    max_order: int = key(2, rule=Rule(lambda v: v in (1, 2), "1 or 2"))
+    init: str = key("tight-frame", pack=True, choices=("tight-frame", "random"))
     learnable: bool = key(True, pack=True)
-    parameterization: str = "canonical"  # canonical | equivariant | pixelwise
-    lr_orientation: float = 0.1
-    lr_scattering: float = 0.1
+    parameterization: str = key("canonical", choices=("canonical", "equivariant", "pixelwise"))
+    lr_orientation: float = key(0.1, rule=POSITIVE)
+    lr_scattering: float = key(0.1, rule=POSITIVE)
     second_order_only: bool = False
-    backend: str = "fast"  # fast | kymatio
-    tightness: float = 0.0  # weight of the frame penalty (training/tightness.py); 0: none, the paper's protocol
+    backend: str = key("fast", choices=("fast", "kymatio"))
+    # weight of the frame penalty (training/tightness.py); 0: none, the paper's protocol
+    tightness: float = key(0.0, rule=NON_NEGATIVE)
 
 
 @dataclass
 class ModelConfig:
     name: str = "linear"  # a registered head: linear | hybrid-wrn | mlp | wrn | resnet50 | your own
-    width: int = 8  # widening factor k of the wide-ResNet heads
-    depth: int = 4  # basic blocks per stage (cnn), hidden layers (mlp)
-    hidden: int = 512  # hidden units of the mlp head
-    dropout: float = 0.0
-    weights: Optional[str] = None  # resnet50: a local state_dict file; never downloaded
-    init: str = "default"  # wide-ResNet heads: default (PyTorch's layer init, as the paper) | kaiming (He fan-out)
+    width: int = key(8, rule=INTEGER_1)  # widening factor k of the wide-ResNet heads
+    depth: int = key(4, rule=INTEGER_1)  # basic blocks per stage (cnn), hidden layers (mlp)
+    hidden: int = key(512, rule=INTEGER_1)  # hidden units of the mlp head
+    dropout: float = key(0.0, rule=Rule(lambda v: 0 <= v < 1, "a value in [0, 1)"))
+    weights: Optional[str] = key(None, rule=WEIGHTS)  # resnet50: a local state_dict file; never downloaded
+    # wide-ResNet heads: default (PyTorch's layer init, as the paper) | kaiming (He fan-out)
+    init: str = key("default", choices=("default", "kaiming"))
 
 
 @dataclass
 class OptimConfig:
-    name: str = "sgd"  # sgd | adam
-    lr: float = 0.1
-    max_lr: float = 0.06
-    momentum: float = 0.9
+    name: str = key("sgd", choices=("sgd", "adam"))
+    lr: float = key(0.1, rule=POSITIVE)
+    max_lr: float = key(0.06, rule=POSITIVE)
+    momentum: float = key(0.9, rule=NON_NEGATIVE)
     nesterov: bool = False
-    weight_decay: float = 5e-4
-    scheduler: str = "onecycle"  # onecycle | cosine | step | multistep | none
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
-    pct_start: float = 0.3
+    weight_decay: float = key(5e-4, rule=NON_NEGATIVE)
+    scheduler: str = key("onecycle", choices=("onecycle", "cosine", "step", "multistep", "none"))
+    div_factor: float = key(25.0, rule=POSITIVE)
+    final_div_factor: float = key(1e4, rule=POSITIVE)
+    pct_start: float = key(0.3, rule=Rule(lambda v: 0 < v < 1, "a value in (0, 1)"))
     three_phase: bool = False
     cycle_momentum: bool = True  # onecycle: momentum (Adam: beta1) goes max -> base -> max against the lr
     base_momentum: float = 0.85
     max_momentum: float = 0.95
-    T_max: Optional[int] = None  # cosine: epochs per half period, None = train.epochs
-    step_size: int = 30  # step: epochs between decays
-    milestones: list = field(default_factory=list)  # multistep: epochs at which the lr decays
-    gamma: float = 0.1
+    # cosine: epochs per half period, None = train.epochs
+    T_max: Optional[int] = key(None, rule=Rule(lambda v: v >= 1, "null or an integer >= 1"))
+    step_size: int = key(30, rule=INTEGER_1)  # step: epochs between decays
+    # multistep: epochs at which the lr decays
+    milestones: list = key(factory=list, rule=Rule(_increasing, "increasing integers >= 1"))
+    gamma: float = key(0.1, rule=POSITIVE)
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = key(10, resume=True)
-    test_every: int = key(1, resume=True)
-    loss: str = "cross-entropy"  # cross-entropy | cosine
-    accum_steps: int = 1
+    epochs: int = key(10, resume=True, rule=INTEGER_1)
+    test_every: int = key(1, resume=True, rule=INTEGER_1)
+    loss: str = key("cross-entropy", choices=("cross-entropy", "cosine"))
+    accum_steps: int = key(1, rule=INTEGER_1)
     save_model: bool = key(True, resume=True)
-    checkpoint_every: int = key(0, result=False, resume=True)  # 0: no intermediate checkpoints
+    checkpoint_every: int = key(0, result=False, resume=True, rule=NON_NEGATIVE)  # 0: no intermediate checkpoints
     evaluate_test: bool = True  # false: never evaluate the test split (a search's trials); needs a validation split
 
 
 @dataclass
 class VizConfig:
     figures: bool = key(True, resume=True)
-    animation_every: int = key(0, resume=True)  # epochs between animation frames; 0: no animation
+    animation_every: int = key(0, resume=True, rule=NON_NEGATIVE)  # epochs between animation frames; 0: no animation
 
 
 @dataclass
 class LogConfig:
     # seconds between progress lines when stderr is no terminal (and at every test epoch)
-    every: float = key(60.0, result=False, resume=True)
+    every: float = key(60.0, result=False, resume=True, rule=above(0, "a number of seconds"))
 
 
 @dataclass
@@ -220,3 +293,22 @@ def key_facts() -> dict[str, dict[str, bool]]:
 def keys_where(fact: str, value: bool = True) -> tuple[str, ...]:
     """The dotted keys whose ``fact`` (result, resume, pack) is ``value``, in schema order."""
     return tuple(k for k, f in key_facts().items() if f[fact] == value)
+
+
+@functools.cache
+def _fields() -> dict[str, dataclasses.Field]:
+    return {
+        f"{section.name}.{f.name}": f
+        for section in dataclasses.fields(Config)
+        for f in dataclasses.fields(section.default_factory)  # type: ignore[arg-type]
+    }
+
+
+def choices(dotted: str) -> tuple:
+    """The values the schema lists for ``dotted`` (e.g. ``optim.name``); () when a registry holds them."""
+    return _fields()[dotted].metadata.get("choices", ())
+
+
+def key_rules() -> dict[str, Rule]:
+    """``{"scattering.J": Rule(...), ...}``: every key's own rule (its choices or bounds), in schema order."""
+    return {k: f.metadata["rule"] for k, f in _fields().items() if "rule" in f.metadata}
