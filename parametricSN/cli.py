@@ -160,7 +160,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exc:  # usage errors (one line, status 2), --help (status 0)
         return int(exc.code or 0)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per event on stderr
-    retain_freed_memory()  # CPU temporaries reused, not page-faulted in every step
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
@@ -237,7 +236,10 @@ def _error(text: str, status: int) -> int:
 
 
 def run() -> int:
-    """The ``psn`` command (and ``python -m parametricSN``): :func:`main`, then a quick exit."""
+    """The ``psn`` command (and ``python -m parametricSN``): :func:`main`, then a quick exit. The process is psn's,
+    so its allocator is tuned here (CPU temporaries reused, not page-faulted in every step); :func:`main` called
+    from another program leaves that program's allocator alone."""
+    retain_freed_memory()
     return fast_exit(main())
 
 
