@@ -3,10 +3,8 @@
 Every ``dataset.augment`` choice of CIFAR-10 (``noaugment``, ``resize-crop``, ``autoaugment`` = torchvision's
 AutoAugment + Cutout, ``autoaugment-paper`` = the paper's port + its Cutout) runs the full training transform
 (geometry, augmentation, ToTensor, Normalize) on the same random 32x32 RGB images, single-threaded, in the
-process: CPU time (``time.process_time``), best of ``--repeats`` passes. Each pipeline also runs with torchvision's
-transforms in place of our image steps (``parametricSN/data/imageops.py``, which the training path uses so that it
-never imports torchvision), side by side, after checking that both give the same tensors. Prints a table (each
-choice relative to ``autoaugment``, and ours relative to torchvision's steps) and writes JSON.
+process: CPU time (``time.process_time``), best of ``--repeats`` passes. Prints a table (each choice relative to
+``autoaugment``) and writes JSON.
 
     python benchmarks/augment.py [--images 1000] [--repeats 5] [--out FILE]
 """
@@ -23,24 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from parametricSN.data import imageops
 from parametricSN.data.transforms import AUGMENTS, build_transform
-
-
-def with_torchvision_steps(tf: imageops.Compose):
-    """``tf`` with each of our image steps replaced by torchvision's transform of the same name and arguments."""
-    from torchvision import transforms as tv
-
-    twins = {
-        imageops.Resize: lambda t: tv.Resize(t.size),
-        imageops.CenterCrop: lambda t: tv.CenterCrop(t.size),
-        imageops.RandomCrop: lambda t: tv.RandomCrop(t.size, padding=t.padding),
-        imageops.RandomHorizontalFlip: lambda t: tv.RandomHorizontalFlip(t.p),
-        imageops.RandomRotation: lambda t: tv.RandomRotation(t.degrees),
-        imageops.ToTensor: lambda t: tv.ToTensor(),
-        imageops.Normalize: lambda t: tv.Normalize(t.mean, t.std),
-    }
-    return tv.Compose([twins.get(type(t), lambda t: t)(t) for t in tf.transforms])
 
 
 def seconds_per_1000(tf, images: list, repeats: int) -> float:
@@ -64,30 +45,20 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     images = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(args.images)]
-    results, torchvision_steps = {}, {}
+    results = {}
     for augment in AUGMENTS:
-        ours = build_transform("cifar", augment, 32, 32, train=True)
-        theirs = with_torchvision_steps(ours)
-        for i, im in enumerate(images[:50]):
-            torch.manual_seed(i)
-            x = ours(im)
-            torch.manual_seed(i)
-            assert torch.equal(x, theirs(im)), f"{augment}: our steps and torchvision's differ on image {i}"
-        results[augment] = seconds_per_1000(ours, images, args.repeats)
-        torchvision_steps[augment] = seconds_per_1000(theirs, images, args.repeats)
+        results[augment] = seconds_per_1000(build_transform("cifar", augment, 32, 32, train=True), images, args.repeats)
     ref = results["autoaugment"]
     print(f"CPU s per 1000 CIFAR images through the training transform (best of {args.repeats}, 1 thread)")
-    print(f"  {'augment':<18} {'ours':>7}     {'vs autoaugment':>14}   {'torchvision steps':>17}   ours / theirs")
+    print(f"  {'augment':<18} {'seconds':>7}     {'vs autoaugment':>14}")
     for augment, sec in results.items():
-        tv_sec = torchvision_steps[augment]
-        print(f"  {augment:<18} {sec:7.3f} s   {sec / ref:10.2f} x    {tv_sec:13.3f} s   {sec / tv_sec:9.2f} x")
+        print(f"  {augment:<18} {sec:7.3f} s   {sec / ref:10.2f} x")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
             {
                 "seconds_per_1000": results,
-                "seconds_per_1000_torchvision_steps": torchvision_steps,
                 "images": args.images,
                 "repeats": args.repeats,
                 "torch": torch.__version__,

@@ -47,7 +47,7 @@ nitpick_ignore_regex = [
 
 
 # ---- references to the package's own objects --------------------------------------------------------------------
-# Docstrings name objects by the module that defines them (``parametricSN.config_schema.Config``) or, inside a
+# Docstrings name objects by the module that defines them (``parametricSN.config.schema.Config``) or, inside a
 # module, by their bare name (``pad_sizes``); the reference documents many of them where they are exported
 # (``parametricSN.config.Config``). An unresolved reference is therefore looked up, in this order, as
 #   1. the one documented object with the same name (its last dotted component), which it then links to;

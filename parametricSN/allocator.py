@@ -11,7 +11,9 @@ off altogether (``MALLOC_MMAP_MAX_=0``) sped a CPU pack of 10 wide-ResNet heads,
 from 0.85x to 0.97x the speed of 10 single runs, but raised its peak memory from 10.8 to 13.8 GiB, so it is
 left to the user.
 
-The process keeps its peak heap resident instead of returning it between steps. Set ``PSN_RETAIN_FREED_MEMORY=0``
+The process keeps its peak heap resident instead of returning it between steps, so only processes psn owns call
+this: the ``psn`` command (:func:`parametricSN.cli.run`) and the sweep workers; ``train()`` called from a notebook
+or another program leaves that program's allocator as it is. Set ``PSN_RETAIN_FREED_MEMORY=0``
 to leave the allocator alone. Other C libraries than glibc (macOS, musl) are left alone as well.
 """
 

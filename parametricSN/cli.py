@@ -165,7 +165,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per event on stderr
     # stdout holds the command's result only (a server's "View run ... at: URL" lines would break its YAML)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    retain_freed_memory()  # CPU temporaries reused, not page-faulted in every step
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
@@ -239,7 +238,7 @@ def _report(exc: BaseException) -> Optional[int]:
     return None
 
 
-MAX_ERROR = 1500  # characters: a backstop (values are already cut where they are named, see config_yaml.shown)
+MAX_ERROR = 1500  # characters: a backstop (values are already cut where they are named, see parametricSN.config.shown)
 
 
 def _error(text: str, status: int) -> int:
@@ -253,7 +252,10 @@ def _error(text: str, status: int) -> int:
 
 
 def run() -> int:
-    """The ``psn`` command (and ``python -m parametricSN``): :func:`main`, then a quick exit."""
+    """The ``psn`` command (and ``python -m parametricSN``): :func:`main`, then a quick exit. The process is psn's,
+    so its allocator is tuned here (CPU temporaries reused, not page-faulted in every step); :func:`main` called
+    from another program leaves that program's allocator alone."""
+    retain_freed_memory()
     return fast_exit(main())
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from parametricSN.config import Config, load_config
-from parametricSN.config_warnings import NoEffectWarning
+from parametricSN.config.no_effect import NoEffectWarning
 
 # training images per dataset at the data-layer size: the fewest that a class-balanced subset allows, or 2 per class
 TRAIN_SAMPLES = {"cifar": 20, "fashion_mnist": 20, "kth": 22, "covidx": 4}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from parametricSN.config import Config, load_config, read_config_file
-from parametricSN.config_warnings import no_effect
+from parametricSN.config.no_effect import no_effect
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -6,7 +6,7 @@ import yaml
 from parametricSN.config import Config, ConfigError, config_from_dict, load_config
 
 
-@pytest.mark.filterwarnings("ignore::parametricSN.config_warnings.NoEffectWarning")  # keys set to test types
+@pytest.mark.filterwarnings("ignore::parametricSN.config.NoEffectWarning")  # keys set to test types
 def test_defaults_overrides_and_types():
     cfg = load_config(
         None,
@@ -78,7 +78,7 @@ def test_second_order_only_needs_order_two_paths():
         load_config(None, ["scattering.second_order_only=true", "scattering.max_order=1"])
 
 
-@pytest.mark.filterwarnings("ignore::parametricSN.config_warnings.NoEffectWarning")  # keys set to test types
+@pytest.mark.filterwarnings("ignore::parametricSN.config.NoEffectWarning")  # keys set to test types
 def test_flat_yaml_and_dict_round_trip():
     cfg = load_config(None, ["scattering.J=3", "optim.milestones=[3]"])
     flat = cfg.flat()

@@ -1,4 +1,5 @@
-"""The config loader knows every registry's names without importing the registries (config_names), and they agree."""
+"""The config loader knows the built-in heads and datasets without importing them (config.names reads their
+decorators), and the registries agree; the schema's fixed choices are what the code implements."""
 
 import subprocess
 import sys
@@ -6,10 +7,13 @@ import sys
 import pytest
 
 import parametricSN.training.run  # noqa: F401  (every registry, as psn train imports them)
-from parametricSN import config
-from parametricSN.config_names import BUILTIN_CHOICES, HEADS
+from parametricSN.config import HeadFacts, choices
+from parametricSN.config import names as config_names
+from parametricSN.config.names import builtin_datasets, declared, head_facts
+from parametricSN.data import available_datasets
 from parametricSN.models import available_heads
 from parametricSN.scattering import layer
+from parametricSN.training.losses import LOSSES
 
 FRESH = """
 import sys
@@ -35,7 +39,9 @@ def test_a_fresh_interpreter_rejects_unknown_names_without_importing_torch():
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == "model.name: expected one of " + ", ".join(sorted(HEADS)) + ", got 'nosuch'"
+    assert lines[0] == "model.name: expected one of " + ", ".join(sorted(declared("models", "register_head"))) + (
+        ", got 'nosuch'"
+    )
     assert lines[1].startswith("dataset.name: expected one of cifar, ") and "kth" in lines[1]
     assert lines[2] == "scattering.init: expected one of tight-frame, random, got 'nosuch'"
     assert lines[3] == "torch imported: False"
@@ -55,20 +61,39 @@ def _ours(key: str, names: list) -> list:
 
 
 def test_the_builtin_names_agree_with_the_registries():
-    cfg = config.Config()
-    for key, names in BUILTIN_CHOICES.items():
-        assert sorted(_ours(key, list(config._CHOICES[key](cfg)))) == sorted(names), key
-    assert sorted(_ours("model.name", available_heads())) == sorted(HEADS)
+    heads = declared("models", "register_head")
+    assert sorted(_ours("model.name", available_heads())) == sorted(heads)
+    for name, (_, kwargs) in heads.items():
+        assert head_facts()[name] == HeadFacts(reads=kwargs["reads"], packs=kwargs.get("packs", False)), name
+    assert sorted(_ours("dataset.name", available_datasets())) == list(builtin_datasets())
+    assert tuple(LOSSES) == choices("train.loss")
     assert (layer.INITS, layer.PARAMETERIZATIONS, layer.BACKENDS) == tuple(
-        BUILTIN_CHOICES[f"scattering.{k}"] for k in ("init", "parameterization", "backend")
+        choices(f"scattering.{k}") for k in ("init", "parameterization", "backend")
     )
+
+
+def test_a_new_builtin_is_its_file_and_its_decorator(tmp_path, monkeypatch):
+    """A module with a decorated builder is found (arguments over several lines); one without is not parsed."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "mean.py").write_text(
+        'import torch\n\n\n@register_head(\n    "mean",\n    reads=("width",),\n    packs=True,\n)\ndef mean(): ...\n'
+    )
+    (tmp_path / "models" / "other.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "models" / "bad.py").write_text("@register_head(NAME)\ndef bad(): ...\n")
+    monkeypatch.setattr(config_names, "PACKAGE", tmp_path)
+    with pytest.raises(ValueError, match="bad.py:1: @register_head of a built-in takes literal arguments"):
+        config_names.declared.__wrapped__("models", "register_head")
+    (tmp_path / "models" / "bad.py").unlink()
+    assert config_names.declared.__wrapped__("models", "register_head") == {
+        "mean": ("parametricSN.models.mean", {"reads": ("width",), "packs": True})
+    }
 
 
 def test_former_names_still_load_with_one_deprecation_warning():
     import warnings
 
     from parametricSN.config import load_config
-    from parametricSN.config_names import RENAMED, DeprecatedNameWarning
+    from parametricSN.config.names import RENAMED, DeprecatedNameWarning
 
     for key, renames in RENAMED.items():
         for old, new in renames.items():

@@ -18,12 +18,9 @@ ROOT = "parametricSN"  # the package root: the composition root, allowed to use 
 
 
 def unit_of(module: str) -> str:
-    """``parametricSN.data.cifar`` -> ``data``; ``parametricSN.config`` -> ``config``; ``parametricSN`` -> root.
-    The config's helper modules (``config_yaml``, ``config_warnings``) are part of the config."""
+    """``parametricSN.data.cifar`` -> ``data``; ``parametricSN.config.load`` -> ``config``; ``parametricSN`` -> root."""
     parts = module.split(".")
-    if len(parts) == 1:
-        return ROOT
-    return "config" if parts[1].startswith("config_") else parts[1]
+    return ROOT if len(parts) == 1 else parts[1]
 
 
 def module_name(path: Path) -> str:

@@ -3,6 +3,7 @@ torchvision, MLflow nor Ray; the packages' public names load on first use and ar
 define. (Times are measured by benchmarks/startup.py, not asserted here.)"""
 
 import importlib
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,56 +75,52 @@ def test_every_public_name_of_a_package_loads_and_is_its_modules_object(package)
     assert set(pkg.__all__) <= set(dir(pkg))
 
 
-def test_a_public_name_that_is_also_a_submodule_stays_the_public_name(tmp_path, monkeypatch):
-    """``sweeps.report`` is the function in ``sweeps/report.py``, also when that submodule was imported before the
-    name was looked up (as it was when the packages imported their names eagerly)."""
-    (tmp_path / "lazypkg").mkdir()
-    (tmp_path / "lazypkg" / "__init__.py").write_text(
-        "from parametricSN._lazy import lazy_package\n__all__ = lazy_package(__name__, {'report': 'report'})\n"
-    )
-    (tmp_path / "lazypkg" / "report.py").write_text("def report():\n    return 42\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import lazypkg.report  # noqa: F401  (the submodule first)
-    from lazypkg import report
-
-    assert report() == 42 and sys.modules["lazypkg.report"].report is report
+@pytest.mark.parametrize("package", LAZY + ("parametricSN.sweeps",))
+def test_no_public_name_of_a_package_is_also_one_of_its_submodules(package):
+    """Importing such a submodule would bind the package's attribute to the module (the reason ``sweeps.report``,
+    the function, lives in ``sweeps/tables.py``, and ``deformation.evaluate`` in ``deformation/evaluation.py``)."""
+    pkg = importlib.import_module(package)
+    submodules = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
+    assert set(pkg._exports) & submodules == set()
     with pytest.raises(AttributeError, match="has no attribute 'nosuch'"):
-        getattr(sys.modules["lazypkg"], "nosuch")  # noqa: B009 - the attribute access is what is tested
-    for module in ("lazypkg.report", "lazypkg"):
-        del sys.modules[module]
+        getattr(pkg, "nosuch")  # noqa: B009 - the attribute access is what is tested
 
-    from parametricSN.sweeps import report as sweeps_report
-    from parametricSN.sweeps.report import report as report_function
 
-    assert sweeps_report is report_function
+def test_sweeps_report_is_the_function_also_after_its_module_was_imported():
+    import parametricSN.sweeps.tables  # noqa: F401  (the submodule first)
+    from parametricSN.sweeps import report
+    from parametricSN.sweeps.tables import report as report_function
+
+    assert report is report_function
 
 
 TRAIN = """
 import sys
 from pathlib import Path
 from tests.data.fakes import write_cifar
+from parametricSN import allocator
 from parametricSN.cli import main
 write_cifar(Path(sys.argv[1]) / "data")
 status = main(["train", "-c", "conf/cifar.yaml", f"dataset.root={sys.argv[1]}/data", "dataset.download=false",
                "dataset.train_sample_num=20", "dataset.test_sample_num=10", "train.epochs=1", "model.name=linear",
-               f"mlflow.tracking_uri={sys.argv[2]}", *sys.argv[3:]])
+               f"mlflow.tracking_uri={sys.argv[2]}"])
 print("status", status)
-print("torchvision:", *sorted(m for m in sys.modules if m.split(".")[0] == "torchvision"))
-from parametricSN.allocator import fast_exit
-fast_exit(0)  # as psn exits
+print("allocator tuned:", allocator._applied)
+allocator.fast_exit(0)  # as psn exits
 """
 
 
 @pytest.mark.process
-def test_training_the_papers_pipeline_does_not_import_torchvision(tmp_path, mlflow_uri):
-    """``autoaugment-paper`` (the default) trains without torchvision, whose ``__init__`` imports its models and ops
-    (about 2 s); ``augment: autoaugment`` imports it for its AutoAugment (tests/data/test_transforms.py)."""
+def test_training_called_as_a_library_leaves_the_allocator_alone(tmp_path, mlflow_uri):
+    """``main()`` and ``train()`` called from another program (a notebook, this script) train without changing the
+    program's ``malloc`` settings: only the ``psn`` process itself tunes them (``cli.run``, the sweep workers;
+    tests/test_allocator.py)."""
     proc = subprocess.run(
-        [sys.executable, "-c", TRAIN, str(tmp_path), mlflow_uri, "dataset.augment=autoaugment-paper"],
+        [sys.executable, "-c", TRAIN, str(tmp_path), mlflow_uri],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-2:] == ["status 0", "torchvision:"]
+    assert proc.stdout.splitlines()[-2:] == ["status 0", "allocator tuned: False"]

@@ -63,7 +63,7 @@ PRELOAD = (
     "parametricSN.sweeps.cli",
     "parametricSN.sweeps.worker",
     "parametricSN.sweeps.runner",
-    "parametricSN.sweeps.report",
+    "parametricSN.sweeps.tables",
     "parametricSN.tracking.store",
     "mlflow.store.tracking.sqlalchemy_store",
     "torch._dynamo",  # imported by torch's optimizers when the first one is built (torch/_compile.py): 2 s

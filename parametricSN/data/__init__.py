@@ -2,7 +2,8 @@
 
 Datasets (``dataset.name``): ``cifar``, ``fashion_mnist``, ``kth``, ``covidx``, ``imagefolder`` (any
 ``train/<class>/*``, ``test/<class>/*`` tree). A new dataset is one module with a function decorated by
-``@register_dataset("name")`` that returns its :class:`DatasetSpec`, imported below (or via ``general.plugins``).
+``@register_dataset("name")`` that returns its :class:`DatasetSpec` (importing this package imports every module
+that has one, :func:`parametricSN.config.names.builtin_modules`; your own: ``general.plugins``).
 
 Typical use::
 
@@ -17,12 +18,16 @@ dataset is registered before any lookup; the other names (torch, torchvision) lo
 :mod:`parametricSN._lazy`).
 """
 
-from parametricSN._lazy import lazy_package
+import importlib
 
-# Importing a dataset module registers it.
-from parametricSN.data import cifar, covidx, fashion_mnist, imagefolder, kth  # noqa: F401  (registration)
+from parametricSN._lazy import lazy_package
+from parametricSN.config.names import builtin_modules
 from parametricSN.data.registry import DatasetSpec, available_datasets, dataset_spec, register_dataset
 from parametricSN.data.splits import DatasetError, Split
+
+for _module in builtin_modules("data", "register_dataset"):  # importing a dataset module registers it
+    importlib.import_module(_module)
+del _module
 
 __all__ = lazy_package(
     __name__,

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from parametricSN.config import register_choices
+from parametricSN.config import choices
 from parametricSN.data.registry import DatasetSpec, register_dataset
 from parametricSN.data.splits import README_HINT, DatasetError, Split, list_images
 
 FOLDER = "KTH-TIPS2-b"
-SAMPLES = ("a", "b", "c", "d")
+SAMPLES = choices("dataset.sample")  # a, b, c, d
 NUM_MATERIALS = 11
 OBTAIN = (
     "download https://www.csc.kth.se/cvap/databases/kth-tips/kth-tips2-b_col_200x200.tar and extract it "
@@ -76,6 +76,3 @@ def kth() -> DatasetSpec:
         rotation=10.0,
         normalization=((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     )
-
-
-register_choices("dataset.sample", lambda cfg: SAMPLES)

@@ -8,8 +8,9 @@ the statistics of the training subset itself, each image brought to ``(height, w
 
 over all N pixels of channel c of all the subset's images (a channel with std 0 gets std 1: only its mean is
 removed). The result is cached in ``<dataset.root>/.psn-normalization.json`` under a key that hashes what it
-depends on (the chosen items: file, size and modification time, or the pixels of in-memory images; the geometry;
-the colour mode), so a second run on the same subset reads it instead of decoding every image again.
+depends on (the chosen items: file, size and modification time, or the pixels of in-memory images; the geometry,
+as each transform's class and parameters; the colour mode), so a second run on the same subset reads it instead of
+decoding every image again.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from pathlib import Path
 from typing import Optional
 
 import torch
+from torchvision import transforms as T
 
 from parametricSN.config import DatasetConfig
-from parametricSN.data import imageops as T
 from parametricSN.data.registry import DatasetSpec, Stats
 from parametricSN.data.splits import Split
 from parametricSN.data.transforms import geometry
@@ -51,10 +52,17 @@ def _item_key(split: Split, i: int) -> str:
     return key
 
 
+def step_parameters(step: object) -> str:
+    """``Resize(antialias=True, interpolation=..., max_size=None, size=(32, 32))``: a transform's class and its
+    public attributes, sorted (its parameters, whatever its ``repr`` shows)."""
+    params = {k: v for k, v in vars(step).items() if not k.startswith("_") and k != "training"}  # nn.Module's flag
+    return f"{type(step).__name__}({', '.join(f'{k}={v!r}' for k, v in sorted(params.items()))})"
+
+
 def cache_key(split: Split, steps: list) -> str:
     """sha1 of everything the statistics of ``split`` under ``steps`` depend on."""
     h = hashlib.sha1()
-    h.update(f"{split.mode}|{T.Compose(steps)!r}|{len(split)}".encode())
+    h.update(f"{split.mode}|{'|'.join(map(step_parameters, steps))}|{len(split)}".encode())
     for i in range(len(split)):
         h.update(_item_key(split, i).encode())
     return h.hexdigest()

@@ -14,7 +14,7 @@ from typing import Optional
 
 import numpy as np
 
-from parametricSN.config import ConfigError, register_choices
+from parametricSN.config import ConfigError, choices
 from parametricSN.data.splits import DatasetError, Split
 
 TRAIN_SUBSET, TEST_SUBSET, SHUFFLE, AUGMENT, LOADER, VAL_SUBSET = range(6)
@@ -126,8 +126,7 @@ def original_order(split: Split) -> np.ndarray:
     return np.asarray(sorted(range(len(paths)), key=paths.__getitem__), dtype=np.int64)
 
 
-SUBSETS = ("paper", "balanced")
-register_choices("dataset.subset", lambda cfg: SUBSETS)
+SUBSETS = choices("dataset.subset")  # paper | balanced
 
 
 def select_subset(

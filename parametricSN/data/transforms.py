@@ -1,5 +1,4 @@
-"""Augmentations and normalisation (Pillow images; steps equal to torchvision's, ``imageops.py``), shaped by the
-dataset's spec.
+"""Augmentations and normalisation (Pillow images, torchvision's transforms), shaped by the dataset's spec.
 
 ``augment`` (train split only; the test split always gets the deterministic path):
 
@@ -29,9 +28,9 @@ from typing import Optional, Union
 import numpy as np
 import torch
 from PIL import Image
+from torchvision import transforms as T
 
 from parametricSN.config import register_choices
-from parametricSN.data import imageops as T
 from parametricSN.data.autoaugment_paper import PaperAutoAugment, PaperCutout
 from parametricSN.data.registry import DatasetSpec, Stats, available_datasets, dataset_spec
 
@@ -98,9 +97,7 @@ def build_transform(
         raise ValueError(f"augment {augment!r} is not one of {', '.join(AUGMENTS)}")
     steps = geometry(dataset, augment, (height, width), train)
     if train and augment == "autoaugment":
-        from torchvision.transforms import AutoAugment, AutoAugmentPolicy  # only here: imports all of torchvision
-
-        steps += [AutoAugment(AutoAugmentPolicy.CIFAR10), Cutout(CUTOUT_LENGTH)]
+        steps += [T.AutoAugment(T.AutoAugmentPolicy.CIFAR10), Cutout(CUTOUT_LENGTH)]
     if train and augment == "autoaugment-paper":
         steps += [PaperAutoAugment(), PaperCutout(CUTOUT_LENGTH)]
     mean, std = stats if stats is not None else (dataset.normalization or (None, None))

@@ -16,11 +16,11 @@ from parametricSN._lazy import lazy_package
 __all__ = lazy_package(
     __name__,
     {
-        "COLUMNS": "evaluate",
-        "Row": "evaluate",
-        "evaluate": "evaluate",
-        "evaluate_representation": "evaluate",
-        "write_csv": "evaluate",
+        "COLUMNS": "evaluation",
+        "Row": "evaluation",
+        "evaluate": "evaluation",
+        "evaluate_representation": "evaluation",
+        "write_csv": "evaluation",
         "baseline": "metrics",
         "matched_noise": "metrics",
         "median_squared_distance": "metrics",

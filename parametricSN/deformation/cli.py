@@ -105,7 +105,7 @@ def _check_ranges(kinds: list[str], levels: int, shape: tuple[int, int], cutoff:
 
 def _write_outputs(out: Path, rows: list, examples: dict, kinds: list[str], cfg) -> list[Path]:
     """The CSV and one PNG per deformation (example images shown in the pixel range of ``cfg``'s dataset)."""
-    from parametricSN.deformation.evaluate import write_csv
+    from parametricSN.deformation.evaluation import write_csv
     from parametricSN.deformation.figures import deformation_figure
     from parametricSN.deformation.sources import to_pixels
     from parametricSN.viz.render import figure_to_png
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     from mlflow.exceptions import MlflowException
     from tqdm import tqdm
 
-    from parametricSN.deformation.evaluate import evaluate
+    from parametricSN.deformation.evaluation import evaluate
     from parametricSN.deformation.record import log_evaluation
     from parametricSN.deformation.sources import (
         ModelFileError,

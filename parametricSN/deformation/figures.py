@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from parametricSN.deformation.evaluate import Example, Row
+from parametricSN.deformation.evaluation import Example, Row
 from parametricSN.deformation.warps import UNITS
 from parametricSN.viz.render import new_figure
 

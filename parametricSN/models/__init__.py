@@ -6,13 +6,19 @@
     logits = model(images)                   # (B, C, H, W) -> (B, num_classes)
 
 Heads (``model.name``): ``linear``, ``hybrid-wrn`` (hybrid wide ResNet), ``mlp``, ``wrn``, ``resnet50``. A new head
-is one module with a builder decorated by ``@register_head("name")``, imported below.
+is one module with a builder decorated by ``@register_head("name", reads=..., packs=...)``; importing this package
+imports every module that has one (:func:`parametricSN.config.names.builtin_modules`), which registers it.
 """
 
-# Importing a head family registers it.
-from parametricSN.models import hybrid_wrn, linear, mlp, resnet, wrn  # noqa: F401,E402  (registration side effect)
+import importlib
+
+from parametricSN.config.names import builtin_modules
 from parametricSN.models.factory import HybridModel, build_model, build_scattering, learnable_scattering
 from parametricSN.models.registry import available_heads, build_head, register_head
+
+for _module in builtin_modules("models", "register_head"):
+    importlib.import_module(_module)
+del _module
 
 __all__ = [
     "HybridModel",

@@ -14,13 +14,13 @@ from typing import Optional
 import torch
 from torch import nn
 
-from parametricSN.config import Config, register_choices
+from parametricSN.config import Config, choices
 from parametricSN.data.registry import dataset_spec
 from parametricSN.models.registry import build_head
 from parametricSN.scattering import ParametricScattering2D
-from parametricSN.scattering.layer import BACKENDS, INITS, PARAMETERIZATIONS
 
-ARCHITECTURES = ("scattering", "identity")  # scattering.architecture: scattering layer + head, or the head on pixels
+# scattering.architecture: scattering layer + head, or the head on pixels
+ARCHITECTURES = choices("scattering.architecture")
 
 
 class HybridModel(nn.Module):
@@ -103,10 +103,3 @@ def build_model(cfg: Config, num_classes: Optional[int] = None, in_channels: Opt
         )
     head = build_head(cfg.model.name, head_input_shape, num_classes, cfg.model)
     return HybridModel(scattering, head, input_shape, head_input_shape)
-
-
-# The valid values of the keys this factory reads live with the code that implements them.
-register_choices("scattering.architecture", lambda cfg: ARCHITECTURES)
-register_choices("scattering.init", lambda cfg: INITS)
-register_choices("scattering.parameterization", lambda cfg: PARAMETERIZATIONS)
-register_choices("scattering.backend", lambda cfg: BACKENDS)

@@ -85,6 +85,6 @@ class HybridWideResNet(nn.Module):
         return self.fc(self.flatten(x))
 
 
-@register_head("hybrid-wrn")
+@register_head("hybrid-wrn", reads=("width", "depth", "init"), packs=True)
 def cnn(in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module:
     return HybridWideResNet(in_shape, num_classes, k=cfg.width, n=cfg.depth, init=cfg.init)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from parametricSN.config import register_choices
+from parametricSN.config import choices
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -42,8 +42,7 @@ def init_resnet_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-WRN_INITS = ("default", "kaiming")
-register_choices("model.init", lambda cfg: WRN_INITS)
+WRN_INITS = choices("model.init")  # default | kaiming
 
 
 def init_wrn_weights(module: nn.Module, scheme: str = "default") -> None:

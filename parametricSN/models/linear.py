@@ -23,6 +23,6 @@ class LinearHead(nn.Sequential):
         super().__init__(nn.BatchNorm2d(c), nn.Flatten(), nn.Linear(c * h * w, num_classes))
 
 
-@register_head("linear")
+@register_head("linear", reads=(), packs=True)
 def linear(in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module:
     return LinearHead(in_shape, num_classes)

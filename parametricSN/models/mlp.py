@@ -29,6 +29,6 @@ class MLPHead(nn.Sequential):
         super().__init__(*layers)
 
 
-@register_head("mlp")
+@register_head("mlp", reads=("depth", "hidden", "dropout"), packs=True)
 def mlp(in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module:
     return MLPHead(in_shape, num_classes, depth=cfg.depth, hidden=cfg.hidden, dropout=cfg.dropout)

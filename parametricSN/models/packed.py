@@ -31,12 +31,12 @@ import torch
 from torch import Tensor, nn
 
 from parametricSN.config import ConfigError
-from parametricSN.config_names import packable_heads
+from parametricSN.config.names import packable_heads
 from parametricSN.models.factory import HybridModel
 from parametricSN.models.layers import GlobalAvgPool
 from parametricSN.scattering.packed import PackedScattering2D
 
-# Heads declare at registration whether they pack (config_names.HEADS: their forward only composes the leaves
+# Heads declare at registration whether they pack (config.names: their forward only composes the leaves
 # below channel-wise); others (resnet50, wrn, a user's head) may mix channels in their forward in ways a
 # leaf-by-leaf check cannot see.
 CHANNELWISE = (nn.ReLU, nn.Identity, nn.Flatten, nn.AvgPool2d, nn.MaxPool2d, GlobalAvgPool)

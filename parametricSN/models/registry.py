@@ -8,10 +8,11 @@ A builder has the signature::
 where ``in_shape = (channels, height, width)`` is the shape of one example entering the head (scattering
 coefficients, or raw pixels for ``scattering.architecture: identity``) and ``cfg`` is the ``model`` section of
 the config. The module maps ``(B, *in_shape)`` to logits ``(B, num_classes)``. Adding a head is one new file
-with one decorated builder, imported in ``parametricSN/models/__init__.py``.
+with one decorated builder: ``parametricSN/models/__init__.py`` imports every module of the package that has one.
 
-A head declares at registration what it reads and whether it packs (``reads``, ``packs``); the built-in heads'
-facts are in :data:`parametricSN.config_names.HEADS`, where the config loader finds them without importing torch.
+A head declares at registration what it reads and whether it packs (``reads``, ``packs``). A built-in head gives
+them as literals, which the config loader reads from the source without importing torch
+(:mod:`parametricSN.config.names`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Optional
 from torch import nn
 
 from parametricSN.config import ConfigError, ModelConfig
-from parametricSN.config_names import HEAD_MODEL_KEYS, HEADS, HeadFacts
+from parametricSN.config.names import HEAD_MODEL_KEYS, HeadFacts, head_facts
 
 HeadBuilder = Callable[[tuple[int, int, int], int, ModelConfig], nn.Module]
 
@@ -33,13 +34,10 @@ def register_head(
     name: str, reads: Optional[tuple[str, ...]] = None, packs: bool = False
 ) -> Callable[[HeadBuilder], HeadBuilder]:
     """Decorator: register ``builder`` as the head called ``name`` (names are unique). ``reads``: the ``model``
-    keys it reads (None: a built-in head, whose facts are in ``config_names.HEADS``; for a head of your own, keys
-    it does not read are reported as having no effect); ``packs``: whether ``train_pack`` may pack it (its forward
-    composes channel-wise leaves only, see :mod:`parametricSN.models.packed`)."""
-    if reads is None and name not in HEADS:
-        reads = tuple(HEAD_MODEL_KEYS)  # undeclared: assume it reads everything (no no-effect warnings)
-    if reads is not None:
-        HEADS[name] = HeadFacts(reads=tuple(reads), packs=packs)
+    keys it reads (the others are reported as having no effect; None: undeclared, assumed to read them all);
+    ``packs``: whether ``train_pack`` may pack it (its forward composes channel-wise leaves only, see
+    :mod:`parametricSN.models.packed`)."""
+    facts = HeadFacts(reads=tuple(HEAD_MODEL_KEYS if reads is None else reads), packs=packs)
 
     def decorator(builder: HeadBuilder) -> HeadBuilder:
         old = _HEADS.get(name)
@@ -47,6 +45,7 @@ def register_head(
         if old is not None and (old.__module__, old.__qualname__) != (builder.__module__, builder.__qualname__):
             raise ValueError(f"head {name!r} is already registered by {old.__module__}.{old.__qualname__}")
         _HEADS[name] = builder
+        head_facts()[name] = facts
         return builder
 
     return decorator

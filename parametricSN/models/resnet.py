@@ -106,7 +106,7 @@ def load_local_weights(net: nn.Module, path: str, state: Mapping[str, torch.Tens
     net.load_state_dict(state)
 
 
-@register_head("resnet50")
+@register_head("resnet50", reads=("weights",))
 def resnet50(in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module:
     state = read_local_weights(cfg.weights) if cfg.weights is not None else None
     net = resnet50_for(in_shape, num_classes)

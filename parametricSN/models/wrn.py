@@ -83,6 +83,6 @@ class WideResNet(nn.Module):
         return self.fc(self.flatten(x))
 
 
-@register_head("wrn")
+@register_head("wrn", reads=("width", "dropout", "init"))
 def wrn16_8(in_shape: tuple[int, int, int], num_classes: int, cfg: ModelConfig) -> nn.Module:
     return WideResNet(in_shape, num_classes, depth=16, k=cfg.width, dropout=cfg.dropout, init=cfg.init)

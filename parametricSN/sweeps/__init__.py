@@ -14,7 +14,7 @@ from parametricSN._lazy import lazy_package
 __all__ = lazy_package(
     __name__,
     {
-        "report": "report",
+        "report": "tables",
         "run_sweep": "runner",
         "Cell": "spec",
         "Published": "spec",

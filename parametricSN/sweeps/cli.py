@@ -130,7 +130,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from parametricSN.sweeps.report import report
+    from parametricSN.sweeps.tables import report
 
     print(
         report(args.experiment, args.tracking_uri, args.format, args.by or None, args.plot, args.spec, log=args.log),

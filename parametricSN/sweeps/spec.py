@@ -30,13 +30,13 @@ from typing import Any, Optional, Union
 import yaml
 
 from parametricSN.config import Config, ConfigError, config_from_dict, keys_where, parse_override
-from parametricSN.config_yaml import UniqueKeyLoader, yaml_problem
+from parametricSN.config.strict_yaml import UniqueKeyLoader, yaml_problem
 from parametricSN.naming import sweep_run_name
 from parametricSN.sweeps.errors import SpecError
 from parametricSN.sweeps.search import parse_search
 
 TOP_LEVEL = ("name", "description", "base", "overrides", "cases", "grid", "published", "search")
-# Keys that do not change a run's result (the schema says which: config_schema.key(result=False)): left out of the
+# Keys that do not change a run's result (the schema says which: config.schema.key(result=False)): left out of the
 # cell identity, so that the same cell logged to another store, read from another data folder or run with more
 # loader workers or on another device is the same cell.
 NON_RESULT_KEYS = keys_where("result", False)

@@ -278,6 +278,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from parametricSN.allocator import fast_exit
+    from parametricSN.allocator import fast_exit, retain_freed_memory
 
+    retain_freed_memory()  # a process of psn's own (see parametricSN.allocator)
     sys.exit(fast_exit(main()))

@@ -14,8 +14,6 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from parametricSN.config import register_choices
-
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 _EPS = 1e-6  # guards ||z|| = 0 (an all-zero logit vector has cosine 0 with every class)
@@ -33,8 +31,7 @@ def cosine_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (1.0 - cos_true).mean()
 
 
-LOSSES: dict[str, LossFn] = {"cross-entropy": cross_entropy_loss, "cosine": cosine_loss}
-register_choices("train.loss", lambda cfg: tuple(LOSSES))
+LOSSES: dict[str, LossFn] = {"cross-entropy": cross_entropy_loss, "cosine": cosine_loss}  # train.loss
 
 
 def build_loss(name: str) -> LossFn:

@@ -41,14 +41,12 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from parametricSN.config import Config, ConfigError, register_choices
+from parametricSN.config import Config, ConfigError, choices
 from parametricSN.models import learnable_scattering
 
 HEAD_GROUP = "head"
-OPTIMIZERS = ("sgd", "adam")  # optim.name
-SCHEDULERS = ("onecycle", "cosine", "step", "multistep", "none")  # optim.scheduler
-register_choices("optim.name", lambda cfg: OPTIMIZERS)
-register_choices("optim.scheduler", lambda cfg: SCHEDULERS)
+OPTIMIZERS = choices("optim.name")  # the schema lists them; this module builds each
+SCHEDULERS = choices("optim.scheduler")
 
 
 def scattering_param_groups(model: nn.Module, cfg: Config) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ from parametricSN.training.loop import Trainee
 from parametricSN.training.optim import build_optimizer, build_schedule
 from parametricSN.training.run import RunResult, train_runs
 
-MAY_DIFFER = keys_where("pack")  # the schema says which: config_schema.key(pack=True)
+MAY_DIFFER = keys_where("pack")  # the schema says which: config.schema.key(pack=True)
 
 
 def check_pack(cfgs: Sequence[Config]) -> None:

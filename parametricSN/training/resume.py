@@ -26,7 +26,7 @@ from parametricSN.config import Config, ConfigError, keys_where
 from parametricSN.training.checkpoint import restore_checkpoint
 from parametricSN.training.optim import Schedule
 
-RESUMABLE = keys_where("resume")  # the schema says which: config_schema.key(resume=True)
+RESUMABLE = keys_where("resume")  # the schema says which: config.schema.key(resume=True)
 
 
 def check_resume_config(saved: Config, new: Config, done: int) -> None:

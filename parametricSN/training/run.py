@@ -23,7 +23,6 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from parametricSN.allocator import retain_freed_memory
 from parametricSN.config import Config, validate
 from parametricSN.data import build_loaders
 from parametricSN.models import build_model
@@ -109,7 +108,6 @@ def train_runs(
     """
     for cfg in cfgs:
         validate(cfg)  # again, now that every registry is imported: a bad name never opens a run
-    retain_freed_memory()
     saved = rng_state()
     try:
         return _train_runs(

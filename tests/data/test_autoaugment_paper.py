@@ -9,7 +9,6 @@ from PIL import Image, ImageEnhance, ImageOps
 from scipy import ndimage
 from torchvision import transforms as T
 
-from parametricSN.data import imageops
 from parametricSN.data.autoaugment_paper import (
     CIFAR10_POLICY,
     NO_MAGNITUDE,
@@ -189,11 +188,11 @@ def test_cutout_places_the_square_with_the_ports_left_equals_top_bug():
 def test_paper_pipeline_is_crop_flip_port_cutout_and_works_on_grey_images():
     tf = build_transform("cifar", "autoaugment-paper", 32, 32, train=True)
     kinds = [type(t) for t in tf.transforms]
-    steps = imageops.RandomCrop, imageops.RandomHorizontalFlip, PaperAutoAugment, PaperCutout, imageops.ToTensor
-    assert kinds == [*steps, imageops.Normalize]
+    steps = T.RandomCrop, T.RandomHorizontalFlip, PaperAutoAugment, PaperCutout, T.ToTensor
+    assert kinds == [*steps, T.Normalize]
     assert [type(t) for t in build_transform("cifar", "autoaugment-paper", 32, 32, train=False).transforms] == [
-        imageops.ToTensor,
-        imageops.Normalize,
+        T.ToTensor,
+        T.Normalize,
     ]
     grey = Image.fromarray(np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8))
     for name in sorted(RANGES) + list(NO_MAGNITUDE):

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision import transforms as T
 from torchvision.transforms import AutoAugment, AutoAugmentPolicy
 
 from parametricSN.data import Cutout, build_transform, dataset_spec
-from parametricSN.data import imageops as T
 
 RNG = np.random.default_rng(0)
 RGB = Image.fromarray(RNG.integers(0, 256, (32, 32, 3), dtype=np.uint8))

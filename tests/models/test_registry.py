@@ -1,8 +1,8 @@
 import pytest
 from torch import nn
 
-from parametricSN import config_names
 from parametricSN.config import ConfigError, ModelConfig
+from parametricSN.config import names as config_names
 from parametricSN.models import available_heads, build_head, build_model, register_head, registry
 from tests.configs import make_cfg, paper
 from tests.models.helpers import HEADS, images
@@ -42,7 +42,7 @@ class _MeanHead(nn.Module):
 def test_a_new_head_is_one_decorated_builder(monkeypatch, request):
     # keep the global registries untouched: the builders, and the head facts register_head records
     monkeypatch.setattr(registry, "_HEADS", dict(registry._HEADS))
-    request.addfinalizer(lambda: config_names.HEADS.pop("mean", None))
+    request.addfinalizer(lambda: config_names.head_facts().pop("mean", None))
 
     @register_head("mean")
     def mean(in_shape, num_classes, cfg):

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from parametricSN.config import ConfigError, load_config
-from parametricSN.config_warnings import NoEffectWarning
+from parametricSN.config.no_effect import NoEffectWarning
 from parametricSN.models import build_model
 from parametricSN.training.optim import (
     build_optimizer,

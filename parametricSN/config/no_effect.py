@@ -1,7 +1,7 @@
 """Keys that do nothing with the chosen options: one warning each, naming the key and why.
 
 A config key can be valid yet ignored: ``optim.lr`` under the onecycle schedule (which peaks at ``optim.max_lr``),
-``model.dropout`` for a head without dropout (what each head reads: ``config_names.HEADS``), ``optim.momentum``
+``model.dropout`` for a head without dropout (what each head reads: ``config.names.head_facts``), ``optim.momentum``
 with Adam, ... Setting one usually means the user expects an effect they will not get, so :func:`warn_no_effect`
 warns about it — but only about keys the user named (see :func:`parametricSN.config.load_config`), so defaults
 never warn.
@@ -15,8 +15,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 
-from parametricSN.config_names import HEAD_MODEL_KEYS, HEADS
-from parametricSN.config_schema import Config
+from parametricSN.config.names import HEAD_MODEL_KEYS, head_facts
+from parametricSN.config.schema import Config
 
 
 class NoEffectWarning(UserWarning):
@@ -47,7 +47,7 @@ ONECYCLE_KEYS = (
 
 
 def _head_ignores(key: str) -> Callable[[Config], bool]:
-    return lambda c: c.model.name in HEADS and key not in HEADS[c.model.name].reads
+    return lambda c: c.model.name in head_facts() and key not in head_facts()[c.model.name].reads
 
 
 def _rows() -> list[tuple[str, Callable[[Config], bool], str]]:

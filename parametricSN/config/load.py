@@ -1,9 +1,9 @@
-"""Typed configuration: schema, YAML loading, dotted overrides and validation.
+"""Loading a config: YAML files, dotted overrides, plugins and validation.
 
-A config is a tree of dataclasses, one per YAML section (:mod:`parametricSN.config_schema`, where each key also
-says whether it changes a result, may change on resume and may differ inside a pack). Every key a YAML file or a
-command-line override names must exist in the schema, have the right type and a possible value; anything else
-raises :class:`ConfigError` naming the key and what was expected.
+A config is a tree of dataclasses, one per YAML section (:mod:`parametricSN.config.schema`, where each key also
+says whether it changes a result, may change on resume and may differ inside a pack, and which values it takes).
+Every key a YAML file or a command-line override names must exist in the schema, have the right type and a possible
+value; anything else raises :class:`ConfigError` naming the key and what was expected.
 
     cfg = load_config("conf/cifar.yaml", overrides=["scattering.J=3", "train.epochs=10"])
 """
@@ -25,33 +25,16 @@ from typing import Any, Optional, Union
 
 import yaml
 
-from parametricSN.config_names import BUILTIN_CHOICES, HEADS, current_name
-from parametricSN.config_schema import (  # noqa: F401
-    DEFAULT_DATA_ROOT,
-    DEFAULT_TRACKING_URI,
-    Config,
-    ConfigError,
-    DatasetConfig,
-    GeneralConfig,
-    MlflowConfig,
-    ModelConfig,
-    OptimConfig,
-    ScatteringConfig,
-    TrainConfig,
-    VizConfig,
-    dataset_described,
-    key_facts,
-    keys_where,
-    register_dataset_describer,
-)
-from parametricSN.config_warnings import warn_no_effect
-from parametricSN.config_yaml import UniqueKeyLoader, shown, yaml_problem
+from parametricSN.config.names import builtin_datasets, current_name, head_facts
+from parametricSN.config.no_effect import warn_no_effect
+from parametricSN.config.schema import DEFAULT_DATA_ROOT, Config, ConfigError, dataset_described, key_rules
+from parametricSN.config.strict_yaml import UniqueKeyLoader, shown, yaml_problem
 
 # ---- what the rest of the package owns --------------------------------------------------------------------
-# The valid values of a key live with the code that implements them (heads, datasets, augmentations, losses,
-# optimizers, ...). That code registers them here when it is imported; this module imports none of it (it sits
-# below every other layer). A key nobody has registered yet is not checked here: the entry points (``psn``,
-# ``train``) import every package and validate again before a run is created.
+# A fixed list of values is the key's schema entry (``key(choices=...)``). The values that registries hold (heads,
+# datasets and their formats, augmentations) are registered here by that code when it is imported; this module
+# imports none of it (it sits below every other layer). A key nobody has registered yet is not checked here: the
+# entry points (``psn``, ``train``) import every package and validate again before a run is created.
 ChoiceProvider = Callable[["Config"], Sequence[str]]
 
 _CHOICES: dict[str, ChoiceProvider] = {}
@@ -68,12 +51,11 @@ def register_choices(key: str, provider: ChoiceProvider) -> None:
 
 
 def _bootstrap_choices() -> None:
-    """The built-in names (:mod:`parametricSN.config_names`), checked until the registries replace them: the
-    registries need torch, a config does not. Registered first, so ``dataset.name`` is checked before the keys
-    whose choices depend on it."""
-    for key, names in BUILTIN_CHOICES.items():
-        _CHOICES.setdefault(key, lambda cfg, names=names: names)
-    _CHOICES["model.name"] = lambda cfg: sorted(HEADS)  # plugin heads add themselves to HEADS
+    """The built-in heads and datasets (:mod:`parametricSN.config.names`, read from their decorators), checked
+    until the dataset registry replaces its names: the registries need torch, a config does not. Registered first,
+    so ``dataset.name`` is checked before the keys whose choices depend on it."""
+    _CHOICES.setdefault("dataset.name", lambda cfg: builtin_datasets())
+    _CHOICES["model.name"] = lambda cfg: sorted(head_facts())  # plugin heads add themselves to head_facts()
 
 
 def register_check(name: str, check: Callable[[Config], None]) -> None:
@@ -222,86 +204,35 @@ def _check(condition: bool, key: str, expected: str, value: Any) -> None:
         raise ConfigError(f"{key}: expected {expected}, got {shown(value)}")
 
 
+def _check_keys(flat: dict[str, Any]) -> None:
+    """Each key's own rule, as its schema entry states it (choices, bounds)."""
+    for key, rule in key_rules().items():
+        value = flat[key]
+        if value is not None and not rule.test(value):
+            raise ConfigError(rule.message.format(key=key, expected=rule.expected, value=shown(value), raw=value))
+
+
 def validate(cfg: Config, with_data: bool = True) -> Config:
     """Raise ConfigError on the first impossible value; return ``cfg``.
 
-    Imports ``general.plugins`` first, then checks every registered choice (see :func:`register_choices`) and
-    check (:func:`register_check`), then the numbers. ``with_data=False`` skips what looks at the dataset itself
-    (the registered checks and the class counts), for rebuilding a saved model whose data may be gone.
+    Checks every key's own rule (its schema entry), imports ``general.plugins``, then checks every registered
+    choice (see :func:`register_choices`) and check (:func:`register_check`), then the rules that span keys.
+    ``with_data=False`` skips what looks at the dataset itself (the registered checks and the class counts), for
+    rebuilding a saved model whose data may be gone.
     """
     flat = cfg.flat()
-    _check(
-        all(isinstance(p, str) and p for p in cfg.general.plugins),
-        "general.plugins",
-        "a list of module names or .py files",
-        cfg.general.plugins,
-    )
+    _check_keys(flat)
     import_plugins(cfg.general.plugins)
     for key, provider in _CHOICES.items():
         choices = tuple(provider(cfg))
         _check(flat[key] in choices, key, "one of " + ", ".join(choices), flat[key])
     for check in _CHECKS.values() if with_data else ():
         check(cfg)
-    dev = cfg.general.device
-    _check(
-        dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
-        "general.device",
-        "auto, cpu, cuda or cuda:N",
-        dev,
-    )
-    for key in ("general.num_workers",):
-        _check(flat[key] >= 0, key, "an integer >= 0", flat[key])
-    for key in (
-        "scattering.J",
-        "scattering.L",
-        "dataset.train_batch_size",
-        "dataset.test_batch_size",
-        "dataset.height",
-        "dataset.width",
-        "train.epochs",
-        "train.test_every",
-        "train.accum_steps",
-        "model.width",
-        "model.depth",
-        "model.hidden",
-    ):
-        _check(flat[key] >= 1, key, "an integer >= 1", flat[key])
-    for key in (
-        "train.checkpoint_every",
-        "viz.animation_every",
-        "optim.weight_decay",
-        "optim.momentum",
-        "scattering.tightness",
-        "dataset.val_sample_num",
-    ):
-        _check(flat[key] >= 0, key, "a value >= 0", flat[key])
-    for key in (
-        "optim.lr",
-        "optim.max_lr",
-        "optim.div_factor",
-        "optim.final_div_factor",
-        "scattering.lr_orientation",
-        "scattering.lr_scattering",
-        "optim.gamma",
-    ):
-        _check(flat[key] > 0, key, "a value > 0", flat[key])
-    _check(cfg.log.every > 0, "log.every", "a number of seconds > 0", cfg.log.every)
-    _check(0 < cfg.optim.pct_start < 1, "optim.pct_start", "a value in (0, 1)", cfg.optim.pct_start)
     _check(
         0 <= cfg.optim.base_momentum <= cfg.optim.max_momentum < 1,
         "optim.base_momentum",
         "0 <= optim.base_momentum <= optim.max_momentum < 1",
         (cfg.optim.base_momentum, cfg.optim.max_momentum),
-    )
-    _check(0 <= cfg.model.dropout < 1, "model.dropout", "a value in [0, 1)", cfg.model.dropout)
-    _check(cfg.optim.step_size >= 1, "optim.step_size", "an integer >= 1", cfg.optim.step_size)
-    _check(cfg.optim.T_max is None or cfg.optim.T_max >= 1, "optim.T_max", "null or an integer >= 1", cfg.optim.T_max)
-    ms = cfg.optim.milestones
-    _check(
-        all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in ms) and list(ms) == sorted(set(ms)),
-        "optim.milestones",
-        "increasing integers >= 1",
-        ms,
     )
     _check(
         cfg.train.evaluate_test or cfg.dataset.val_sample_num > 0,
@@ -309,7 +240,6 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
         "true unless dataset.val_sample_num > 0 (a run evaluates on the test or a validation split)",
         False,
     )
-    _check(cfg.scattering.max_order in (1, 2), "scattering.max_order", "1 or 2", cfg.scattering.max_order)
     sc = cfg.scattering
     if sc.second_order_only:
         _check(
@@ -328,19 +258,6 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
             "general.seed",
             "an integer in [0, 2**32) with dataset.subset=paper (or use dataset.subset=balanced)",
             cfg.general.seed,
-        )
-    for key in ("mlflow.tracking_uri", "mlflow.experiment_name"):
-        _check(
-            flat[key] is None or str(flat[key]).strip() != "",
-            key,
-            "a non-empty name (leave tracking_uri out for the default store)",
-            flat[key],
-        )
-    weights = cfg.model.weights
-    if weights is not None and not Path(weights).expanduser().is_file():
-        raise ConfigError(
-            f"model.weights: no file at {weights!r}; give a local state_dict file or "
-            "model.weights=null for random initialisation"
         )
     root = cfg.dataset.root
     if root != DEFAULT_DATA_ROOT and not Path(root).expanduser().exists():
@@ -368,7 +285,7 @@ def load_config(path: Union[str, os.PathLike, None] = None, overrides: Optional[
     """Read a YAML config (or the defaults when ``path`` is None), apply ``key=value`` overrides, validate.
 
     A key that has no effect with the chosen options (``optim.lr`` under onecycle, ...) raises a
-    :class:`parametricSN.config_warnings.NoEffectWarning` when an override names it or the file gives it a
+    :class:`parametricSN.config.no_effect.NoEffectWarning` when an override names it or the file gives it a
     non-default value (so full config dumps, which list every key, stay quiet).
     """
     cfg = Config()
@@ -425,4 +342,4 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
     return validate(cfg)
 
 
-_bootstrap_choices()  # the registries' built-in names, before any validation (see config_names)
+_bootstrap_choices()  # the built-in names, before any validation (see config.names)
