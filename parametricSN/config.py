@@ -286,6 +286,7 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
     ):
         _check(flat[key] > 0, key, "a value > 0", flat[key])
     _check(cfg.log.every > 0, "log.every", "a number of seconds > 0", cfg.log.every)
+    _check(cfg.mlflow.outage_limit > 0, "mlflow.outage_limit", "a number of seconds > 0", cfg.mlflow.outage_limit)
     _check(0 < cfg.optim.pct_start < 1, "optim.pct_start", "a value in (0, 1)", cfg.optim.pct_start)
     _check(
         0 <= cfg.optim.base_momentum <= cfg.optim.max_momentum < 1,
