@@ -93,7 +93,12 @@ def _start_run(tmp_path, fmnist_root, server, limit, epochs):
     cfg.write_text(make_cfg("fashion_mnist", *TINY, *overrides, root=fmnist_root).to_yaml())
     env = {**os.environ, "PSN_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.Popen(
-        [*PSN, "train", "-c", str(cfg)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*PSN, "train", "-c", str(cfg)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     client = MlflowClient(server.url)
     deadline, runs = time.monotonic() + 300, []
