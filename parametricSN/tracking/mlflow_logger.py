@@ -197,14 +197,17 @@ class MlflowLogger:
             self._close()  # what it spooled stays for --resume, which delivers it and reopens the run
             return
         status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.FAILED
+        full = isinstance(error, DiskFull)
+        if full:
+            error.closed = True  # what its tag says if the store takes it
         message = f"{type(error).__name__}: {error}"[:MAX_TAG_LENGTH]
         try:
             retry_locked(self.client.set_tag, self.run_id, ERROR_TAG, message)
             retry_locked(self.client.set_terminated, self.run_id, RunStatus.to_string(status))
-            if isinstance(error, DiskFull):
-                error.closed = True
         except Exception as exc:  # noqa: BLE001 - reported, and the original error still propagates
-            if not isinstance(error, DiskFull):  # whose line says that the run is left RUNNING
+            if full:  # its line says that the run is left RUNNING
+                error.closed = False
+            else:
                 log.warning("could not mark MLflow run %s as failed: %s", self.run_id, exc)
         self._close()
 

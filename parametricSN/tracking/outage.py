@@ -26,10 +26,11 @@ from parametricSN.tracking.preflight import TrackingError, probe_http
 
 PROBE_EVERY = 2.0  # seconds between probes while the server is away
 PROBE_TIMEOUT = 3.0
-# MLflow's HTTP client settings for a store whose outages are spooled (a user's own values win): 2 retries, a 1 s
-# backoff factor without jitter (0 s, then 2 s) and a 20 s socket timeout, instead of 7 retries (about 4 min) and 120 s
+# MLflow's HTTP client settings for a store whose outages are spooled (a user's own values win): one immediate retry
+# and a 20 s socket timeout, instead of 7 retries with exponential backoff (about 4 min) and 120 s: a call the server
+# does not answer fails in well under a second (a refused connection) and is spooled; a blip costs nothing more
 HTTP_SETTINGS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
@@ -68,6 +69,7 @@ class Outage:
         self.uri = uri
         self.stream = stream
         self.since: Optional[float] = None  # time.monotonic() when the server stopped answering
+        self.answered: Optional[float] = None  # ... and when the prober saw it answer again
         self._answered = threading.Event()
         self._stop = threading.Event()
 
@@ -98,11 +100,13 @@ class Outage:
 
     def end(self, run_id: str, points: int, files: int) -> None:
         """The spool went through: print the second line."""
+        assert self.since is not None
+        away = (self.answered or time.monotonic()) - self.since
         self._say(
-            f"psn: run {run_id}: the tracking server {self.uri} answers again after {duration(self.seconds())}; "
-            f"delivered {points} metric points and {files} files kept meanwhile"
+            f"psn: run {run_id}: the tracking server {self.uri} answers again after {duration(away)}; delivered "
+            f"{points} metric points and {files} files kept meanwhile (in {duration(time.monotonic() - self.since - away)})"
         )
-        self.since = None
+        self.since = self.answered = None
 
     def close(self) -> None:
         """Stop probing (the run is over)."""
@@ -115,6 +119,7 @@ class Outage:
     def _watch(self) -> None:
         while not self._stop.wait(PROBE_EVERY):
             if answers(self.uri):
+                self.answered = time.monotonic()
                 self._answered.set()
                 return
 

@@ -104,11 +104,16 @@ LOCKED = "database is locked"
 RETRY_SECONDS = 60.0
 
 
+FULL = "database or disk is full"
+
+
 class _DropLockedTracebacks(logging.Filter):
-    """MLflow logs a full traceback for every "database is locked" before raising it; we retry those."""
+    """MLflow logs a full traceback for every "database is locked" before raising it; we retry those. And for a
+    full disk, which the run reports as one line (:class:`~parametricSN.tracking.faults.DiskFull`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return LOCKED not in record.getMessage()
+        message = record.getMessage()
+        return LOCKED not in message and FULL not in message
 
 
 logging.getLogger("mlflow.store.db.utils").addFilter(_DropLockedTracebacks())
