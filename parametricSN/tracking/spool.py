@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 OPS = "ops.jsonl"
+MAX_POINTS = 1000  # metric points per call when delivering (MLflow's log_batch limit)
 
 
 def cache_root() -> Path:
@@ -78,9 +79,21 @@ class Spool:
         sent = {"points": 0, "files": 0}
         try:
             while self.ops:
-                op = self.ops[0]
+                n = 1  # consecutive epochs' metrics go as one call (fewer round trips: training waits for them)
+                while (
+                    self.ops[0]["op"] == "metrics"
+                    and n < len(self.ops)
+                    and self.ops[n]["op"] == "metrics"
+                    and sum(len(o["points"]) for o in self.ops[: n + 1]) <= MAX_POINTS
+                ):
+                    n += 1
+                op = (
+                    self.ops[0]
+                    if n == 1
+                    else {"op": "metrics", "points": [p for o in self.ops[:n] for p in o["points"]]}
+                )
                 send(op)
-                self.ops.pop(0)
+                del self.ops[:n]
                 sent["points"] += len(op.get("points", ()))
                 sent["files"] += op["op"] == "file"
         finally:
