@@ -2,6 +2,7 @@
 
     psn train -c conf/cifar.yaml scattering.J=3 train.epochs=10
     psn train --resume RUN_ID [train.epochs=20]
+    psn train --resume RUN_ID --checkpoint PATH      # from a local checkpoint (its tracking server was away)
     psn train -c conf/cifar.yaml --seeds 0,1,2 train.epochs=10     # three seeds packed as one model
     psn train --resume RUN_ID                  # a pack member's id resumes the whole pack
     psn deform RUN_ID tight-frame --num-images 100
@@ -10,7 +11,8 @@
     psn report --experiment cifar10-linear
 
 Errors the user can fix print one line on stderr, without a traceback: a config error exits with status 2;
-a missing or malformed dataset or checkpoint, an unusable tracking store and a diverged run exit with status 1.
+a missing or malformed dataset or checkpoint, an unusable tracking store (a server away past
+``mlflow.outage_limit``, a full disk) and a diverged run exit with status 1.
 SIGINT (Ctrl-C) and SIGTERM finish the current epoch, checkpoint it, and print one line with the run id and
 the command that resumes it (status 128 + the signal number). Warnings print as ``psn: warning: ...``.
 """
@@ -55,15 +57,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     if not args.resume and not args.config:
         raise ConfigError("psn train needs -c CONFIG (a new run) or --resume RUN_ID")
+    if args.checkpoint and not args.resume:
+        raise ConfigError("--checkpoint is a local checkpoint of the run given with --resume RUN_ID")
     from parametricSN.commands import resume_command
     from parametricSN.tracking import MlflowLogger, prepare_resume_runs
+    from parametricSN.tracking.resume import Delivered
     from parametricSN.training import train, train_pack
     from parametricSN.training.interrupt import RunInterrupted, Terminated, graceful_stop
     from parametricSN.training.progress import with_progress
 
     with graceful_stop():
         if args.resume:  # a pack member's id resumes its whole pack
-            cfgs, state, loggers = prepare_resume_runs(args.resume, args.overrides)
+            try:
+                cfgs, state, loggers = prepare_resume_runs(args.resume, args.overrides, args.checkpoint)
+            except Delivered as done:
+                print(f"psn: {done}", file=sys.stderr)
+                return 0
             pack = "members" in state
             seeds = [c.general.seed for c in cfgs]
             if args.seeds and args.seeds != seeds:
@@ -124,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_ID",
         help="continue this run from its last checkpoint (keys "
         "that cannot change the results, e.g. train.epochs=20, may be given)",
+    )
+    p_train.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="with --resume: continue from this local checkpoint file (the one psn names when a run stops "
+        "because its tracking server is away) instead of the run's newest checkpoint in the store",
     )
     p_train.add_argument(
         "--seeds",

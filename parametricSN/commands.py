@@ -53,9 +53,11 @@ def mlflow_ui_command(uri: Optional[str]) -> Optional[str]:
     return _line(["mlflow", "ui", "--backend-store-uri", uri]) if sqlite_path(uri) is not None else None
 
 
-def resume_command(run_id: str, uri: Optional[str]) -> str:
-    """``psn train --resume RUN_ID mlflow.tracking_uri=URI``: continues ``run_id`` from its last checkpoint."""
-    return _line(["psn", "train", "--resume", run_id, f"mlflow.tracking_uri={absolute_uri(uri)}"])
+def resume_command(run_id: str, uri: Optional[str], checkpoint: Optional[str] = None) -> str:
+    """``psn train --resume RUN_ID [--checkpoint PATH] mlflow.tracking_uri=URI``: continues ``run_id`` from its last
+    checkpoint in the store, or from the local checkpoint file ``checkpoint``."""
+    local = ["--checkpoint", str(Path(checkpoint).expanduser().resolve())] if checkpoint else []
+    return _line(["psn", "train", "--resume", run_id, *local, f"mlflow.tracking_uri={absolute_uri(uri)}"])
 
 
 def report_command(experiment: str, uri: Optional[str], spec: Optional[str] = None) -> str:

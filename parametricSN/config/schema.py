@@ -123,6 +123,9 @@ class MlflowConfig:
     artifact_location: Optional[str] = key(None, result=False)
     experiment_name: str = key("default", result=False, rule=NAMED)
     run_name: Optional[str] = key(None, result=False, pack=True)
+    # seconds a run keeps training while its tracking server does not answer (metrics and checkpoints wait in a
+    # local spool, sent when it answers again); past it the run stops with a local checkpoint (default 30 min)
+    outage_limit: float = key(1800.0, result=False, resume=True, rule=above(0, "a number of seconds"))
 
 
 @dataclass

@@ -2,6 +2,13 @@
 
 It talks to the store through an explicit ``MlflowClient`` and run id — never MLflow's global "active run" —
 so several loggers (or a logger inside a caller's own MLflow run) do not interfere.
+
+Every write is an operation (:mod:`parametricSN.tracking.spool`) sent at once. With a tracking server (``http(s)``),
+an operation that fails while the server does not answer starts an outage (:mod:`parametricSN.tracking.outage`):
+the operations wait in the run's local spool, in order, while training goes on, and are delivered when the server
+answers again. :meth:`MlflowLogger.halt` tells the training loop to stop (after a checkpoint, kept in the spool) once
+the outage is longer than ``mlflow.outage_limit``. A write that meets a full disk (the SQLite store or the artifact
+folder) raises :class:`~parametricSN.tracking.faults.DiskFull`.
 """
 
 from __future__ import annotations
@@ -12,15 +19,20 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import unquote
 
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from torch import nn
 
+from parametricSN.commands import resume_command, sqlite_path
 from parametricSN.config import Config
 from parametricSN.naming import train_run_name
+from parametricSN.tracking.faults import DiskFull, TrackingOutage, disk_full
 from parametricSN.tracking.model_io import ARTIFACT_DIR, FILE_NAME, save_model_file
-from parametricSN.tracking.preflight import TrackingError, check_artifacts_writable
+from parametricSN.tracking.outage import Outage, answers, duration, is_server, short_http_retries
+from parametricSN.tracking.preflight import TrackingError, check_artifacts_writable, local_artifact_folder
+from parametricSN.tracking.spool import Spool
 from parametricSN.tracking.store import (
     client_for,
     default_artifact_location,
@@ -35,6 +47,11 @@ MAX_PARAMS_PER_BATCH = 100  # MLflow's limit per log_batch call
 MAX_PARAM_LENGTH = 6000
 MAX_TAG_LENGTH = 5000
 ERROR_TAG = "error"
+DEFAULT_OUTAGE_LIMIT = 1800.0  # seconds; a run's is its mlflow.outage_limit
+
+
+class _Away(Exception):
+    """An operation failed because the tracking server does not answer (the operation is spooled)."""
 
 
 class MlflowLogger:
@@ -62,6 +79,12 @@ class MlflowLogger:
         self.run_id: Optional[str] = None
         self.reopen: Optional[str] = None  # set by for_run: start_run continues this run
         self.logged: dict[str, int] = {}  # a reopened run: the last step stored per metric (not logged again)
+        self.outage_limit = DEFAULT_OUTAGE_LIMIT
+        self.outage = Outage(self.tracking_uri) if is_server(self.tracking_uri) else None
+        if self.outage is not None:
+            short_http_retries()
+        self.spool: Optional[Spool] = None
+        self.artifact_uri: Optional[str] = None
 
     @classmethod
     def for_run(cls, run_id: str, tracking_uri: Optional[str] = None, experiment_name: str = "default") -> MlflowLogger:
@@ -85,11 +108,17 @@ class MlflowLogger:
     def start_run(self, cfg: Config) -> str:
         """Create the run (or reopen it, see :meth:`for_run`), after checking that the experiment's artifact
         folder is writable: a store that cannot take the run fails here, before any run exists."""
+        self.outage_limit = cfg.mlflow.outage_limit
         if self.reopen is not None:
-            retry_locked(self.client.update_run, self.reopen, status=RunStatus.to_string(RunStatus.RUNNING))
-            if ERROR_TAG in retry_locked(self.client.get_run, self.reopen).data.tags:  # it describes a past stop
-                retry_locked(self.client.delete_tag, self.reopen, ERROR_TAG)
             self.run_id = self.reopen
+            self.spool = Spool(self.run_id)
+            if self.spool:  # left by an earlier process of this run whose server went away: sent first, in order
+                self.spool.deliver(self._send)
+            retry_locked(self.client.update_run, self.reopen, status=RunStatus.to_string(RunStatus.RUNNING))
+            reopened = retry_locked(self.client.get_run, self.run_id)
+            if ERROR_TAG in reopened.data.tags:  # it describes a past stop, not this run any more
+                retry_locked(self.client.delete_tag, self.run_id, ERROR_TAG)
+            self.artifact_uri = reopened.info.artifact_uri
             self.logged = self._last_steps()
             return self.run_id
         try:
@@ -111,11 +140,55 @@ class MlflowLogger:
         run = retry_locked(
             self.client.create_run, exp_id, run_name=self.run_name or train_run_name(cfg.flat()), tags=tags
         )
-        self.run_id = run.info.run_id
+        self.run_id, self.artifact_uri = run.info.run_id, run.info.artifact_uri
+        self.spool = Spool(self.run_id)
         return self.run_id
 
     def end_run(self) -> None:
-        retry_locked(self.client.set_terminated, self._run(), RunStatus.to_string(RunStatus.FINISHED))
+        """Close the run FINISHED. While its server is away this waits for it (up to ``mlflow.outage_limit`` from
+        the start of the outage) to deliver what the run spooled; past the limit it raises
+        :class:`~parametricSN.tracking.faults.TrackingOutage` (the outputs stay spooled for ``--resume``)."""
+        self._submit({"op": "end", "status": RunStatus.to_string(RunStatus.FINISHED)})
+        while self.outage is not None and self.outage.active:
+            if self.outage.seconds() > self.outage_limit:
+                assert self.spool is not None
+                raise TrackingOutage(
+                    f"run {self.run_id} trained all its epochs, but the tracking server {self.tracking_uri} has not "
+                    f"answered for {duration(self.outage.seconds())} (mlflow.outage_limit={self.outage_limit:g} s); "
+                    f"its last metrics and outputs are kept on local disk in {self.spool.folder}; once the server "
+                    f"is back, deliver them with: {resume_command(self._run(), self.tracking_uri)}"
+                )
+            time.sleep(0.2)
+            self._deliver_if_back()
+        self._close()
+
+    def halt(self) -> Optional[TrackingOutage]:
+        """What the training loop checks after each epoch: None to go on, or, once the tracking server has been
+        away longer than ``mlflow.outage_limit``, the error to stop with (the loop checkpoints first, then calls
+        this again: the error names that checkpoint, kept in the spool, and the command that resumes from it)."""
+        if self.outage is None or not self.outage.active:
+            return None
+        self._deliver_if_back()
+        if not self.outage.active or self.outage.seconds() <= self.outage_limit:
+            return None
+        assert self.spool is not None
+        local = self.spool.newest_checkpoint()
+        where = (
+            f"its newest checkpoint is on local disk at {local}, with every metric not yet sent kept in "
+            f"{self.spool.folder}; once the server is back, resume it from there with: "
+            f"{resume_command(self._run(), self.tracking_uri, str(local))}"
+            if local is not None
+            else f"its metrics not yet sent are kept in {self.spool.folder}; once the server is back, resume it "
+            f"with: {resume_command(self._run(), self.tracking_uri)}"
+        )
+        return TrackingOutage(
+            f"run {self.run_id} stopped: the tracking server {self.tracking_uri} has not answered for "
+            f"{duration(self.outage.seconds())} (mlflow.outage_limit={self.outage_limit:g} s); {where}"
+        )
+
+    def _close(self) -> None:
+        if self.outage is not None:
+            self.outage.close()
         self.run_id = None
 
     def set_failed(self, error: BaseException) -> None:
@@ -123,26 +196,35 @@ class MlflowLogger:
         already handling ``error``, which must not be masked by a second failure of the store."""
         if self.run_id is None:
             return
+        if self.outage is not None and self.outage.active:  # the server is away: the run stays RUNNING there, and
+            self._close()  # what it spooled stays for --resume, which delivers it and reopens the run
+            return
         status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.FAILED
+        full = isinstance(error, DiskFull)
+        if full:
+            error.closed = True  # what its tag says if the store takes it
         message = f"{type(error).__name__}: {error}"[:MAX_TAG_LENGTH]
         try:
             retry_locked(self.client.set_tag, self.run_id, ERROR_TAG, message)
             retry_locked(self.client.set_terminated, self.run_id, RunStatus.to_string(status))
         except Exception as exc:  # noqa: BLE001 - reported, and the original error still propagates
-            log.warning("could not mark MLflow run %s as failed: %s", self.run_id, exc)
-        self.run_id = None
+            if full:  # its line says that the run is left RUNNING
+                error.closed = False
+            else:
+                log.warning("could not mark MLflow run %s as failed: %s", self.run_id, exc)
+        self._close()
 
     # ---- logging ----------------------------------------------------------------------------------------
     def log_params(self, params: dict[str, Any]) -> None:
-        items = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in params.items()]
+        items = [[k, str(v)[:MAX_PARAM_LENGTH]] for k, v in params.items()]
         for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            retry_locked(self.client.log_batch, self._run(), params=items[i : i + MAX_PARAMS_PER_BATCH])
+            self._submit({"op": "params", "items": items[i : i + MAX_PARAMS_PER_BATCH]})
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         now = int(time.time() * 1000)
-        points = [Metric(k, float(v), now, int(step)) for k, v in metrics.items() if step > self.logged.get(k, -1)]
+        points = [[k, float(v), now, int(step)] for k, v in metrics.items() if step > self.logged.get(k, -1)]
         if points:
-            retry_locked(self.client.log_batch, self._run(), metrics=points)
+            self._submit({"op": "metrics", "points": points})
 
     def _last_steps(self) -> dict[str, int]:
         """The highest step stored for each metric of the reopened run."""
@@ -153,24 +235,103 @@ class MlflowLogger:
         }
 
     def log_text(self, text: str, name: str) -> None:
-        self.client.log_text(self._run(), text, name)
+        with tempfile.TemporaryDirectory(prefix="psn-text-") as tmp:
+            path = Path(tmp) / Path(name).name
+            path.write_text(text, encoding="utf-8")
+            self.log_file(path, str(Path(name).parent) if "/" in name else None)
 
     def log_figure(self, fig: Any, name: str) -> None:
-        self.client.log_figure(self._run(), fig, name)
+        with tempfile.TemporaryDirectory(prefix="psn-figure-") as tmp:
+            path = Path(tmp) / Path(name).name
+            fig.savefig(path)
+            self.log_file(path, str(Path(name).parent) if "/" in name else None)
 
     def log_file(self, path: os.PathLike[str] | str, artifact_dir: Optional[str] = None) -> None:
-        self.client.log_artifact(self._run(), str(path), artifact_dir)
+        self._submit({"op": "file", "dir": artifact_dir}, file=path)
 
     def log_model(self, model: nn.Module, cfg: Config) -> None:
         """Store ``model/model.pt`` (weights + config), reloadable with ``parametricSN.tracking.load_model``."""
         with tempfile.TemporaryDirectory(prefix="psn-model-") as tmp:
-            path = save_model_file(Path(tmp) / FILE_NAME, model, cfg)
-            self.client.log_artifact(self._run(), str(path), ARTIFACT_DIR)
+            self.log_file(save_model_file(Path(tmp) / FILE_NAME, model, cfg), ARTIFACT_DIR)
 
     def set_tags(self, tags: dict[str, str]) -> None:
         """Tag the open run (e.g. ``pack_id`` / ``pack_index`` of a packed run)."""
-        for key, value in tags.items():
-            self.client.set_tag(self._run(), key, str(value)[:MAX_TAG_LENGTH])
+        self._submit({"op": "tags", "tags": {k: str(v)[:MAX_TAG_LENGTH] for k, v in tags.items()}})
+
+    # ---- sending, spooling ----------------------------------------------------------------------------------
+    def _submit(self, op: dict[str, Any], file: Optional[os.PathLike[str] | str] = None) -> None:
+        """Send ``op`` now; while the tracking server is away (or this call finds it away), spool it."""
+        self._deliver_if_back()
+        if self.outage is None or not self.outage.active:
+            try:
+                self._send(op, file)
+                return
+            except _Away:
+                assert self.spool is not None
+                self.outage.begin(self._run(), str(self.spool.folder), self.outage_limit)  # type: ignore[union-attr]
+        assert self.spool is not None
+        self.spool.add(op, file)
+
+    def _deliver_if_back(self) -> None:
+        """Once the server answers again, send the spool in order and end the outage (a failure: still away)."""
+        if self.outage is None or not self.outage.active or not self.outage.answering():
+            return
+        assert self.spool is not None
+        try:
+            sent = self.spool.deliver(self._send)
+        except _Away:
+            self.outage.still_away()
+            return
+        self.outage.end(self._run(), sent["points"], sent["files"])
+
+    def _send(self, op: dict[str, Any], file: Optional[os.PathLike[str] | str] = None) -> None:
+        """Carry out one operation on the store. Raises :class:`_Away` when it failed because the tracking server
+        does not answer, :class:`~parametricSN.tracking.faults.DiskFull` when a disk is full."""
+        run, kind = self._run(), op["op"]
+        try:
+            if kind == "metrics":
+                metrics = [Metric(k, v, ts, step) for k, v, ts, step in op["points"]]
+                retry_locked(self.client.log_batch, run, metrics=metrics)
+            elif kind == "params":
+                retry_locked(self.client.log_batch, run, params=[Param(k, v) for k, v in op["items"]])
+            elif kind == "tags":
+                for key, value in op["tags"].items():
+                    retry_locked(self.client.set_tag, run, key, value)
+            elif kind == "file":
+                self._upload(str(file if file is not None else op["path"]), op.get("dir"))
+            elif kind == "end":
+                retry_locked(self.client.set_terminated, run, op["status"])
+            else:  # pragma: no cover - a spool written by a newer version
+                raise ValueError(f"unknown spooled operation {kind!r}")
+        except Exception as exc:
+            if disk_full(exc):
+                raise self._disk_full(kind) from None
+            if self.outage is not None and not answers(self.tracking_uri):
+                raise _Away() from exc
+            raise
+
+    def _upload(self, path: str, artifact_dir: Optional[str]) -> None:
+        try:
+            self.client.log_artifact(self._run(), path, artifact_dir)
+        except Exception as exc:
+            folder = self._artifact_folder()
+            if disk_full(exc) and folder is not None:  # no half-written file left under the final name
+                (folder / (artifact_dir or "") / Path(path).name).unlink(missing_ok=True)
+            raise
+
+    def _artifact_folder(self) -> Optional[Path]:
+        """The run's local artifact folder (None when its artifacts live elsewhere: a server, a bucket)."""
+        folder = local_artifact_folder(self.artifact_uri)
+        return Path(unquote(str(folder))) if folder is not None else None
+
+    def _disk_full(self, kind: str) -> DiskFull:
+        if kind == "file":
+            folder = self._artifact_folder()
+            what, where = "artifacts", str(folder) if folder is not None else str(self.artifact_uri)
+        else:
+            db = sqlite_path(self.tracking_uri)
+            what, where = "store", str(db.expanduser().resolve()) if db is not None else self.tracking_uri
+        return DiskFull(self._run(), what, where, resume_command(self._run(), self.tracking_uri))
 
     def _run(self) -> str:
         if self.run_id is None:

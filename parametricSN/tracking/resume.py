@@ -12,11 +12,18 @@ holds every member's run id, config and history, so any member's run id finds it
 A run killed without a chance to checkpoint (SIGKILL, power loss) may have logged epochs after its last
 checkpoint: they are trained again but not logged a second time (the store keeps the points it has; by
 determinism they are the same values, see ``MlflowLogger.for_run``).
+
+A run whose tracking server went away (:mod:`parametricSN.tracking.outage`) may have a local spool: what it could
+not send yet, its newest checkpoints included. It is delivered to the store first (one line says what), so that the
+run's history is whole; ``checkpoint=PATH`` (``--checkpoint``) then resumes from that local checkpoint file instead
+of the newest one in the store. A run that had trained all its epochs when it stopped is complete once its spool is
+delivered: :class:`Delivered` says so.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import tempfile
 import warnings
 from typing import Any, Optional
@@ -27,12 +34,37 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from parametricSN.config import Config, ConfigError, apply_overrides, config_from_dict, parse_override
 from parametricSN.tracking.mlflow_logger import MlflowLogger
 from parametricSN.tracking.preflight import TrackingError
+from parametricSN.tracking.spool import Spool
 from parametricSN.tracking.store import client_for, resolve_tracking_uri
 from parametricSN.training.checkpoint import CheckpointError, load_checkpoint
 from parametricSN.training.resume import check_resume_config
 
 CHECKPOINT_DIR = "checkpoints"
 _EPOCH = re.compile(r"epoch_(\d+)\.pt$")
+
+
+class Delivered(Exception):
+    """``--resume`` of a run that had trained all its epochs when its tracking server went away: delivering its
+    spool completed it (the message says so); there is nothing to train."""
+
+
+def deliver_spool(run_id: str, uri: str, experiment: str = "default") -> bool:
+    """Send what run ``run_id`` spooled on this machine while its tracking server was away (one line on stderr
+    says how much); True when the run's end was among it (the run is now FINISHED)."""
+    spool = Spool(run_id)
+    if not spool:
+        return False
+    ended = spool.ended()
+    logger = MlflowLogger.for_run(run_id, uri, experiment)
+    logger.run_id, logger.spool = run_id, spool
+    sent = spool.deliver(logger._send)
+    print(
+        f"psn: run {run_id}: delivered {sent['points']} metric points and {sent['files']} files kept on local disk "
+        "while the tracking server was away",
+        file=sys.stderr,
+        flush=True,
+    )
+    return ended
 
 
 def _override_uri(overrides: list[str]) -> Optional[str]:
@@ -93,18 +125,27 @@ def prepare_resume(run_id: str, overrides: list[str]) -> tuple[Config, dict[str,
     return cfgs[0], state, loggers[0]
 
 
-def prepare_resume_runs(run_id: str, overrides: list[str]) -> tuple[list[Config], dict[str, Any], list[MlflowLogger]]:
+def prepare_resume_runs(
+    run_id: str, overrides: list[str], checkpoint: Optional[str] = None
+) -> tuple[list[Config], dict[str, Any], list[MlflowLogger]]:
     """``(configs, checkpoint, loggers)`` that continue run ``run_id``: ``train(configs[0], loggers[0],
     resume=checkpoint)`` for a single run, ``train_pack(configs, loggers, resume=checkpoint)`` for a member of a
     pack (the checkpoint has ``members``; every member continues). The store is ``mlflow.tracking_uri`` from
     ``overrides``, else ``$MLFLOW_TRACKING_URI``, else the default; it is only read here (a mistyped SQLite path is
-    an error, not a new empty store)."""
+    an error, not a new empty store). ``checkpoint``: a local checkpoint file of the run to continue from instead
+    of its newest one in the store (read before the run's spool is delivered, which removes the spool's copies)."""
     uri = resolve_tracking_uri(_override_uri(overrides))
     client = client_for(uri, create=False)
     run = _live_run(client, run_id, uri)
     owner = _pack_owner(client, run) if "pack_id" in run.data.tags else run_id
-    with tempfile.TemporaryDirectory(prefix="psn-resume-") as tmp:
-        state = _newest_checkpoint(client, owner, tmp)
+    state = load_checkpoint(checkpoint) if checkpoint else None
+    experiment = client.get_experiment(run.info.experiment_id).name
+    for spooled in dict.fromkeys([owner, run_id]):
+        if deliver_spool(spooled, uri, experiment) and spooled == run_id:
+            raise Delivered(f"run {run_id} is complete: it had trained all its epochs; nothing to resume")
+    if state is None:
+        with tempfile.TemporaryDirectory(prefix="psn-resume-") as tmp:
+            state = _newest_checkpoint(client, owner, tmp)
     members = state.get("members") or [{"run_id": run_id, "config": state["config"]}]
     if run_id not in [m["run_id"] for m in members]:
         raise CheckpointError(
@@ -124,7 +165,6 @@ def prepare_resume_runs(run_id: str, overrides: list[str]) -> tuple[list[Config]
         cfg = apply_overrides(config_from_dict(member["config"]), overrides)
         check_resume_config(saved, cfg, int(state["epoch"]))
         cfgs.append(cfg)
-    experiment = client.get_experiment(run.info.experiment_id).name
     return cfgs, state, [MlflowLogger.for_run(m["run_id"], uri, experiment) for m in members]
 
 

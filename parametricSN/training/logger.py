@@ -55,6 +55,14 @@ class Logger(Protocol):
     def log_model(self, model: nn.Module, cfg: Config) -> None:
         """Store the trained model (weights + config) so that it can be rebuilt without this process."""
 
+    # Optional (looked up with getattr, so loggers without it still are Loggers):
+    #
+    #   def halt(self) -> Optional[BaseException]
+    #
+    # asked after every epoch but the last: None to go on, or an error to stop the run with. The loop then writes a
+    # checkpoint (through log_file), asks again (the error may now name that checkpoint) and raises the answer; the
+    # run is closed with set_failed. MlflowLogger's: its tracking server away longer than mlflow.outage_limit.
+
 
 class NullLogger:
     """A :class:`Logger` that records nothing; ``start_run`` returns an empty run id."""

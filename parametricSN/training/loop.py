@@ -227,6 +227,17 @@ def _same_items(members: Sequence[Member], name: str) -> bool:
     return all(i is not None and len(i) == len(indices[0]) and bool((i == indices[0]).all()) for i in indices)
 
 
+def halt(members: Sequence[Member]) -> Optional[BaseException]:
+    """The first error a member's logger asks the run to stop with (its optional ``halt()``, see
+    :class:`~parametricSN.training.logger.Logger`), or None."""
+    for m in members:
+        ask = getattr(m.logger, "halt", None)
+        error = ask() if ask is not None else None
+        if error is not None:
+            return error
+    return None
+
+
 def fit(
     trainee: Trainee,
     members: Sequence[Member],
@@ -247,7 +258,8 @@ def fit(
 
     A non-finite loss or parameter raises :class:`~parametricSN.training.divergence.DivergenceError` naming the
     member, before the epoch is logged. A stop requested by a signal (:mod:`parametricSN.training.interrupt`) ends
-    the loop after the epoch in progress, with a checkpoint, by raising ``RunInterrupted``.
+    the loop after the epoch in progress, with a checkpoint, by raising ``RunInterrupted``; so does a logger whose
+    ``halt()`` returns an error (a tracking server away past ``mlflow.outage_limit``), which is then raised.
     """
     cfg, model, optimizer, schedule = members[0].cfg, trainee.model, trainee.optimizer, trainee.schedule
     epochs = cfg.train.epochs
@@ -348,8 +360,11 @@ def fit(
                 m.history.append({"epoch": epoch, **values})
             every = cfg.train.checkpoint_every
             signum = interrupt.stop_requested() if epoch < epochs else None  # after the last epoch: just finish
+            stop = halt(members) if epoch < epochs else None  # e.g. the tracking server away for too long
             # the last epoch too, so that a finished run can be extended (--resume RUN train.epochs=...)
-            if (every > 0 and (epoch % every == 0 or epoch == epochs)) or signum is not None:
+            if (every > 0 and (epoch % every == 0 or epoch == epochs)) or signum is not None or stop is not None:
                 save(epoch)
             if signum is not None:
                 raise interrupt.RunInterrupted(signum, epoch)
+            if stop is not None:
+                raise halt(members) or stop  # asked again: the error may name the checkpoint just saved
