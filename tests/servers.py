@@ -1,0 +1,152 @@
+"""Real servers for the tests that need them: a PostgreSQL cluster and an MLflow tracking server on it (or on
+SQLite) with served artifacts, each started in a folder of its own and stopped (SIGTERM to its process group, then
+SIGKILL) when the block ends.
+
+PostgreSQL comes from Debian's ``postgresql`` package (``make postgres`` installs it where apt and root allow);
+where its binaries are missing the tests that need it skip with the reason printed, unless
+``PSN_REQUIRE_POSTGRES=1`` (CI), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from parametricSN.tracking.preflight import PROBE
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def postgres_bin() -> Optional[Path]:
+    """The folder of PostgreSQL's server binaries (Debian's layout, newest version), or None."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(p.split("/")[4]))
+    return Path(found[-1]).parent if found else None
+
+
+def require_postgres() -> Path:
+    folder = postgres_bin()
+    if folder is None:
+        message = "PostgreSQL's server is not installed (make postgres, or apt-get install postgresql)"
+        if os.environ.get("PSN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " but PSN_REQUIRE_POSTGRES=1")
+        pytest.skip(message)
+    return folder
+
+
+def _stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextlib.contextmanager
+def postgres(database: str = "mlflow") -> Iterator[str]:
+    """A fresh PostgreSQL cluster on a free loopback port with an empty ``database``; yields its SQLAlchemy URL
+    (``postgresql://psn@127.0.0.1:PORT/mlflow``, trust authentication: tests only). As root it runs as the
+    ``postgres`` user (PostgreSQL refuses root)."""
+    bin_dir = require_postgres()
+    data = Path(tempfile.mkdtemp(prefix="psn-pg-"))  # outside pytest's root-only tmp folders: postgres must read it
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(
+        [*as_user, str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "psn", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    log = open(data / "server.log", "w")
+    server = subprocess.Popen(
+        [*as_user, str(bin_dir / "postgres"), "-D", str(data / "db"), "-p", str(port), "-k", str(data)]
+        + ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(
+            [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+        ).returncode:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"PostgreSQL did not start: {(data / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "psn",
+                "-d",
+                "postgres",
+                "-c",
+                f"CREATE DATABASE {database}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql://psn@127.0.0.1:{port}/{database}"
+    finally:
+        _stop(server)  # SIGTERM: PostgreSQL's smart shutdown; the sessions are closed by then
+        log.close()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def mlflow_server(backend: str, folder: Path) -> Iterator[tuple[str, Path]]:
+    """``mlflow server`` on ``backend`` (a database URL) with artifacts served from ``folder/artifacts``; yields
+    ``(url, artifacts folder)`` once the API psn probes answers."""
+    port = free_port()
+    log = open(folder / "mlflow-server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+        + ["--backend-store-uri", backend, "--serve-artifacts", "--artifacts-destination", str(folder / "artifacts")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+        start_new_session=True,  # the server and its web workers: one process group to stop
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180  # the first start migrates an empty database
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}{PROBE}", timeout=30) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not start: {(folder / 'mlflow-server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield url, folder / "artifacts"
+    finally:
+        _stop(proc, grace=5.0)  # it waits for idle keep-alive connections: nothing is left to save
+        log.close()
