@@ -19,6 +19,7 @@ from torch import nn
 
 from parametricSN.config import Config
 from parametricSN.naming import train_run_name
+from parametricSN.tags import ERROR_TAG
 from parametricSN.tracking.model_io import ARTIFACT_DIR, FILE_NAME, save_model_file
 from parametricSN.tracking.preflight import TrackingError, check_artifacts_writable
 from parametricSN.tracking.store import (
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 MAX_PARAMS_PER_BATCH = 100  # MLflow's limit per log_batch call
 MAX_PARAM_LENGTH = 6000
 MAX_TAG_LENGTH = 5000
-ERROR_TAG = "error"
 
 
 class MlflowLogger:
