@@ -19,7 +19,7 @@ worker processes on this machine; ``--launcher ray``: Ray tasks on a cluster). B
   many runs train at once (its estimate of the time left) and let a launcher start and stop workers around the
   sweep; ``reads`` names the ``psn sweep`` options it reads beyond ``--workers`` (another is an error).
 
-``@register_launcher("fresh")`` makes it a launcher like the built-ins: ``run_sweep(spec, cells, launcher="fresh")``
+``@register_launcher`` makes it, by its ``name``, a launcher like the built-ins: ``run_sweep(spec, cells, launcher="fresh")``
 (or pass an instance, ``launcher=FreshLauncher(...)``). It starts a new process for every task, ``--workers`` at a
 time: slower than the local pool (each process pays the imports) but the shape of a batch-scheduler adapter. To
 submit to SLURM, say, put ``["srun", "--ntasks=1", *worker_command()]`` in :meth:`~FreshLauncher.command`.
@@ -43,7 +43,7 @@ from parametricSN.sweeps.launchers import register_launcher
 from parametricSN.sweeps.tasks import Result, Task, complete, parse_results
 
 
-@register_launcher("fresh")
+@register_launcher
 class FreshLauncher:
     """Each task in a new worker process, at most ``options.workers`` at a time."""
 

@@ -45,7 +45,7 @@ class Stop:
 
 @dataclass(frozen=True)
 class LaunchOptions:
-    """``psn sweep``'s options for its launcher; each launcher reads those it understands (:attr:`Launcher.reads`)
+    """``psn sweep``'s options for its launcher; each launcher reads those it understands (its ``reads``)
     and a launcher given another is an error."""
 
     workers: int = 1  # local: worker processes

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Optional
 
 from parametricSN.config import ConfigError
@@ -28,8 +28,7 @@ from parametricSN.sweeps.errors import SpecError
 from parametricSN.sweeps.launch import Ended, Launcher, LaunchOptions, Stop, Tick, execute, start_worker
 from parametricSN.sweeps.tasks import DONE_LINE, Result, Task, complete, ended, log_tail, parse_results
 
-Factory = Callable[[LaunchOptions], Launcher]  # a launcher class, or a function building one
-LAUNCHERS: dict[str, Factory] = {}
+LAUNCHERS: dict[str, type[Launcher]] = {}
 
 
 def launcher_names() -> list[str]:
@@ -37,14 +36,11 @@ def launcher_names() -> list[str]:
     return list(LAUNCHERS)
 
 
-def register_launcher(name: str) -> Callable[[Factory], Factory]:
-    """Register a launcher class (or factory) built from :class:`LaunchOptions` as ``--launcher name``."""
-
-    def add(factory: Factory) -> Factory:
-        LAUNCHERS[name] = factory
-        return factory
-
-    return add
+def register_launcher(cls: type[Launcher]) -> type[Launcher]:
+    """A class decorator: the launcher class ``cls`` (built from :class:`LaunchOptions`) becomes
+    ``--launcher <cls.name>``."""
+    LAUNCHERS[cls.name] = cls
+    return cls
 
 
 def make_launcher(name: str, options: Optional[LaunchOptions] = None) -> Launcher:
@@ -57,7 +53,7 @@ def make_launcher(name: str, options: Optional[LaunchOptions] = None) -> Launche
     extra = sorted(options.given() - {"workers"} - set(launcher.reads))
     if extra:
         flags = " and ".join("--" + k.replace("_", "-") for k in extra)
-        readers = [n for n, f in LAUNCHERS.items() if set(extra) <= set(getattr(f, "reads", ()))]
+        readers = [n for n, cls in LAUNCHERS.items() if set(extra) <= cls.reads]
         where = f"--launcher {' or --launcher '.join(readers)}" if readers else "another launcher"
         raise SpecError(f"{flags} {'are' if len(extra) > 1 else 'is'} for {where}")
     return launcher
@@ -112,7 +108,7 @@ class _Worker:
         self.errors.close()
 
 
-@register_launcher("local")
+@register_launcher
 class LocalPool:
     """At most ``options.workers`` worker processes on this machine, each reused for task after task."""
 
@@ -208,7 +204,7 @@ class LocalPool:
         return task, complete(task, results, worker.proc.returncode, output, time.monotonic() - worker.started)
 
 
-@register_launcher("ray")
+@register_launcher
 class RayLauncher:
     """One Ray task per task, each reserving ``cpus_per_run`` CPUs (its torch threads) and ``gpus_per_run`` GPUs per
     run it holds (``--gpus-per-run 0.25``: four 100-sample runs share a GPU); as many in flight as the cluster's CPUs

@@ -15,6 +15,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
+from parametricSN.sweeps.options import DEFAULT_TIMEOUT
 from parametricSN.tags import TAG_ATTEMPT
 
 RESULT_PREFIX, DONE_LINE = "PSN_RESULT ", "PSN_DONE"
@@ -47,7 +48,7 @@ class Task:
     runs: list[RunSpec]
     pack: bool = False
     log_dir: str = "."
-    timeout: float = 180.0
+    timeout: float = DEFAULT_TIMEOUT
     cells: list[int] = field(default_factory=list)
 
     def log_path(self, run: int) -> str:

@@ -130,7 +130,7 @@ def serve(tasks: TextIO, results: TextIO, threads: Optional[int]) -> int:
             from parametricSN.tracking.store import client_for
 
             beat = Heartbeat(client_for(task.runs[0].config["mlflow"]["tracking_uri"]))
-        claim = Claim(beat, float(task.timeout or 180))
+        claim = Claim(beat, task.timeout)
         stopped = None
         for group in [task.runs] if task.pack else [[run] for run in task.runs]:
             log = Path(task.log_dir or ".") / f"{group[0].attempt}.log"
