@@ -62,6 +62,7 @@ PRELOAD = (
     "parametricSN.training.curves",
     "parametricSN.sweeps.cli",
     "parametricSN.sweeps.worker",
+    "parametricSN.sweeps.cell",
     "parametricSN.sweeps.runner",
     "parametricSN.sweeps.tables",
     "parametricSN.tracking.store",

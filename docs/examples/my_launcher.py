@@ -1,132 +1,120 @@
-"""A launcher of your own, in one file: ``launch_fresh``, one fresh worker process per task.
+"""A launcher of your own, in one file: ``fresh``, one fresh worker process per task.
 
 A launcher is where a sweep's runs execute. ``psn sweep`` has two (``--launcher local``: a pool of long-lived
-worker processes on this machine; ``--launcher ray``: Ray tasks on a cluster). Both are generators with one
-contract, which this file implements:
+worker processes on this machine; ``--launcher ray``: Ray tasks on a cluster). Both implement the
+:class:`~parametricSN.sweeps.launch.Launcher` protocol, and so does :class:`FreshLauncher`:
 
-- they take an iterator of *tasks* and pull the next one only when they can start it (the sweep decides what
-  runs next at that moment, so a cell finished meanwhile by another sweep is not started twice). A task is a
-  dict, ``{"runs": [{"config": {...}, "tags": {...}}, ...], "pack": bool, "log_dir": str, "timeout": s}``: one
-  run, or the seeds of one pack;
-- they execute a task by handing it, as one JSON line, to ``python -m parametricSN.sweeps.worker``, which trains
-  its runs (opening, checkpointing, logging and closing each MLflow run) and writes ``PSN_RESULT {...}`` per run;
-- they yield ``(task, results)`` as each task ends, one result dict per run (``status``, ``run_id``,
-  ``test_acc``, ``error``, ``duration``): a run the worker did not report (it died) is FAILED;
-- they watch a :class:`~parametricSN.sweeps.launchers.Stop`: once a signal to the sweep has set it they start
-  nothing new and pass each further signal on to the running workers (which finish their epoch, store a
-  checkpoint and close their runs KILLED), and call ``tick()`` about every half second (the sweep's progress
-  lines).
+- :meth:`~FreshLauncher.launch` takes an iterator of :class:`~parametricSN.sweeps.tasks.Task` and pulls the next one
+  only when it can start it (the sweep decides what runs next at that moment, so a cell finished meanwhile by
+  another sweep is not started twice). A task is one run, or the seeds of one pack;
+- it executes a task by handing it, as one JSON line (:meth:`~parametricSN.sweeps.tasks.Task.to_json`), to a sweep
+  worker (:func:`~parametricSN.sweeps.launch.worker_command`), which trains its runs (opening, checkpointing,
+  logging and closing each MLflow run) and writes one :class:`~parametricSN.sweeps.tasks.Result` per run;
+- it yields ``(task, results)`` as each task ends; :func:`~parametricSN.sweeps.tasks.complete` adds a FAILED result
+  for each run a worker did not report (it died);
+- it watches the :class:`~parametricSN.sweeps.launch.Stop`: once a signal to the sweep has set it, it starts nothing
+  new and passes each further signal on to the running workers (which finish their epoch, store a checkpoint and
+  close their runs KILLED), and it calls ``tick()`` about every half second (the sweep's progress lines);
+- :meth:`~FreshLauncher.slots`, :meth:`~FreshLauncher.prepare` and :meth:`~FreshLauncher.close` tell the sweep how
+  many runs train at once (its estimate of the time left) and let a launcher start and stop workers around the
+  sweep; ``reads`` names the ``psn sweep`` options it reads beyond ``--workers`` (another is an error).
 
-``launch_fresh`` starts a new process for every task, ``jobs`` at a time: slower than the local pool (each
-process pays the imports) but the shape of a batch-scheduler adapter. To submit to SLURM, say, put
-``["srun", "--ntasks=1", sys.executable, ...]`` in ``worker_command``.
+``@register_launcher`` makes it, by its ``name``, a launcher like the built-ins: ``run_sweep(spec, cells, launcher="fresh")``
+(or pass an instance, ``launcher=FreshLauncher(...)``). It starts a new process for every task, ``--workers`` at a
+time: slower than the local pool (each process pays the imports) but the shape of a batch-scheduler adapter. To
+submit to SLURM, say, put ``["srun", "--ntasks=1", *worker_command()]`` in :meth:`~FreshLauncher.command`.
 
-    python docs/examples/my_launcher.py experiments/cifar10-linear.yaml --seeds 2
+    python docs/examples/my_launcher.py experiments/cifar10-linear.yaml --seeds 2 --jobs 2
 
-runs a spec through it. The sweep chooses its launcher by the name ``--launcher`` gives, so :func:`sweep_with`
-hands ``launch_fresh`` to the sweep in place of the local pool.
+runs a spec through it.
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, Optional
-from unittest import mock
+from collections.abc import Iterator
+from typing import Optional
 
-from parametricSN.sweeps import launchers
-from parametricSN.sweeps.worker import RESULT_PREFIX
-
-Task = dict[str, Any]
-Results = list[dict[str, Any]]
+from parametricSN.sweeps.launch import LaunchOptions, Stop, Tick, worker_command
+from parametricSN.sweeps.launchers import register_launcher
+from parametricSN.sweeps.tasks import Result, Task, complete, parse_results
 
 
-def worker_command(threads: Optional[int]) -> list[str]:
-    """The command that runs one task: a sweep worker of this Python (replace it to submit to a scheduler)."""
-    return [sys.executable, "-m", "parametricSN.sweeps.worker"] + (["--threads", str(threads)] if threads else [])
+@register_launcher
+class FreshLauncher:
+    """Each task in a new worker process, at most ``options.workers`` at a time."""
 
+    name = "fresh"
+    reads = frozenset({"threads_per_run"})
 
-def results_of(task: Task, output: str, code: int, elapsed: float) -> Results:
-    """One result per run of ``task``: those the worker reported, then a FAILED one for each it did not."""
-    results = [json.loads(line[len(RESULT_PREFIX) :]) for line in output.splitlines() if line.startswith(RESULT_PREFIX)]
-    missing = {"status": "FAILED", "run_id": None, "test_acc": None, "duration": elapsed}
-    missing["error"] = f"worker process exited with status {code} before reporting the run"
-    return results + [dict(missing) for _ in task["runs"][len(results) :]]
+    def __init__(self, options: Optional[LaunchOptions] = None) -> None:
+        options = options or LaunchOptions()
+        self.jobs, self.threads = options.workers, options.threads_per_run
 
+    def command(self) -> list[str]:
+        """The command that runs one task: a sweep worker of this Python (replace it to submit to a scheduler)."""
+        return worker_command(threads=self.threads)
 
-def launch_fresh(
-    tasks: Iterator[Task],
-    jobs: int = 1,
-    threads: Optional[int] = None,
-    stop: Optional[launchers.Stop] = None,
-    tick: Callable[[], None] = lambda: None,
-) -> Iterator[tuple[Task, Results]]:
-    """Run each task in a new worker process, at most ``jobs`` at a time; yield ``(task, results)`` as each ends."""
-    stop = stop or launchers.Stop()
-    running: list[tuple[Task, subprocess.Popen, float]] = []
-    forwarded, exhausted = 0, False
-    try:
-        while True:
-            while stop.signum is None and not exhausted and len(running) < jobs:
-                task = next(tasks, None)
-                if task is None:
-                    exhausted = True
-                    break
-                # its own session: a terminal's Ctrl-C reaches the sweep, which passes it on once (below)
-                proc = subprocess.Popen(
-                    worker_command(threads),
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                    start_new_session=True,
-                )
-                proc.stdin.write(json.dumps(task) + "\n")
-                proc.stdin.close()  # one task: the worker ends after it
-                running.append((task, proc, time.monotonic()))
-            if not running:
-                return
-            if stop.count > forwarded:
-                for _, proc, _ in running:
-                    proc.send_signal(signal.SIGTERM)
-                forwarded = stop.count
-            for entry in [e for e in running if e[1].poll() is not None]:
-                task, proc, started = entry
-                running.remove(entry)
-                yield task, results_of(task, proc.stdout.read(), proc.returncode, time.monotonic() - started)
-            time.sleep(0.5)
-            tick()
-    finally:  # the sweep stopped reading (an error): no worker outlives it
-        for _, proc, _ in running:
-            proc.send_signal(signal.SIGTERM)
-        for _, proc, _ in running:
-            proc.wait()
+    def slots(self) -> Optional[int]:
+        return self.jobs
+
+    def prepare(self, count: int) -> None:
+        pass  # nothing to start ahead: each task gets its own process
+
+    def close(self) -> None:
+        pass
+
+    def launch(self, tasks: Iterator[Task], stop: Stop, tick: Tick) -> Iterator[tuple[Task, list[Result]]]:
+        running: list[tuple[Task, subprocess.Popen, float]] = []
+        forwarded, exhausted = 0, False
+        try:
+            while True:
+                while stop.signum is None and not exhausted and len(running) < self.jobs:
+                    task = next(tasks, None)
+                    if task is None:
+                        exhausted = True
+                        break
+                    # its own session: a terminal's Ctrl-C reaches the sweep, which passes it on once (below)
+                    proc = subprocess.Popen(
+                        self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True
+                    )
+                    proc.stdin.write(task.to_json() + "\n")
+                    proc.stdin.close()  # one task: the worker ends after it
+                    running.append((task, proc, time.monotonic()))
+                if not running:
+                    return
+                if stop.count > forwarded:
+                    for _, proc, _ in running:
+                        proc.send_signal(stop.signum or signal.SIGTERM)
+                    forwarded = stop.count
+                for entry in [e for e in running if e[1].poll() is not None]:
+                    task, proc, started = entry
+                    running.remove(entry)
+                    results = parse_results(proc.stdout.read().splitlines())
+                    yield task, complete(task, results, proc.returncode, "", time.monotonic() - started)
+                time.sleep(0.5)
+                tick()
+        finally:  # the sweep stopped reading (an error): no worker outlives it
+            for _, proc, _ in running:
+                proc.send_signal(signal.SIGTERM)
+            for _, proc, _ in running:
+                proc.wait()
 
 
 def sweep_with(spec_path: str, jobs: int = 1, seeds: Optional[int] = None, overrides: tuple[str, ...] = ()) -> int:
-    """``psn sweep SPEC [--seeds K] [key=value ...]`` with ``launch_fresh`` in place of the local pool; returns the
-    sweep's exit status. Everything else is the sweep's own: skipping finished cells, tags, progress, summary."""
-    from parametricSN.sweeps import load_spec
-    from parametricSN.sweeps.runner import run_sweep
+    """``psn sweep SPEC [--seeds K] [key=value ...]`` through ``fresh``; returns the sweep's exit status. Everything
+    else is the sweep's own: skipping finished cells, tags, progress, summary."""
+    from parametricSN.sweeps import load_spec, run_sweep
 
     spec = load_spec(spec_path)
     cells = spec.cells(list(overrides))
     if seeds is not None:
         kept = list(dict.fromkeys(c.config.general.seed for c in cells))[:seeds]
         cells = [c for c in cells if c.config.general.seed in kept]
-
-    def launcher(tasks, workers, threads, stop, tick, started=()):  # the local pool's signature
-        return launch_fresh(tasks, jobs=workers, threads=threads, stop=stop, tick=tick)
-
-    # the sweep starts its local pool's workers early; this launcher starts its own
-    with (
-        mock.patch.object(launchers, "launch_local", launcher),
-        mock.patch.object(launchers, "prestart", lambda *a: []),
-    ):
-        return run_sweep(spec, cells, launcher="local", workers=jobs)
+    return run_sweep(spec, cells, launcher="fresh", workers=jobs)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@
   (or, for a run without one, its start time) is younger than the sweep's ``--heartbeat-timeout`` (default
   :data:`parametricSN.sweeps.options.DEFAULT_TIMEOUT`); otherwise it is *dead* (its worker was SIGKILLed, its
   node lost, the power cut).
-- **Dead runs** are closed FAILED with the reason (:func:`close_dead`), tagged ``psn.lost``, and their cell runs
+- **Done.** A cell (or a search's trial) is done when its experiment holds a FINISHED run carrying its identifying
+  tags (:func:`finished_runs`): a sweep skips it, a claim on it is lost, a restarted trial reports it.
+- **Dead runs** are closed FAILED with the reason (:func:`close_dead`, through :func:`close_runs`, the one function
+  that closes the runs a process left RUNNING), tagged ``psn.lost``, and their cell runs
   again; the new run continues from the newest checkpoint of the cell's last KILLED or lost run
   (:func:`resume_state`), with the earlier epochs' metrics copied into it and the tag ``psn.resumed_from``.
 - **Claims.** A worker creates its run first, then calls :func:`check_claim`: the cell's live RUNNING runs and its
@@ -24,16 +27,14 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Optional
 
 from mlflow.entities import RunStatus
 
 from parametricSN.commands import sqlite_path
+from parametricSN.tags import ERROR_TAG, TAG_CELL, TAG_HEARTBEAT, TAG_LOST
 from parametricSN.tracking.store import retry_locked, store_lock
-
-TAG_CELL, TAG_HEARTBEAT, TAG_LOST, TAG_RESUMED = "psn.cell", "psn.heartbeat", "psn.lost", "psn.resumed_from"
-ERROR_TAG = "error"
 
 
 class ClaimLost(Exception):
@@ -59,9 +60,53 @@ def is_alive(run: Any, timeout: float, now: Optional[float] = None) -> bool:
     return run.info.status == "RUNNING" and (now or time.time()) - last_beat(run) < timeout
 
 
+def _tagged(identity: Mapping[str, str], status: Optional[str] = None) -> str:
+    """The filter of the runs carrying ``identity``'s tags (and with ``status``)."""
+    terms = [f"attributes.status = '{status}'"] if status else []
+    return " and ".join(terms + [f"tags.`{k}` = '{v}'" for k, v in identity.items()])
+
+
 def cell_runs(client: Any, exp_id: str, cell: str) -> list[Any]:
     """Every (not deleted) run of the cell ``cell`` in the experiment."""
-    return retry_locked(client.search_runs, [exp_id], filter_string=f"tags.`{TAG_CELL}` = '{cell}'", max_results=1000)
+    return retry_locked(client.search_runs, [exp_id], filter_string=_tagged({TAG_CELL: cell}), max_results=1000)
+
+
+def finished_runs(client: Any, exp_id: str, identity: Optional[Mapping[str, str]] = None) -> list[Any]:
+    """The rule of "done": the FINISHED runs of the experiment that carry ``identity``'s tags (a sweep's cell:
+    ``{psn.cell: hash}``; a search's trial: ``{psn.trial: id, mlflow.parentRunId: the search's run}``)."""
+    found = retry_locked(
+        client.search_runs, [exp_id], filter_string=_tagged(identity or {}, "FINISHED"), max_results=50000
+    )
+    return [r for r in found if r.info.status == "FINISHED"]
+
+
+def running_runs(client: Any, exp_id: str, identity: Optional[Mapping[str, str]] = None) -> list[Any]:
+    """The RUNNING runs of the experiment that carry ``identity``'s tags."""
+    found = retry_locked(
+        client.search_runs, [exp_id], filter_string=_tagged(identity or {}, "RUNNING"), max_results=50000
+    )
+    return [r for r in found if r.info.status == "RUNNING"]
+
+
+def close_runs(
+    client: Any, runs: Iterable[Any], status: str, tags: Mapping[str, Any], log: Optional[str] = None
+) -> int:
+    """Close the runs a process left RUNNING (it died, its heartbeat stopped, Ray ended its trial): set ``tags`` (the
+    reason as :data:`~parametricSN.tags.ERROR_TAG`, ...), store ``log`` as ``log.txt``, end them ``status``. Runs no
+    longer RUNNING are left alone; returns how many were closed."""
+    from parametricSN.tracking.mlflow_logger import MAX_TAG_LENGTH
+
+    closed = 0
+    for run in runs:
+        if run.info.status != "RUNNING":
+            continue
+        for key, value in tags.items():
+            retry_locked(client.set_tag, run.info.run_id, key, str(value)[:MAX_TAG_LENGTH])
+        retry_locked(client.set_terminated, run.info.run_id, status)
+        if log is not None:
+            retry_locked(client.log_text, run.info.run_id, log, "log.txt")
+        closed += 1
+    return closed
 
 
 def close_dead(client: Any, run: Any, timeout: float) -> None:
@@ -71,16 +116,13 @@ def close_dead(client: Any, run: Any, timeout: float) -> None:
         f"lost: no heartbeat for {age:.0f} s (timeout {timeout:.0f} s): its worker was killed or its node "
         "lost; psn sweep runs its cell again from its last checkpoint"
     )
-    retry_locked(client.set_tag, run.info.run_id, ERROR_TAG, reason)
-    retry_locked(client.set_tag, run.info.run_id, TAG_LOST, "1")
-    retry_locked(client.set_terminated, run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+    close_runs(client, [run], RunStatus.to_string(RunStatus.FAILED), {ERROR_TAG: reason, TAG_LOST: "1"})
 
 
 def close_dead_runs(client: Any, exp_id: str, timeout: float) -> int:
     """Close every dead RUNNING sweep run (one with a cell tag) of the experiment (:func:`close_dead`); returns
     how many."""
-    runs = retry_locked(client.search_runs, [exp_id], filter_string="attributes.status = 'RUNNING'", max_results=50000)
-    dead = [r for r in runs if TAG_CELL in r.data.tags and not is_alive(r, timeout)]
+    dead = [r for r in running_runs(client, exp_id) if TAG_CELL in r.data.tags and not is_alive(r, timeout)]
     for run in dead:
         close_dead(client, run, timeout)
     return len(dead)
@@ -105,12 +147,13 @@ def claim_lock(uri: str) -> Iterator[None]:
 def check_claim(client: Any, exp_id: str, cell: str, run_id: str, timeout: float) -> None:
     """Raise :class:`ClaimLost` unless ``run_id`` is the oldest live claim of ``cell`` and no run of the cell
     has FINISHED; dead claims met on the way are closed."""
+    done = finished_runs(client, exp_id, {TAG_CELL: cell})
+    if done:
+        raise ClaimLost(f"cell {cell} already FINISHED in run {done[0].info.run_id}")
     now, live = time.time(), []
     for run in cell_runs(client, exp_id, cell):
         if run.info.run_id == run_id:
             live.append(run)
-        elif run.info.status == "FINISHED":
-            raise ClaimLost(f"cell {cell} already FINISHED in run {run.info.run_id}")
         elif run.info.status == "RUNNING":
             if is_alive(run, timeout, now):
                 live.append(run)

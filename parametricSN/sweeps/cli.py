@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from parametricSN.commands import sweep_command
+from parametricSN.commands import absolute_uri, sweep_command
 from parametricSN.config import parse_override
+from parametricSN.sweeps.launch import LaunchOptions
+from parametricSN.sweeps.launchers import launcher_names, make_launcher
 from parametricSN.sweeps.options import DEFAULT_TIMEOUT
 from parametricSN.sweeps.spec import Cell, SpecError, load_spec, param_text, same_value
 
@@ -85,8 +87,8 @@ def again_command(args: argparse.Namespace) -> str:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    if args.launcher != "ray" and (args.address or args.gpus_per_run):
-        raise SpecError("--address and --gpus-per-run are for --launcher ray")
+    options = LaunchOptions(args.workers, args.threads_per_run, args.address, args.cpus_per_run, args.gpus_per_run)
+    launcher = make_launcher(args.launcher, options)  # an option it does not read is an error before anything runs
     spec = load_spec(args.spec)
     extra = list(args.overrides) + ([f"mlflow.tracking_uri={args.tracking_uri}"] if args.tracking_uri else [])
     cells = _select(spec.cells(extra), args.only, args.spec)
@@ -101,13 +103,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(f"{len(cells)} runs ({spec.name})")
         return 0
     if args.status:
-        from parametricSN.sweeps.runner import absolute_uri
         from parametricSN.sweeps.status import print_status
 
         uri = absolute_uri(cells[0].config.mlflow.tracking_uri if cells else args.tracking_uri)
-        return print_status(
-            spec, cells, uri, args.workers if args.launcher == "local" else None, args.heartbeat_timeout, sys.stdout
-        )
+        return print_status(spec, cells, uri, launcher.slots(), args.heartbeat_timeout, sys.stdout)
     from parametricSN.sweeps.runner import run_sweep
 
     if not cells:
@@ -116,13 +115,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return run_sweep(
         spec,
         cells,
-        launcher=args.launcher,
-        workers=args.workers,
-        address=args.address,
-        cpus_per_run=args.cpus_per_run,
-        gpus_per_run=args.gpus_per_run,
+        launcher=launcher,
         pack=args.pack,
-        threads_per_run=args.threads_per_run,
         heartbeat_timeout=args.heartbeat_timeout,
         status_every=args.status_every,
         again=again_command(args),
@@ -181,7 +175,12 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", help="sweep spec YAML (see experiments/)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides applied to every run")
     p.add_argument("--dry-run", action="store_true", help="print every run (its overrides) and the count")
-    p.add_argument("--launcher", choices=("local", "ray"), default="local")
+    p.add_argument(
+        "--launcher",
+        choices=launcher_names(),
+        default="local",
+        help="where the runs execute: local worker processes (default) or ray tasks",
+    )
     p.add_argument(
         "--workers",
         type=_positive(int, 1),

@@ -23,28 +23,21 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, TextIO
+from typing import Any, Optional, TextIO, Union
 
 from mlflow.entities import RunStatus
 
-from parametricSN.commands import report_command
+from parametricSN.commands import absolute_uri, report_command
 from parametricSN.sweeps import claims
+from parametricSN.sweeps.launch import Launcher, LaunchOptions, Stop
+from parametricSN.sweeps.launchers import make_launcher
 from parametricSN.sweeps.options import DEFAULT_TIMEOUT
 from parametricSN.sweeps.spec import Cell, SweepSpec
 from parametricSN.sweeps.status import Progress, totals_line
+from parametricSN.sweeps.tasks import Result, RunSpec, Task
+from parametricSN.tags import ERROR_TAG, TAG_ATTEMPT, TAG_CELL, TAG_PUBLISHED, TAG_SWEEP, TAG_VARYING
 from parametricSN.tracking.preflight import probe_http
-from parametricSN.tracking.store import (
-    client_for,
-    default_artifact_location,
-    get_or_create_experiment,
-    resolve_tracking_uri,
-    retry_locked,
-    sqlite_path,
-)
-
-TAG_SWEEP, TAG_CELL, TAG_VARYING, TAG_ATTEMPT = "psn.sweep", claims.TAG_CELL, "psn.varying", "psn.attempt"
-TAG_PUBLISHED = "psn.published"
-ERROR_TAG = "error"
+from parametricSN.tracking.store import client_for, default_artifact_location, get_or_create_experiment
 
 
 @dataclass
@@ -57,16 +50,6 @@ class Outcome:
     test_acc: Optional[float]
     error: Optional[str]
     duration: float
-
-
-def absolute_uri(uri: Optional[str]) -> str:
-    """The resolved tracking URI; a relative SQLite path made absolute, so that a worker started in another
-    folder (a Ray node) writes to the same store."""
-    uri = resolve_tracking_uri(uri)
-    path = sqlite_path(uri)
-    if path is not None and not path.expanduser().is_absolute():
-        return f"sqlite:///{path.expanduser().resolve()}"
-    return uri
 
 
 def prepare_experiment(spec: SweepSpec, cells: list[Cell]) -> tuple[Any, str, str]:
@@ -83,24 +66,13 @@ def prepare_experiment(spec: SweepSpec, cells: list[Cell]) -> tuple[Any, str, st
 
 def busy_cells(client: Any, exp_id: str, timeout: float) -> tuple[set[str], set[str]]:
     """``(finished, alive)``: hashes of the cells with a FINISHED run and of those with a live RUNNING run."""
-    runs = [
-        r
-        for status in ("FINISHED", "RUNNING")
-        for r in retry_locked(
-            client.search_runs, [exp_id], filter_string=f"attributes.status = '{status}'", max_results=50000
-        )
-    ]
-    finished = {r.data.tags[TAG_CELL] for r in runs if TAG_CELL in r.data.tags and r.info.status == "FINISHED"}
-    alive = {r.data.tags[TAG_CELL] for r in runs if TAG_CELL in r.data.tags and claims.is_alive(r, timeout)}
+    finished = {r.data.tags[TAG_CELL] for r in claims.finished_runs(client, exp_id) if TAG_CELL in r.data.tags}
+    running = claims.running_runs(client, exp_id)
+    alive = {r.data.tags[TAG_CELL] for r in running if TAG_CELL in r.data.tags and claims.is_alive(r, timeout)}
     return finished, alive - finished
 
 
-def finished_cells(client: Any, exp_id: str) -> set[str]:
-    """Hashes of the cells of this experiment that have a FINISHED run."""
-    return busy_cells(client, exp_id, 0.0)[0]
-
-
-def _task(spec: SweepSpec, cells: list[Cell], uri: str, log_dir: str, timeout: float) -> dict[str, Any]:
+def _task(spec: SweepSpec, cells: list[Cell], uri: str, log_dir: str, timeout: float) -> Task:
     """A launcher task: ``cells`` run in one worker process (one cell, or the cells of a pack)."""
     runs = []
     for cell in cells:
@@ -113,14 +85,8 @@ def _task(spec: SweepSpec, cells: list[Cell], uri: str, log_dir: str, timeout: f
             TAG_ATTEMPT: uuid.uuid4().hex,
             TAG_VARYING: json.dumps(cell.varying, sort_keys=True),
         }
-        runs.append({"config": config, "tags": tags})
-    return {
-        "cells": [c.index for c in cells],
-        "runs": runs,
-        "pack": len(cells) > 1,
-        "log_dir": log_dir,
-        "timeout": timeout,
-    }
+        runs.append(RunSpec(config, tags))
+    return Task(runs, pack=len(cells) > 1, log_dir=log_dir, timeout=timeout, cells=[c.index for c in cells])
 
 
 def pack_groups(cells: list[Cell], size: int) -> list[list[Cell]]:
@@ -146,17 +112,12 @@ def pack_groups(cells: list[Cell], size: int) -> list[list[Cell]]:
 def _close_orphan(
     client: Any, exp_id: str, attempt: str, error: str, status: str = "FAILED", log: Optional[Path] = None
 ) -> Optional[str]:
-    """A worker died mid-run: mark its still-RUNNING MLflow run ``status`` with ``error`` (and its log file as
-    ``log.txt``); return its id."""
+    """A worker died mid-run: close its still-RUNNING MLflow run ``status`` with ``error`` (and its log file as
+    ``log.txt``, :func:`parametricSN.sweeps.claims.close_runs`); return its id."""
     runs = client.search_runs([exp_id], filter_string=f"tags.`{TAG_ATTEMPT}` = '{attempt}'")
-    for run in runs:
-        if run.info.status == "RUNNING":
-            client.set_tag(run.info.run_id, ERROR_TAG, error[:5000])
-            client.set_terminated(run.info.run_id, status)
-            if log is not None and log.is_file():
-                client.log_text(run.info.run_id, log.read_text(errors="replace"), "log.txt")
-        return run.info.run_id
-    return None
+    text = log.read_text(errors="replace") if log is not None and log.is_file() else None
+    claims.close_runs(client, runs[:1], status, {ERROR_TAG: error}, text)
+    return runs[0].info.run_id if runs else None
 
 
 class _Signals:
@@ -182,7 +143,7 @@ class _Signals:
 def run_sweep(
     spec: SweepSpec,
     cells: list[Cell],
-    launcher: str = "local",
+    launcher: Union[str, Launcher] = "local",
     workers: int = 1,
     address: Optional[str] = None,
     cpus_per_run: float = 1.0,
@@ -200,21 +161,21 @@ def run_sweep(
     listed on ``err`` with its run id and error), 128 + the signal number when stopped by SIGINT / SIGTERM (one
     line on ``err``: what finished and ``again``, the command that continues). ``pack`` > 1 trains up to that
     many cells that differ only in their seed as one packed model (one task, one process); each is still its
-    own MLflow run."""
-    from parametricSN.sweeps.launchers import Stop, close, launch_local, launch_ray, local_threads, prestart
-
+    own MLflow run. ``launcher``: a :class:`~parametricSN.sweeps.launch.Launcher`, or the name of a registered one
+    built from ``workers``, ``threads_per_run``, ``address``, ``cpus_per_run`` and ``gpus_per_run``."""
     out, err = out or sys.stdout, err or sys.stderr
+    if isinstance(launcher, str):
+        options = LaunchOptions(workers, threads_per_run, address, cpus_per_run, gpus_per_run)
+        launcher = make_launcher(launcher, options)
     pack_groups(cells, pack)  # a head that cannot be packed is a config error before the store is touched
-    threads = local_threads(workers, threads_per_run)
     probe_http(absolute_uri(cells[0].config.mlflow.tracking_uri))  # a server that does not answer: one line, at once
-    # the local workers import while the store is prepared (they wait for their first task)
-    early = prestart(min(workers, len(cells)), threads) if launcher == "local" else []
+    launcher.prepare(len(cells))  # local workers import while the store is prepared (they wait for their first task)
     try:
         client, exp_id, uri = prepare_experiment(spec, cells)
         lost = claims.close_dead_runs(client, exp_id, heartbeat_timeout)
         done, alive = busy_cells(client, exp_id, heartbeat_timeout)
     except BaseException:
-        close(early)
+        launcher.close()
         raise
     todo, seen = [], done | alive
     for cell in cells:
@@ -224,7 +185,7 @@ def run_sweep(
     skipped = len(cells) - len(todo)
     print(
         f"{spec.name}: {len(cells)} runs, {skipped} already finished, running elsewhere or repeated, "
-        f"{len(todo)} to run ({launcher}){f', {lost} lost run(s) closed' if lost else ''} -> {uri}",
+        f"{len(todo)} to run ({launcher.name}){f', {lost} lost run(s) closed' if lost else ''} -> {uri}",
         file=out,
         flush=True,
     )
@@ -233,7 +194,7 @@ def run_sweep(
     stop, outcomes, started = Stop(), [], [0]
     watch = _Watch(client, exp_id, spec.name, out)
 
-    def tasks() -> Iterator[dict[str, Any]]:
+    def tasks() -> Iterator[Task]:
         for group in pack_groups(todo, pack):
             finished_now, alive_now = busy_cells(client, exp_id, heartbeat_timeout) if started[0] else (set(), set())
             group = [c for c in group if c.hash not in finished_now | alive_now]  # taken by a twin meanwhile
@@ -255,22 +216,17 @@ def run_sweep(
             }
             counts["pending"] = len(todo) - sum(counts.values())
             durations = [o.duration for o in outcomes if o.status == "FINISHED"]
-            local = workers if launcher == "local" else None
-            print(totals_line(counts, durations, local, watch.progress(outcomes)), file=out, flush=True)
+            print(totals_line(counts, durations, launcher.slots(), watch.progress(outcomes)), file=out, flush=True)
 
-    if launcher == "ray":
-        stream = launch_ray(tasks(), address, cpus_per_run, gpus_per_run, stop, tick)
-    else:
-        stream = launch_local(tasks(), workers, threads, stop, tick, started=early)
     try:
         with _Signals(stop):
-            for task, results in stream:
-                for index, run, res in zip(task["cells"], task["runs"], results):
+            for task, results in launcher.launch(tasks(), stop, tick):
+                for index, run, res in zip(task.cells, task.runs, results):
                     _record(
                         client, exp_id, spec.name, by_index[index], run, res, outcomes, len(todo), stop, log_dir, out
                     )
     finally:
-        close(early)  # those the pool never took (no task), or all of them when it never started
+        launcher.close()  # the workers it started that no task took, or all of them when it never launched
         shutil.rmtree(log_dir, ignore_errors=True)
     return _summary(spec, uri, outcomes, skipped, stop, again, out, err)
 
@@ -287,9 +243,9 @@ class _Watch:
         self.runs: dict[str, Any] = {}  # psn.attempt -> its MLflow run, once seen RUNNING
         self.last_poll, self.last_totals = 0.0, time.monotonic()
 
-    def expect(self, task: dict[str, Any], cells: list[Cell]) -> None:
-        for run, cell in zip(task["runs"], cells):
-            self.cells[run["tags"][TAG_ATTEMPT]] = cell
+    def expect(self, task: Task, cells: list[Cell]) -> None:
+        for run, cell in zip(task.runs, cells):
+            self.cells[run.attempt] = cell
 
     def _open(self, outcomes: list[Outcome]) -> list[str]:
         done = {o.cell.hash for o in outcomes}
@@ -337,8 +293,8 @@ def _record(
     exp_id: str,
     spec_name: str,
     cell: Cell,
-    run: dict[str, Any],
-    res: dict[str, Any],
+    run: RunSpec,
+    res: Result,
     outcomes: list[Outcome],
     total: int,
     stop: Any,
@@ -347,12 +303,12 @@ def _record(
 ) -> None:
     """Close a crashed worker's run, remember the outcome, print its line (a KILLED one only when no signal
     explains it: after a signal the summary line says it)."""
-    run_id = res["run_id"]
-    if run_id is None and res["status"] in ("FAILED", "KILLED"):
-        attempt = run["tags"][TAG_ATTEMPT]
-        status = RunStatus.to_string(RunStatus.KILLED if res["status"] == "KILLED" else RunStatus.FAILED)
-        run_id = _close_orphan(client, exp_id, attempt, res["error"], status, Path(log_dir) / f"{attempt}.log")
-    o = Outcome(cell, res["status"], run_id, res["test_acc"], res["error"], res["duration"])
+    run_id = res.run_id
+    if run_id is None and res.status in ("FAILED", "KILLED"):
+        status = RunStatus.to_string(RunStatus.KILLED if res.status == "KILLED" else RunStatus.FAILED)
+        log = Path(log_dir) / f"{run.attempt}.log"
+        run_id = _close_orphan(client, exp_id, run.attempt, res.error or "", status, log)
+    o = Outcome(cell, res.status, run_id, res.test_acc, res.error, res.duration)
     outcomes.append(o)
     if stop.signum is not None and o.status == "KILLED":
         return

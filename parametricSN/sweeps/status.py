@@ -15,6 +15,7 @@ from typing import Any, Optional, TextIO
 
 from parametricSN.sweeps import claims
 from parametricSN.sweeps.spec import Cell, SweepSpec
+from parametricSN.tags import ERROR_TAG, TAG_CELL
 
 
 def duration_text(seconds: float) -> str:
@@ -113,7 +114,7 @@ def cell_line(
         )
     if runs:
         r = max(runs, key=lambda r: r.info.start_time)
-        error = " ".join(str(r.data.tags.get("error", "")).split())[:200] or "no error recorded"
+        error = " ".join(str(r.data.tags.get(ERROR_TAG, "")).split())[:200] or "no error recorded"
         state = "killed" if r.info.status == "KILLED" else "failed"
         return state, f"{r.info.status.lower():9s} {name}: {error} (run {r.info.run_id})", None, None
     return "pending", f"pending   {name}", None, None
@@ -134,7 +135,7 @@ def print_status(
     runs = client.search_runs([exp.experiment_id], max_results=50000) if exp is not None else []
     by_cell: dict[str, list[Any]] = {}
     for r in runs:
-        by_cell.setdefault(r.data.tags.get(claims.TAG_CELL, ""), []).append(r)
+        by_cell.setdefault(r.data.tags.get(TAG_CELL, ""), []).append(r)
     counts = dict.fromkeys(STATES, 0)
     durations, running, seen, now = [], [], set(), time.time()
     for cell in cells:

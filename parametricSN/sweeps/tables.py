@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from parametricSN.config import ConfigError
-from parametricSN.sweeps.runner import TAG_PUBLISHED
 from parametricSN.sweeps.spec import NON_RESULT_KEYS, NON_RESULT_SECTIONS, SEED_KEY, Published
+from parametricSN.tags import TAG_PUBLISHED, TAG_REPORT
 
-TAG_REPORT = "psn.report"
 SIZE_KEY = "dataset.train_sample_num"
 # paper-style row labels (Table 1 of the paper): init, learnable or fixed scattering, head
 _INIT = {"tight-frame": "TF", "random": "Rand"}

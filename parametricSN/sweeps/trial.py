@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from typing import Any, Optional
 
 from parametricSN.sweeps.spec import param_text
-
-TAG_TRIAL, TAG_SEARCH, TAG_SAMPLED, TAG_PARENT = "psn.trial", "psn.search", "psn.sampled", "mlflow.parentRunId"
-TAG_STOPPED, TAG_THREADS = "psn.stopped_early", "psn.threads"
+from parametricSN.sweeps.tasks import RunSpec
+from parametricSN.tags import ROLE_SEARCH, TAG_PARENT, TAG_ROLE, TAG_SAMPLED, TAG_SEARCH, TAG_THREADS, TAG_TRIAL
 
 
 def trial_config(base: dict, sampled: dict, seed: int) -> dict:
@@ -50,12 +48,13 @@ class _Curves:
 
 def run_trial(sampled: dict, setup: dict) -> None:
     """The Ray Tune trainable: ``sampled`` is ``{config.key: value}``; ``setup`` holds the base config (nested),
-    the seeds, the search's run id and key, the thread count and the folder psn tune ran in (see :mod:`parametricSN.sweeps.tune`)."""
+    the seeds, the search's run id and key, the thread count and the folder psn tune ran in (see :mod:`parametricSN.sweeps.tune`).
+    Each seed is one run of :func:`parametricSN.sweeps.cell.run_cell`, the executor of a sweep's cells."""
     import torch
     from ray import tune
 
     from parametricSN.config import config_from_dict
-    from parametricSN.training import train
+    from parametricSN.sweeps.cell import CellLogger, run_cell
 
     torch.set_num_threads(setup["threads"])
     if os.path.isdir(setup["cwd"]):  # relative paths (the default dataset.root) as psn train reads them there
@@ -67,39 +66,39 @@ def run_trial(sampled: dict, setup: dict) -> None:
         TAG_SAMPLED: json.dumps(sampled, sort_keys=True),
         TAG_THREADS: str(setup["threads"]),
     }
-    cfgs = [config_from_dict(trial_config(setup["base"], sampled, seed)) for seed in setup["seeds"]]
-    epochs = cfgs[0].train.epochs  # train.epochs may be searched
-    done = finished_result(cfgs[0].mlflow.tracking_uri, setup["parent"], trial_id, epochs)
+    runs = [RunSpec(trial_config(setup["base"], sampled, seed), tags) for seed in setup["seeds"]]
+    cfg = config_from_dict(runs[0].config)
+    epochs = cfg.train.epochs  # train.epochs may be searched
+    done = finished_result(cfg.mlflow.tracking_uri, setup["parent"], trial_id, epochs)
     if done is not None:  # finished before a Ctrl-C that Ray's saved state missed: report it, do not train again
         tune.report(done)
         return
-    group = _TrialRun(cfgs[0], setup, trial_id, tags) if len(cfgs) > 1 else None
-    curves, last, logger_class = _Curves(), {}, _reporting_logger_class()
+    group = _TrialRun(cfg, setup, trial_id, tags) if len(runs) > 1 else None
+    curves, last = _Curves(), {}
+
+    def on_val(logger: CellLogger, epoch: int, metrics: dict[str, float]) -> None:
+        nonlocal last
+        mean = curves.add(epoch, metrics)
+        reporting = len(curves.seeds) == len(runs)  # Ray Tune sees the mean while the last seed trains
+        if group and reporting:
+            group.logger.log_metrics(mean, epoch)
+        last = {
+            **mean,
+            "epoch": epoch,
+            "trial_epochs": epochs,
+            "mlflow_run_id": group.run_id if group else logger.run_id,
+        }
+        if reporting and epoch < epochs:  # the last epoch is reported once the run has ended
+            tune.report(last)
+
     try:
-        for i, cfg in enumerate(cfgs):
-            logger = logger_class.from_config(
-                cfg, tags={**tags, TAG_PARENT: group.run_id if group else setup["parent"]}
-            )
-            logger.run_name = f"trial-{trial_id}" + (f"-seed{cfg.general.seed}" if group else "")
-            reporting = i == len(cfgs) - 1
-
-            def on_val(epoch: int, metrics: dict[str, float], reporting: bool = reporting, logger=logger) -> None:
-                nonlocal last
-                mean = curves.add(epoch, metrics)
-                if group and reporting:
-                    group.logger.log_metrics(mean, epoch)
-                last = {
-                    **mean,
-                    "epoch": epoch,
-                    "trial_epochs": epochs,
-                    "mlflow_run_id": group.run_id if group else logger.run_id,
-                }
-                if reporting and epoch < epochs:  # the last epoch is reported once the run has ended
-                    tune.report(last)
-
-            logger.on_val = on_val
+        for run, seed in zip(runs, setup["seeds"]):
+            run.tags = {**tags, TAG_PARENT: group.run_id if group else setup["parent"]}
+            run.name = f"trial-{trial_id}" + (f"-seed{seed}" if group else "")
             curves.seeds.append({})
-            train(cfg, logger)
+            # Ray Tune ends a trial (its scheduler, or Ctrl-C) with SystemExit: the driver knows which, and closes
+            # the run (parametricSN.sweeps.tune_ray.CloseRuns)
+            run_cell([run], progress=False, on_val=on_val, leave_open=(SystemExit,), catch=False)
     except BaseException as exc:
         if group:
             group.logger.set_failed(exc)
@@ -112,16 +111,12 @@ def run_trial(sampled: dict, setup: dict) -> None:
 def finished_result(uri: Optional[str], parent: str, trial_id: str, epochs: int) -> Optional[dict]:
     """The result a trial reported last, when the search ``parent`` already holds a FINISHED run of ``trial_id``
     (Ray Tune restarts a trial that ended just before a Ctrl-C if its saved state missed the end); else None."""
-    from parametricSN.tracking.store import client_for, retry_locked
+    from parametricSN.sweeps.claims import finished_runs
+    from parametricSN.tracking.store import client_for
 
     client = client_for(uri, create=False)
     exp_id = client.get_run(parent).info.experiment_id
-    runs = retry_locked(
-        client.search_runs,
-        [exp_id],
-        filter_string=f"tags.`{TAG_TRIAL}` = '{trial_id}' and tags.`{TAG_PARENT}` = '{parent}' "
-        "and attributes.status = 'FINISHED'",
-    )
+    runs = finished_runs(client, exp_id, {TAG_TRIAL: trial_id, TAG_PARENT: parent})
     if not runs:
         return None
     run = runs[0]
@@ -130,48 +125,27 @@ def finished_result(uri: Optional[str], parent: str, trial_id: str, epochs: int)
     return {**val, "epoch": max(steps, default=0), "trial_epochs": epochs, "mlflow_run_id": run.info.run_id}
 
 
-def _reporting_logger_class() -> type:
-    from parametricSN.tracking import MlflowLogger
-
-    class ReportingLogger(MlflowLogger):
-        """An MLflow logger that hands every epoch's validation metrics to ``on_val(epoch, metrics)``."""
-
-        on_val: Optional[Callable[[int, dict[str, float]], None]] = None
-
-        def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-            super().log_metrics(metrics, step)
-            if self.on_val is not None and any(k.startswith("val_") for k in metrics):
-                self.on_val(step, metrics)
-
-        def set_failed(self, error: BaseException) -> None:
-            if isinstance(error, SystemExit):  # Ray Tune ended the trial (its scheduler, or Ctrl-C): the driver
-                self.run_id = None  # knows which, and closes the run (parametricSN.sweeps.tune_ray.CloseRuns)
-                return
-            super().set_failed(error)
-
-    return ReportingLogger
-
-
 class _TrialRun:
     """The MLflow run of a trial with several seeds: its sampled values as params, the mean metrics per epoch."""
 
     def __init__(self, cfg: Any, setup: dict, trial_id: str, tags: dict) -> None:
-        self.logger = _reporting_logger_class().from_config(cfg, tags={**tags, TAG_PARENT: setup["parent"]})
+        from parametricSN.sweeps.cell import CellLogger
+
+        self.logger = CellLogger.from_config(cfg, tags={**tags, TAG_PARENT: setup["parent"]})
+        self.logger.leave_open = (SystemExit,)
         self.logger.run_name = f"trial-{trial_id}"
         self.run_id = self.logger.start_run(cfg)
         self.logger.log_params({**json.loads(tags[TAG_SAMPLED]), "seeds": setup["seeds"]})
 
 
 def close_trial_runs(client: Any, exp_id: str, trial_id: str, status: str, tags: dict, tag: str = TAG_TRIAL) -> int:
-    """Mark the still-RUNNING trial runs whose ``tag`` is ``trial_id`` (default: the runs of one trial; with
-    ``tag=psn.search``: every trial run of a search) ``status`` with ``tags``; returns how many there were."""
-    runs = client.search_runs([exp_id], filter_string=f"tags.`{tag}` = '{trial_id}' and attributes.status = 'RUNNING'")
-    runs = [r for r in runs if r.data.tags.get("psn.role") != "search"]
-    for run in runs:
-        for k, v in tags.items():
-            client.set_tag(run.info.run_id, k, str(v))
-        client.set_terminated(run.info.run_id, status)
-    return len(runs)
+    """Close the still-RUNNING trial runs whose ``tag`` is ``trial_id`` (default: the runs of one trial; with
+    ``tag=psn.search``: every trial run of a search) ``status`` with ``tags``
+    (:func:`parametricSN.sweeps.claims.close_runs`); returns how many there were."""
+    from parametricSN.sweeps.claims import close_runs, running_runs
+
+    runs = [r for r in running_runs(client, exp_id, {tag: trial_id}) if r.data.tags.get(TAG_ROLE) != ROLE_SEARCH]
+    return close_runs(client, runs, status, tags)
 
 
 def describe(sampled: dict) -> str:

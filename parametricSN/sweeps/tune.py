@@ -35,11 +35,12 @@ from typing import Any, Optional, TextIO
 
 import yaml
 
-from parametricSN.commands import report_command, sweep_command
+from parametricSN.commands import absolute_uri, report_command, sweep_command
 from parametricSN.config import DEFAULT_DATA_ROOT, ConfigError, config_from_dict
 from parametricSN.sweeps.search import Search
 from parametricSN.sweeps.spec import SEED_KEY, SpecError, SweepSpec, identity, override_text, param_text
-from parametricSN.sweeps.trial import TAG_SEARCH, close_trial_runs, fmt, trial_config
+from parametricSN.sweeps.trial import close_trial_runs, fmt, trial_config
+from parametricSN.tags import ERROR_TAG, ROLE_SEARCH, TAG_BEST_RUN, TAG_ROLE, TAG_SEARCH, TAG_SPEC
 
 TOP = 5
 
@@ -69,8 +70,6 @@ def search_key(search: Search, cell_identity: dict, seeds: list) -> str:
 def plan_search(spec: SweepSpec, tracking_uri: Optional[str], trials: Optional[int], cpus_per_trial: float) -> Plan:
     """Check ``spec`` for a search and resolve what it runs (no Ray, no store touched)."""
     from dataclasses import replace
-
-    from parametricSN.sweeps.runner import absolute_uri
 
     if spec.search is None:
         raise SpecError(
@@ -158,7 +157,9 @@ def open_search_run(plan: Plan) -> tuple[Any, str, str]:
     artifacts = plan.base["mlflow"]["artifact_location"] or default_artifact_location(plan.uri, plan.experiment)
     exp_id = get_or_create_experiment(client, plan.experiment, artifacts)
     found = client.search_runs(
-        [exp_id], filter_string=f"tags.`{TAG_SEARCH}` = '{plan.key}' and tags.`psn.role` = 'search'", max_results=1
+        [exp_id],
+        filter_string=f"tags.`{TAG_SEARCH}` = '{plan.key}' and tags.`{TAG_ROLE}` = '{ROLE_SEARCH}'",
+        max_results=1,
     )
     if found:
         run_id = found[0].info.run_id
@@ -168,7 +169,7 @@ def open_search_run(plan: Plan) -> tuple[Any, str, str]:
     run = client.create_run(
         exp_id,
         run_name=f"search-{plan.key[:8]}",
-        tags={TAG_SEARCH: plan.key, "psn.role": "search", "psn.spec": str(plan.spec.path)},
+        tags={TAG_SEARCH: plan.key, TAG_ROLE: ROLE_SEARCH, TAG_SPEC: str(plan.spec.path)},
     )
     params = {
         "metric": s.metric,
@@ -277,7 +278,7 @@ def run_search(
     output = output.expanduser().resolve()
     client, exp_id, parent = open_search_run(plan)
     # runs a previous, killed invocation of this search left open: Ray Tune restarts their trials
-    close_trial_runs(client, exp_id, plan.key, "KILLED", {"error": "the search process ended"}, tag=TAG_SEARCH)
+    close_trial_runs(client, exp_id, plan.key, "KILLED", {ERROR_TAG: "the search process ended"}, tag=TAG_SEARCH)
     s = plan.search
     print(
         f"search {plan.key} of {plan.spec.name}: {s.trials} trials ({s.searcher}, {s.scheduler.name}) of "
@@ -315,7 +316,7 @@ def run_search(
     # Ray ended the search early (Ctrl-C) when a trial never reported or its run is still open: those runs are
     # KILLED, and a rerun restarts those trials (Ray Tune keeps the finished ones)
     killed = close_trial_runs(
-        client, exp_id, plan.key, "KILLED", {"error": "the search was interrupted"}, tag=TAG_SEARCH
+        client, exp_id, plan.key, "KILLED", {ERROR_TAG: "the search was interrupted"}, tag=TAG_SEARCH
     )
     if interrupted or killed or never_reported(results, s.metric):
         client.set_terminated(parent, RunStatus.to_string(RunStatus.KILLED))
@@ -346,7 +347,7 @@ def run_search(
     (output / "best-trial.yaml").write_text(cfg.to_yaml())
     client.log_metric(parent, f"best_{s.metric}", best.value)
     who, mean = ("'s first seed", f" is the mean over {s.seeds_per_trial} seeds") if s.seeds_per_trial > 1 else ("", "")
-    client.set_tag(parent, "psn.best_run", best.run_id or "")
+    client.set_tag(parent, TAG_BEST_RUN, best.run_id or "")
     client.set_terminated(parent, RunStatus.to_string(RunStatus.FINISHED))
     print(
         f"wrote {output / 'best.yaml'}: {sweep_command(str(output / 'best.yaml'), plan.uri)} && "

@@ -15,7 +15,9 @@ from ray.tune import Callback
 
 from parametricSN.config import ConfigError
 from parametricSN.sweeps.search import Search
-from parametricSN.sweeps.trial import TAG_STOPPED, run_trial
+from parametricSN.sweeps.trial import run_trial
+from parametricSN.sweeps.worker import output_to
+from parametricSN.tags import ERROR_TAG, TAG_STOPPED
 
 
 def ray_space(search: Search) -> dict:
@@ -73,35 +75,27 @@ def ray_output_to(log: Path, out: TextIO, err: TextIO) -> Iterator[None]:
     """Everything written to file descriptors 1 and 2 while the block runs (Ray's log lines, its advice, warnings,
     from Python or C++) goes to ``log``; :func:`say` keeps writing to ``out`` and ``err`` as they were."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    for stream in (sys.stdout, sys.stderr, out, err):
+    for stream in (out, err):
         stream.flush()
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with output_to(log) as saved:
 
-    def keep(stream: TextIO) -> TextIO:  # a stream on descriptor 1 or 2 would follow it into the log
+        def keep(stream: TextIO) -> TextIO:  # a stream on descriptor 1 or 2 would follow it into the log
+            try:
+                fd = stream.fileno()
+            except (AttributeError, OSError, ValueError):  # not a file (captured): it stays where it is
+                return stream
+            if fd not in (1, 2):
+                return stream
+            return os.fdopen(os.dup(saved[fd - 1]), "w", buffering=1, encoding=getattr(stream, "encoding", None))
+
+        _TERMINAL.update(out=keep(out), err=keep(err))
         try:
-            fd = stream.fileno()
-        except (AttributeError, OSError, ValueError):  # not a file (captured): it stays where it is
-            return stream
-        if fd not in saved:
-            return stream
-        return os.fdopen(os.dup(saved[fd]), "w", buffering=1, encoding=getattr(stream, "encoding", None))
-
-    _TERMINAL.update(out=keep(out), err=keep(err))
-    with open(log, "a") as f:
-        os.dup2(f.fileno(), 1)
-        os.dup2(f.fileno(), 2)
-    try:
-        yield
-    finally:
-        for stream in (sys.stdout, sys.stderr):  # what Python buffered belongs to the log
-            stream.flush()
-        for fd, copy in saved.items():
-            os.dup2(copy, fd)
-            os.close(copy)
-        for stream in _TERMINAL.values():
-            if stream is not out and stream is not err:
-                stream.close()
-        _TERMINAL.clear()
+            yield
+        finally:
+            for stream in _TERMINAL.values():
+                if stream is not out and stream is not err:
+                    stream.close()
+            _TERMINAL.clear()
 
 
 class CloseRuns(Callback):
@@ -140,7 +134,7 @@ class CloseRuns(Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         from parametricSN.sweeps.trial import describe
 
-        self._close(trial.trial_id, "FAILED", {"error": f"the trial failed; see {trial.error_file}"})
+        self._close(trial.trial_id, "FAILED", {ERROR_TAG: f"the trial failed; see {trial.error_file}"})
         self._count(trials, trial)
         say(
             f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: FAILED ({trial.error_file})",

@@ -2,11 +2,12 @@
 that reads tasks (one JSON line each) from stdin and trains their runs one after the other, so the import cost
 is paid once per worker, not once per run.
 
-A task is ``{"runs": [{"config": {...}, "tags": {...}}, ...], "pack": bool, "log_dir": str, "timeout": s}``. For
-each run the worker writes ``PSN_RESULT {"status", "run_id", "test_acc", "error", "duration"}`` on stdout as soon
-as the run ends (status FINISHED, FAILED, KILLED or SKIPPED — another sweep holds the cell), then ``PSN_DONE``
-when the task is done. A worker that dies (out of memory, a segfault) has reported the runs before it, so the
-launcher knows which are missing. Everything a run prints (stdout and stderr, also of C code) goes to the file
+A task (:class:`~parametricSN.sweeps.tasks.Task`) is one JSON line; its runs are trained by
+:func:`parametricSN.sweeps.cell.run_cell`, the executor tune trials use too. For each run the worker writes
+``PSN_RESULT {...}`` (a :class:`~parametricSN.sweeps.tasks.Result`) on stdout as soon as the run ends (status
+FINISHED, FAILED, KILLED or SKIPPED — another sweep holds the cell), then ``PSN_DONE`` when the task is done. A
+worker that dies (out of memory, a segfault) has reported the runs before it, so the launcher knows which are
+missing. Everything a run prints (stdout and stderr, also of C code) goes to the file
 ``<log_dir>/<psn.attempt>.log``, stored in the run as the artifact ``log.txt`` when it ends, however it ends.
 
 Signals: SIGINT / SIGTERM during a run finish its epoch, store a checkpoint (when the run keeps them), close it
@@ -23,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import json
 import os
 import signal
 import sys
@@ -33,8 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
-RESULT_PREFIX, DONE_LINE = "PSN_RESULT ", "PSN_DONE"
-STDERR_TAIL = 2000  # characters of a crashed worker's output kept in its error message
+from parametricSN.sweeps.tasks import DONE_LINE, Result, RunSpec, Task
+
 PR_SET_PDEATHSIG = 1
 PARENT_DIED = signal.SIGUSR2  # the parent-death signal: its own, so that it is never taken for a user's second one
 
@@ -72,8 +72,9 @@ def watch_parent() -> None:
 
 
 @contextlib.contextmanager
-def output_to(path: Path) -> Iterator[None]:
-    """File descriptors 1 and 2 (Python's and C code's output) to ``path`` within the block."""
+def output_to(path: Path) -> Iterator[tuple[int, int]]:
+    """File descriptors 1 and 2 (Python's and C code's output) to ``path`` within the block, which gets copies of
+    the descriptors they had (to keep writing where they went)."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
@@ -81,7 +82,7 @@ def output_to(path: Path) -> Iterator[None]:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
     try:
-        yield
+        yield saved
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -91,129 +92,17 @@ def output_to(path: Path) -> Iterator[None]:
         os.close(saved[1])
 
 
-def _loggers(
-    specs: list[dict[str, Any]], timeout: float, beat: Any, resume_from: Optional[str]
-) -> tuple[list[Any], list[Any]]:
-    """The runs' configs and MLflow loggers (with the sweep's tags). A logger claims its cell right after it
-    creates the run (:func:`parametricSN.sweeps.claims.check_claim`), keeps its heartbeat while it is open, and
-    remembers its run id after the run is closed."""
-    from parametricSN.config import config_from_dict
-    from parametricSN.sweeps import claims
-    from parametricSN.tracking import MlflowLogger
-    from parametricSN.training import interrupt
-
-    class _Logger(MlflowLogger):
-        opened: Optional[str] = None
-        history: list[dict[str, float]] = []
-
-        def start_run(self, cfg):  # type: ignore[no-untyped-def]
-            self.tags[claims.TAG_HEARTBEAT] = f"{time.time():.0f}"
-            with claims.claim_lock(self.tracking_uri):
-                self.opened = super().start_run(cfg)
-                beat.add(self.opened)
-                exp_id = self.client.get_run(self.opened).info.experiment_id
-                try:
-                    claims.check_claim(self.client, exp_id, self.tags[claims.TAG_CELL], self.opened, timeout)
-                except claims.ClaimLost as exc:  # train() does not close a run whose start_run raised
-                    self.set_failed(exc)
-                    raise
-            if resume_from:  # a new run continuing a stopped one: its params and its past epochs, as they were
-                self.set_tags({claims.TAG_RESUMED: resume_from})
-                self.log_params(cfg.flat())
-                for row in self.history:
-                    self.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
-            return self.opened
-
-        def end_run(self) -> None:
-            beat.discard(self.run_id)
-            super().end_run()
-
-        def set_failed(self, error: BaseException) -> None:
-            beat.discard(self.run_id)
-            if isinstance(error, claims.ClaimLost) and self.run_id:
-                with contextlib.suppress(Exception):
-                    self.client.delete_run(self.run_id)
-                self.run_id = None
-                return
-            with interrupt.critical():  # a second signal must not leave the run RUNNING half-closed
-                super().set_failed(error)
-
-    cfgs = [config_from_dict(spec["config"]) for spec in specs]
-    return cfgs, [_Logger.from_config(cfg, tags=spec.get("tags")) for cfg, spec in zip(cfgs, specs)]
-
-
-def _resume(client: Any, cfg: Any, tags: dict[str, str]) -> tuple[Optional[str], Optional[dict[str, Any]]]:
-    """The checkpoint of the cell's last stopped run (see :func:`parametricSN.sweeps.claims.resume_state`) when
-    this config can continue it, else ``(None, None)``."""
-    from parametricSN.config import ConfigError, config_from_dict
-    from parametricSN.sweeps import claims
-    from parametricSN.training.resume import check_resume_config
-
-    exp = client.get_experiment_by_name(cfg.mlflow.experiment_name)
-    if exp is None:
-        return None, None
-    run_id, state = claims.resume_state(client, exp.experiment_id, tags[claims.TAG_CELL])
-    if state is None:
-        return None, None
-    try:
-        check_resume_config(config_from_dict(state["config"]), cfg, int(state["epoch"]))
-    except ConfigError:
-        return None, None
-    return run_id, state
-
-
-def run_runs(specs: list[dict[str, Any]], pack: bool, timeout: float, beat: Any) -> list[dict[str, Any]]:
-    """Train ``specs`` (``config`` dict, ``tags``) — one run, or with ``pack`` configs differing only in their
-    seed as one packed model — and return one result per run; a failure is a result, not a raise (with a pack,
-    every member fails with it)."""
-    from parametricSN.sweeps.claims import ClaimLost
-    from parametricSN.training import train, train_pack
-    from parametricSN.training.progress import with_progress
-
-    start = time.monotonic()
-    loggers: list[Any] = []
-    try:
-        resume_from, state = None, None
-        if not pack:  # a cell whose last run was stopped continues from its checkpoint
-            from parametricSN.config import config_from_dict
-            from parametricSN.tracking.store import client_for
-
-            cfg0 = config_from_dict(specs[0]["config"])
-            resume_from, state = _resume(client_for(cfg0.mlflow.tracking_uri), cfg0, specs[0]["tags"])
-        cfgs, loggers = _loggers(specs, timeout, beat, resume_from)
-        if state is not None:
-            loggers[0].history = state["history"]
-        shown = with_progress(loggers)  # progress lines into the run's log file (log.txt)
-        results = train_pack(cfgs, shown) if pack else [train(cfgs[0], shown[0], resume=state)]
-        outs = [{"status": "FINISHED", "run_id": r.run_id, "test_acc": r.test_acc, "error": None} for r in results]
-    except BaseException as exc:  # noqa: BLE001 - reported to the launcher; the runs are already marked failed
-        status = (
-            "SKIPPED" if isinstance(exc, ClaimLost) else "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        )
-        outs = [
-            {
-                "status": status,
-                "run_id": lg.opened if lg and status != "SKIPPED" else None,
-                "test_acc": None,
-                "error": f"{type(exc).__name__}: {exc}",
-            }
-            for lg in loggers or [None] * len(specs)
-        ]
-    duration = (time.monotonic() - start) / len(specs)
-    return [{**o, "duration": duration} for o in outs]
-
-
-def _store_log(results: list[dict[str, Any]], specs: list[dict[str, Any]], log: Path) -> None:
+def _store_log(results: list[Result], runs: list[RunSpec], log: Path) -> None:
     """Upload the task's log file as ``log.txt`` into each of its runs, then delete it."""
     if not log.is_file():
         return
     from parametricSN.tracking.store import client_for
 
     text = log.read_text(errors="replace")
-    for result, spec in zip(results, specs):
-        if result["run_id"]:
+    for result, run in zip(results, runs):
+        if result.run_id:
             with contextlib.suppress(Exception):
-                client_for(spec["config"]["mlflow"]["tracking_uri"]).log_text(result["run_id"], text, "log.txt")
+                client_for(run.config["mlflow"]["tracking_uri"]).log_text(result.run_id, text, "log.txt")
     log.unlink()
 
 
@@ -227,35 +116,35 @@ def serve(tasks: TextIO, results: TextIO, threads: Optional[int]) -> int:
     """Train the tasks of ``tasks`` (JSON lines) until end of file or a stop signal."""
     import torch
 
-    # what a task uses (MLflow, the training loop) is imported before the first task arrives, not during it (the
-    # packages import their names lazily: name them)
+    # what a task uses (MLflow, the training loop) is imported before the first task arrives, not during it
+    from parametricSN.sweeps.cell import Claim, run_cell
     from parametricSN.sweeps.claims import Heartbeat
-    from parametricSN.tracking import MlflowLogger  # noqa: F401
-    from parametricSN.training import interrupt, train, train_pack  # noqa: F401
+    from parametricSN.training import interrupt
 
     if threads:
         torch.set_num_threads(threads)
     beat = None
     for line in iter(tasks.readline, ""):
-        task = json.loads(line)
+        task = Task.from_json(line)
         if beat is None:
             from parametricSN.tracking.store import client_for
 
-            beat = Heartbeat(client_for(task["runs"][0]["config"]["mlflow"]["tracking_uri"]))
-        groups = [task["runs"]] if task.get("pack") else [[spec] for spec in task["runs"]]
+            beat = Heartbeat(client_for(task.runs[0].config["mlflow"]["tracking_uri"]))
+        claim = Claim(beat, task.timeout)
         stopped = None
-        for specs in groups:
-            log = Path(task.get("log_dir") or ".") / f"{specs[0]['tags'].get('psn.attempt', 'run')}.log"
+        for group in [task.runs] if task.pack else [[run] for run in task.runs]:
+            log = Path(task.log_dir or ".") / f"{group[0].attempt}.log"
             with output_to(log):
-                # a pack keeps no checkpoint: a signal stops it at once (its runs are closed KILLED)
-                with contextlib.nullcontext() if task.get("pack") else interrupt.graceful_stop():
-                    out = run_runs(specs, bool(task.get("pack")), float(task.get("timeout") or 180), beat)
+                # a pack keeps no checkpoint: a signal stops it at once (its runs are closed KILLED); a cell whose last
+                # run was stopped continues from its checkpoint
+                with contextlib.nullcontext() if task.pack else interrupt.graceful_stop():
+                    out = run_cell(group, pack=task.pack, claim=claim, resume=not task.pack)
                     stopped = stopped or interrupt.stop_requested()
-            _store_log(out, specs, log)
+            _store_log(out, group, log)
             for result in out:
-                results.write(RESULT_PREFIX + json.dumps(result) + "\n")
+                results.write(result.line() + "\n")
             results.flush()
-            if stopped or any(r["status"] == "KILLED" for r in out):
+            if stopped or any(r.status == "KILLED" for r in out):
                 return 128 + int(stopped or signal.SIGTERM)
         results.write(DONE_LINE + "\n")
         results.flush()

@@ -28,6 +28,7 @@ from torch import nn
 from parametricSN.commands import resume_command, sqlite_path
 from parametricSN.config import Config
 from parametricSN.naming import train_run_name
+from parametricSN.tags import ERROR_TAG
 from parametricSN.tracking.faults import DiskFull, TrackingOutage, disk_full
 from parametricSN.tracking.model_io import ARTIFACT_DIR, FILE_NAME, save_model_file
 from parametricSN.tracking.outage import Outage, answers, duration, is_server, short_http_retries
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 MAX_PARAMS_PER_BATCH = 100  # MLflow's limit per log_batch call
 MAX_PARAM_LENGTH = 6000
 MAX_TAG_LENGTH = 5000
-ERROR_TAG = "error"
 DEFAULT_OUTAGE_LIMIT = 1800.0  # seconds; a run's is its mlflow.outage_limit
 
 

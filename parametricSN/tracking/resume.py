@@ -32,6 +32,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
 from parametricSN.config import Config, ConfigError, apply_overrides, config_from_dict, parse_override
+from parametricSN.tags import TAG_PACK_ID, TAG_PACK_INDEX
 from parametricSN.tracking.mlflow_logger import MlflowLogger
 from parametricSN.tracking.preflight import TrackingError
 from parametricSN.tracking.spool import Spool
@@ -137,7 +138,7 @@ def prepare_resume_runs(
     uri = resolve_tracking_uri(_override_uri(overrides))
     client = client_for(uri, create=False)
     run = _live_run(client, run_id, uri)
-    owner = _pack_owner(client, run) if "pack_id" in run.data.tags else run_id
+    owner = _pack_owner(client, run) if TAG_PACK_ID in run.data.tags else run_id
     state = load_checkpoint(checkpoint) if checkpoint else None
     experiment = client.get_experiment(run.info.experiment_id).name
     for spooled in dict.fromkeys([owner, run_id]):
@@ -177,17 +178,17 @@ def _live_run(client: Any, run_id: str, uri: str) -> Any:
 
 def _pack_owner(client: Any, run: Any) -> str:
     """The run id of ``run``'s pack member 0, which holds the pack's checkpoints."""
-    if run.data.tags.get("pack_index") == "0":
+    if run.data.tags.get(TAG_PACK_INDEX) == "0":
         return run.info.run_id
     found = client.search_runs(
         [run.info.experiment_id],
-        f"tags.pack_id = '{run.data.tags['pack_id']}' and tags.pack_index = '0'",
+        f"tags.{TAG_PACK_ID} = '{run.data.tags[TAG_PACK_ID]}' and tags.{TAG_PACK_INDEX} = '0'",
         max_results=1,
     )
     if not found:
         raise CheckpointError(
-            f"run {run.info.run_id}: the first member of its pack (tag pack_id="
-            f"{run.data.tags['pack_id']}, pack_index=0), which holds the pack's checkpoints, is "
+            f"run {run.info.run_id}: the first member of its pack (tag {TAG_PACK_ID}="
+            f"{run.data.tags[TAG_PACK_ID]}, {TAG_PACK_INDEX}=0), which holds the pack's checkpoints, is "
             "not in the store; the pack cannot be resumed"
         )
     return found[0].info.run_id

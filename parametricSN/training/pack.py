@@ -37,6 +37,7 @@ from torch import nn
 from parametricSN.config import Config, ConfigError, keys_where, validate
 from parametricSN.models import learnable_scattering
 from parametricSN.models.packed import check_packable, pack_models
+from parametricSN.tags import TAG_PACK_ID, TAG_PACK_INDEX, TAG_PACK_SIZE
 from parametricSN.training.logger import Logger
 from parametricSN.training.loop import Trainee
 from parametricSN.training.optim import build_optimizer, build_schedule
@@ -86,7 +87,7 @@ def train_pack(
             f"train_pack: resuming a checkpoint of {len(resume.get('members', ()))} members with {len(cfgs)} configs"
         )
     pack_id = uuid.uuid4().hex
-    tags = [{"pack_id": pack_id, "pack_index": str(p), "pack_size": str(len(cfgs))} for p in range(len(cfgs))]
+    tags = [{TAG_PACK_ID: pack_id, TAG_PACK_INDEX: str(p), TAG_PACK_SIZE: str(len(cfgs))} for p in range(len(cfgs))]
     return train_runs(
         list(cfgs),
         list(loggers) if loggers is not None else [None] * len(cfgs),

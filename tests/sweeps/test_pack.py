@@ -5,8 +5,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
-from parametricSN.sweeps.runner import TAG_CELL, pack_groups
+from parametricSN.sweeps.runner import pack_groups
 from parametricSN.sweeps.spec import load_spec
+from parametricSN.tags import TAG_CELL
 from tests.sweeps.test_run import tiny_base
 
 SPEC = """

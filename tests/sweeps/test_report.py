@@ -13,8 +13,8 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
-from parametricSN.sweeps.runner import TAG_PUBLISHED
-from parametricSN.sweeps.tables import TAG_REPORT, group_runs, select_runs, to_markdown, varying_keys
+from parametricSN.sweeps.tables import group_runs, select_runs, to_markdown, varying_keys
+from parametricSN.tags import TAG_PUBLISHED, TAG_REPORT
 from tests.warm import PYTHON
 
 # (init, train_sample_num, seed, test_acc)

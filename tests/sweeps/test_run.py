@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
-from parametricSN.sweeps.runner import TAG_CELL, TAG_SWEEP
+from parametricSN.tags import TAG_CELL, TAG_SWEEP
 
 pytestmark = pytest.mark.process  # every test here starts real processes
 

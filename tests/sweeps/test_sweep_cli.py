@@ -7,10 +7,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
-from parametricSN.sweeps.claims import TAG_HEARTBEAT
 from parametricSN.sweeps.cli import _values
 from parametricSN.sweeps.spec import load_spec
 from parametricSN.sweeps.status import totals_line
+from parametricSN.tags import TAG_HEARTBEAT
 
 pytestmark = pytest.mark.process  # every test here starts real processes
 

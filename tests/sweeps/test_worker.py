@@ -6,9 +6,11 @@ import sys
 import pytest
 from mlflow.tracking import MlflowClient
 
-from parametricSN.sweeps.launchers import execute, launch_local
-from parametricSN.sweeps.runner import TAG_ATTEMPT, _close_orphan
-from parametricSN.sweeps.worker import DONE_LINE, RESULT_PREFIX
+from parametricSN.sweeps.launch import LaunchOptions, execute
+from parametricSN.sweeps.launchers import LocalPool
+from parametricSN.sweeps.runner import _close_orphan
+from parametricSN.sweeps.tasks import DONE_LINE, RESULT_PREFIX, RunSpec, Task
+from parametricSN.tags import TAG_ATTEMPT, TAG_CELL
 
 
 @pytest.mark.process
@@ -21,10 +23,10 @@ def test_a_dead_worker_reports_every_missing_run_failed(tmp_path):
         f'"error": null, "duration": 0.1}}\')\nsys.stderr.write(\'Killed\\n\')\nsys.exit(137)\n'
     )
     fake.chmod(0o755)
-    results = execute({"runs": [{}, {}, {}]}, python=str(fake))
-    assert [r["status"] for r in results] == ["FINISHED", "FAILED", "FAILED"]
-    assert results[0]["run_id"] == "r1" and results[1]["run_id"] is None
-    assert "exited with status 137" in results[1]["error"] and "Killed" in results[1]["error"]
+    results = execute(Task([RunSpec(), RunSpec(), RunSpec()]), python=str(fake))
+    assert [r.status for r in results] == ["FINISHED", "FAILED", "FAILED"]
+    assert results[0].run_id == "r1" and results[1].run_id is None
+    assert "exited with status 137" in results[1].error and "Killed" in results[1].error
 
 
 def test_the_orphaned_run_is_closed_failed_with_the_error(mlflow_uri):
@@ -45,17 +47,18 @@ def test_the_pool_reuses_a_worker_and_replaces_one_that_crashed(tmp_path):
     fake.write_text(
         f"#!{sys.executable}\nimport json, os, sys\nfor line in sys.stdin:\n"
         "    task = json.loads(line)\n"
-        "    if task['runs'][0].get('crash'):\n        sys.exit(137)\n"
+        "    if task['runs'][0]['tags'].get('crash'):\n        sys.exit(137)\n"
         f"    print('{RESULT_PREFIX}' + json.dumps({{'status': 'FINISHED', 'run_id': str(os.getpid()), "
         "'test_acc': 1.0, 'error': None, 'duration': 0.0}))\n"
         f"    print('{DONE_LINE}', flush=True)\n"
     )
     fake.chmod(0o755)
-    tasks = [{"runs": [{"crash": crash}]} for crash in (False, False, True, False)]
-    results = [r for _, rs in launch_local(iter(tasks), workers=1, python=str(fake)) for r in rs]
-    assert [r["status"] for r in results] == ["FINISHED", "FINISHED", "FAILED", "FINISHED"]
-    assert results[0]["run_id"] == results[1]["run_id"] != results[3]["run_id"]  # one process, then a new one
-    assert "exited with status 137" in results[2]["error"]
+    tasks = [Task([RunSpec(tags={"crash": "1" if crash else ""})]) for crash in (False, False, True, False)]
+    pool = LocalPool(LaunchOptions(workers=1), python=str(fake))
+    results = [r for _, rs in pool.launch(iter(tasks)) for r in rs]
+    assert [r.status for r in results] == ["FINISHED", "FINISHED", "FAILED", "FINISHED"]
+    assert results[0].run_id == results[1].run_id != results[3].run_id  # one process, then a new one
+    assert "exited with status 137" in results[2].error
 
 
 @pytest.mark.process
@@ -75,14 +78,14 @@ def test_a_parent_death_announced_three_times_is_one_graceful_stop(tmp_path, fmn
         "fashion_mnist", *TINY, "train.epochs=100000", "train.checkpoint_every=0", root=fmnist_root
     ).to_dict()
     cfg["mlflow"].update(tracking_uri=mlflow_uri, experiment_name="orphans")
-    task = {"runs": [{"config": cfg, "tags": {TAG_ATTEMPT: "a1", "psn.cell": "c1"}}], "log_dir": str(tmp_path)}
+    task = Task([RunSpec(cfg, {TAG_ATTEMPT: "a1", TAG_CELL: "c1"})], log_dir=str(tmp_path))
     worker = subprocess.Popen(
         [sys.executable, "-m", "parametricSN.sweeps.worker"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
-    worker.stdin.write(json.dumps(task) + "\n")
+    worker.stdin.write(task.to_json() + "\n")
     worker.stdin.flush()
     client = MlflowClient(mlflow_uri)
     deadline = time.monotonic() + 120

@@ -13,9 +13,9 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from tests.servers import mlflow_server, postgres
+from tests.sweeps.test_run import tiny_base
 from tests.sweeps.test_tune import SPEC as SEARCH
 from tests.sweeps.test_tune import _spec
-from tests.sweeps.test_run import tiny_base
 from tests.warm import PYTHON
 
 pytestmark = pytest.mark.process
