@@ -28,6 +28,7 @@ TAG_PACK_ID, TAG_PACK_INDEX, TAG_PACK_SIZE = "pack_id", "pack_index", "pack_size
 
 TAG_SWEEP, TAG_CELL, TAG_VARYING, TAG_ATTEMPT = "psn.sweep", "psn.cell", "psn.varying", "psn.attempt"
 TAG_HEARTBEAT, TAG_LOST, TAG_RESUMED = "psn.heartbeat", "psn.lost", "psn.resumed_from"
+TAG_NODE = "psn.node"  # the Ray node a sweep's run trained on (``--launcher ray``)
 TAG_PUBLISHED, TAG_REPORT = "psn.published", "psn.report"
 
 TAG_ROLE, ROLE_SEARCH, TAG_SPEC, TAG_BEST_RUN = "psn.role", "search", "psn.spec", "psn.best_run"

@@ -33,7 +33,7 @@ from typing import Any, Optional
 from mlflow.entities import RunStatus
 
 from parametricSN.commands import sqlite_path
-from parametricSN.tags import ERROR_TAG, TAG_CELL, TAG_HEARTBEAT, TAG_LOST
+from parametricSN.tags import ERROR_TAG, TAG_ATTEMPT, TAG_CELL, TAG_HEARTBEAT, TAG_LOST
 from parametricSN.tracking.store import retry_locked, store_lock
 
 
@@ -117,6 +117,14 @@ def close_dead(client: Any, run: Any, timeout: float) -> None:
         "lost; psn sweep runs its cell again from its last checkpoint"
     )
     close_runs(client, [run], RunStatus.to_string(RunStatus.FAILED), {ERROR_TAG: reason, TAG_LOST: "1"})
+
+
+def close_lost(client: Any, exp_id: str, attempts: Iterable[str], reason: str) -> int:
+    """Close the RUNNING runs of ``attempts`` (``psn.attempt`` tags) whose process is known to be gone (its Ray
+    node died): FAILED, with ``reason`` as the error, tagged lost, so that the cell's next run continues from their
+    newest checkpoint (:func:`resume_state`) without waiting for the heartbeat timeout. Returns how many."""
+    runs = [r for a in attempts for r in running_runs(client, exp_id) if r.data.tags.get(TAG_ATTEMPT) == a]
+    return close_runs(client, runs, RunStatus.to_string(RunStatus.FAILED), {ERROR_TAG: reason, TAG_LOST: "1"})
 
 
 def close_dead_runs(client: Any, exp_id: str, timeout: float) -> int:

@@ -204,6 +204,42 @@ class LocalPool:
         return task, complete(task, results, worker.proc.returncode, output, time.monotonic() - worker.started)
 
 
+MAX_LOSSES = 3  # a task lost with its node this often ends FAILED (the next sweep still continues it)
+
+
+def _on_node(task: Task, threads: int) -> list[Result]:
+    """The Ray task: tag each run with the node it trains on, then :func:`~parametricSN.sweeps.launch.execute`."""
+    import ray
+
+    from parametricSN.tags import TAG_NODE
+
+    node = ray.get_runtime_context().get_node_id()
+    for run in task.runs:
+        run.tags[TAG_NODE] = node
+    return execute(task, None, threads)
+
+
+def _lost(task: Task, why: str) -> bool:
+    """Close the runs of ``task`` that its lost node left RUNNING (FAILED, tagged lost) and say so on stderr; False
+    when the store cannot be reached (the task then ends FAILED and the next sweep continues it)."""
+    import sys
+
+    from parametricSN.sweeps import claims
+    from parametricSN.tracking.store import client_for
+
+    mlflow = task.runs[0].config["mlflow"]
+    try:
+        client = client_for(mlflow["tracking_uri"])
+        exp = client.get_experiment_by_name(mlflow["experiment_name"])
+        reason = f"lost: its Ray node died ({why}); the sweep runs its cell again from its last checkpoint"
+        closed = claims.close_lost(client, exp.experiment_id, [r.attempt for r in task.runs], reason) if exp else 0
+    except Exception:  # noqa: BLE001 - reported by the FAILED result instead
+        return False
+    names = ", ".join(r.name or r.config["mlflow"].get("run_name") or r.attempt for r in task.runs)
+    print(f"psn: {names}: its Ray node was lost; {closed} run(s) closed, continuing elsewhere", file=sys.stderr)
+    return True
+
+
 @register_launcher
 class RayLauncher:
     """One Ray task per task, each reserving ``cpus_per_run`` CPUs (its torch threads) and ``gpus_per_run`` GPUs per
@@ -240,19 +276,24 @@ class RayLauncher:
                 ray.init(address=self.address, log_to_driver=False)
             )
         try:
-            remote = ray.remote(max_retries=0)(execute)
+            remote = ray.remote(max_retries=0)(_on_node)
             limit = max(1, int(ray.cluster_resources().get("CPU", 1) // max(self.cpus, 1e-3)))
             pending: dict[Any, Task] = {}
+            losses: dict[tuple[int, ...], int] = {}  # a task's cells -> how often it was lost with its node
             cancelled, exhausted = False, False
+
+            def submit(task: Task) -> None:
+                n, threads = len(task.runs), max(1, int(self.cpus))
+                ref = remote.options(num_cpus=self.cpus * n, num_gpus=self.gpus * n).remote(task, threads)
+                pending[ref] = task
+
             while True:
                 while stop.signum is None and not exhausted and len(pending) < limit:
                     task = next(tasks, None)
                     if task is None:
                         exhausted = True
                         break
-                    n, threads = len(task.runs), max(1, int(self.cpus))
-                    ref = remote.options(num_cpus=self.cpus * n, num_gpus=self.gpus * n).remote(task, None, threads)
-                    pending[ref] = task
+                    submit(task)
                 if not pending:
                     return
                 if stop.signum is not None and not cancelled:
@@ -266,8 +307,15 @@ class RayLauncher:
                         results = ray.get(ref)
                     except ray.exceptions.TaskCancelledError:
                         results = ended(task, "KILLED", "KeyboardInterrupt: the sweep was stopped (Ray task cancelled)")
-                    except ray.exceptions.RayError as exc:  # the Ray worker itself died: its runs are failed
+                    except ray.exceptions.RayTaskError as exc:  # execute itself raised: a bug, not a lost node
                         results = ended(task, "FAILED", f"ray task failed: {' '.join(str(exc).split())[:500]}")
+                    except ray.exceptions.RayError as exc:  # its worker or node died (lost, preempted)
+                        why, key = " ".join(str(exc).split())[:300], tuple(task.cells)
+                        losses[key] = losses.get(key, 0) + 1
+                        if stop.signum is None and losses[key] <= MAX_LOSSES and _lost(task, why):
+                            submit(task.renewed())  # its runs continue on another node from their newest checkpoints
+                            continue
+                        results = ended(task, "FAILED", f"ray task lost: {why}")
                     yield task, results
                 tick()
         finally:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+import uuid
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Optional
 
 from parametricSN.sweeps.options import DEFAULT_TIMEOUT
@@ -54,6 +55,11 @@ class Task:
     def log_path(self, run: int) -> str:
         """The log file of run number ``run``."""
         return os.path.join(self.log_dir or ".", f"{self.runs[run].attempt}.log")
+
+    def renewed(self) -> Task:
+        """The same runs as a new attempt (new ``psn.attempt`` tags): how a task lost with its node is run again."""
+        runs = [replace(r, tags={**r.tags, TAG_ATTEMPT: uuid.uuid4().hex}) for r in self.runs]
+        return replace(self, runs=runs)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
