@@ -11,7 +11,7 @@ CONFIG ?= conf/cifar.yaml
 OVERRIDES ?=
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test test-fast lint format docs bench venv fashion-mnist postgres
+.PHONY: run test test-fast lint format docs bench venv fashion-mnist test-tools
 
 venv: $(VENV)/.installed
 
@@ -29,18 +29,21 @@ fashion-mnist:
 		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist))) || \
 		echo "note: $(FASHION_MNIST) is not installed; the real-data test will be skipped"
 
-# PostgreSQL's server, for the tests of a tracking server on a database (best effort: needs apt and root).
-postgres:
-	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1 || \
-		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql))) || \
-		echo "note: PostgreSQL is not installed; the tests of a tracking server on PostgreSQL will be skipped"
+# What some process tests use from Debian (best effort: needs apt and root): PostgreSQL's server (a tracking server on
+# a database) and libfaketime (a machine whose clock is off). Where missing, those tests skip and say why.
+test-tools:
+	@missing=""; ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v faketime >/dev/null || missing="$$missing faketime"; \
+	[ -z "$$missing" ] || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing))) || \
+		echo "note: not installed:$$missing; the tests that need them will be skipped"
 
 run: venv
 	$(VENV)/bin/psn train -c $(CONFIG) $(OVERRIDES)
 
 # Three pytest workers on two cores: the real-process tests spend most of their time waiting on their processes.
-test: venv fashion-mnist postgres
+test: venv fashion-mnist test-tools
 	$(PY) -m pytest -q -n 3 --durations=15
 
 # Unit tests only (no psn processes, sweep workers, Ray or servers, no real-data training): the edit loop.

@@ -2,7 +2,7 @@
 SQLite) with served artifacts, each started in a folder of its own and stopped (SIGTERM to its process group, then
 SIGKILL) when the block ends.
 
-PostgreSQL comes from Debian's ``postgresql`` package (``make postgres`` installs it where apt and root allow);
+PostgreSQL comes from Debian's ``postgresql`` package (``make test-tools`` installs it where apt and root allow);
 where its binaries are missing the tests that need it skip with the reason printed, unless
 ``PSN_REQUIRE_POSTGRES=1`` (CI), which turns the skip into a failure.
 """
@@ -44,7 +44,7 @@ def postgres_bin() -> Optional[Path]:
 def require_postgres() -> Path:
     folder = postgres_bin()
     if folder is None:
-        message = "PostgreSQL's server is not installed (make postgres, or apt-get install postgresql)"
+        message = "PostgreSQL's server is not installed (make test-tools, or apt-get install postgresql)"
         if os.environ.get("PSN_REQUIRE_POSTGRES") == "1":
             pytest.fail(message + " but PSN_REQUIRE_POSTGRES=1")
         pytest.skip(message)

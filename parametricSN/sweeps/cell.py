@@ -54,6 +54,7 @@ class CellLogger(MlflowLogger):
     on_val: Optional[OnVal] = None
     leave_open: tuple[type[BaseException], ...] = ()
     opened: Optional[str] = None
+    checked: float = 0.0  # when the claim was last checked (time.monotonic)
 
     def start_run(self, cfg: Config) -> str:
         if self.claim is None:
@@ -66,6 +67,7 @@ class CellLogger(MlflowLogger):
                 exp_id = self.client.get_run(self.opened).info.experiment_id
                 try:
                     claims.check_claim(self.client, exp_id, self.tags[TAG_CELL], self.opened, self.claim.timeout)
+                    self.checked = time.monotonic()
                 except claims.ClaimLost as exc:  # train() does not close a run whose start_run raised
                     self.set_failed(exc)
                     raise
@@ -80,9 +82,37 @@ class CellLogger(MlflowLogger):
         super().log_metrics(metrics, step)
         if self.on_val is not None and any(k.startswith("val_") for k in metrics):
             self.on_val(self, step, metrics)
+        if self.claim is not None and time.monotonic() - self.checked >= claims.heartbeat_seconds():
+            self._recheck()
+
+    def _recheck(self) -> None:
+        """Check the claim again (every heartbeat period, at an epoch's end, and before the run ends FINISHED):
+        :class:`~parametricSN.sweeps.claims.ClaimLost` when an older claim of the cell has become visible (a sweep
+        on a machine whose clock is behind) or another sweep closed this run as lost (one whose clock is ahead by
+        more than the heartbeat timeout). So two sweeps never both finish a cell, whatever their clocks. A store that
+        does not answer is asked again next time."""
+        self.checked = time.monotonic()
+        if self.claim is None or self.run_id is None:
+            return
+        try:
+            run = self.client.get_run(self.run_id)
+            if run.info.status != "RUNNING":
+                raise claims.ClaimLost(f"run {self.run_id} was closed by another sweep: {run.data.tags.get('error')}")
+            claims.check_claim(
+                self.client, run.info.experiment_id, self.tags[TAG_CELL], self.run_id, self.claim.timeout
+            )
+        except claims.ClaimLost:
+            raise
+        except Exception:  # noqa: BLE001 - the tracking server is away: the outage logic reports it
+            return
 
     def end_run(self) -> None:
         if self.claim is not None:
+            try:
+                self._recheck()
+            except claims.ClaimLost as exc:  # the run is deleted, its cell left to the claim that won
+                self.set_failed(exc)
+                raise
             self.claim.beat.discard(self.run_id)
         super().end_run()
 

@@ -16,8 +16,16 @@
   its run and does not train. Two sweeps started together, or on two machines against one tracking server,
   thus train each cell once. On a SQLite store, creating the run and checking the claim happen under a file lock
   (:func:`claim_lock`), so the order of start times is the order in which claims become visible. Only MLflow
-  client calls are used, so SQLite stores and servers work alike; the order relies on the machines' clocks
-  agreeing to within the time between two claims (NTP).
+  client calls are used, so SQLite stores and servers work alike.
+- **Clocks.** The order of claims is that of the ``(start time, run id)`` values the store holds, which every
+  machine reads alike, but start times come from each machine's clock: a sweep whose clock is behind may claim a
+  cell after another has started it and still be "older". So a claimant checks its claim again at every heartbeat
+  period (at an epoch's end) and once more before it closes its run FINISHED
+  (:class:`parametricSN.sweeps.cell.CellLogger`), and yields (its run deleted) when it has lost: two sweeps never
+  both finish a cell, whatever the skew; a skew only costs the work of the claimant that yields. Heartbeats are
+  compared with the reader's clock: a skew beyond ``--heartbeat-timeout`` makes a live run look dead to the other
+  machine, which closes it as lost and continues its cell from its checkpoint; its own worker then finds its run
+  closed at its next check and stops.
 """
 
 from __future__ import annotations

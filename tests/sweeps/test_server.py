@@ -2,80 +2,26 @@
 server), then `psn report` read back from it. One server for the module."""
 
 import os
-import signal
-import socket
+import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
-from parametricSN.tracking.preflight import PROBE
+from tests.servers import mlflow_server
+from tests.sweeps.test_processes import wait_for
 from tests.sweeps.test_run import tiny_base
 
 pytestmark = pytest.mark.process  # every test here starts real processes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    log = open(folder / "server.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{folder}/server.db",
-            "--serve-artifacts",
-            "--artifacts-destination",
-            str(folder / "artifacts"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=folder,
-        start_new_session=True,  # the server and its web workers: one process group to stop
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                # ready: the API psn probes answers (its first request, under load, took more than psn's 3 s)
-                with urllib.request.urlopen(f"{url}{PROBE}", timeout=30) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start: {(folder / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-        yield url, folder / "artifacts"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # it waits for idle keep-alive connections: nothing is left to save
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+    with mlflow_server(f"sqlite:///{folder}/server.db", folder) as (url, artifacts):
+        yield url, artifacts
 
 
 def test_sweep_and_report_through_a_tracking_server(server, tmp_path, fmnist_root, capsys, warm_workers):
@@ -111,3 +57,53 @@ def test_train_through_a_server_prints_only_its_result_on_stdout(server, tmp_pat
     assert main(["train", "-c", str(tiny_base(tmp_path, fmnist_root)), f"mlflow.tracking_uri={url}"]) == 0
     out = capsys.readouterr().out
     assert "View run" not in out and set(yaml.safe_load(out)) == {"run_id", "test_acc"}, out
+
+
+@pytest.mark.parametrize("skew", [0, -40], ids=["same-clock", "clock-40s-behind"])
+def test_twin_sweeps_on_two_machines_sharing_only_the_server_train_each_cell_once(server, tmp_path, fmnist_root, skew):
+    # two working folders (two machines) run the same spec against one server: started at once with the same clock;
+    # or, with skew, the second machine's clock is 40 s behind (libfaketime) and it starts once the first is
+    # training, so its claims come later but look older: the first must yield at its next check, not finish too
+    faketime = shutil.which("faketime")
+    if skew and faketime is None:
+        if os.environ.get("PSN_REQUIRE_FAKETIME") == "1":
+            pytest.fail("faketime is not installed (apt-get install faketime) but PSN_REQUIRE_FAKETIME=1")
+        pytest.skip("faketime is not installed (apt-get install faketime): a skewed clock cannot be simulated")
+    url, _ = server
+    name, epochs = f"twins{-skew}", 300
+    client = MlflowClient(url)
+
+    def sweep(machine: str, clock: list[str]) -> subprocess.Popen:
+        folder = tmp_path / machine
+        folder.mkdir()
+        (folder / "spec.yaml").write_text(
+            f"name: {name}\nbase: {tiny_base(folder, fmnist_root)}\n"
+            f"overrides: [train.epochs={epochs}, train.test_every=1000]\ngrid:\n  general.seed: [1, 2]\n"
+        )
+        return subprocess.Popen(
+            [*clock, sys.executable, "-m", "parametricSN", "sweep", "spec.yaml", "--tracking-uri", url]
+            + ["--workers", "2", "--heartbeat-timeout", "600"],
+            cwd=folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PSN_HEARTBEAT_SECONDS": "1"},
+        )
+
+    first = sweep("a", [])
+    if skew:
+        wait_for(
+            lambda: (lambda e: e and len(client.search_runs([e.experiment_id], "metrics.train_loss > 0")) == 2)(
+                client.get_experiment_by_name(name)
+            )
+        )
+    second = sweep("b", [faketime, "-f", f"{skew:+d}s"] if skew else [])
+    outs = [p.communicate(timeout=600) for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], [err[-2000:] for _, err in outs]
+    runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    assert sorted(r.data.params["general.seed"] for r in finished) == ["1", "2"], [
+        (r.data.params["general.seed"], r.info.status) for r in runs
+    ]
+    for r in finished:
+        assert [m.step for m in client.get_metric_history(r.info.run_id, "train_loss")] == list(range(1, epochs + 1))
