@@ -52,6 +52,8 @@ def test_packed_morlet_equals_recorded(reference, parameterization):
     try:
         x, w = inputs()
         P = PackedScattering2D([layer(parameterization, "tight-frame"), layer(parameterization, "random", 5)])
-        _compare(record_one(P, torch.stack([x, x.flip(-1)]), torch.stack([w, w])), reference[f"packed/{parameterization}"])
+        _compare(
+            record_one(P, torch.stack([x, x.flip(-1)]), torch.stack([w, w])), reference[f"packed/{parameterization}"]
+        )
     finally:
         torch.set_default_dtype(torch.float32)
