@@ -25,7 +25,10 @@ is a closed form on the grid. kymatio's users asked for it (kymatio issue #321).
 
 On the discrete grid the wavelet is sampled in space, so its spectrum is periodised: ``periodize=True`` (default)
 sums the copies shifted by :math:`2\pi` along each axis (one each way), which keeps the filter continuous across
-the Nyquist frequency; ``periodize=False`` keeps the one copy on :math:`[-\pi, \pi)^2`.
+the Nyquist frequency; the copies' tails reach zero frequency (up to 6 % of the peak at the finest scale), so the
+sum's zero-frequency sample is then set to 0: the sampled wavelet minus its spatial mean, zero-mean as the
+continuous one (Morlet's :math:`\beta` term does the same for its envelope). ``periodize=False`` keeps the one copy
+on :math:`[-\pi, \pi)^2`, which vanishes at zero frequency by itself.
 """
 
 from __future__ import annotations
@@ -81,6 +84,10 @@ class Cauchy(WaveletFamily):
                     1 - along / xi
                 )
                 total = total + torch.where(inside, torch.exp(log_psi), torch.zeros_like(log_psi))
+        if periodize:  # the copies' tails at zero frequency: remove the spatial mean
+            dc = torch.ones_like(total)
+            dc[..., 0, 0] = 0
+            total = total * dc
         return total
 
     def tight_frame(self, J: int, L: int) -> dict[str, Tensor]:
