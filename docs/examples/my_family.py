@@ -4,7 +4,7 @@ Fourier domain from a log-Gaussian radial profile and a smooth angular window (a
     psi_hat(w) = exp(-log(|w| / xi)² / (2 b²)) · exp((cos(angle(w) - theta) - 1) / s²),
 
 zero at w = 0 (admissible). ``@register_family`` declares each parameter once: what it means, its unit, its
-learning-rate group (``scattering.lr={bandwidth: 0.05}`` sets one by name) and its bounds (the generator sees the
+learning-rate group (``scattering.lr={shape: 0.05}`` sets one by name) and its bounds (the generator sees the
 parameter clamped into them).
 
     psn train -c conf/fashion_mnist.yaml general.plugins=[docs/examples/my_family.py] scattering.family=log-gabor
@@ -22,8 +22,8 @@ from parametricSN.scattering import WaveletFamily, register_family
     params={
         "theta": {"meaning": "orientation", "unit": "rad", "group": "orientation"},
         "xi": {"meaning": "peak frequency", "unit": "rad/pixel", "group": "scattering", "bounds": (0.01, None)},
-        "bandwidth": {"meaning": "log-radial width", "unit": "", "group": "scattering", "bounds": (0.05, None)},
-        "spread": {"meaning": "angular width", "unit": "rad", "group": "scattering", "bounds": (0.05, None)},
+        "bandwidth": {"meaning": "log-radial width", "unit": "", "group": "shape", "bounds": (0.05, None)},
+        "spread": {"meaning": "angular width", "unit": "rad", "group": "shape", "bounds": (0.05, None)},
     },
     orientation="theta",
     frequency="xi",
