@@ -5,10 +5,10 @@ linear head, 28x28) on ``--train`` training images for ``--epochs`` epochs, test
 Prints one row per cell: the test accuracy (mean ± std over the seeds), the frame bounds A / B of the bank at
 initialisation and at the end (mean over seeds; min and max of its Littlewood–Paley sum,
 :mod:`parametricSN.scattering.frames`), and the time of one training step (scattering + linear head, forward and
-backward, batch ``--batch``, median of ``--steps``) relative to Morlet's of the same kind. Writes ``--json``.
+backward, batch ``--batch``, median of ``--steps``) relative to Morlet's of the same kind. Writes ``--out``.
 
     python benchmarks/families.py [--families morlet gabor cauchy] [--train 500] [--test 2000] [--epochs 10] \\
-        [--seeds 0 1 2] [--data-root /usr/share/datasets/fashion-mnist] [--threads 2] [--json families.json]
+        [--seeds 0 1 2] [--data-root /usr/share/datasets/fashion-mnist] [--threads 2] [--out benchmarks/results/families.json]
 
 A tiny check that it runs: ``--train 20 --test 100 --epochs 1 --seeds 0 --steps 2``.
 """
@@ -109,7 +109,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--data-root", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/families.json"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -130,8 +130,8 @@ def main() -> None:
             f"| {r['A_init']:.3f} | {r['B_init']:.3f} | {r['A_end']:.3f} | {r['B_end']:.3f} | {rel:.2f}× "
             f"({1000 * r['step_s']:.0f} ms) |"
         )
-    if args.json:
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=1))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
