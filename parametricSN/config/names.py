@@ -109,7 +109,12 @@ def family_facts() -> dict[str, dict[str, Any]]:
     once the family registry has been imported (by a plugin that registers a family, or by the layers), every
     family registered there. The registry is looked up in ``sys.modules``, never imported: the config stays light
     and below the scattering package."""
-    facts = {name: kwargs for name, (_, kwargs) in declared("scattering.families", "register_family").items()}
+    builtins = declared("scattering.families", "register_family")
+    facts = {}
+    for name, (_, kwargs) in builtins.items():
+        like = kwargs.get("like")  # a family declared like another: its parameters and roles
+        base = {k: builtins[like][1].get(k) for k in ("params", "orientation", "frequency")} if like else {}
+        facts[name] = {**kwargs, **base}
     registry = sys.modules.get(FAMILIES_MODULE)
     if registry is not None:
         facts.update(registry.registered_facts())

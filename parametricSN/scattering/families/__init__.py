@@ -130,13 +130,21 @@ _FAMILIES: dict[str, WaveletFamily] = {}
 
 def register_family(
     name: str,
-    params: dict[str, dict[str, Any]],
+    params: Optional[dict[str, dict[str, Any]]] = None,
     orientation: Optional[str] = None,
     frequency: Optional[str] = None,
     admissible: bool = True,
+    like: Optional[str] = None,
 ) -> Callable[[type], type]:
     """Decorator: register the :class:`WaveletFamily` subclass as the family ``name`` with the declared facts
-    (module docstring). Each parameter needs ``group``; ``meaning``, ``unit`` and ``bounds`` are optional."""
+    (module docstring). Each parameter needs ``group``; ``meaning``, ``unit`` and ``bounds`` are optional.
+    ``like="morlet"``: the parameters, orientation and frequency of that (already registered) family, for a family
+    that differs from it in its generator only (``admissible`` is still this family's own)."""
+    if like is not None:
+        base = _FAMILIES[like]
+        params, orientation, frequency = base.params, base.orientation, base.frequency
+    if params is None:
+        raise ValueError(f"family {name!r}: declare its params (or like= a registered family)")
     for p, facts in params.items():
         if not isinstance(facts, dict) or "group" not in facts:
             raise ValueError(f"family {name!r}: parameter {p!r} needs a learning-rate group ({{'group': ...}})")
@@ -181,7 +189,7 @@ def registered_facts() -> dict[str, dict[str, Any]]:
     return {
         n: {"params": f.params, "orientation": f.orientation, "frequency": f.frequency, "admissible": f.admissible}
         for n, f in _FAMILIES.items()
-    }
+    }  # (like= is resolved: these are the facts themselves)
 
 
 _BUILTINS_IMPORTED = False

@@ -10,33 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import torch
 from torch import Tensor
 
-from parametricSN.scattering.families import WaveletFamily, register_family
-from parametricSN.scattering.filters import gabor_filters, random_params, tight_frame_params
+from parametricSN.scattering.families import register_family
+from parametricSN.scattering.families.morlet import Morlet
+from parametricSN.scattering.filters import gabor_filters
 
 
-@register_family(
-    "gabor",
-    params={
-        "theta": {"meaning": "orientation", "unit": "rad", "group": "orientation"},
-        "xi": {"meaning": "frequency", "unit": "rad/pixel", "group": "scattering"},
-        "sigma": {"meaning": "width", "unit": "pixels", "group": "scattering"},
-        "slant": {"meaning": "slant", "unit": "", "group": "scattering"},
-    },
-    orientation="theta",
-    frequency="xi",
-    admissible=False,
-)
-class Gabor(WaveletFamily):
+@register_family("gabor", like="morlet", admissible=False)
+class Gabor(Morlet):
     """Gabor filters with Morlet's parameters and initialisations."""
 
     def filters(self, shape: tuple[int, int], params: Mapping[str, Tensor], periodize: bool = True) -> Tensor:
         return gabor_filters(shape, *(params[n] for n in self.names), periodize=periodize)
-
-    def tight_frame(self, J: int, L: int) -> dict[str, Tensor]:
-        return tight_frame_params(J, L)
-
-    def random(self, J: int, L: int, generator: torch.Generator, n: int) -> dict[str, Tensor]:
-        return random_params(J, L, generator, n=n)
