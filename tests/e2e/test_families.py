@@ -98,3 +98,25 @@ def test_an_unknown_family_is_one_config_line_listing_the_families(tmp_path, fmn
     assert "morlet" in err and err.endswith("got 'haar'\n")  # (and any family a plugin registered in this process)
     assert main(["train", "-c", str(path), "scattering.lr={size: 0.1}"]) == 2
     assert "scattering.lr: expected learning-rate groups of the morlet family" in capsys.readouterr().err
+
+
+def test_psn_tune_searches_the_family_and_its_group_rates(tmp_path):
+    """A search space over the family and its learning rates is planned (every value checked as a config) before
+    Ray starts; a rate for a group the family lacks is named."""
+    from parametricSN.sweeps import SpecError, load_spec
+    from parametricSN.sweeps.tune import plan_search
+    from tests.sweeps.test_tune import SPEC, _spec
+
+    space = (
+        "    scattering.family: {choice: [morlet, cauchy]}\n    scattering.lr_scattering: {loguniform: [0.01, 0.3]}\n"
+    )
+    text = SPEC.split("  space:\n")[0] + "  space:\n" + space
+    plan = plan_search(load_spec(_spec(tmp_path, text)), None, None, 1.0)
+    assert set(plan.search.space) == {"scattering.family", "scattering.lr_scattering"}
+    cauchy = text.replace("scattering.J=2,", "scattering.J=2, scattering.family=cauchy,").replace(
+        "    scattering.family: {choice: [morlet, cauchy]}\n",
+        "    scattering.lr: {choice: [{shape: 0.01}, {shape: 0.1}]}\n",
+    )
+    assert "scattering.lr" in plan_search(load_spec(_spec(tmp_path, cauchy)), None, None, 1.0).search.space
+    with pytest.raises(SpecError, match="scattering.lr: expected learning-rate groups of the morlet family"):
+        plan_search(load_spec(_spec(tmp_path, cauchy.replace("scattering.family=cauchy,", ""))), None, None, 1.0)
