@@ -8,7 +8,7 @@ initialisation and at the end (mean over seeds; min and max of its Littlewood–
 backward, batch ``--batch``, fastest of ``--steps``, the models taking turns) relative to Morlet's of the same kind. Writes ``--out``.
 
     python benchmarks/families.py [--families morlet gabor cauchy] [--train 500] [--test 2000] [--epochs 10] \\
-        [--seeds 0 1 2] [--data-root /usr/share/datasets/fashion-mnist] [--threads 2] [--out benchmarks/results/families.json]
+        [--seeds 0 1 2] [--data-root /usr/share/datasets/fashion-mnist] [--threads 1] [--out benchmarks/results/families.json]
 
 A tiny check that it runs: ``--train 20 --test 100 --epochs 1 --seeds 0 --steps 2``.
 """
@@ -111,7 +111,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--data-root", default="/usr/share/datasets/fashion-mnist")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)  # small batches: 2 threads on a busy 2-core machine ran 20x slower
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/families.json"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
