@@ -120,3 +120,15 @@ def test_psn_tune_searches_the_family_and_its_group_rates(tmp_path):
     assert "scattering.lr" in plan_search(load_spec(_spec(tmp_path, cauchy)), None, None, 1.0).search.space
     with pytest.raises(SpecError, match="scattering.lr: expected learning-rate groups of the morlet family"):
         plan_search(load_spec(_spec(tmp_path, cauchy.replace("scattering.family=cauchy,", ""))), None, None, 1.0)
+
+
+def test_psn_deform_compares_a_family_with_its_fixed_bank(tmp_path, fmnist_root, mlflow_uri, capsys):
+    """A trained Cauchy run beside ``tight-frame``: the fixed scattering takes the run's family."""
+    from parametricSN.deformation.sources import load_sources
+
+    path = write_config(tmp_path, fmnist_root, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true")
+    assert main(["train", "-c", str(path), "scattering.family=cauchy", "train.epochs=1"]) == 0
+    run_id = yaml.safe_load(capsys.readouterr().out)["run_id"]
+    trained, fixed = load_sources([run_id, "tight-frame"], mlflow_uri, "scattering", torch.device("cpu"))
+    assert trained.module.scattering.family_name == fixed.module.family_name == "cauchy"
+    assert trained.label.startswith("cauchy tight-frame learnable") and fixed.label.startswith("cauchy tight-frame")
