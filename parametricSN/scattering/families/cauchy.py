@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 
 from parametricSN.scattering.families import WaveletFamily, register_family
+from parametricSN.scattering.filters import tight_frame_params
 
 
 @register_family(
@@ -91,11 +92,10 @@ class Cauchy(WaveletFamily):
         return total
 
     def tight_frame(self, J: int, L: int) -> dict[str, Tensor]:
-        j = torch.arange(J, dtype=torch.float64).repeat_interleave(L)
-        l = torch.arange(L, dtype=torch.float64).repeat(J)
+        morlet = tight_frame_params(J, L)  # kymatio's orientations and octave frequencies
         return {
-            "theta": (int(L - L / 2 - 1) - l) * math.pi / L,
-            "xi": 3.0 / 4.0 * math.pi / 2.0**j,
+            "theta": morlet["theta"],
+            "xi": morlet["xi"],
             "aperture": torch.full((J * L,), min(1.5 * math.pi / L, 1.2), dtype=torch.float64),
             "order": torch.full((J * L,), 2.0, dtype=torch.float64),
         }
