@@ -25,7 +25,7 @@ from typing import Any, Optional, Union
 
 import yaml
 
-from parametricSN.config.names import builtin_datasets, current_name, head_facts
+from parametricSN.config.names import builtin_datasets, current_name, family_facts, family_groups, head_facts
 from parametricSN.config.no_effect import warn_no_effect
 from parametricSN.config.schema import DEFAULT_DATA_ROOT, Config, ConfigError, dataset_described, key_rules
 from parametricSN.config.strict_yaml import UniqueKeyLoader, shown, yaml_problem
@@ -56,6 +56,7 @@ def _bootstrap_choices() -> None:
     so ``dataset.name`` is checked before the keys whose choices depend on it."""
     _CHOICES.setdefault("dataset.name", lambda cfg: builtin_datasets())
     _CHOICES["model.name"] = lambda cfg: sorted(head_facts())  # plugin heads add themselves to head_facts()
+    _CHOICES["scattering.family"] = lambda cfg: sorted(family_facts())  # and plugin families to the registry
 
 
 def register_check(name: str, check: Callable[[Config], None]) -> None:
@@ -147,6 +148,10 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         if isinstance(value, list):
             return value
         raise ConfigError(expected)
+    if tp is dict:
+        if isinstance(value, dict):
+            return {str(k): _coerce(f"{key}.{k}", v, float) for k, v in value.items()}
+        raise ConfigError(f"{expected}; e.g. {key}={{name: 0.1}}")
     raise ConfigError(f"{key}: unsupported schema type {tp!r}")  # pragma: no cover - schema bug
 
 
@@ -212,6 +217,30 @@ def _check_keys(flat: dict[str, Any]) -> None:
             raise ConfigError(rule.message.format(key=key, expected=rule.expected, value=shown(value), raw=value))
 
 
+def _check_family(cfg: Config) -> None:
+    """``scattering.lr`` names groups of the family; ``equivariant`` needs a family with an orientation (the
+    family itself was checked with the choices)."""
+    sc = cfg.scattering
+    if sc.architecture != "scattering":
+        return
+    groups = ("scattering",) if sc.parameterization == "pixelwise" else family_groups(sc.family)
+    unknown = [g for g in sc.lr if g not in groups]
+    _check(
+        not unknown,
+        "scattering.lr",
+        f"learning-rate groups of the {sc.family} family ({', '.join(groups)})"
+        + (" (pixelwise: the filters are one group)" if sc.parameterization == "pixelwise" else ""),
+        sc.lr,
+    )
+    if sc.parameterization == "equivariant":
+        _check(
+            family_facts()[sc.family].get("orientation") is not None,
+            "scattering.parameterization",
+            f"canonical or pixelwise: the {sc.family} family has no orientation to rotate",
+            sc.parameterization,
+        )
+
+
 def validate(cfg: Config, with_data: bool = True) -> Config:
     """Raise ConfigError on the first impossible value; return ``cfg``.
 
@@ -241,6 +270,7 @@ def validate(cfg: Config, with_data: bool = True) -> Config:
         False,
     )
     sc = cfg.scattering
+    _check_family(cfg)
     if sc.second_order_only:
         _check(
             sc.max_order == 2 and sc.J >= 2,

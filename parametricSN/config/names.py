@@ -1,4 +1,5 @@
-"""What the config knows of the built-in heads and datasets without importing them, and former names.
+"""What the config knows of the built-in heads, datasets and wavelet families without importing them, and former
+names.
 
 A built-in head or dataset is one module in ``parametricSN/models`` or ``parametricSN/data`` with one decorated
 builder: ``@register_head("mlp", reads=("depth", "hidden", "dropout"), packs=True)`` or
@@ -18,6 +19,7 @@ import ast
 import functools
 import pkgutil
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +46,7 @@ def declared(package: str, decorator: str) -> dict[str, tuple[str, dict[str, Any
     """``name -> (module, keyword arguments)`` of every module-level ``@decorator("name", ...)`` in the modules of
     ``parametricSN.<package>``, read from their source (the arguments must be literals); nothing is imported."""
     found: dict[str, tuple[str, dict[str, Any]]] = {}
-    folder = PACKAGE / package
+    folder = PACKAGE.joinpath(*package.split("."))
     for info in pkgutil.iter_modules([str(folder)]):
         path = folder / f"{info.name}.py"
         text = "" if info.ispkg else path.read_text(encoding="utf-8")
@@ -96,6 +98,33 @@ def head_facts() -> dict[str, HeadFacts]:
         reads, packs = tuple(kwargs.get("reads", HEAD_MODEL_KEYS)), kwargs.get("packs", False)
         _HEADS.setdefault(name, HeadFacts(reads=reads, packs=packs))
     return _HEADS
+
+
+FAMILIES_MODULE = "parametricSN.scattering.families"
+
+
+def family_facts() -> dict[str, dict[str, Any]]:
+    """``scattering.family -> {"params": {name: {"group": ...}}, "orientation": ...}`` of every wavelet family
+    known: the built-ins (``@register_family`` in ``parametricSN/scattering/families``, read from the source) and,
+    once the family registry has been imported (by a plugin that registers a family, or by the layers), every
+    family registered there. The registry is looked up in ``sys.modules``, never imported: the config stays light
+    and below the scattering package."""
+    builtins = declared("scattering.families", "register_family")
+    facts = {}
+    for name, (_, kwargs) in builtins.items():
+        like = kwargs.get("like")  # a family declared like another: its parameters and roles
+        base = {k: builtins[like][1].get(k) for k in ("params", "orientation", "frequency")} if like else {}
+        facts[name] = {**kwargs, **base}
+    registry = sys.modules.get(FAMILIES_MODULE)
+    if registry is not None:
+        facts.update(registry.registered_facts())
+    return facts
+
+
+def family_groups(family: str) -> tuple[str, ...]:
+    """The learning-rate groups of ``family`` (``()`` for an unknown one), in order."""
+    params = family_facts().get(family, {}).get("params", {})
+    return tuple(dict.fromkeys(p["group"] for p in params.values()))
 
 
 def packable_heads() -> tuple[str, ...]:

@@ -30,8 +30,11 @@ SCATTERING_KEYS = (
     "init",
     "learnable",
     "parameterization",
+    "family",
+    "periodize",
     "lr_orientation",
     "lr_scattering",
+    "lr",
     "second_order_only",
     "backend",
 )
@@ -100,7 +103,7 @@ def _rows() -> list[tuple[str, Callable[[Config], bool], str]]:
             lambda c: c.scattering.architecture == "scattering" and not c.scattering.learnable,
             "the scattering is fixed (scattering.learnable=false)",
         )
-        for k in ("lr_orientation", "lr_scattering")
+        for k in ("lr_orientation", "lr_scattering", "lr")
     ]
     return rows
 

@@ -94,6 +94,14 @@ WEIGHTS = Rule(
     "{key}: no file at {raw!r}; give a local state_dict file or model.weights=null for random initialisation",
 )
 
+LEARNING_RATES = Rule(
+    lambda v: all(
+        isinstance(k, str) and isinstance(r, (int, float)) and not isinstance(r, bool) and 0 < r < float("inf")
+        for k, r in v.items()
+    ),
+    "a mapping of learning-rate group names to positive numbers, e.g. {orientation: 0.1, scattering: 0.05}",
+)
+
 DEFAULT_DATA_ROOT = "data"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/store.db"
 
@@ -160,8 +168,14 @@ class ScatteringConfig:
     init: str = key("tight-frame", pack=True, choices=("tight-frame", "random"))
     learnable: bool = key(True, pack=True)
     parameterization: str = key("canonical", choices=("canonical", "equivariant", "pixelwise"))
-    lr_orientation: float = key(0.1, rule=POSITIVE)
-    lr_scattering: float = key(0.1, rule=POSITIVE)
+    # a registered wavelet family: morlet | gabor | cauchy | your own (scattering/families, general.plugins)
+    family: str = "morlet"
+    # true: the envelope periodised on the padded grid (kymatio); false: one period, the paper-era construction
+    periodize: bool = True
+    lr_orientation: float = key(0.1, rule=POSITIVE)  # the family's learning-rate group `orientation`
+    lr_scattering: float = key(0.1, rule=POSITIVE)  # every other group (Morlet: {xi, sigma, slant}; pixelwise)
+    # learning rate per group of the family, by name, e.g. {shape: 0.05}; replaces lr_orientation / lr_scattering
+    lr: dict = key(factory=dict, rule=LEARNING_RATES)
     second_order_only: bool = False
     backend: str = key("fast", choices=("fast", "kymatio"))
     # weight of the frame penalty (training/tightness.py); 0: none, the paper's protocol

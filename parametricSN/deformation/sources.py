@@ -64,7 +64,8 @@ def _describe(cfg: Config) -> str:
     sc = cfg.scattering
     if sc.architecture != "scattering":
         return f"{cfg.model.name} on pixels"
-    return f"{sc.init} {'learnable' if sc.learnable else 'fixed'} + {cfg.model.name}"
+    family = "" if sc.family == "morlet" else f"{sc.family} "
+    return f"{family}{sc.init} {'learnable' if sc.learnable else 'fixed'} + {cfg.model.name}"
 
 
 def _trained(run: str, tracking_uri: Optional[str], layer: str) -> Source:
@@ -104,9 +105,12 @@ def _fixed(init: str, ref: Config, layer: str) -> Source:
         learnable=False,
         seed=ref.general.seed,
         second_order_only=sc.second_order_only,
+        family=sc.family,
+        periodize=sc.periodize,
     ).eval()
     cfg = replace(ref, scattering=replace(sc, init=init, learnable=False, architecture="scattering"))
-    return Source(f"{init} fixed (J={sc.J}, L={sc.L})", init, S, S, cfg)
+    family = "" if sc.family == "morlet" else f"{sc.family} "
+    return Source(f"{family}{init} fixed (J={sc.J}, L={sc.L})", init, S, S, cfg)
 
 
 def reference_config(

@@ -76,6 +76,8 @@ def build_scattering(cfg: Config) -> ParametricScattering2D:
         seed=cfg.general.seed,
         backend=sc.backend,
         second_order_only=sc.second_order_only,
+        family=sc.family,
+        periodize=sc.periodize,
     )
 
 

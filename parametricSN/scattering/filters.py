@@ -8,7 +8,9 @@ A 2-D Gabor function with orientation :math:`\theta`, frequency :math:`\xi`, wid
            e^{i\xi (u_1\cos\theta + u_2\sin\theta)}, \qquad D_\gamma = \mathrm{diag}(1, \gamma^2),
 
 periodised on the :math:`M\times N` grid (summed over shifts by multiples of :math:`(M, N)`, at most two periods
-each way, as kymatio does). The Morlet wavelet subtracts the envelope times :math:`\beta` so that it has zero
+each way, as kymatio does; ``periodize=False`` evaluates it on one period centred on the origin,
+:math:`u \in [-\lfloor M/2\rfloor, M - \lfloor M/2\rfloor)` and likewise along N, without the sum, as the paper's
+original code built its learned Morlets). The Morlet wavelet subtracts the envelope times :math:`\beta` so that it has zero
 mean, :math:`\psi = g_\xi - \beta g_0` with :math:`\beta = \sum g_\xi / \sum g_0`, and is kept in the Fourier
 domain, where it is real. Lower resolutions come from kymatio's periodisation of the Fourier filter
 (:func:`periodize`). The constants (``2 * 3.1415``, the low-pass width ``0.8 * 2**(J-1)``) follow kymatio 0.3's
@@ -24,8 +26,6 @@ from typing import Optional
 
 import torch
 from torch import Tensor
-
-PARAM_NAMES = ("theta", "xi", "sigma", "slant")
 
 # A periodic copy of the Gaussian envelope whose largest value is below exp(-_NEGLIGIBLE) (about 2e-22 of the
 # peak) changes no float64 digit of the filter; such copies are skipped instead of summed.
@@ -87,15 +87,24 @@ def _window(size: int, spread: float) -> tuple[int, int]:
 
 
 def gabor_2d(
-    shape: tuple[int, int], theta: Tensor, xi: Tensor, sigma: Tensor, slant: Tensor, with_envelope: bool = False
+    shape: tuple[int, int],
+    theta: Tensor,
+    xi: Tensor,
+    sigma: Tensor,
+    slant: Tensor,
+    with_envelope: bool = False,
+    periodize: bool = True,
 ):
     r"""Periodised Gabor functions in space, ``(n, M, N)`` complex, one per parameter entry.
 
     With ``with_envelope`` also returns the periodised envelope alone (the Gabor function at :math:`\xi = 0`),
     ``(n, M, N)`` real, which shares all the work. Filters are computed in groups that need the same window of
-    the periodisation sum (narrow filters need less), then put back in order.
+    the periodisation sum (narrow filters need less), then put back in order. ``periodize=False``: one period
+    centred on the origin, no sum (the paper-era construction, module docstring).
     """
     M, N = shape
+    if not periodize:
+        return _gabor_group(shape, (-(M // 2), 1), (-(N // 2), 1), theta, xi, sigma, slant, with_envelope)
     with torch.no_grad():  # the window is a discrete choice, not a differentiable one
         spread = (torch.clamp(slant.detach() ** 2, max=1.0) / (2 * sigma.detach() ** 2)).reshape(-1).tolist()
     groups: dict[tuple, list[int]] = {}
@@ -179,15 +188,25 @@ def _gabor_group(
     return (gabor, fold(envelope)) if with_envelope else gabor
 
 
-def morlet_filters(shape: tuple[int, int], theta: Tensor, xi: Tensor, sigma: Tensor, slant: Tensor) -> Tensor:
+def morlet_filters(
+    shape: tuple[int, int], theta: Tensor, xi: Tensor, sigma: Tensor, slant: Tensor, periodize: bool = True
+) -> Tensor:
     r"""Morlet wavelets in the Fourier domain, ``(n, M, N)`` real (the imaginary part vanishes).
 
     :math:`\hat\psi = \mathrm{Re}\,\mathrm{FFT}(g_\xi - \beta g_0)`, :math:`\beta = \sum g_\xi / \sum g_0`.
     Differentiable with respect to all four parameter vectors (each of length ``n``).
     """
-    gabor, envelope = gabor_2d(shape, theta, xi, sigma, slant, with_envelope=True)
+    gabor, envelope = gabor_2d(shape, theta, xi, sigma, slant, with_envelope=True, periodize=periodize)
     beta = gabor.sum(dim=(-2, -1), keepdim=True) / envelope.sum(dim=(-2, -1), keepdim=True)
     return torch.fft.fft2(gabor - beta * envelope).real
+
+
+def gabor_filters(
+    shape: tuple[int, int], theta: Tensor, xi: Tensor, sigma: Tensor, slant: Tensor, periodize: bool = True
+) -> Tensor:
+    r"""Gabor filters in the Fourier domain, ``(n, M, N)`` real: :math:`\hat g = \mathrm{Re}\,\mathrm{FFT}(g_\xi)`,
+    the Morlet wavelet without its zero-mean correction (so :math:`\hat g(0) \ne 0`: not admissible)."""
+    return torch.fft.fft2(gabor_2d(shape, theta, xi, sigma, slant, periodize=periodize)).real
 
 
 def lowpass_filter(

@@ -1,11 +1,14 @@
-r"""``ParametricScattering2D``: a scattering layer whose Morlet wavelets are built from learnable parameters.
+r"""``ParametricScattering2D``: a scattering layer whose wavelets are built from learnable parameters.
 
-Parameterizations of the ``J*L`` wavelets (filter ``n = j*L + l``):
+The wavelets come from a registered family (``family="morlet"`` by default, :mod:`parametricSN.scattering.families`),
+which names the parameters, builds the Fourier-domain filters and gives the initialisations. Parameterizations of
+the ``J*L`` wavelets (filter ``n = j*L + l``), for Morlet's :math:`(\theta, \xi, \sigma, \gamma)`:
 
-* ``canonical``: :math:`(\theta_n, \xi_n, \sigma_n, \gamma_n)` per filter, ``4*J*L`` scalars;
-* ``equivariant``: :math:`(\theta_j, \xi_j, \sigma_j, \gamma_j)` per scale, the orientations of scale ``j``
-  being :math:`\theta_j - l\pi/L` (so the tight-frame init equals kymatio's bank), ``4*J`` scalars;
-* ``pixelwise``: the ``J*L`` full-resolution Fourier filters themselves, initialised from the chosen init.
+* ``canonical``: every parameter per filter, e.g. :math:`(\theta_n, \xi_n, \sigma_n, \gamma_n)`, ``4*J*L`` scalars;
+* ``equivariant`` (families with an orientation): every parameter per scale, the orientations of scale ``j``
+  being :math:`\theta_j - l\pi/L` (so the tight-frame init equals the canonical one), ``4*J`` scalars;
+* ``pixelwise``: the ``J*L`` full-resolution Fourier filters themselves, initialised from the family's chosen init
+  (family-free once built).
 
 With ``learnable=False`` the same values are buffers. The filters are derived from the parameters: rebuilt on
 every forward that may need gradients, and cached otherwise (eval / no-grad) until a parameter changes (an
@@ -14,21 +17,16 @@ optimizer step, ``load_state_dict``, ``.to()``). The state_dict holds parameters
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
 from parametricSN.scattering.core import FilterBank, compute_padding, pad_sizes, scattering2d, separable_lowpass
-from parametricSN.scattering.filters import (
-    PARAM_NAMES,
-    lowpass_filter,
-    morlet_filters,
-    periodize,
-    random_params,
-    tight_frame_params,
-)
+from parametricSN.scattering.families import DEFAULT_FAMILY, WaveletFamily, get_family
+from parametricSN.scattering.filters import lowpass_filter, periodize
+from parametricSN.scattering.filters import periodize as coarser  # the constructor's `periodize` is a flag
 
 INITS = ("tight-frame", "random")
 PARAMETERIZATIONS = ("canonical", "equivariant", "pixelwise")
@@ -60,6 +58,8 @@ class ParametricScattering2D(nn.Module):
         seed: int = 0,
         backend: str = "fast",
         second_order_only: bool = False,
+        family: str = DEFAULT_FAMILY,
+        periodize: bool = True,
     ):
         super().__init__()
         M, N = (int(s) for s in shape)
@@ -80,28 +80,39 @@ class ParametricScattering2D(nn.Module):
         self.J, self.L, self.max_order, self.shape = J, L, max_order, (M, N)
         self.init, self.learnable, self.parameterization = init, learnable, parameterization
         self.seed, self.backend, self.second_order_only = seed, backend, second_order_only
+        self.family_name, self.periodize = get_family(family).name, bool(periodize)  # get_family: unknown is an error
+        _require(
+            parameterization != "equivariant" or self.family.orientation is not None,
+            f"the {family} family has no orientation parameter: use the canonical or pixelwise parameterization",
+        )
         self.padded_shape = compute_padding(M, N, J)
         self.pads = pad_sizes((M, N), J)
         self.n_coefficients = n_coefficients(J, L, max_order, second_order_only)
 
         phi = lowpass_filter(self.padded_shape, J)
-        register_lowpass(self, [periodize(phi, res) for res in range(J)])
+        register_lowpass(self, [coarser(phi, res) for res in range(J)])
 
         n_init = J if parameterization == "equivariant" else J * L
+        family = self.family
         if init == "tight-frame":
-            values = tight_frame_params(J, L)
+            values = family.tight_frame(J, L)
             if parameterization == "equivariant":  # one value per scale: orientation l = 0
                 values = {k: v[::L].clone() for k, v in values.items()}
         else:
-            values = random_params(J, L, torch.Generator().manual_seed(seed), n=n_init)
+            values = family.random(J, L, torch.Generator().manual_seed(seed), n_init)
         if parameterization == "pixelwise":
-            self._add("psi_hat", morlet_filters(self.padded_shape, **values))
+            self._add("psi_hat", family.build(self.padded_shape, values, self.periodize))
         else:
-            for name in PARAM_NAMES:
+            for name in family.names:
                 self._add(name, values[name])
         self._cache: Optional[tuple[tuple, FilterBank]] = None
 
     # ---- parameters ---------------------------------------------------------------------------------------
+    @property
+    def family(self) -> WaveletFamily:
+        """The wavelet family (looked up by name, so a layer pickles without its family's class)."""
+        return get_family(self.family_name)
+
     def _add(self, name: str, value: Tensor) -> None:
         value = value.to(torch.get_default_dtype())
         if self.learnable:
@@ -110,39 +121,52 @@ class ParametricScattering2D(nn.Module):
             self.register_buffer(name, value)
 
     def _raw(self) -> list[Tensor]:
-        names = ("psi_hat",) if self.parameterization == "pixelwise" else PARAM_NAMES
+        names = ("psi_hat",) if self.parameterization == "pixelwise" else self.family.names
         return [getattr(self, n) for n in names]
 
     def filter_params(self) -> dict[str, Tensor]:
-        """theta, xi, sigma, slant per filter (length ``J*L``, filter ``n = j*L + l``), differentiable.
+        """The family's parameters per filter (Morlet: theta, xi, sigma, slant; length ``J*L``, filter
+        ``n = j*L + l``), differentiable, as stored (the generator clamps them into the family's bounds).
 
-        Empty for ``pixelwise``, whose filters are free Fourier coefficients rather than Morlet parameters.
+        Empty for ``pixelwise``, whose filters are free Fourier coefficients rather than family parameters.
         """
         if self.parameterization == "pixelwise":
             return {}
-        if self.parameterization == "canonical":
-            return {n: getattr(self, n) for n in PARAM_NAMES}
-        L = self.L
-        offsets = torch.arange(L, dtype=self.theta.dtype, device=self.theta.device) * (math.pi / L)
-        params = {n: getattr(self, n).repeat_interleave(L) for n in ("xi", "sigma", "slant")}
-        params["theta"] = (self.theta[:, None] - offsets[None, :]).reshape(-1)
-        return {n: params[n] for n in PARAM_NAMES}
+        raw = {n: getattr(self, n) for n in self.family.names}
+        return raw if self.parameterization == "canonical" else self.family.expand_equivariant(raw, self.L)
 
-    def param_groups(self, lr_orientation: float, lr_scattering: float) -> list[dict]:
-        """Optimizer groups: θ alone (``lr_orientation``), {ξ, σ, slant} together (``lr_scattering``);
-        pixelwise: one group of filters (``lr_scattering``); none when the filters are fixed."""
+    def param_groups(
+        self, lr_orientation: float = 0.1, lr_scattering: float = 0.1, lr: Optional[Mapping[str, float]] = None
+    ) -> list[dict]:
+        """Optimizer groups, one per learning-rate group of the family (Morlet: θ alone as ``orientation``,
+        {ξ, σ, slant} together as ``scattering``), each named after its group. A group's rate is ``lr[name]``
+        when given, else ``lr_orientation`` for a group called ``orientation`` and ``lr_scattering`` for any
+        other. Pixelwise: one group of filters, ``scattering``. None when the filters are fixed."""
         if not self.learnable:
             return []
+        lr = dict(lr or {})
+
+        def rate(group: str) -> float:
+            return lr.get(group, lr_orientation if group == "orientation" else lr_scattering)
+
         if self.parameterization == "pixelwise":
-            return [{"params": [self.psi_hat], "lr": lr_scattering, "name": "scattering"}]
+            return [{"params": [self.psi_hat], "lr": rate("scattering"), "name": "scattering"}]
         return [
-            {"params": [self.theta], "lr": lr_orientation, "name": "orientation"},
-            {"params": [self.xi, self.sigma, self.slant], "lr": lr_scattering, "name": "scattering"},
+            {"params": [getattr(self, n) for n in names], "lr": rate(group), "name": group}
+            for group, names in self.family.groups.items()
         ]
 
     def meta(self, channels: int = 1) -> list[dict]:
         """The path of every output channel for ``channels`` input channels: see :func:`path_meta`."""
-        return path_meta(self.J, self.L, self.max_order, self.second_order_only, channels, self.filter_params())
+        return path_meta(
+            self.J,
+            self.L,
+            self.max_order,
+            self.second_order_only,
+            channels,
+            self.filter_params(),
+            self.family.names,
+        )
 
     # ---- filters ------------------------------------------------------------------------------------------
     def _wavelets(self) -> Tensor:
@@ -150,7 +174,7 @@ class ParametricScattering2D(nn.Module):
         if self.parameterization == "pixelwise":
             return self.psi_hat
         p = self.filter_params()
-        return morlet_filters(self.padded_shape, *(p[n].double() for n in PARAM_NAMES))
+        return self.family.build(self.padded_shape, {n: t.double() for n, t in p.items()}, self.periodize)
 
     def filters(self) -> Tensor:
         """``(J*L, M_pad, N_pad)`` real Fourier-domain wavelets at full resolution (detached, for figures)."""
@@ -211,14 +235,21 @@ class ParametricScattering2D(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order}, init={self.init!r}, "
+            f"family={self.family_name!r}, J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order}, "
+            f"init={self.init!r}, periodize={self.periodize}, "
             f"learnable={self.learnable}, parameterization={self.parameterization!r}, "
             f"backend={self.backend!r}, second_order_only={self.second_order_only}, K={self.n_coefficients}"
         )
 
 
 def path_meta(
-    J: int, L: int, max_order: int, second_order_only: bool, channels: int, params: dict[str, Tensor]
+    J: int,
+    L: int,
+    max_order: int,
+    second_order_only: bool,
+    channels: int,
+    params: dict[str, Tensor],
+    names: Optional[tuple[str, ...]] = None,
 ) -> list[dict]:
     """One dict per output channel ``k`` of a scattering layer, in output order (``meta[k]`` describes
     ``S(x)[..., k, :, :]``), with the keys
@@ -226,14 +257,16 @@ def path_meta(
     - ``channel`` (= k), ``input_channel`` (the colour channel c; k = c*K + path), ``order`` (0, 1 or 2);
     - ``j1, l1, n1`` (scale, orientation and filter index ``n1 = j1*L + l1`` of the first wavelet) and
       ``j2, l2, n2`` (the second), None below the path's order;
-    - ``theta1, xi1, sigma1, slant1`` and ``theta2, xi2, sigma2, slant2``: the current values (floats) of the
+    - ``<name>1`` and ``<name>2`` for each parameter ``name`` of the family (``names``, default the keys of
+      ``params``; Morlet: ``theta1, xi1, sigma1, slant1``, ``theta2, ...``): the current values (floats) of the
       wavelets on the path, from ``params`` (:meth:`ParametricScattering2D.filter_params`); None below the
       order, and None for the pixelwise parameterization, whose filters are free Fourier coefficients with no
-      θ, ξ, σ, γ (``S.filters()[n1]`` is its first wavelet).
+      family parameters (``S.filters()[n1]`` is its first wavelet).
 
     Every dict has every key, so ``pandas.DataFrame(S.meta(3))`` is a table of the paths.
     """
     values = {name: t.detach().reshape(-1).tolist() for name, t in params.items()}
+    names = tuple(params) if names is None else tuple(names)
     paths: list[tuple] = [] if second_order_only else [(None, None)] + [(n1, None) for n1 in range(J * L)]
     if max_order == 2:
         paths += [(n1, n2) for n1 in range(J * L) for n2 in range((n1 // L + 1) * L, J * L)]
@@ -244,7 +277,7 @@ def path_meta(
             for i, n in (("1", n1), ("2", n2)):
                 row.update({f"j{i}": None if n is None else n // L, f"l{i}": None if n is None else n % L, f"n{i}": n})
                 row.update(
-                    {f"{name}{i}": None if n is None or name not in values else values[name][n] for name in PARAM_NAMES}
+                    {f"{name}{i}": None if n is None or name not in values else values[name][n] for name in names}
                 )
             out.append(row)
     return out

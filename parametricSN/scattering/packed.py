@@ -1,7 +1,7 @@
 r"""``PackedScattering2D``: the scattering layers of P runs as one layer, member p's images scattered with member
 p's filters in one pass (see :func:`parametricSN.scattering.core.scattering2d`, packed form).
 
-Every raw tensor of the members (``theta, xi, sigma, slant`` or ``psi_hat``) is stacked along a new leading
+Every raw tensor of the members (their family's parameters, e.g. Morlet's ``theta, xi, sigma, slant``, or ``psi_hat``) is stacked along a new leading
 member dimension under the member's own name, so ``state_dict()[name][p]`` is member p's ``state_dict()[name]``.
 Members may differ in their values only: initialisation and ``learnable``. When some members are learnable, the
 stacked tensors are parameters and the fixed members' rows are cut from the graph (``torch.where`` on a member
@@ -10,7 +10,6 @@ mask), so their gradient is exactly zero and an SGD/Adam step without weight dec
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Optional
 
@@ -18,11 +17,22 @@ import torch
 from torch import Tensor, nn
 
 from parametricSN.scattering.core import FilterBank, scattering2d
-from parametricSN.scattering.filters import PARAM_NAMES, morlet_filters, periodize
+from parametricSN.scattering.families import WaveletFamily, get_family
+from parametricSN.scattering.filters import periodize
 from parametricSN.scattering.layer import ParametricScattering2D, lowpass_bank, path_meta, register_lowpass
 
 # What every member of a pack must share: it fixes the shapes and the computation.
-SHARED = ("J", "L", "max_order", "shape", "parameterization", "backend", "second_order_only")
+SHARED = (
+    "J",
+    "L",
+    "max_order",
+    "shape",
+    "parameterization",
+    "backend",
+    "second_order_only",
+    "family_name",
+    "periodize",
+)
 
 
 class PackedScattering2D(nn.Module):
@@ -48,7 +58,7 @@ class PackedScattering2D(nn.Module):
         self._all_learnable = all(m.learnable for m in members)
         register_lowpass(self, [getattr(first, f"phi_{res}").clone() for res in range(self.J)])
         self.register_buffer("member_learnable", torch.tensor([m.learnable for m in members]), persistent=False)
-        self.names = ("psi_hat",) if self.parameterization == "pixelwise" else PARAM_NAMES
+        self.names = ("psi_hat",) if self.parameterization == "pixelwise" else self.family.names
         for name in self.names:
             stacked = torch.stack([getattr(m, name).detach() for m in members]).clone()
             if self.learnable:
@@ -57,6 +67,11 @@ class PackedScattering2D(nn.Module):
                 self.register_buffer(name, stacked)
 
     # ---- parameters ---------------------------------------------------------------------------------------
+    @property
+    def family(self) -> WaveletFamily:
+        """The members' wavelet family."""
+        return get_family(self.family_name)
+
     def _raw(self, name: str) -> Tensor:
         """The stacked tensor ``name``, with the rows of fixed members detached (zero gradient)."""
         t = getattr(self, name)
@@ -65,22 +80,16 @@ class PackedScattering2D(nn.Module):
         mask = self.member_learnable.reshape(-1, *([1] * (t.dim() - 1)))
         return torch.where(mask, t, t.detach())
 
-    # θ alone, {ξ, σ, slant} together, or the pixelwise filters: the same groups as one layer, over the stacked
+    # the family's learning-rate groups, or the pixelwise filters: the same groups as one layer, over the stacked
     # tensors (which carry the same names)
     param_groups = ParametricScattering2D.param_groups
 
     def filter_params(self) -> dict[str, Tensor]:
-        """theta, xi, sigma, slant per member and filter, ``(P, J*L)``; empty for ``pixelwise``."""
+        """The family's parameters per member and filter, ``(P, J*L)``; empty for ``pixelwise``."""
         if self.parameterization == "pixelwise":
             return {}
-        p = {n: self._raw(n) for n in PARAM_NAMES}
-        if self.parameterization == "canonical":
-            return p
-        L = self.L
-        offsets = torch.arange(L, dtype=p["theta"].dtype, device=p["theta"].device) * (math.pi / L)
-        params = {n: p[n].repeat_interleave(L, dim=1) for n in ("xi", "sigma", "slant")}
-        params["theta"] = (p["theta"][:, :, None] - offsets).reshape(self.n_members, -1)
-        return {n: params[n] for n in PARAM_NAMES}
+        p = {n: self._raw(n) for n in self.family.names}
+        return p if self.parameterization == "canonical" else self.family.expand_equivariant(p, self.L)
 
     def meta(self, channels: int = 1) -> list[list[dict]]:
         """Member p's path map, ``meta(channels)[p]``: what member p's own layer's ``meta(channels)`` gives (see
@@ -89,7 +98,13 @@ class PackedScattering2D(nn.Module):
         params = self.filter_params()
         return [
             path_meta(
-                self.J, self.L, self.max_order, self.second_order_only, channels, {n: t[p] for n, t in params.items()}
+                self.J,
+                self.L,
+                self.max_order,
+                self.second_order_only,
+                channels,
+                {n: t[p] for n, t in params.items()},
+                self.family.names,
             )
             for p in range(self.n_members)
         ]
@@ -100,7 +115,7 @@ class PackedScattering2D(nn.Module):
         if self.parameterization == "pixelwise":
             return self._raw("psi_hat")
         p = self.filter_params()
-        psi = morlet_filters(self.padded_shape, *(p[n].reshape(-1).double() for n in PARAM_NAMES))
+        psi = self.family.build(self.padded_shape, {n: t.reshape(-1).double() for n, t in p.items()}, self.periodize)
         return psi.reshape(self.n_members, self.J * self.L, *self.padded_shape)
 
     def filter_bank(self, dtype: torch.dtype = torch.float32) -> FilterBank:
@@ -146,6 +161,6 @@ class PackedScattering2D(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"members={self.n_members}, J={self.J}, shape={self.shape}, L={self.L}, "
+            f"members={self.n_members}, family={self.family_name!r}, J={self.J}, shape={self.shape}, L={self.L}, "
             f"parameterization={self.parameterization!r}, backend={self.backend!r}, K={self.n_coefficients}"
         )

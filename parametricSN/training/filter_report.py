@@ -1,13 +1,14 @@
 """What a run shows of its learnable filters: how far they moved, before/after figures and the training animation.
 
-- every epoch: ``motion_<name> = mean |p - p_initial|`` for each filter parameter (θ, ξ, σ, slant; for the
+- every epoch: ``motion_<name> = mean |p - p_initial|`` for each parameter of the wavelet family (Morlet: θ, ξ, σ,
+  slant, as ``motion_theta`` ...; for the
   pixelwise parameterization, which has none, the Fourier filters themselves as ``motion_filters``), and the
   frame bounds ``frame_A`` / ``frame_B`` of the current bank (min and max of its Littlewood–Paley sum, see
   :mod:`parametricSN.scattering.frames`) and ``frame_distance``, the mean squared distance of that sum from the
   initial one (what ``scattering.tightness`` penalises);
 
 - ``viz.figures``: ``filters/fourier_before.png``, ``filters/fourier_after.png`` (the ``J × L`` wavelet grids) and
-  ``filters/params.png`` (how θ, ξ, σ, slant moved), ``filters/littlewood_paley_before.png`` and
+  ``filters/params.png`` (how the family's parameters moved), ``filters/littlewood_paley_before.png`` and
   ``filters/littlewood_paley_after.png`` (the Littlewood–Paley sum with A and B, on one colour scale);
 - ``viz.animation_every = N > 0``: ``filters/animation.gif``, one frame at the start and every ``N`` epochs
   (and after the last epoch).
@@ -124,7 +125,9 @@ class FilterReport:
             logger.log_figure(
                 filter_figure(S.filters().cpu(), S.L, KIND, title="filters after training"), f"filters/{KIND}_after.png"
             )
-            logger.log_figure(filter_params_figure(self.params_before, after, S.L), "filters/params.png")
+            logger.log_figure(
+                filter_params_figure(self.params_before, after, S.L, family=S.family), "filters/params.png"
+            )
             lp_after = littlewood_paley_sum(S)
             vmax = float(max(self.lp_before.max(), lp_after.max()))
             for when, lp in (("before", self.lp_before), ("after", lp_after)):

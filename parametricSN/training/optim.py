@@ -4,8 +4,10 @@ Parameter groups, in this order:
 
 1. ``head`` — every trainable parameter outside the scattering layer: lr ``optim.lr``, weight decay
    ``optim.weight_decay`` (SGD also ``optim.momentum`` and ``optim.nesterov``);
-2. the scattering groups of ``model.scattering.param_groups(scattering.lr_orientation, scattering.lr_scattering)``
-   — θ alone, then {ξ, σ, slant} — with **no weight decay** (decaying a frequency or a width towards 0 is not a
+2. the scattering groups of ``model.scattering.param_groups(scattering.lr_orientation, scattering.lr_scattering,
+   scattering.lr)`` — one per learning-rate group of the wavelet family (Morlet: θ alone as ``orientation``, then
+   {ξ, σ, slant} as ``scattering``; a group's rate is ``scattering.lr[group]`` when set, else ``lr_orientation``
+   for ``orientation`` and ``lr_scattering`` for the others) — with **no weight decay** (decaying a frequency or a width towards 0 is not a
    regulariser, it breaks the wavelet). They are left out when the model has no scattering layer or a fixed one.
 
 Each group keeps its ``name``; the training loop logs ``lr_<name>`` per epoch.
@@ -17,7 +19,7 @@ Schedules (``optim.scheduler``):
   Every group **starts** at ``m / d`` and **ends** at ``m / (d f)`` — the head's numbers, also for the scattering
   groups: the original built the scheduler with the single ``max_lr`` and only afterwards raised each scattering
   group's peak to its own rate. The **peaks** differ: the head at ``m``, the scattering groups at
-  ``scattering.lr_orientation`` and ``scattering.lr_scattering``. Two phases (``three_phase: false``): cosine
+  their own rates (above). Two phases (``three_phase: false``): cosine
   from start to peak over the first ``pct_start`` of the steps, then cosine from peak to end; three phases: start
   -> peak -> start (symmetric) -> end. ``optim.lr`` is not used by this schedule.
   Momentum: with ``optim.cycle_momentum`` (default, torch's default and what the paper ran) SGD's momentum
@@ -55,7 +57,8 @@ def scattering_param_groups(model: nn.Module, cfg: Config) -> list[dict[str, Any
     if scattering is None:
         return []
     groups = []
-    for group in scattering.param_groups(cfg.scattering.lr_orientation, cfg.scattering.lr_scattering):
+    sc = cfg.scattering
+    for group in scattering.param_groups(sc.lr_orientation, sc.lr_scattering, sc.lr):
         params = [p for p in group["params"] if p.requires_grad]
         if params:
             groups.append({**group, "params": params, "weight_decay": 0.0})
