@@ -14,6 +14,7 @@ tasks.
 
 from __future__ import annotations
 
+import logging
 import os
 import selectors
 import signal
@@ -272,8 +273,9 @@ class RayLauncher:
         stop = stop or Stop()
         own_session = not ray.is_initialized()
         if own_session:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False) if self.address is None else (
-                ray.init(address=self.address, log_to_driver=False)
+            quiet = {"log_to_driver": False, "logging_level": logging.WARNING}  # stderr: psn's lines only
+            ray.init(address=self.address, include_dashboard=False, **quiet) if self.address is None else (
+                ray.init(address=self.address, **quiet)
             )
         try:
             remote = ray.remote(max_retries=0)(_on_node)

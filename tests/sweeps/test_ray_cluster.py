@@ -52,7 +52,7 @@ def cluster():
 
 def test_runs_land_on_both_nodes_and_a_lost_nodes_run_continues_on_the_other(tmp_path, fmnist_root, cluster):
     c, node, raylet = cluster
-    epochs = 60
+    epochs = 400  # seconds of training left when the node is killed, even on a loaded machine
     uri = setup(tmp_path, fmnist_root, epochs=epochs, every=2, seeds="[1, 2]")
     sweep = start(tmp_path, uri, "--launcher", "ray", "--address", c.address, "--cpus-per-run", "1")
 

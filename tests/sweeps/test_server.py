@@ -70,7 +70,7 @@ def test_twin_sweeps_on_two_machines_sharing_only_the_server_train_each_cell_onc
             pytest.fail("faketime is not installed (apt-get install faketime) but PSN_REQUIRE_FAKETIME=1")
         pytest.skip("faketime is not installed (apt-get install faketime): a skewed clock cannot be simulated")
     url, _ = server
-    name, epochs = f"twins{-skew}", 300
+    name, epochs = f"twins{-skew}", 200 if skew else 40  # skewed: the first still trains when the second starts
     client = MlflowClient(url)
 
     def sweep(machine: str, clock: list[str]) -> subprocess.Popen:

@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from parametricSN.tracking.preflight import PROBE
 from tests.configs import TINY, make_cfg
-from tests.sweeps.test_server import _free_port
+from tests.servers import free_port as _free_port
 from tests.warm import PYTHON
 
 pytestmark = pytest.mark.process  # every test here starts real processes
