@@ -1,5 +1,6 @@
 """Runs logged into a real (temporary) SQLite MLflow store, read back with ``MlflowClient``."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
+import parametricSN
 from parametricSN.config import DEFAULT_TRACKING_URI, ConfigError
 from parametricSN.data import DatasetError
 from parametricSN.tracking import ERROR_TAG, MlflowLogger, default_artifact_location, resolve_tracking_uri
@@ -82,10 +84,11 @@ def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_r
         "filters/animation.gif",
         "filters/littlewood_paley_before.png",
         "filters/littlewood_paley_after.png",
-        "model/model.pt",
         "checkpoints/epoch_0002.pt",
         "checkpoints/epoch_0003.pt",
-    }  # 3: the last epoch
+    }  # 3: the last epoch; the model is the run's logged model (tests/tracking/test_model_io.py)
+    (output,) = run.outputs.model_outputs
+    assert client.get_logged_model(output.model_id).name == "model"
     local = Path(client.download_artifacts(result.run_id, "config.yaml", str(tmp_path)))
     assert yaml.safe_load(local.read_text()) == cfg.to_dict()
     png = Path(client.download_artifacts(result.run_id, "figures/loss.png", str(tmp_path)))
@@ -95,6 +98,42 @@ def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_r
         assert im.n_frames == 3  # epoch 0, 2 and the last (3)
     # artifacts live next to the store, under artifacts/<experiment>
     assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tmp_path / "artifacts" / "tests")
+
+
+def test_runs_and_experiments_read_well_in_mlflow_ui(fmnist_root, mlflow_uri, monkeypatch):
+    """Model-training experiment kind, descriptions, code version, dataset inputs (MLflow's conventions)."""
+    monkeypatch.setenv("PSN_COMMAND", "psn train -c tiny.yaml")
+    cfg = make_cfg(
+        "fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "dataset.val_sample_num=10", root=fmnist_root
+    )
+    result = train(cfg)
+    client = MlflowClient(mlflow_uri)
+    run = client.get_run(result.run_id)
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "fashion_mnist" in experiment.tags["mlflow.note.content"]
+    note = run.data.tags["mlflow.note.content"]
+    assert note.startswith("learnable scattering (J=1, L=4, tight-frame init) + linear head trained 2 epochs on 20")
+    assert "`train.epochs=2`" in note and "Command: `psn train -c tiny.yaml`" in note
+    tags = run.data.tags
+    assert (
+        tags["mlflow.source.name"] == "psn" and tags["psn.version"] == parametricSN.__version__
+    )  # the installed distribution's
+    if (Path(parametricSN.__file__).parent.parent / ".git").exists():  # a checkout: its commit and state
+        assert len(tags["mlflow.source.git.commit"]) == 40 and tags["psn.git.dirty"] in ("true", "false")
+    inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {"training", "validation", "test"}
+    assert inputs["training"].name == "fashion_mnist-training"
+    assert [json.loads(inputs[c].profile)["num_rows"] for c in ("training", "validation", "test")] == [20, 10, 10]
+    assert json.loads(inputs["training"].profile)["seed"] == 0
+    assert len({d.digest for d in inputs.values()}) == 3
+
+    # an experiment made before psn marked its kind gets it; a user's own kind and description stay
+    client.set_experiment_tag(experiment.experiment_id, "mlflow.experimentKind", "genai_development")
+    client.set_experiment_tag(experiment.experiment_id, "mlflow.note.content", "mine")
+    train(cfg)
+    assert client.get_experiment(experiment.experiment_id).tags["mlflow.experimentKind"] == "genai_development"
+    assert client.get_experiment(experiment.experiment_id).tags["mlflow.note.content"] == "mine"
 
 
 def test_a_failing_run_ends_failed_with_the_error_tag_and_raises(fmnist_root, mlflow_uri, tmp_path):
