@@ -11,7 +11,7 @@ CONFIG ?= conf/cifar.yaml
 OVERRIDES ?=
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test test-fast lint format docs bench venv fashion-mnist
+.PHONY: run test test-fast lint format docs bench venv fashion-mnist chromium
 
 venv: $(VENV)/.installed
 
@@ -29,11 +29,19 @@ fashion-mnist:
 		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist))) || \
 		echo "note: $(FASHION_MNIST) is not installed; the real-data test will be skipped"
 
+# Debian's headless Chromium, used by the browser test of the MLflow UI (tests/test_mlflow_ui.py; best effort: needs
+# apt and root, else that test is skipped with the reason, and fails under PSN_REQUIRE_CHROMIUM=1).
+chromium:
+	@command -v chromium >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		(apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium))) || \
+		echo "note: chromium is not installed; the browser test of the MLflow UI will be skipped"
+
 run: venv
 	$(VENV)/bin/psn train -c $(CONFIG) $(OVERRIDES)
 
 # Three pytest workers on two cores: the real-process tests spend most of their time waiting on their processes.
-test: venv fashion-mnist
+test: venv fashion-mnist chromium
 	$(PY) -m pytest -q -n 3 --durations=15
 
 # Unit tests only (no psn processes, sweep workers, Ray or servers, no real-data training): the edit loop.
@@ -52,7 +60,7 @@ format: venv
 # the commands (docs/capture.py, into docs/_build/captured), then Sphinx builds strictly: a warning, a broken
 # cross-reference or a missing include fails (-W -n), after reporting every one (--keep-going); -E: a fresh
 # environment, so pages that did not change are checked again too.
-docs: venv fashion-mnist
+docs: venv fashion-mnist chromium
 	$(PY) docs/capture.py
 	$(PY) -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
 
