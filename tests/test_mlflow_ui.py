@@ -9,18 +9,14 @@ Skipped, with the reason, where Chromium is not installed; a failure instead und
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.servers import mlflow_serving
 from tests.warm import PYTHON
 
 pytestmark = pytest.mark.process  # real psn processes, a server and a browser
@@ -82,12 +78,6 @@ def _psn(*args: str, cwd: Path) -> str:
     return done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def browser():
     return chromium()
@@ -114,38 +104,8 @@ def store(browser, tmp_path_factory, fmnist_root, _empty_store):
 @pytest.fixture(scope="module")
 def ui(store):
     folder, uri, _ = store
-    port = _free_port()
-    log = open(folder / "ui.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
-        + ["--workers", "1"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=folder,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=10) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow ui did not start: {(folder / 'ui.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+    with mlflow_serving(["ui", "--backend-store-uri", uri, "--workers", "1"], folder, "/health") as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def render(browser: str, url: str, expect: list[str], screenshot: str = "") -> str:

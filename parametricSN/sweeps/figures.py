@@ -36,13 +36,6 @@ def _pyplot() -> Any:
     return plt
 
 
-def _sort_key(value: str) -> tuple:
-    try:
-        return (0, float(value), "")
-    except ValueError:
-        return (1, 0.0, value)
-
-
 def accuracy_vs_size(groups: Sequence[Group], by: list[str], path: Path, title: str, row_label: Label) -> Path:
     """Accuracy vs training-set size with ±std error bars, one line per combination of the other keys (labelled by
     ``row_label``); the published mean ± std of a cell, where known, as an open marker of the same colour beside
@@ -54,7 +47,7 @@ def accuracy_vs_size(groups: Sequence[Group], by: list[str], path: Path, title: 
         lines.setdefault(row_label(g.params, rest), []).append(g)
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, gs in lines.items():
-        gs = sorted(gs, key=lambda g: _sort_key(g.params.get(SIZE_KEY, "0")))
+        gs = sorted(gs, key=lambda g: float(g.params.get(SIZE_KEY, "0")))
         x = [float(g.params.get(SIZE_KEY, "nan")) for g in gs]
         drawn = ax.errorbar(
             x,

@@ -1,81 +1,25 @@
 """A sweep logging to a real `mlflow server` (loopback only, HTTP tracking URI, artifacts uploaded through the
 server), then `psn report` read back from it. One server for the module."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
 from parametricSN.tracking.preflight import PROBE
+from tests.servers import mlflow_serving
 from tests.sweeps.test_run import tiny_base
 
 pytestmark = pytest.mark.process  # every test here starts real processes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    log = open(folder / "server.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{folder}/server.db",
-            "--serve-artifacts",
-            "--artifacts-destination",
-            str(folder / "artifacts"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=folder,
-        start_new_session=True,  # the server and its web workers: one process group to stop
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                # ready: the API psn probes answers (its first request, under load, took more than psn's 3 s)
-                with urllib.request.urlopen(f"{url}{PROBE}", timeout=30) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start: {(folder / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+    command = ["server", "--workers", "1", "--backend-store-uri", f"sqlite:///{folder}/server.db"]
+    command += ["--serve-artifacts", "--artifacts-destination", str(folder / "artifacts")]
+    # ready: the API psn probes answers (its first request, under load, took more than psn's 3 s)
+    with mlflow_serving(command, folder, PROBE) as url:
         yield url, folder / "artifacts"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # it waits for idle keep-alive connections: nothing is left to save
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def test_sweep_and_report_through_a_tracking_server(server, tmp_path, fmnist_root, capsys, warm_workers):

@@ -12,7 +12,7 @@ from PIL import Image
 import parametricSN
 from parametricSN.config import DEFAULT_TRACKING_URI, ConfigError
 from parametricSN.data import DatasetError
-from parametricSN.tracking import ERROR_TAG, MlflowLogger, default_artifact_location, resolve_tracking_uri
+from parametricSN.tracking import ERROR_TAG, MlflowLogger, default_artifact_location, load_model, resolve_tracking_uri
 from parametricSN.tracking.store import prepare_store
 from parametricSN.training import train
 from parametricSN.training.divergence import DivergenceError
@@ -215,3 +215,32 @@ def test_cuda_on_a_cpu_machine_is_a_config_error_before_any_run(fmnist_root, mlf
             )
         )
     assert MlflowClient(mlflow_uri).get_experiment_by_name("tests") is None
+
+
+def test_spooled_dataset_inputs_and_model_are_delivered_later(fmnist_root, mlflow_uri, tmp_path, monkeypatch):
+    """What an outage keeps in the spool (the model as a folder, the dataset inputs) reaches the store once
+    delivered, as if it had been sent at once."""
+    from parametricSN.data import build_loaders
+    from parametricSN.models import build_model
+
+    monkeypatch.setenv("PSN_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", root=fmnist_root)
+    logger = MlflowLogger.from_config(cfg)
+    run_id = logger.start_run(cfg)
+    sent, model = [], build_model(cfg).eval()
+    with monkeypatch.context() as away:  # as while the server is away: spooled, not sent
+        away.setattr(logger, "_submit", lambda op, file=None: sent.append(logger.spool.add(op, file)))
+        logger.log_datasets(cfg, build_loaders(cfg))
+        logger.log_model(model, cfg)
+    assert len(logger.spool) == 2 and (sent[1] / "MLmodel").is_file()  # the folder's copy, in the spool
+    assert logger.spool.deliver(logger._send) == {"points": 0, "files": 0}
+    logger.end_run()
+    client = MlflowClient(mlflow_uri)
+    run = client.get_run(run_id)
+    assert {i.dataset.name for i in run.inputs.dataset_inputs} == {"fashion_mnist-training", "fashion_mnist-test"}
+    (output,) = run.outputs.model_outputs
+    assert client.get_logged_model(output.model_id).source_run_id == run_id
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(load_model(run_id, tracking_uri=mlflow_uri)(x), model(x))
+    assert not (tmp_path / "cache" / "runs" / run_id).exists()
