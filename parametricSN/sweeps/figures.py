@@ -99,6 +99,8 @@ def accuracy_curves(
     from parametricSN.naming import short_value
 
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     rest = [k for k in by if k != LEARNABLE_KEY]
     panels: dict[str, list[Group]] = {}
     for g in groups:
@@ -117,6 +119,7 @@ def accuracy_curves(
             label = f"{kind + ' ' if LEARNABLE_KEY in by else ''}(n={g.n})"
             (line,) = ax.plot(epochs, mean, marker="." if len(epochs) < 30 else None, label=label)
             ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs
         ax.set_title(name or "all runs", fontsize="medium")
         ax.set_xlabel("epoch")
         ax.legend(fontsize="small")
