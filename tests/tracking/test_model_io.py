@@ -92,7 +92,7 @@ def test_psns_load_model_reads_runs_logged_before_logged_models(fmnist_root, mlf
     torch.manual_seed(2)
     model = build_model(cfg).eval()
     client = MlflowClient(mlflow_uri)
-    run = client.create_run(client.create_experiment("old"))
+    run = client.create_run(client.create_experiment("old", artifact_location=str(tmp_path / "artifacts")))
     client.log_artifact(run.info.run_id, str(save_model_file(tmp_path / "model.pt", model, cfg)), "model")
     x = torch.randn(2, 1, 8, 8)
     with torch.no_grad():
