@@ -181,7 +181,7 @@ def _set_command(argv: Optional[Sequence[str]]) -> None:
     """``$PSN_COMMAND``: the command that runs describe (``mlflow.note.content``). A process started by psn (a
     sweep's worker) keeps its parent's: the command a user typed."""
     if os.environ.get("PSN_COMMAND") in (None, *_own_command):
-        command = shlex.join(["psn", *(sys.argv[1:] if argv is None else argv)])
+        command = shlex.join(["psn", *(sys.argv[1:] if argv is None else argv)]).replace("\0", "\\0")
         _own_command[:] = [command]
         os.environ["PSN_COMMAND"] = command
 

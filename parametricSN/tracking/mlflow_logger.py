@@ -341,7 +341,7 @@ class MlflowLogger:
                 for key, value in op["tags"].items():
                     retry_locked(self.client.set_tag, run, key, value)
             elif kind == "inputs":
-                retry_locked(self.client.log_inputs, run, datasets=[_dataset_input(d) for d in op["datasets"]])
+                self._send_inputs(run, op["datasets"])
             elif kind == "model":
                 self._send_model(str(file if file is not None else op["path"]), op["name"])
             elif kind == "file":
@@ -356,6 +356,19 @@ class MlflowLogger:
             if self.outage is not None and not answers(self.tracking_uri):
                 raise _Away() from exc
             raise
+
+    def _send_inputs(self, run: str, datasets: list[dict[str, str]]) -> None:
+        """Link the run to its datasets. MLflow creates an experiment's dataset (name, digest) on its first use; runs
+        that start together (a sweep's, a search's) may both try: the loser's retry finds it and links it."""
+        for attempt in range(5):
+            try:
+                retry_locked(self.client.log_inputs, run, datasets=[_dataset_input(d) for d in datasets])
+                return
+            except MlflowException as exc:
+                text = str(exc).lower()  # SQLite's and PostgreSQL's "unique", MySQL's "duplicate"
+                if not ("unique" in text or "duplicate" in text) or attempt == 4:
+                    raise
+            time.sleep(0.05 * (attempt + 1))
 
     def _send_model(self, folder: str, name: str) -> None:
         """Create the logged model ``name`` of the run, upload ``folder`` (an MLflow model) as its artifacts, with

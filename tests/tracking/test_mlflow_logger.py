@@ -244,3 +244,27 @@ def test_spooled_dataset_inputs_and_model_are_delivered_later(fmnist_root, mlflo
     with torch.no_grad():
         assert torch.equal(load_model(run_id, tracking_uri=mlflow_uri)(x), model(x))
     assert not (tmp_path / "cache" / "runs" / run_id).exists()
+
+
+def test_runs_starting_together_share_their_datasets(fmnist_root, mlflow_uri, monkeypatch):
+    """Two processes may create an experiment's dataset at once (a sweep's, a search's runs): the one whose insert
+    loses (a unique-constraint error) tries again and links the dataset the other created."""
+    from mlflow.exceptions import MlflowException
+
+    from parametricSN.data import build_loaders
+
+    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", root=fmnist_root)
+    logger = MlflowLogger.from_config(cfg)
+    run_id = logger.start_run(cfg)
+    real, calls = logger.client.log_inputs, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, ...")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(logger.client, "log_inputs", racing)
+    logger.log_datasets(cfg, build_loaders(cfg))
+    logger.end_run()
+    assert len(calls) == 2 and len(MlflowClient(mlflow_uri).get_run(run_id).inputs.dataset_inputs) == 2
