@@ -136,3 +136,21 @@ def test_load_model_with_config_returns_the_saved_config(fmnist_root, tmp_path):
     path = save_model_file(tmp_path / "model.pt", build_model(cfg), cfg)
     model, saved = load_model_with_config(path)
     assert saved.to_dict() == cfg.to_dict() and model.scattering.L == 6 and not model.training
+
+
+def test_each_member_of_a_pack_is_its_own_logged_model(fmnist_root, mlflow_uri):
+    from parametricSN.training.pack import train_pack
+
+    cfgs = [
+        make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true", root=fmnist_root)
+        for _ in range(2)
+    ]
+    cfgs[1].general.seed = 1
+    results = train_pack(cfgs)
+    client = MlflowClient(mlflow_uri)
+    models = [client.get_run(r.run_id).outputs.model_outputs for r in results]
+    assert [len(m) for m in models] == [1, 1] and models[0][0].model_id != models[1][0].model_id
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        first, second = (load_model(r.run_id, tracking_uri=mlflow_uri)(x) for r in results)
+    assert not torch.equal(first, second)  # each member's own weights
