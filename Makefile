@@ -30,10 +30,12 @@ fashion-mnist:
 		echo "note: $(FASHION_MNIST) is not installed; the real-data test will be skipped"
 
 # What some process tests use from Debian (best effort: needs apt and root): PostgreSQL's server (a tracking server on
-# a database) and libfaketime (a machine whose clock is off). Where missing, those tests skip and say why.
+# a database), libfaketime (a machine whose clock is off) and headless Chromium (the browser test of the MLflow UI,
+# and the docs' screenshot). Where missing, those tests skip and say why (CI sets PSN_REQUIRE_* to fail instead).
 test-tools:
 	@missing=""; ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v faketime >/dev/null || missing="$$missing faketime"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	[ -z "$$missing" ] || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1 || \
 		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing))) || \
@@ -62,7 +64,7 @@ format: venv
 # the commands (docs/capture.py, into docs/_build/captured), then Sphinx builds strictly: a warning, a broken
 # cross-reference or a missing include fails (-W -n), after reporting every one (--keep-going); -E: a fresh
 # environment, so pages that did not change are checked again too.
-docs: venv fashion-mnist
+docs: venv fashion-mnist test-tools
 	$(PY) docs/capture.py
 	$(PY) -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
 

@@ -12,6 +12,10 @@ images, a few epochs) so that the whole capture takes a minute or two on two cor
 The paper's published numbers are tabled from the ``published:`` sections of ``experiments/*.yaml`` (the same
 numbers ``psn report`` prints beside a sweep's), into ``published.md``.
 
+The figures of ``psn report --figures`` are copied into ``figures/`` there, and a screenshot of the first run's page
+in ``mlflow ui`` (over the store those commands made, rendered by headless Chromium, ``make chromium``) is
+``mlflow-ui-run.png``.
+
 The outputs are kept between builds while nothing they depend on has changed (this file, the package, ``conf/``,
 ``experiments/``, ``docs/examples/``): a digest of those files is stored beside them.
 """
@@ -53,6 +57,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("sweep-again", "psn sweep experiments/fmnist-tiny.yaml --workers 2"),
     ("sweep-status", "psn sweep experiments/fmnist-tiny.yaml --status"),
     ("sweep-report", "psn report --experiment fmnist-tiny"),
+    ("sweep-figures", "psn report --experiment fmnist-tiny --figures figures --log"),
     (
         "paper-dry-run",
         "psn sweep experiments/cifar10-linear.yaml --dry-run --only dataset.train_sample_num=100 --seeds 1",
@@ -131,6 +136,61 @@ def run(name: str, command: str, cwd: Path) -> str:
     return f"$ {command}\n{proc.stdout.rstrip()}\n"
 
 
+def ui_screenshot(work: Path, run_id: str, png: Path) -> None:
+    """``mlflow ui`` over ``work``'s store, and headless Chromium's screenshot of run ``run_id``'s page in the
+    model-training view."""
+    import socket
+    import urllib.request
+
+    browser = shutil.which("chromium")
+    if browser is None:
+        sys.exit("docs/capture.py: the screenshot of mlflow ui needs headless Chromium (make chromium)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = f"sqlite:///{work}/mlruns/store.db"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--port", str(port), "--workers", "1"],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=10):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    sys.exit("docs/capture.py: mlflow ui did not start")
+                time.sleep(0.5)
+        import mlflow
+
+        experiment = mlflow.MlflowClient(uri).get_run(run_id).info.experiment_id
+        with tempfile.TemporaryDirectory(prefix="psn-chromium-") as profile:
+            subprocess.run(
+                [
+                    browser,
+                    *("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"),
+                    *("--disable-background-networking", "--disable-component-update", "--disable-sync"),
+                    *("--hide-scrollbars", f"--user-data-dir={profile}", "--window-size=1300,1100"),
+                    "--virtual-time-budget=15000",
+                    f"--screenshot={png}",
+                    f"{url}/#/experiments/{experiment}/runs/{run_id}?workflowType=machine_learning",
+                ],
+                capture_output=True,
+                timeout=180,
+                check=True,
+            )
+        print(f"capture: the run page of mlflow ui ({png.name})", file=sys.stderr, flush=True)
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--force", action="store_true", help="run every command even if nothing changed")
@@ -138,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     key = digest()
     stamp = OUT / ".digest"
     if not args.force and stamp.is_file() and stamp.read_text() == key:
-        if all((OUT / f"{name}.txt").is_file() for name, _ in COMMANDS) and (OUT / "published.md").is_file():
+        done = [OUT / f"{name}.txt" for name, _ in COMMANDS] + [OUT / "published.md", OUT / "mlflow-ui-run.png"]
+        if all(p.is_file() for p in done):
             print("capture: the captured outputs are up to date", file=sys.stderr)
             return 0
     OUT.mkdir(parents=True, exist_ok=True)
@@ -160,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy(spec, work / "experiments" / spec.name)
         for name, command in COMMANDS:
             (OUT / f"{name}.txt").write_text(run(name, command, work))
+        shutil.copytree(work / "figures", OUT / "figures", dirs_exist_ok=True)
+        first = (OUT / "first-run.txt").read_text().split("run_id: ")[1].split()[0]
+        ui_screenshot(work, first, OUT / "mlflow-ui-run.png")
     stamp.write_text(key)
     return 0
 

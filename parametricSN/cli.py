@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shlex
 import signal
 import sys
 import warnings
@@ -61,6 +62,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError("--checkpoint is a local checkpoint of the run given with --resume RUN_ID")
     from parametricSN.commands import resume_command
     from parametricSN.tracking import MlflowLogger, prepare_resume_runs
+    from parametricSN.tracking.describe import config_description
     from parametricSN.tracking.resume import Delivered
     from parametricSN.training import train, train_pack
     from parametricSN.training.interrupt import RunInterrupted, Terminated, graceful_stop
@@ -86,7 +88,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 if pack
                 else [cfg]
             )
-            loggers = [MlflowLogger.from_config(c) for c in cfgs]
+            about = config_description(args.config)  # the config file's header comment: its experiment's
+            loggers = [MlflowLogger.from_config(c, experiment_description=about) for c in cfgs]
         try:
             loggers = with_progress(loggers, quiet=args.quiet)
             results = train_pack(cfgs, loggers, resume=state) if pack else [train(cfgs[0], loggers[0], resume=state)]
@@ -171,12 +174,25 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"psn: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
+_own_command: list[str] = []  # PSN_COMMAND as this process set it (a later main() in it replaces it)
+
+
+def _set_command(argv: Optional[Sequence[str]]) -> None:
+    """``$PSN_COMMAND``: the command that runs describe (``mlflow.note.content``). A process started by psn (a
+    sweep's worker) keeps its parent's: the command a user typed."""
+    if os.environ.get("PSN_COMMAND") in (None, *_own_command):
+        command = shlex.join(["psn", *(sys.argv[1:] if argv is None else argv)]).replace("\0", "\\0")
+        _own_command[:] = [command]
+        os.environ["PSN_COMMAND"] = command
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors (one line, status 2), --help (status 0)
         return int(exc.code or 0)
+    _set_command(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per event on stderr
     # stdout holds the command's result only (a server's "View run ... at: URL" lines would break its YAML)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")

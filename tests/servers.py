@@ -1,6 +1,6 @@
-"""Real servers for the tests that need them: a PostgreSQL cluster and an MLflow tracking server on it (or on
-SQLite) with served artifacts, each started in a folder of its own and stopped (SIGTERM to its process group, then
-SIGKILL) when the block ends.
+"""Real servers for the tests that need them: a PostgreSQL cluster, MLflow's own servers (``mlflow server`` on it or
+on SQLite with served artifacts, ``mlflow ui``), each started in a folder of its own on a free loopback port, waited
+for, and stopped (SIGTERM to its process group, then SIGKILL) when the block ends.
 
 PostgreSQL comes from Debian's ``postgresql`` package (``make test-tools`` installs it where apt and root allow);
 where its binaries are missing the tests that need it skip with the reason printed, unless
@@ -120,33 +120,42 @@ def postgres(database: str = "mlflow") -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def mlflow_server(backend: str, folder: Path) -> Iterator[tuple[str, Path]]:
-    """``mlflow server`` on ``backend`` (a database URL) with artifacts served from ``folder/artifacts``; yields
-    ``(url, artifacts folder)`` once the API psn probes answers."""
+def mlflow_serving(command: list[str], folder: Path, probe: str = PROBE, timeout: float = 180) -> Iterator[str]:
+    """``python -m mlflow COMMAND --host 127.0.0.1 --port P`` (``server ...``, ``ui ...``) run in ``folder`` (its
+    output in ``folder/server.log``), yielding its URL once ``probe`` (a path; default: the API psn probes) answers
+    200; stopped with its web workers (one process group) at the end."""
     port = free_port()
-    log = open(folder / "mlflow-server.log", "w")
+    log = open(folder / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-        + ["--backend-store-uri", backend, "--serve-artifacts", "--artifacts-destination", str(folder / "artifacts")],
+        [sys.executable, "-m", "mlflow", *command, "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=folder,
-        start_new_session=True,  # the server and its web workers: one process group to stop
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180  # the first start migrates an empty database
+        deadline = time.monotonic() + timeout  # a first start migrates an empty database
         while True:
             try:
-                with urllib.request.urlopen(f"{url}{PROBE}", timeout=30) as r:
+                with urllib.request.urlopen(f"{url}{probe}", timeout=30) as r:
                     if r.status == 200:
                         break
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start: {(folder / 'mlflow-server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-        yield url, folder / "artifacts"
+                pytest.fail(f"mlflow {command[0]} did not start: {(folder / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield url
     finally:
         _stop(proc, grace=5.0)  # it waits for idle keep-alive connections: nothing is left to save
         log.close()
+
+
+@contextlib.contextmanager
+def mlflow_server(backend: str, folder: Path) -> Iterator[tuple[str, Path]]:
+    """``mlflow server`` on ``backend`` (a database URL) with artifacts served from ``folder/artifacts``; yields
+    ``(url, artifacts folder)`` once it answers."""
+    command = ["server", "--workers", "1", "--backend-store-uri", backend, "--serve-artifacts"]
+    with mlflow_serving([*command, "--artifacts-destination", str(folder / "artifacts")], folder) as url:
+        yield url, folder / "artifacts"

@@ -4,7 +4,7 @@ psn sweep experiments/cifar10-linear.yaml --dry-run
 psn sweep experiments/cifar10-linear.yaml --workers 2 --only dataset.train_sample_num=100,500 --seeds 3
 psn sweep experiments/cifar10-linear.yaml --status
 psn sweep experiments/cifar10-linear.yaml --launcher ray --address auto --gpus-per-run 0.25
-psn report --experiment cifar10-linear --plot cifar10-linear.png
+psn report --experiment cifar10-linear --plot cifar10-linear.png --figures figures/
 psn tune experiments/cifar10-100sample-search.yaml --gpus-per-trial 0.25
 """
 
@@ -127,7 +127,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from parametricSN.sweeps.tables import report
 
     print(
-        report(args.experiment, args.tracking_uri, args.format, args.by or None, args.plot, args.spec, log=args.log),
+        report(
+            args.experiment,
+            args.tracking_uri,
+            args.format,
+            args.by or None,
+            args.plot,
+            args.spec,
+            log=args.log,
+            figures_dir=args.figures,
+        ),
         end="",
     )
     return 0
@@ -252,6 +261,13 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
         help="group by these keys (default: every varying key but the seed)",
     )
     r.add_argument("--plot", default=None, metavar="FILE.png", help="accuracy vs training-set size, as PNG")
+    r.add_argument(
+        "--figures",
+        default=None,
+        metavar="DIR",
+        help="write every figure of the report into DIR (PNG): accuracy vs training-set size, and the mean test "
+        "accuracy over epochs per cell with its seed spread",
+    )
     r.add_argument(
         "--spec",
         default=None,

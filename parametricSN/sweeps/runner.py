@@ -58,7 +58,8 @@ def prepare_experiment(spec: SweepSpec, cells: list[Cell]) -> tuple[Any, str, st
     uri = absolute_uri(m.tracking_uri)
     client = client_for(uri)
     artifacts = m.artifact_location or default_artifact_location(uri, spec.name)
-    exp_id = get_or_create_experiment(client, spec.name, artifacts)
+    about = spec.description or f"Sweep {spec.name} ({spec.path}): {len(cells)} cells."
+    exp_id = get_or_create_experiment(client, spec.name, artifacts, about, replace_description=bool(spec.description))
     published = [{"where": p.where, "mean": p.mean, "std": p.std} for p in spec.published]
     client.set_experiment_tag(exp_id, TAG_PUBLISHED, json.dumps(published, separators=(",", ":")))
     return client, exp_id, uri

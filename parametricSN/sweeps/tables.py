@@ -20,9 +20,10 @@ import json
 import math
 import statistics
 import sys
+import tempfile
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -44,6 +45,7 @@ class Group:
     accs: list[float]
     published: Optional[Published]
     params: dict[str, str]  # the params every run of the group shares
+    run_ids: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -125,7 +127,8 @@ def group_runs(runs: list[Any], by: list[str], published: list[Published]) -> li
         members = groups[key]
         shared = {k: v for k, v in members[0].data.params.items() if all(m.data.params.get(k) == v for m in members)}
         match = next((p for p in published if p.matches(shared)), None)
-        out.append(Group(key, [float(m.data.metrics["test_acc"]) for m in members], match, shared))
+        accs = [float(m.data.metrics["test_acc"]) for m in members]
+        out.append(Group(key, accs, match, shared, [m.info.run_id for m in members]))
     return out
 
 
@@ -241,37 +244,10 @@ def _unfinished_note(runs: Sequence[Any], shown: int = 5) -> str:
 
 
 def plot(groups: list[Group], by: list[str], path: Path, title: str) -> None:
-    """Accuracy vs training-set size with ±std error bars, one line per combination of the other keys."""
-    import matplotlib
+    """Accuracy vs training-set size (:func:`parametricSN.sweeps.figures.accuracy_vs_size`)."""
+    from parametricSN.sweeps.figures import accuracy_vs_size
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rest = [k for k in by if k != SIZE_KEY]
-    lines: dict[str, list[Group]] = {}
-    for g in groups:
-        lines.setdefault(row_label(g.params, rest), []).append(g)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for label, gs in lines.items():
-        gs = sorted(gs, key=lambda g: _sort_key(g.params.get(SIZE_KEY, "0")))
-        x = [float(g.params.get(SIZE_KEY, "nan")) for g in gs]
-        ax.errorbar(
-            x,
-            [g.mean for g in gs],
-            yerr=[0.0 if math.isnan(g.std) else g.std for g in gs],
-            marker="o",
-            capsize=3,
-            label=label,
-        )
-    if len({g.params.get(SIZE_KEY) for g in groups}) > 1:
-        ax.set_xscale("log")
-    ax.set_xlabel("training samples")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    accuracy_vs_size(groups, by, path, title, row_label)
 
 
 def load_published(client: Any, experiment: Any, spec_path: Optional[str]) -> list[Published]:
@@ -291,10 +267,13 @@ def report(
     plot_file: Optional[str] = None,
     spec_path: Optional[str] = None,
     log: bool = False,
+    figures_dir: Optional[str] = None,
 ) -> str:
-    """The report text (markdown or CSV) of ``experiment``; with ``log`` also stored (markdown, CSV and, with
-    ``plot_file``, the PNG) as artifacts of a summary run tagged ``psn.report`` in the experiment, which replaces
-    (deletes) the previous one. Reading never creates a store: a missing SQLite file is a TrackingError."""
+    """The report text (markdown or CSV) of ``experiment``; ``figures_dir``: every figure of the report written
+    there (:func:`parametricSN.sweeps.figures.write_figures`); with ``log`` also stored (markdown, CSV, the
+    ``plot_file`` PNG and the figures, under ``figures/``) as artifacts of a summary run tagged ``psn.report`` in
+    the experiment, which replaces (deletes) the previous one. Reading never creates a store: a missing SQLite
+    file is a TrackingError."""
     from parametricSN.commands import absolute_uri
     from parametricSN.tracking.store import client_for
 
@@ -322,20 +301,37 @@ def report(
     md, table_csv = to_markdown(groups, keys, experiment, chosen.unfinished), to_csv(groups, keys)
     if plot_file:
         plot(groups, keys, Path(plot_file), experiment)
-    if log:  # MLflow prints a "View run at" link to stdout for a server: keep stdout the report alone
-        try:
-            with contextlib.redirect_stdout(sys.stderr):
-                _log_summary(client, exp.experiment_id, md, table_csv, plot_file)
-        except Exception as exc:  # noqa: BLE001 - the table is the result; storing it is the extra
-            from parametricSN.tracking.store import sql_error
+    with contextlib.ExitStack() as stack:
+        if figures_dir is None and log:  # the report run holds the figures even when none were asked for
+            figures_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="psn-report-"))
+        figures = []
+        if figures_dir is not None:
+            from parametricSN.sweeps.figures import write_figures
 
-            warnings.warn(f"--log: the report was not stored in {uri}: {sql_error(exc)[:300]}", stacklevel=2)
+            figures = write_figures(client, groups, keys, Path(figures_dir), experiment, row_label)
+        if log:
+            _log_report(client, exp, uri, md, table_csv, plot_file, figures)
     return md if fmt == "markdown" else table_csv
 
 
-def _log_summary(client: Any, exp_id: str, md: str, table_csv: str, plot_file: Optional[str]) -> None:
-    """A ``report`` run (tag ``psn.report``) holding report.md, report.csv and the plot; earlier report runs of
-    the experiment are deleted (a new one replaces them)."""
+def _log_report(
+    client: Any, exp: Any, uri: str, md: str, table_csv: str, plot_file: Optional[str], figures: list[Path]
+) -> None:
+    """:func:`_log_summary`, a failure reported as a warning."""
+    try:  # MLflow prints a "View run at" link to stdout for a server: keep stdout the report alone
+        with contextlib.redirect_stdout(sys.stderr):
+            _log_summary(client, exp.experiment_id, md, table_csv, plot_file, figures)
+    except Exception as exc:  # noqa: BLE001 - the table is the result; storing it is the extra
+        from parametricSN.tracking.store import sql_error
+
+        warnings.warn(f"--log: the report was not stored in {uri}: {sql_error(exc)[:300]}", stacklevel=3)
+
+
+def _log_summary(
+    client: Any, exp_id: str, md: str, table_csv: str, plot_file: Optional[str], figures: Sequence[Path] = ()
+) -> None:
+    """A ``report`` run (tag ``psn.report``) holding report.md, report.csv, the plot and the figures (under
+    ``figures/``); earlier report runs of the experiment are deleted (a new one replaces them)."""
     old = client.search_runs([exp_id], filter_string=f"tags.`{TAG_REPORT}` = '1'", max_results=1000)
     run = client.create_run(exp_id, run_name="report", tags={TAG_REPORT: "1"})
     try:
@@ -343,6 +339,8 @@ def _log_summary(client: Any, exp_id: str, md: str, table_csv: str, plot_file: O
         client.log_text(run.info.run_id, table_csv, "report.csv")
         if plot_file:
             client.log_artifact(run.info.run_id, plot_file)
+        for figure in figures:
+            client.log_artifact(run.info.run_id, str(figure), "figures")
     except Exception:
         with contextlib.suppress(Exception):  # no half-stored report run beside the previous, complete one
             client.delete_run(run.info.run_id)

@@ -146,6 +146,22 @@ def plan_search(spec: SweepSpec, tracking_uri: Optional[str], trials: Optional[i
 
 
 # ---- MLflow: the search's run and the closing of stopped trials ---------------------------------------------
+def search_run_name(plan: Plan) -> str:
+    """The search's parent run: ``<spec> search <key>`` (the key tells continued searches of one spec apart)."""
+    return f"{plan.spec.name} search {plan.key[:8]}"
+
+
+def search_description(plan: Plan) -> str:
+    """What the search is, in a sentence (its experiment's and its parent run's description)."""
+    s = plan.search
+    about = f" {plan.spec.description.strip()}" if plan.spec.description else ""
+    return (
+        f"Search of sweep spec {plan.spec.name} ({plan.spec.path}): {s.trials} {s.searcher} trials over "
+        f"{', '.join(s.space)}, scored by {s.metric} ({s.mode}) on "
+        f"{plan.base['dataset']['val_sample_num']} validation images.{about}"
+    )
+
+
 def open_search_run(plan: Plan) -> tuple[Any, str, str]:
     """(client, experiment id, run id) of the search's parent run: the one tagged with this search's key (reopened
     when a search is continued), else a new one with the search settings as params."""
@@ -155,7 +171,7 @@ def open_search_run(plan: Plan) -> tuple[Any, str, str]:
 
     client = client_for(plan.uri)
     artifacts = plan.base["mlflow"]["artifact_location"] or default_artifact_location(plan.uri, plan.experiment)
-    exp_id = get_or_create_experiment(client, plan.experiment, artifacts)
+    exp_id = get_or_create_experiment(client, plan.experiment, artifacts, search_description(plan))
     found = client.search_runs(
         [exp_id],
         filter_string=f"tags.`{TAG_SEARCH}` = '{plan.key}' and tags.`{TAG_ROLE}` = '{ROLE_SEARCH}'",
@@ -166,10 +182,18 @@ def open_search_run(plan: Plan) -> tuple[Any, str, str]:
         client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
         return client, exp_id, run_id
     s = plan.search
+    from parametricSN.tracking.describe import NOTE, code_version_tags, command
+
     run = client.create_run(
         exp_id,
-        run_name=f"search-{plan.key[:8]}",
-        tags={TAG_SEARCH: plan.key, TAG_ROLE: ROLE_SEARCH, TAG_SPEC: str(plan.spec.path)},
+        run_name=search_run_name(plan),
+        tags={
+            TAG_SEARCH: plan.key,
+            TAG_ROLE: ROLE_SEARCH,
+            TAG_SPEC: str(plan.spec.path),
+            **code_version_tags(),
+            NOTE: f"{search_description(plan)}\n\nCommand: `{command()}`",
+        },
     )
     params = {
         "metric": s.metric,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -29,8 +30,9 @@ from parametricSN.commands import resume_command, sqlite_path
 from parametricSN.config import Config
 from parametricSN.naming import train_run_name
 from parametricSN.tags import ERROR_TAG
+from parametricSN.tracking.describe import NOTE, code_version_tags, dataset_inputs, run_description, what_run
 from parametricSN.tracking.faults import DiskFull, TrackingOutage, disk_full
-from parametricSN.tracking.model_io import ARTIFACT_DIR, FILE_NAME, save_model_file
+from parametricSN.tracking.model_io import ARTIFACT_DIR, save_logged_model
 from parametricSN.tracking.outage import Outage, answers, duration, is_server, short_http_retries
 from parametricSN.tracking.preflight import TrackingError, check_artifacts_writable, local_artifact_folder
 from parametricSN.tracking.spool import Spool
@@ -48,6 +50,14 @@ MAX_PARAMS_PER_BATCH = 100  # MLflow's limit per log_batch call
 MAX_PARAM_LENGTH = 6000
 MAX_TAG_LENGTH = 5000
 DEFAULT_OUTAGE_LIMIT = 1800.0  # seconds; a run's is its mlflow.outage_limit
+
+
+def _dataset_input(entry: dict[str, str]) -> Any:
+    """An MLflow ``DatasetInput`` from a :func:`~parametricSN.tracking.describe.dataset_inputs` entry."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    dataset = Dataset(entry["name"], entry["digest"], entry["source_type"], entry["source"], profile=entry["profile"])
+    return DatasetInput(dataset, tags=[InputTag("mlflow.data.context", entry["context"])])
 
 
 class _Away(Exception):
@@ -69,12 +79,14 @@ class MlflowLogger:
         artifact_location: Optional[str] = None,
         run_name: Optional[str] = None,
         tags: Optional[dict[str, str]] = None,
+        experiment_description: str = "",
     ) -> None:
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment_name = experiment_name
         self.artifact_location = artifact_location or default_artifact_location(self.tracking_uri, experiment_name)
         self.run_name = run_name
         self.tags = dict(tags or {})
+        self.experiment_description = experiment_description  # given to the experiment when it has none
         self.client = client_for(self.tracking_uri)
         self.run_id: Optional[str] = None
         self.reopen: Optional[str] = None  # set by for_run: start_run continues this run
@@ -99,15 +111,28 @@ class MlflowLogger:
         return logger
 
     @classmethod
-    def from_config(cls, cfg: Config, tags: Optional[dict[str, str]] = None) -> MlflowLogger:
+    def from_config(
+        cls, cfg: Config, tags: Optional[dict[str, str]] = None, experiment_description: str = ""
+    ) -> MlflowLogger:
         """A logger for ``cfg.mlflow`` (tracking_uri, experiment_name, artifact_location, run_name)."""
         m = cfg.mlflow
-        return cls(m.tracking_uri, m.experiment_name, m.artifact_location, m.run_name, tags=tags)
+        return cls(
+            m.tracking_uri,
+            m.experiment_name,
+            m.artifact_location,
+            m.run_name,
+            tags=tags,
+            experiment_description=experiment_description,
+        )
 
     # ---- run lifecycle ----------------------------------------------------------------------------------
     def start_run(self, cfg: Config) -> str:
         """Create the run (or reopen it, see :meth:`for_run`), after checking that the experiment's artifact
-        folder is writable: a store that cannot take the run fails here, before any run exists."""
+        folder is writable: a store that cannot take the run fails here, before any run exists.
+
+        A new run carries a description (``mlflow.note.content``: what it is, what differs from the paper's
+        protocol, the command) and the code version (``mlflow.source.*``), see
+        :mod:`parametricSN.tracking.describe`; its experiment is of MLflow's model-training kind."""
         self.outage_limit = cfg.mlflow.outage_limit
         if self.reopen is not None:
             self.run_id = self.reopen
@@ -122,14 +147,23 @@ class MlflowLogger:
             self.logged = self._last_steps()
             return self.run_id
         try:
-            exp_id = retry_locked(get_or_create_experiment, self.client, self.experiment_name, self.artifact_location)
+            about = (
+                self.experiment_description
+                or f"Runs trained by psn (parametric scattering networks) on {cfg.dataset.name}."
+            )
+            exp_id = retry_locked(
+                get_or_create_experiment, self.client, self.experiment_name, self.artifact_location, about
+            )
             check_artifacts_writable(self.client.get_experiment(exp_id).artifact_location)
         except MlflowException as exc:
             raise TrackingError(
                 f"the tracking store {self.tracking_uri!r} cannot create experiment "
                 f"{self.experiment_name!r}: {' '.join(exc.message.split())[:300]}"
             ) from None
+        run_name = self.run_name or train_run_name(cfg.flat())
         tags = {
+            **code_version_tags(),
+            NOTE: run_description(cfg, what_run(self.tags, run_name)),
             "dataset": cfg.dataset.name,
             "model": cfg.model.name,
             "scattering": ("learnable" if cfg.scattering.learnable else "fixed")
@@ -137,9 +171,7 @@ class MlflowLogger:
             else "identity",
             **self.tags,
         }
-        run = retry_locked(
-            self.client.create_run, exp_id, run_name=self.run_name or train_run_name(cfg.flat()), tags=tags
-        )
+        run = retry_locked(self.client.create_run, exp_id, run_name=run_name, tags=tags)
         self.run_id, self.artifact_uri = run.info.run_id, run.info.artifact_uri
         self.spool = Spool(self.run_id)
         return self.run_id
@@ -250,9 +282,20 @@ class MlflowLogger:
         self._submit({"op": "file", "dir": artifact_dir}, file=path)
 
     def log_model(self, model: nn.Module, cfg: Config) -> None:
-        """Store ``model/model.pt`` (weights + config), reloadable with ``parametricSN.tracking.load_model``."""
+        """Store the model as the run's MLflow logged model ``model`` (see :mod:`parametricSN.tracking.model_io`):
+        ``mlflow.pytorch.load_model(f"runs:/{run_id}/model")`` loads it, and ``parametricSN.tracking.load_model``
+        rebuilds it from the ``model.pt`` (weights + config) inside, as from older runs' ``model/model.pt``."""
         with tempfile.TemporaryDirectory(prefix="psn-model-") as tmp:
-            self.log_file(save_model_file(Path(tmp) / FILE_NAME, model, cfg), ARTIFACT_DIR)
+            folder = save_logged_model(Path(tmp) / ARTIFACT_DIR, model, cfg)
+            self._submit({"op": "model", "name": ARTIFACT_DIR}, file=folder)
+
+    def log_datasets(self, cfg: Config, loaders: Any) -> None:
+        """Record the splits the run reads as MLflow dataset inputs (training subset, validation split, test
+        subset: see :func:`parametricSN.tracking.describe.dataset_inputs`). A reopened run has them already."""
+        if self.reopen is not None:
+            return
+        indices = {"train": loaders.train_indices, "val": loaders.val_indices, "test": loaders.test_indices}
+        self._submit({"op": "inputs", "datasets": dataset_inputs(cfg, indices)})
 
     def set_tags(self, tags: dict[str, str]) -> None:
         """Tag the open run (e.g. ``pack_id`` / ``pack_index`` of a packed run)."""
@@ -297,6 +340,10 @@ class MlflowLogger:
             elif kind == "tags":
                 for key, value in op["tags"].items():
                     retry_locked(self.client.set_tag, run, key, value)
+            elif kind == "inputs":
+                self._send_inputs(run, op["datasets"])
+            elif kind == "model":
+                self._send_model(str(file if file is not None else op["path"]), op["name"])
             elif kind == "file":
                 self._upload(str(file if file is not None else op["path"]), op.get("dir"))
             elif kind == "end":
@@ -309,6 +356,41 @@ class MlflowLogger:
             if self.outage is not None and not answers(self.tracking_uri):
                 raise _Away() from exc
             raise
+
+    def _send_inputs(self, run: str, datasets: list[dict[str, str]]) -> None:
+        """Link the run to its datasets. MLflow creates an experiment's dataset (name, digest) on its first use; runs
+        that start together (a sweep's, a search's) may both try: the loser's retry finds it and links it."""
+        for attempt in range(5):
+            try:
+                retry_locked(self.client.log_inputs, run, datasets=[_dataset_input(d) for d in datasets])
+                return
+            except MlflowException as exc:
+                text = str(exc).lower()  # SQLite's and PostgreSQL's "unique", MySQL's "duplicate"
+                if not ("unique" in text or "duplicate" in text) or attempt == 4:
+                    raise
+            time.sleep(0.05 * (attempt + 1))
+
+    def _send_model(self, folder: str, name: str) -> None:
+        """Create the logged model ``name`` of the run, upload ``folder`` (an MLflow model) as its artifacts, with
+        its ``MLmodel`` naming the new model, link it to the run as an output and mark it READY."""
+        from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+        from mlflow.models import Model
+
+        run = self._run()
+        exp_id = retry_locked(self.client.get_run, run).info.experiment_id
+        logged = retry_locked(
+            self.client.create_logged_model, exp_id, name=name, source_run_id=run, tags=code_version_tags()
+        )
+        with tempfile.TemporaryDirectory(prefix="psn-model-") as tmp:
+            local = Path(tmp) / name
+            shutil.copytree(folder, local)
+            meta = Model.load(str(local / "MLmodel"))
+            meta.model_id = meta.model_uuid = logged.model_id
+            meta.run_id, meta.artifact_path = run, logged.artifact_location
+            meta.save(str(local / "MLmodel"))
+            self.client.log_model_artifacts(logged.model_id, str(local))
+        retry_locked(self.client.log_outputs, run, [LoggedModelOutput(logged.model_id, step=0)])
+        retry_locked(self.client.finalize_logged_model, logged.model_id, LoggedModelStatus.READY)
 
     def _upload(self, path: str, artifact_dir: Optional[str]) -> None:
         try:

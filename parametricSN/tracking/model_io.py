@@ -7,16 +7,25 @@ The file (``model/model.pt`` in a run's artifacts) is, in :mod:`parametricSN.fil
 
 so :func:`load_model` needs only this package, never the globals of the process that trained it, nor the data
 (``shape`` holds what the dataset registry said; files written before it existed are rebuilt from the config).
+
+Runs log their model as an MLflow *logged model* named ``model`` (:func:`save_logged_model`): a folder in MLflow's
+pytorch format (``MLmodel`` with a signature and an input example, the pickled module under ``data/``), so that
+``mlflow.pytorch.load_model(f"runs:/{run_id}/model")`` loads it and it can be registered, with psn's ``model.pt``
+beside ``MLmodel``. MLflow resolves ``runs:/<run>/model/model.pt`` to the run's own artifact ``model/model.pt``
+(runs logged before logged models) or else to the logged model's file, so :func:`load_model` reads both.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
+from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 from torch import nn
 
 from parametricSN.config import DEFAULT_DATA_ROOT, Config, config_from_dict
@@ -42,6 +51,49 @@ def save_model_file(path: Union[str, os.PathLike[str]], model: nn.Module, cfg: C
     return write_versioned(path, FORMAT, VERSION, {"config": cfg.to_dict(), "state_dict": state, "shape": shape})
 
 
+def save_logged_model(folder: Union[str, os.PathLike[str]], model: nn.Module, cfg: Config) -> Path:
+    """Write ``model`` (a CPU copy in eval mode) to ``folder`` in MLflow's pytorch format, with a signature and
+    an input example (two images of ``cfg``'s shape), and psn's :data:`FILE_NAME` beside ``MLmodel``."""
+    import copy
+
+    import torch
+
+    folder = Path(folder)
+    cpu = copy.deepcopy(model).cpu().eval()
+    shape = (2, cfg.in_channels, cfg.dataset.height, cfg.dataset.width)
+    example = torch.randn(shape, generator=torch.Generator().manual_seed(0)).numpy()
+    with torch.no_grad():
+        output = cpu(torch.from_numpy(example)).numpy()
+    # MLflow warns about pickle on every save: psn's own model.pt (plain tensors) is the safe way to reload
+    quiet = logging.getLogger("mlflow.pytorch")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        _save_pytorch(cpu, folder, example, output)
+    finally:
+        quiet.setLevel(level)
+    save_model_file(folder / FILE_NAME, model, cfg)
+    return folder
+
+
+def _save_pytorch(cpu: nn.Module, folder: Path, example: Any, output: Any) -> None:
+    import mlflow.pytorch
+    import torch
+    from mlflow.models import infer_signature
+
+    from parametricSN.tracking.describe import package_version
+
+    mlflow.pytorch.save_model(
+        cpu,
+        str(folder),
+        signature=infer_signature(example, output),
+        input_example=example,
+        serialization_format="pickle",  # torch.export cannot trace the filters' data-dependent windows
+        # given, so that MLflow does not infer them (a subprocess that imports the model: seconds per run)
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"parametricSN=={package_version()}"],
+    )
+
+
 def _read(path: Path) -> dict:
     return read_versioned(path, FORMAT, VERSION, ModelFileError, "model file")
 
@@ -58,6 +110,20 @@ def _config_for_rebuild(saved: dict) -> Config:
     return config_from_dict(saved, with_data=False)
 
 
+def _download_file(client: MlflowClient, run: Run, dst: str) -> str:
+    """The run's ``model/model.pt``: from its logged model ``model`` (looked up through ``client``'s store: MLflow's
+    ``runs:/`` resolution reads logged models from the default store only), else from the run's own artifacts
+    (runs logged before logged models)."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    outputs = run.outputs.model_outputs if run.outputs is not None else []
+    for output in outputs:
+        logged = client.get_logged_model(output.model_id)
+        if logged.name == ARTIFACT_DIR:
+            return get_artifact_repository(logged.artifact_location).download_artifacts(FILE_NAME, dst)
+    return client.download_artifacts(run.info.run_id, f"{ARTIFACT_DIR}/{FILE_NAME}", dst)
+
+
 def _download(run_id: str, tracking_uri: Optional[str], dst: str) -> Path:
     uri = resolve_tracking_uri(tracking_uri)
     try:  # reading only: a mistyped SQLite path is an error here, not a new empty store
@@ -65,7 +131,7 @@ def _download(run_id: str, tracking_uri: Optional[str], dst: str) -> Path:
     except TrackingError as exc:
         raise ModelFileError(f"{run_id!r} is not a model file, and {exc}") from None
     try:
-        client.get_run(run_id)
+        run = client.get_run(run_id)
     except MlflowException as exc:
         if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):  # not an id at all
             raise ModelFileError(
@@ -74,7 +140,7 @@ def _download(run_id: str, tracking_uri: Optional[str], dst: str) -> Path:
             ) from exc
         raise ModelFileError(f"{run_id!r} is neither a model file nor a run in the tracking store {uri!r}") from exc
     try:
-        local = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/{FILE_NAME}", dst)
+        local = _download_file(client, run, dst)
     except (MlflowException, OSError) as exc:
         raise ModelFileError(
             f"run {run_id} has no saved model ({ARTIFACT_DIR}/{FILE_NAME}); "

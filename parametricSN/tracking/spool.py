@@ -6,9 +6,11 @@ One folder per run, ``<cache>/runs/<run_id>/`` where ``<cache>`` is ``$PSN_CACHE
 
 - ``ops.jsonl``: the pending operations, one JSON object a line, oldest first — ``{"op": "metrics", "points":
   [[key, value, timestamp_ms, step], ...]}``, ``{"op": "params", "items": [[key, value], ...]}``, ``{"op": "tags",
-  "tags": {...}}``, ``{"op": "file", "path": local copy, "dir": artifact folder or null}``, ``{"op": "end",
-  "status": "FINISHED"}``;
-- ``files/``: the local copies of the files the ``file`` operations upload (checkpoints, figures, the model).
+  "tags": {...}}``, ``{"op": "file", "path": local copy, "dir": artifact folder or null}``, ``{"op": "inputs",
+  "datasets": [...]}``, ``{"op": "model", "name": "model", "path": local copy of the MLflow model folder}``,
+  ``{"op": "end", "status": "FINISHED"}``;
+- ``files/``: the local copies of the files and folders the ``file`` and ``model`` operations upload (checkpoints,
+  figures, the model).
 
 An operation is on disk (flushed) before the call that made it returns, so a process that dies keeps what it
 spooled; ``psn train --resume RUN_ID`` delivers a run's spool before it reads the run's checkpoints. The folder is
@@ -56,13 +58,16 @@ class Spool:
         return len(self.ops)
 
     def add(self, op: dict[str, Any], file: Optional[os.PathLike[str] | str] = None) -> Optional[Path]:
-        """Append ``op`` (with a local copy of ``file``, whose path it records as ``op["path"]``); returns the copy."""
+        """Append ``op`` (with a local copy of ``file``, a file or a folder, whose path it records as ``op["path"]``); returns the copy."""
         copy = None
         if file is not None:
             self._seq += 1
             copy = self.folder / "files" / f"{self._seq:06d}" / Path(file).name
             copy.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(file, copy)
+            if Path(file).is_dir():  # a logged model's folder
+                shutil.copytree(file, copy)
+            else:
+                shutil.copyfile(file, copy)
             op = {**op, "path": str(copy)}
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / OPS, "a") as f:

@@ -89,12 +89,26 @@ def default_artifact_location(uri: str, experiment_name: str) -> Optional[str]:
     return str((path.expanduser().parent / "artifacts" / safe).resolve())
 
 
-def get_or_create_experiment(client: MlflowClient, name: str, artifact_location: Optional[str]) -> str:
-    """The id of experiment ``name``; created with ``artifact_location`` if missing, restored if deleted."""
+def get_or_create_experiment(
+    client: MlflowClient,
+    name: str,
+    artifact_location: Optional[str],
+    description: str = "",
+    replace_description: bool = False,
+) -> str:
+    """The id of experiment ``name``; created with ``artifact_location`` if missing, restored if deleted.
+
+    The experiment is of MLflow's model-training kind (tag ``mlflow.experimentKind``; also given to one created
+    without it, never changed once set: a user may have chosen another in the UI) and carries ``description`` (``mlflow.note.content``): given to a new experiment or one
+    without a description, and with ``replace_description`` (a sweep's spec is its experiment's source) written
+    over a different one."""
+    from parametricSN.tracking.describe import EXPERIMENT_KIND, MODEL_TRAINING, NOTE
+
+    tags = {EXPERIMENT_KIND: MODEL_TRAINING, **({NOTE: description} if description else {})}
     exp = client.get_experiment_by_name(name)
     if exp is None:
         try:
-            return client.create_experiment(name, artifact_location=artifact_location)
+            return client.create_experiment(name, artifact_location=artifact_location, tags=tags)
         except MlflowException:
             # another run (a parallel sweep) created it between the lookup and the creation
             exp = client.get_experiment_by_name(name)
@@ -102,6 +116,9 @@ def get_or_create_experiment(client: MlflowClient, name: str, artifact_location:
                 raise
     if exp.lifecycle_stage == LifecycleStage.DELETED:
         client.restore_experiment(exp.experiment_id)
+    for key, value in tags.items():
+        if key not in exp.tags or (key == NOTE and replace_description and exp.tags[key] != value):
+            client.set_experiment_tag(exp.experiment_id, key, value)
     return exp.experiment_id
 
 

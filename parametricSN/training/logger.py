@@ -55,7 +55,12 @@ class Logger(Protocol):
     def log_model(self, model: nn.Module, cfg: Config) -> None:
         """Store the trained model (weights + config) so that it can be rebuilt without this process."""
 
-    # Optional (looked up with getattr, so loggers without it still are Loggers):
+    # Optional (looked up with getattr, so loggers without them still are Loggers):
+    #
+    #   def log_datasets(self, cfg: Config, loaders: Loaders) -> None
+    #
+    # called once after log_params with the run's loaders (their train_indices, val_indices, test_indices):
+    # MlflowLogger records them as MLflow dataset inputs.
     #
     #   def halt(self) -> Optional[BaseException]
     #

@@ -137,6 +137,9 @@ def _train_runs(
             members.append(Member(c, lo, logger, run_id=logger.start_run(c), history=list(past.get("history", []))))
             if resume is None:  # a resumed run has its params (MLflow params cannot change); config.yaml is updated
                 logger.log_params(c.flat())
+                log_datasets = getattr(logger, "log_datasets", None)  # optional: MlflowLogger's dataset inputs
+                if log_datasets is not None:
+                    log_datasets(c, lo)
             logger.log_text(c.to_yaml(), "config.yaml")
             set_tags = getattr(logger, "set_tags", None)
             if tags and set_tags is not None:

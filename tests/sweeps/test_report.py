@@ -113,7 +113,7 @@ def test_markdown_pivot_marks_cells_outside_two_sigma_and_logs_a_summary_run(exp
     summary = client.search_runs([exp], filter_string=f"tags.`{TAG_REPORT}` = '1'")
     assert len(summary) == 1
     names = {a.path for a in client.list_artifacts(summary[0].info.run_id)}
-    assert names == {"report.md", "report.csv", "acc.png"}
+    assert names == {"report.md", "report.csv", "acc.png", "figures"}  # figures: tests/sweeps/test_figures.py
     # the summary run is not a result: a second report sees the same groups; it replaces the first summary run
     assert main(["report", "--experiment", "rep", "--tracking-uri", uri, "--format", "csv", "--log"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 4

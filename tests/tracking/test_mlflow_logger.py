@@ -1,5 +1,6 @@
 """Runs logged into a real (temporary) SQLite MLflow store, read back with ``MlflowClient``."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -8,9 +9,10 @@ import yaml
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
+import parametricSN
 from parametricSN.config import DEFAULT_TRACKING_URI, ConfigError
 from parametricSN.data import DatasetError
-from parametricSN.tracking import ERROR_TAG, MlflowLogger, default_artifact_location, resolve_tracking_uri
+from parametricSN.tracking import ERROR_TAG, MlflowLogger, default_artifact_location, load_model, resolve_tracking_uri
 from parametricSN.tracking.store import prepare_store
 from parametricSN.training import train
 from parametricSN.training.divergence import DivergenceError
@@ -82,10 +84,11 @@ def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_r
         "filters/animation.gif",
         "filters/littlewood_paley_before.png",
         "filters/littlewood_paley_after.png",
-        "model/model.pt",
         "checkpoints/epoch_0002.pt",
         "checkpoints/epoch_0003.pt",
-    }  # 3: the last epoch
+    }  # 3: the last epoch; the model is the run's logged model (tests/tracking/test_model_io.py)
+    (output,) = run.outputs.model_outputs
+    assert client.get_logged_model(output.model_id).name == "model"
     local = Path(client.download_artifacts(result.run_id, "config.yaml", str(tmp_path)))
     assert yaml.safe_load(local.read_text()) == cfg.to_dict()
     png = Path(client.download_artifacts(result.run_id, "figures/loss.png", str(tmp_path)))
@@ -95,6 +98,42 @@ def test_a_run_logs_params_metrics_config_figures_model_and_checkpoints(fmnist_r
         assert im.n_frames == 3  # epoch 0, 2 and the last (3)
     # artifacts live next to the store, under artifacts/<experiment>
     assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tmp_path / "artifacts" / "tests")
+
+
+def test_runs_and_experiments_read_well_in_mlflow_ui(fmnist_root, mlflow_uri, monkeypatch):
+    """Model-training experiment kind, descriptions, code version, dataset inputs (MLflow's conventions)."""
+    monkeypatch.setenv("PSN_COMMAND", "psn train -c tiny.yaml")
+    cfg = make_cfg(
+        "fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "dataset.val_sample_num=10", root=fmnist_root
+    )
+    result = train(cfg)
+    client = MlflowClient(mlflow_uri)
+    run = client.get_run(result.run_id)
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "fashion_mnist" in experiment.tags["mlflow.note.content"]
+    note = run.data.tags["mlflow.note.content"]
+    assert note.startswith("learnable scattering (J=1, L=4, tight-frame init) + linear head trained 2 epochs on 20")
+    assert "`train.epochs=2`" in note and "Command: `psn train -c tiny.yaml`" in note
+    tags = run.data.tags
+    assert (
+        tags["mlflow.source.name"] == "psn" and tags["psn.version"] == parametricSN.__version__
+    )  # the installed distribution's
+    if (Path(parametricSN.__file__).parent.parent / ".git").exists():  # a checkout: its commit and state
+        assert len(tags["mlflow.source.git.commit"]) == 40 and tags["psn.git.dirty"] in ("true", "false")
+    inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {"training", "validation", "test"}
+    assert inputs["training"].name == "fashion_mnist-training"
+    assert [json.loads(inputs[c].profile)["num_rows"] for c in ("training", "validation", "test")] == [20, 10, 10]
+    assert json.loads(inputs["training"].profile)["seed"] == 0
+    assert len({d.digest for d in inputs.values()}) == 3
+
+    # an experiment made before psn marked its kind gets it; a user's own kind and description stay
+    client.set_experiment_tag(experiment.experiment_id, "mlflow.experimentKind", "genai_development")
+    client.set_experiment_tag(experiment.experiment_id, "mlflow.note.content", "mine")
+    train(cfg)
+    assert client.get_experiment(experiment.experiment_id).tags["mlflow.experimentKind"] == "genai_development"
+    assert client.get_experiment(experiment.experiment_id).tags["mlflow.note.content"] == "mine"
 
 
 def test_a_failing_run_ends_failed_with_the_error_tag_and_raises(fmnist_root, mlflow_uri, tmp_path):
@@ -176,3 +215,56 @@ def test_cuda_on_a_cpu_machine_is_a_config_error_before_any_run(fmnist_root, mlf
             )
         )
     assert MlflowClient(mlflow_uri).get_experiment_by_name("tests") is None
+
+
+def test_spooled_dataset_inputs_and_model_are_delivered_later(fmnist_root, mlflow_uri, tmp_path, monkeypatch):
+    """What an outage keeps in the spool (the model as a folder, the dataset inputs) reaches the store once
+    delivered, as if it had been sent at once."""
+    from parametricSN.data import build_loaders
+    from parametricSN.models import build_model
+
+    monkeypatch.setenv("PSN_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", root=fmnist_root)
+    logger = MlflowLogger.from_config(cfg)
+    run_id = logger.start_run(cfg)
+    sent, model = [], build_model(cfg).eval()
+    with monkeypatch.context() as away:  # as while the server is away: spooled, not sent
+        away.setattr(logger, "_submit", lambda op, file=None: sent.append(logger.spool.add(op, file)))
+        logger.log_datasets(cfg, build_loaders(cfg))
+        logger.log_model(model, cfg)
+    assert len(logger.spool) == 2 and (sent[1] / "MLmodel").is_file()  # the folder's copy, in the spool
+    assert logger.spool.deliver(logger._send) == {"points": 0, "files": 0}
+    logger.end_run()
+    client = MlflowClient(mlflow_uri)
+    run = client.get_run(run_id)
+    assert {i.dataset.name for i in run.inputs.dataset_inputs} == {"fashion_mnist-training", "fashion_mnist-test"}
+    (output,) = run.outputs.model_outputs
+    assert client.get_logged_model(output.model_id).source_run_id == run_id
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(load_model(run_id, tracking_uri=mlflow_uri)(x), model(x))
+    assert not (tmp_path / "cache" / "runs" / run_id).exists()
+
+
+def test_runs_starting_together_share_their_datasets(fmnist_root, mlflow_uri, monkeypatch):
+    """Two processes may create an experiment's dataset at once (a sweep's, a search's runs): the one whose insert
+    loses (a unique-constraint error) tries again and links the dataset the other created."""
+    from mlflow.exceptions import MlflowException
+
+    from parametricSN.data import build_loaders
+
+    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", root=fmnist_root)
+    logger = MlflowLogger.from_config(cfg)
+    run_id = logger.start_run(cfg)
+    real, calls = logger.client.log_inputs, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, ...")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(logger.client, "log_inputs", racing)
+    logger.log_datasets(cfg, build_loaders(cfg))
+    logger.end_run()
+    assert len(calls) == 2 and len(MlflowClient(mlflow_uri).get_run(run_id).inputs.dataset_inputs) == 2

@@ -40,7 +40,7 @@ def test_reloaded_model_gives_the_same_predictions_by_run_id_and_by_path(fmnist_
     with torch.no_grad():
         assert torch.equal(by_id(x), expected)
 
-    folder = MlflowClient(mlflow_uri).download_artifacts(result.run_id, "model", str(tmp_path))
+    folder = logged_model_folder(mlflow_uri, result.run_id, tmp_path)
     for where in (folder, f"{folder}/model.pt"):
         with torch.no_grad():
             assert torch.equal(load_model(where)(x), expected)
@@ -48,6 +48,55 @@ def test_reloaded_model_gives_the_same_predictions_by_run_id_and_by_path(fmnist_
     # the file holds plain data only: readable with weights_only, no pickled classes
     data = torch.load(f"{folder}/model.pt", weights_only=True)
     assert data["config"] == cfg.to_dict() and set(data["state_dict"]) == set(model.state_dict())
+
+
+def logged_model_folder(uri, run_id, dst):
+    """A local copy of the run's logged model ``model``."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    client = MlflowClient(uri)
+    (output,) = client.get_run(run_id).outputs.model_outputs
+    logged = client.get_logged_model(output.model_id)
+    assert logged.name == "model" and str(logged.status) == "READY"
+    return get_artifact_repository(logged.artifact_location).download_artifacts("", str(dst))
+
+
+def test_mlflow_loads_the_logged_model_with_the_predictions_of_psns_load_model(fmnist_root, mlflow_uri, monkeypatch):
+    import mlflow
+    import mlflow.pytorch
+    from mlflow.models import Model
+
+    cfg = make_cfg(
+        "fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true", root=fmnist_root
+    )
+    result = train(cfg)
+    x = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = load_model(result.run_id, tracking_uri=mlflow_uri)(x)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)  # MLflow resolves runs:/ and models:/ in its default store
+    mlflow.set_tracking_uri(mlflow_uri)
+    try:
+        loaded = mlflow.pytorch.load_model(f"runs:/{result.run_id}/model")
+        meta = Model.load(f"runs:/{result.run_id}/model")
+    finally:
+        mlflow.set_tracking_uri(None)
+    with torch.no_grad():
+        assert torch.equal(loaded.eval()(x), expected)
+    assert meta.signature is not None and meta.saved_input_example_info is not None
+    assert meta.signature.inputs.to_dict()[0]["tensor-spec"]["shape"] == (-1, 1, 8, 8)
+
+
+def test_psns_load_model_reads_runs_logged_before_logged_models(fmnist_root, mlflow_uri, tmp_path):
+    """Older runs stored only the run artifact ``model/model.pt``."""
+    cfg = make_cfg("fashion_mnist", *TINY, root=fmnist_root)
+    torch.manual_seed(2)
+    model = build_model(cfg).eval()
+    client = MlflowClient(mlflow_uri)
+    run = client.create_run(client.create_experiment("old", artifact_location=str(tmp_path / "artifacts")))
+    client.log_artifact(run.info.run_id, str(save_model_file(tmp_path / "model.pt", model, cfg)), "model")
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(load_model(run.info.run_id, tracking_uri=mlflow_uri)(x), model(x))
 
 
 def test_a_model_reloads_after_its_dataset_folder_is_gone(fmnist_root, tmp_path):
@@ -87,3 +136,21 @@ def test_load_model_with_config_returns_the_saved_config(fmnist_root, tmp_path):
     path = save_model_file(tmp_path / "model.pt", build_model(cfg), cfg)
     model, saved = load_model_with_config(path)
     assert saved.to_dict() == cfg.to_dict() and model.scattering.L == 6 and not model.training
+
+
+def test_each_member_of_a_pack_is_its_own_logged_model(fmnist_root, mlflow_uri):
+    from parametricSN.training.pack import train_pack
+
+    cfgs = [
+        make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", "train.save_model=true", root=fmnist_root)
+        for _ in range(2)
+    ]
+    cfgs[1].general.seed = 1
+    results = train_pack(cfgs)
+    client = MlflowClient(mlflow_uri)
+    models = [client.get_run(r.run_id).outputs.model_outputs for r in results]
+    assert [len(m) for m in models] == [1, 1] and models[0][0].model_id != models[1][0].model_id
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        first, second = (load_model(r.run_id, tracking_uri=mlflow_uri)(x) for r in results)
+    assert not torch.equal(first, second)  # each member's own weights

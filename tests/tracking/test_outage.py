@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from parametricSN.tracking.preflight import PROBE
 from tests.configs import TINY, make_cfg
-from tests.servers import free_port as _free_port
+from tests.servers import free_port
 from tests.warm import PYTHON
 
 pytestmark = pytest.mark.process  # every test here starts real processes
@@ -28,7 +28,7 @@ class Server:
     """``mlflow server`` on a fixed port and store, which a test stops (SIGKILL: a crash) and starts again."""
 
     def __init__(self, folder):
-        self.folder, self.port, self.proc = folder, _free_port(), None
+        self.folder, self.port, self.proc = folder, free_port(), None
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self):
