@@ -110,17 +110,19 @@ def _config_for_rebuild(saved: dict) -> Config:
     return config_from_dict(saved, with_data=False)
 
 
-def _download_file(client: MlflowClient, run: Run, dst: str) -> str:
-    """The run's ``model/model.pt``: from its logged model ``model`` (looked up through ``client``'s store: MLflow's
-    ``runs:/`` resolution reads logged models from the default store only), else from the run's own artifacts
-    (runs logged before logged models)."""
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+def _download_file(client: MlflowClient, run: Run, dst: str, uri: str) -> str:
+    """The run's ``model/model.pt``: from its logged model ``model`` (looked up through ``client``'s store ``uri``:
+    MLflow's ``runs:/`` resolution reads logged models from the default store only, and a served artifact location,
+    ``mlflow-artifacts:/...``, is resolved against ``uri`` too), else from the run's own artifacts (runs logged
+    before logged models)."""
+    from mlflow.artifacts import download_artifacts
 
     outputs = run.outputs.model_outputs if run.outputs is not None else []
     for output in outputs:
         logged = client.get_logged_model(output.model_id)
         if logged.name == ARTIFACT_DIR:
-            return get_artifact_repository(logged.artifact_location).download_artifacts(FILE_NAME, dst)
+            location = f"{logged.artifact_location.rstrip('/')}/{FILE_NAME}"
+            return download_artifacts(artifact_uri=location, dst_path=dst, tracking_uri=uri)
     return client.download_artifacts(run.info.run_id, f"{ARTIFACT_DIR}/{FILE_NAME}", dst)
 
 
@@ -140,7 +142,7 @@ def _download(run_id: str, tracking_uri: Optional[str], dst: str) -> Path:
             ) from exc
         raise ModelFileError(f"{run_id!r} is neither a model file nor a run in the tracking store {uri!r}") from exc
     try:
-        local = _download_file(client, run, dst)
+        local = _download_file(client, run, dst, uri)
     except (MlflowException, OSError) as exc:
         raise ModelFileError(
             f"run {run_id} has no saved model ({ARTIFACT_DIR}/{FILE_NAME}); "
