@@ -13,7 +13,7 @@ The paper's published numbers are tabled from the ``published:`` sections of ``e
 numbers ``psn report`` prints beside a sweep's), into ``published.md``.
 
 The figures of ``psn report --figures`` are copied into ``figures/`` there, and a screenshot of the first run's page
-in ``mlflow ui`` (over the store those commands made, rendered by headless Chromium, ``make chromium``) is
+in ``mlflow ui`` (over the store those commands made, rendered by headless Chromium, ``make test-tools``) is
 ``mlflow-ui-run.png``.
 
 The outputs are kept between builds while nothing they depend on has changed (this file, the package, ``conf/``,
@@ -144,7 +144,7 @@ def ui_screenshot(work: Path, run_id: str, png: Path) -> None:
 
     browser = shutil.which("chromium")
     if browser is None:
-        sys.exit("docs/capture.py: the screenshot of mlflow ui needs headless Chromium (make chromium)")
+        sys.exit("docs/capture.py: the screenshot of mlflow ui needs headless Chromium (make test-tools)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

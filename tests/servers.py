@@ -22,11 +22,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TypeVar
 
 import pytest
 
 from parametricSN.tracking.preflight import PROBE
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -41,14 +43,35 @@ def postgres_bin() -> Optional[Path]:
     return Path(found[-1]).parent if found else None
 
 
+def require(found: Optional[T], missing: str, variable: str) -> T:
+    """``found``, or the test is skipped saying ``missing`` (what is not installed and how to get it); under
+    ``variable=1`` (CI, which installs it) the skip is a failure instead."""
+    if found is None:
+        if os.environ.get(variable) == "1":
+            pytest.fail(f"{missing} but {variable}=1")
+        pytest.skip(missing)
+    return found
+
+
 def require_postgres() -> Path:
-    folder = postgres_bin()
-    if folder is None:
-        message = "PostgreSQL's server is not installed (make test-tools, or apt-get install postgresql)"
-        if os.environ.get("PSN_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message + " but PSN_REQUIRE_POSTGRES=1")
-        pytest.skip(message)
-    return folder
+    missing = "PostgreSQL's server is not installed (make test-tools, or apt-get install postgresql)"
+    return require(postgres_bin(), missing, "PSN_REQUIRE_POSTGRES")
+
+
+def wait_until_answers(url: str, proc: subprocess.Popen, log: Path, what: str, timeout: float = 180) -> None:
+    """Return once ``url`` answers 200; fail the test (with the end of ``log``) when ``proc`` ended or ``timeout``
+    seconds passed first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{what} did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.3)
 
 
 def _stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
@@ -134,18 +157,8 @@ def mlflow_serving(command: list[str], folder: Path, probe: str = PROBE, timeout
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout  # a first start migrates an empty database
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}{probe}", timeout=30) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow {command[0]} did not start: {(folder / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+    try:  # a first start migrates an empty database
+        wait_until_answers(f"{url}{probe}", proc, folder / "server.log", f"mlflow {command[0]}", timeout)
         yield url
     finally:
         _stop(proc, grace=5.0)  # it waits for idle keep-alive connections: nothing is left to save

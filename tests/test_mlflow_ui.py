@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.servers import mlflow_serving
+from tests.servers import mlflow_serving, require
 from tests.warm import PYTHON
 
 pytestmark = pytest.mark.process  # real psn processes, a server and a browser
@@ -62,12 +62,8 @@ FLAGS = (
 def chromium() -> str:
     """The Chromium binary; the test is skipped (failed under ``PSN_REQUIRE_CHROMIUM=1``) when there is none."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        message = "headless Chromium is not installed (make chromium, or apt-get install chromium)"
-        if os.environ.get("PSN_REQUIRE_CHROMIUM") == "1":
-            pytest.fail(message + " but PSN_REQUIRE_CHROMIUM=1")
-        pytest.skip(message)
-    return found
+    missing = "headless Chromium is not installed (make test-tools, or apt-get install chromium)"
+    return require(found, missing, "PSN_REQUIRE_CHROMIUM")
 
 
 def _psn(*args: str, cwd: Path) -> str:

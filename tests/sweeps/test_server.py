@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from parametricSN.cli import main
-from tests.servers import mlflow_server
+from tests.servers import mlflow_server, require
 from tests.sweeps.test_processes import wait_for
 from tests.sweeps.test_run import tiny_base
 
@@ -64,11 +64,8 @@ def test_twin_sweeps_on_two_machines_sharing_only_the_server_train_each_cell_onc
     # two working folders (two machines) run the same spec against one server: started at once with the same clock;
     # or, with skew, the second machine's clock is 40 s behind (libfaketime) and it starts once the first is
     # training, so its claims come later but look older: the first must yield at its next check, not finish too
-    faketime = shutil.which("faketime")
-    if skew and faketime is None:
-        if os.environ.get("PSN_REQUIRE_FAKETIME") == "1":
-            pytest.fail("faketime is not installed (apt-get install faketime) but PSN_REQUIRE_FAKETIME=1")
-        pytest.skip("faketime is not installed (apt-get install faketime): a skewed clock cannot be simulated")
+    missing = "libfaketime is not installed (make test-tools, or apt-get install faketime): no clock to skew"
+    faketime = require(shutil.which("faketime"), missing, "PSN_REQUIRE_FAKETIME") if skew else None
     url, _ = server
     name, epochs = f"twins{-skew}", 200 if skew else 40  # skewed: the first still trains when the second starts
     client = MlflowClient(url)

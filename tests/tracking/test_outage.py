@@ -9,14 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from parametricSN.tracking.preflight import PROBE
 from tests.configs import TINY, make_cfg
-from tests.servers import free_port
+from tests.servers import free_port, wait_until_answers
 from tests.warm import PYTHON
 
 pytestmark = pytest.mark.process  # every test here starts real processes
@@ -57,17 +56,7 @@ class Server:
             start_new_session=True,
         )
         log.close()
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}{PROBE}", timeout=30) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start: {(self.folder / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+        wait_until_answers(f"{self.url}{PROBE}", self.proc, self.folder / "server.log", "mlflow server", 120)
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
