@@ -131,7 +131,7 @@ def close_lost(client: Any, exp_id: str, attempts: Iterable[str], reason: str) -
     """Close the RUNNING runs of ``attempts`` (``psn.attempt`` tags) whose process is known to be gone (its Ray
     node died): FAILED, with ``reason`` as the error, tagged lost, so that the cell's next run continues from their
     newest checkpoint (:func:`resume_state`) without waiting for the heartbeat timeout. Returns how many."""
-    runs = [r for a in attempts for r in running_runs(client, exp_id) if r.data.tags.get(TAG_ATTEMPT) == a]
+    runs = [r for a in attempts for r in running_runs(client, exp_id, {TAG_ATTEMPT: a})]
     return close_runs(client, runs, RunStatus.to_string(RunStatus.FAILED), {ERROR_TAG: reason, TAG_LOST: "1"})
 
 
