@@ -18,8 +18,10 @@ because its heartbeat stopped), :data:`TAG_RESUMED` (the stopped run it continue
 A search (:mod:`parametricSN.sweeps.tune`): the search's own run has :data:`TAG_ROLE` = :data:`ROLE_SEARCH`,
 :data:`TAG_SEARCH` (the search key), :data:`TAG_SPEC` and, at the end, :data:`TAG_BEST_RUN`. A trial's runs have
 :data:`TAG_TRIAL` (Ray Tune's trial id), :data:`TAG_SEARCH`, :data:`TAG_SAMPLED` (JSON of the sampled values),
-:data:`TAG_THREADS`, :data:`TAG_PARENT` (MLflow's own parent-run tag) and, when the scheduler stopped the trial,
-:data:`TAG_STOPPED` (the last epoch it reported).
+:data:`TAG_THREADS`, :data:`TAG_PARENT` (MLflow's own parent-run tag), :data:`TAG_ATTEMPT` (one per ``psn tune``
+process), :data:`TAG_NODE` (the Ray node it trained on) and, when the scheduler stopped the trial,
+:data:`TAG_STOPPED` (the last epoch it reported); a run lost with its node, :data:`TAG_LOST`, and the run
+continuing it, :data:`TAG_RESUMED`.
 """
 
 ERROR_TAG = "error"
@@ -28,7 +30,7 @@ TAG_PACK_ID, TAG_PACK_INDEX, TAG_PACK_SIZE = "pack_id", "pack_index", "pack_size
 
 TAG_SWEEP, TAG_CELL, TAG_VARYING, TAG_ATTEMPT = "psn.sweep", "psn.cell", "psn.varying", "psn.attempt"
 TAG_HEARTBEAT, TAG_LOST, TAG_RESUMED = "psn.heartbeat", "psn.lost", "psn.resumed_from"
-TAG_NODE = "psn.node"  # the Ray node a sweep's run trained on (``--launcher ray``)
+TAG_NODE = "psn.node"  # the Ray node a run trained on (``--launcher ray``, a tune trial)
 TAG_PUBLISHED, TAG_REPORT = "psn.published", "psn.report"
 
 TAG_ROLE, ROLE_SEARCH, TAG_SPEC, TAG_BEST_RUN = "psn.role", "search", "psn.spec", "psn.best_run"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -131,14 +131,14 @@ class CellLogger(MlflowLogger):
             super().set_failed(error)
 
 
-def resume_state(cfg: Config, cell: str) -> tuple[Optional[str], Optional[dict[str, Any]]]:
-    """The checkpoint of the cell's last stopped run (see :func:`parametricSN.sweeps.claims.resume_state`) and that
+def resume_state(cfg: Config, identity: Mapping[str, str]) -> tuple[Optional[str], Optional[dict[str, Any]]]:
+    """The checkpoint of the last stopped run carrying ``identity``'s tags (see :func:`parametricSN.sweeps.claims.resume_state`) and that
     run's id, when ``cfg`` can continue it, else ``(None, None)``."""
     client = client_for(cfg.mlflow.tracking_uri)
     exp = client.get_experiment_by_name(cfg.mlflow.experiment_name)
     if exp is None:
         return None, None
-    run_id, state = claims.resume_state(client, exp.experiment_id, cell)
+    run_id, state = claims.resume_state(client, exp.experiment_id, identity)
     if state is None:
         return None, None
     try:
@@ -152,21 +152,21 @@ def run_cell(
     runs: Sequence[RunSpec],
     pack: bool = False,
     claim: Optional[Claim] = None,
-    resume: bool = False,
+    resume: Optional[Mapping[str, str]] = None,
     progress: bool = True,
     on_val: Optional[OnVal] = None,
     leave_open: tuple[type[BaseException], ...] = (),
     catch: bool = True,
 ) -> list[Result]:
     """Train ``runs`` — one run, or with ``pack`` configs differing only in their seed as one packed model — and
-    return one result per run. ``resume``: continue the cell's last stopped run from its checkpoint when there is
-    one; ``progress``: progress lines on stderr. A failure is a result (with a pack, every member fails with it),
+    return one result per run. ``resume``: the tags of the runs it may continue (a sweep's cell: ``{psn.cell: hash}``):
+    the last stopped one is continued from its checkpoint when there is one; ``progress``: progress lines on stderr. A failure is a result (with a pack, every member fails with it),
     or with ``catch=False`` raised once the runs are closed."""
     start = time.monotonic()
     loggers: list[CellLogger] = []
     try:
         cfgs = [config_from_dict(run.config) for run in runs]
-        resumed_from, state = resume_state(cfgs[0], runs[0].tags[TAG_CELL]) if resume else (None, None)
+        resumed_from, state = resume_state(cfgs[0], resume) if resume else (None, None)
         for cfg, run in zip(cfgs, runs):
             logger = CellLogger.from_config(cfg, tags=run.tags)
             logger.claim, logger.on_val, logger.leave_open = claim, on_val, leave_open

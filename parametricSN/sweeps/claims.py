@@ -74,9 +74,15 @@ def _tagged(identity: Mapping[str, str], status: Optional[str] = None) -> str:
     return " and ".join(terms + [f"tags.`{k}` = '{v}'" for k, v in identity.items()])
 
 
+def tagged_runs(client: Any, exp_id: str, identity: Mapping[str, str], status: Optional[str] = None) -> list[Any]:
+    """Every (not deleted) run of the experiment that carries ``identity``'s tags (and has ``status``)."""
+    found = retry_locked(client.search_runs, [exp_id], filter_string=_tagged(identity, status), max_results=1000)
+    return [r for r in found if status is None or r.info.status == status]
+
+
 def cell_runs(client: Any, exp_id: str, cell: str) -> list[Any]:
     """Every (not deleted) run of the cell ``cell`` in the experiment."""
-    return retry_locked(client.search_runs, [exp_id], filter_string=_tagged({TAG_CELL: cell}), max_results=1000)
+    return tagged_runs(client, exp_id, {TAG_CELL: cell})
 
 
 def finished_runs(client: Any, exp_id: str, identity: Optional[Mapping[str, str]] = None) -> list[Any]:
@@ -180,15 +186,18 @@ def check_claim(client: Any, exp_id: str, cell: str, run_id: str, timeout: float
         raise ClaimLost(f"cell {cell} is being trained by run {winner.info.run_id}")
 
 
-def resume_state(client: Any, exp_id: str, cell: str) -> tuple[Optional[str], Optional[dict[str, Any]]]:
-    """``(run id, checkpoint)`` of the newest KILLED or lost run of ``cell`` that has a readable checkpoint,
-    else ``(None, None)``."""
+def resume_state(
+    client: Any, exp_id: str, identity: Mapping[str, str]
+) -> tuple[Optional[str], Optional[dict[str, Any]]]:
+    """``(run id, checkpoint)`` of the newest KILLED or lost run carrying ``identity``'s tags (a sweep's cell:
+    ``{psn.cell: hash}``; a trial's seed: see :func:`parametricSN.sweeps.trial.seed_identity`) that has a readable
+    checkpoint, else ``(None, None)``."""
     from parametricSN.tracking.resume import _newest_checkpoint
     from parametricSN.training.checkpoint import CheckpointError
 
     stopped = [
         r
-        for r in cell_runs(client, exp_id, cell)
+        for r in tagged_runs(client, exp_id, identity)
         if r.info.status == "KILLED" or (r.info.status == "FAILED" and r.data.tags.get(TAG_LOST))
     ]
     for run in sorted(stopped, key=lambda r: r.info.start_time, reverse=True):

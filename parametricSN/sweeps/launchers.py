@@ -27,6 +27,7 @@ from typing import Any, Optional
 from parametricSN.config import ConfigError
 from parametricSN.sweeps.errors import SpecError
 from parametricSN.sweeps.launch import Ended, Launcher, LaunchOptions, Stop, Tick, execute, start_worker
+from parametricSN.sweeps.options import MAX_LOSSES
 from parametricSN.sweeps.tasks import DONE_LINE, Result, Task, complete, ended, log_tail, parse_results
 
 LAUNCHERS: dict[str, type[Launcher]] = {}
@@ -203,9 +204,6 @@ class LocalPool:
             worker.errors.close()
         worker.task = None
         return task, complete(task, results, worker.proc.returncode, output, time.monotonic() - worker.started)
-
-
-MAX_LOSSES = 3  # a task lost with its node this often ends FAILED (the next sweep still continues it)
 
 
 def _on_node(task: Task, threads: int) -> list[Result]:

@@ -22,7 +22,19 @@ from typing import Any, Optional
 
 from parametricSN.sweeps.spec import param_text
 from parametricSN.sweeps.tasks import RunSpec
-from parametricSN.tags import ROLE_SEARCH, TAG_PARENT, TAG_ROLE, TAG_SAMPLED, TAG_SEARCH, TAG_THREADS, TAG_TRIAL
+from parametricSN.tags import (
+    ERROR_TAG,
+    ROLE_SEARCH,
+    TAG_ATTEMPT,
+    TAG_LOST,
+    TAG_NODE,
+    TAG_PARENT,
+    TAG_ROLE,
+    TAG_SAMPLED,
+    TAG_SEARCH,
+    TAG_THREADS,
+    TAG_TRIAL,
+)
 
 
 def trial_config(base: dict, sampled: dict, seed: int) -> dict:
@@ -46,15 +58,28 @@ class _Curves:
         return {k: sum(r[k] for r in rows) / len(rows) for k in rows[-1]}
 
 
+class TrialFailed(RuntimeError):
+    """A trial that psn itself ended (it diverged, its data could not be read) and Ray Tune started again after
+    it: it fails at once with the first error instead of training again."""
+
+
 def run_trial(sampled: dict, setup: dict) -> None:
     """The Ray Tune trainable: ``sampled`` is ``{config.key: value}``; ``setup`` holds the base config (nested),
-    the seeds, the search's run id and key, the thread count and the folder psn tune ran in (see :mod:`parametricSN.sweeps.tune`).
-    Each seed is one run of :func:`parametricSN.sweeps.cell.run_cell`, the executor of a sweep's cells."""
+    the seeds, the search's run id and key, the ``psn tune`` process's attempt id, the thread count and the folder
+    psn tune ran in (see :mod:`parametricSN.sweeps.tune`). Each seed is one run of
+    :func:`parametricSN.sweeps.cell.run_cell`, the executor of a sweep's cells.
+
+    Ray Tune starts a trial again when its worker is lost (its node died; ``FailureConfig.max_failures``); the
+    driver has then closed the lost attempt's runs FAILED and tagged lost (:class:`parametricSN.sweeps.tune_ray.CloseRuns`),
+    and this attempt keeps the seeds that FINISHED and continues each lost run from its newest checkpoint. Ray Tune
+    also starts again a trial that psn ended with an error: that attempt raises :class:`TrialFailed` at once."""
+    import ray
     import torch
     from ray import tune
 
     from parametricSN.config import config_from_dict
     from parametricSN.sweeps.cell import CellLogger, run_cell
+    from parametricSN.sweeps.claims import finished_runs
 
     torch.set_num_threads(setup["threads"])
     if os.path.isdir(setup["cwd"]):  # relative paths (the default dataset.root) as psn train reads them there
@@ -65,14 +90,21 @@ def run_trial(sampled: dict, setup: dict) -> None:
         TAG_SEARCH: setup["key"],
         TAG_SAMPLED: json.dumps(sampled, sort_keys=True),
         TAG_THREADS: str(setup["threads"]),
+        TAG_ATTEMPT: setup["attempt"],
+        TAG_NODE: ray.get_runtime_context().get_node_id(),
     }
     runs = [RunSpec(trial_config(setup["base"], sampled, seed), tags) for seed in setup["seeds"]]
     cfg = config_from_dict(runs[0].config)
     epochs = cfg.train.epochs  # train.epochs may be searched
-    done = finished_result(cfg.mlflow.tracking_uri, setup["parent"], trial_id, epochs)
+    client = _client(cfg.mlflow.tracking_uri)
+    exp_id = client.get_run(setup["parent"]).info.experiment_id
+    done = finished_result(client, exp_id, setup["parent"], trial_id, epochs)
     if done is not None:  # finished before a Ctrl-C that Ray's saved state missed: report it, do not train again
         tune.report(done)
         return
+    failed = earlier_failure(client, exp_id, trial_id, setup["attempt"])
+    if failed is not None:
+        raise TrialFailed(f"trial {trial_id} failed in an earlier attempt of this search: {failed}")
     group = _TrialRun(cfg, setup, trial_id, tags) if len(runs) > 1 else None
     curves, last = _Curves(), {}
 
@@ -95,10 +127,15 @@ def run_trial(sampled: dict, setup: dict) -> None:
         for run, seed in zip(runs, setup["seeds"]):
             run.tags = {**tags, TAG_PARENT: group.run_id if group else setup["parent"]}
             run.name = f"trial-{trial_id}" + (f"-seed{seed}" if group else "")
+            seed_runs = seed_identity(setup["key"], trial_id, run.name)
+            kept = finished_runs(client, exp_id, seed_runs) if group else []
             curves.seeds.append({})
+            if kept:  # a seed of a lost attempt that had finished: its curve, not a second run
+                _replay(client, kept[0].info.run_id, lambda epoch, metrics: on_val(group.logger, epoch, metrics))
+                continue
             # Ray Tune ends a trial (its scheduler, or Ctrl-C) with SystemExit: the driver knows which, and closes
             # the run (parametricSN.sweeps.tune_ray.CloseRuns)
-            run_cell([run], progress=False, on_val=on_val, leave_open=(SystemExit,), catch=False)
+            run_cell([run], progress=False, on_val=on_val, leave_open=(SystemExit,), catch=False, resume=seed_runs)
     except BaseException as exc:
         if group:
             group.logger.set_failed(exc)
@@ -108,14 +145,44 @@ def run_trial(sampled: dict, setup: dict) -> None:
     tune.report(last)
 
 
-def finished_result(uri: Optional[str], parent: str, trial_id: str, epochs: int) -> Optional[dict]:
+def seed_identity(key: str, trial_id: str, name: str) -> dict[str, str]:
+    """The tags of a trial seed's runs, over its attempts (a lost run and the run continuing it): the search key,
+    the trial id and the run name (``trial-ID``, or ``trial-ID-seedN`` in a trial of several seeds)."""
+    return {TAG_SEARCH: key, TAG_TRIAL: trial_id, "mlflow.runName": name}
+
+
+def earlier_failure(client: Any, exp_id: str, trial_id: str, attempt: str) -> Optional[str]:
+    """The error of a run of ``trial_id`` that psn closed FAILED in this ``psn tune`` process (``attempt``), not
+    lost with its node; else None."""
+    from parametricSN.sweeps.claims import tagged_runs
+
+    found = tagged_runs(client, exp_id, {TAG_TRIAL: trial_id, TAG_ATTEMPT: attempt}, "FAILED")
+    errors = [r.data.tags.get(ERROR_TAG, "failed") for r in found if not r.data.tags.get(TAG_LOST)]
+    return errors[0] if errors else None
+
+
+def _replay(client: Any, run_id: str, on_val: Any) -> None:
+    """Hand the validation metrics ``run_id`` logged, epoch by epoch, to ``on_val(epoch, metrics)``."""
+    by_epoch: dict[int, dict[str, float]] = {}
+    for key in client.get_run(run_id).data.metrics:
+        if key.startswith("val_"):
+            for m in client.get_metric_history(run_id, key):
+                by_epoch.setdefault(m.step, {})[key] = m.value
+    for epoch in sorted(by_epoch):
+        on_val(epoch, by_epoch[epoch])
+
+
+def _client(uri: Optional[str]) -> Any:
+    from parametricSN.tracking.store import client_for
+
+    return client_for(uri, create=False)
+
+
+def finished_result(client: Any, exp_id: str, parent: str, trial_id: str, epochs: int) -> Optional[dict]:
     """The result a trial reported last, when the search ``parent`` already holds a FINISHED run of ``trial_id``
     (Ray Tune restarts a trial that ended just before a Ctrl-C if its saved state missed the end); else None."""
     from parametricSN.sweeps.claims import finished_runs
-    from parametricSN.tracking.store import client_for
 
-    client = client_for(uri, create=False)
-    exp_id = client.get_run(parent).info.experiment_id
     runs = finished_runs(client, exp_id, {TAG_TRIAL: trial_id, TAG_PARENT: parent})
     if not runs:
         return None

@@ -21,6 +21,10 @@ Ctrl-C: Ray Tune stops the trials, this marks their runs KILLED and prints the c
 (the same command, from any folder): it restores the search from ``DIR/.psn-tune/<name>-<key>`` (Ray Tune's
 experiment state), finished trials are kept, the others restart. Ray is imported only here, only when ``psn tune``
 runs.
+
+A lost Ray node: Ray Tune starts each trial it was training again elsewhere (at most ``MAX_LOSSES`` times); its runs
+are closed FAILED and tagged lost, and the new attempt continues them from their newest checkpoint (a trial of
+several seeds keeps the seeds that had finished). A trial that psn itself failed (it diverged) is not trained again.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import hashlib
 import json
 import shlex
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, TextIO
@@ -318,6 +323,7 @@ def run_search(
         "key": plan.key,
         "threads": plan.threads,
         "cwd": str(Path.cwd()),
+        "attempt": uuid.uuid4().hex,  # this process's: a trial that failed in it fails again at once
     }
     log = output / ".psn-tune" / f"{plan.spec.name}-{plan.key}.log"
     results, interrupted = tune_ray.run_tuner(

@@ -14,10 +14,11 @@ from ray import tune
 from ray.tune import Callback
 
 from parametricSN.config import ConfigError
+from parametricSN.sweeps.options import MAX_LOSSES
 from parametricSN.sweeps.search import Search
 from parametricSN.sweeps.trial import run_trial
 from parametricSN.sweeps.worker import output_to
-from parametricSN.tags import ERROR_TAG, TAG_STOPPED
+from parametricSN.tags import ERROR_TAG, TAG_LOST, TAG_STOPPED
 
 
 def ray_space(search: Search) -> dict:
@@ -98,6 +99,17 @@ def ray_output_to(log: Path, out: TextIO, err: TextIO) -> Iterator[None]:
             _TERMINAL.clear()
 
 
+def last_failure(error_file: Optional[str]) -> str:
+    """The first line of the last failure Ray Tune wrote to a trial's error file (``Failure # N ...`` blocks)."""
+    try:
+        text = Path(error_file or "").read_text(errors="replace")
+    except OSError:
+        return "no error file"
+    block = text.rsplit("Failure # ", 1)[-1].splitlines()[1:]
+    lines = [line.strip() for line in block if line.strip()]
+    return lines[0][:300] if lines else "no message"
+
+
 class CloseRuns(Callback):
     """Prints one line per ended trial and closes the MLflow runs of the trials Ray ended: stopped by the scheduler
     (FINISHED, tagged ``psn.stopped_early`` = the last epoch reported) or failed. Plain data, so that Ray Tune can
@@ -107,11 +119,11 @@ class CloseRuns(Callback):
         self.uri, self.exp_id, self.metric = uri, exp_id, metric
         self.trials, self.scheduler_name, self.done = trials, scheduler_name, 0
 
-    def _close(self, trial_id: str, status: str, tags: dict) -> None:
+    def _close(self, trial_id: str, status: str, tags: dict) -> int:
         from parametricSN.sweeps.trial import close_trial_runs
         from parametricSN.tracking.store import client_for
 
-        close_trial_runs(client_for(self.uri), self.exp_id, trial_id, status, tags)
+        return close_trial_runs(client_for(self.uri), self.exp_id, trial_id, status, tags)
 
     def _count(self, trials: list, trial: Any) -> None:
         # trials that ended, this one included (a continued search counts those of its earlier runs too); Ray Tune
@@ -131,10 +143,30 @@ class CloseRuns(Callback):
         value = f"{self.metric}={last[self.metric]:.2f}" if self.metric in last else "no result"
         say(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: {value}{how}")
 
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Ray Tune starts the trial again (its worker died, or it failed: see ``FailureConfig``). Runs the trial
+        left RUNNING lost their process with its node: closed FAILED and tagged lost, so that the next attempt
+        continues them from their newest checkpoint; one line says so. A trial psn itself failed closed its runs,
+        and its next attempt fails at once (:func:`parametricSN.sweeps.trial.run_trial`): nothing to say."""
+        from parametricSN.sweeps.trial import describe
+
+        why = last_failure(trial.error_file)
+        reason = f"lost: its Ray worker died ({why}); the search runs the trial again from its last checkpoint"
+        closed = self._close(trial.trial_id, "FAILED", {ERROR_TAG: reason, TAG_LOST: "1"})
+        if closed:
+            epoch = int((trial.last_result or {}).get("epoch", 0))
+            say(
+                f"psn: trial {trial.trial_id} {describe(trial.config)}: its Ray node was lost at epoch {epoch}; "
+                f"{closed} run(s) closed, continuing elsewhere from the last checkpoint",
+                "err",
+            )
+
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         from parametricSN.sweeps.trial import describe
 
-        self._close(trial.trial_id, "FAILED", {ERROR_TAG: f"the trial failed; see {trial.error_file}"})
+        # a run still RUNNING lost its process (its node died once too often): lost, so a continued search resumes it
+        reason = f"the trial failed ({last_failure(trial.error_file)}); see {trial.error_file}"
+        self._close(trial.trial_id, "FAILED", {ERROR_TAG: reason, TAG_LOST: "1"})
         self._count(trials, trial)
         say(
             f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: FAILED ({trial.error_file})",
@@ -198,7 +230,12 @@ def _run_tuner(
                     reuse_actors=True,
                 ),  # a worker imports torch and MLflow once
                 run_config=tune.RunConfig(
-                    name=name, storage_path=str(storage), verbose=0, callbacks=[callback, JsonLoggerCallback()]
+                    name=name,
+                    storage_path=str(storage),
+                    verbose=0,
+                    callbacks=[callback, JsonLoggerCallback()],
+                    # a trial whose worker dies (its node is lost) is started again, up to MAX_LOSSES times
+                    failure_config=tune.FailureConfig(max_failures=MAX_LOSSES),
                 ),
             )
         grid = tuner.fit()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from parametricSN.sweeps.tasks import DONE_LINE, Result, RunSpec, Task
+from parametricSN.tags import TAG_CELL
 
 PR_SET_PDEATHSIG = 1
 PARENT_DIED = signal.SIGUSR2  # the parent-death signal: its own, so that it is never taken for a user's second one
@@ -138,7 +139,8 @@ def serve(tasks: TextIO, results: TextIO, threads: Optional[int]) -> int:
                 # a pack keeps no checkpoint: a signal stops it at once (its runs are closed KILLED); a cell whose last
                 # run was stopped continues from its checkpoint
                 with contextlib.nullcontext() if task.pack else interrupt.graceful_stop():
-                    out = run_cell(group, pack=task.pack, claim=claim, resume=not task.pack)
+                    resume = None if task.pack else {TAG_CELL: group[0].tags[TAG_CELL]}
+                    out = run_cell(group, pack=task.pack, claim=claim, resume=resume)
                     stopped = stopped or interrupt.stop_requested()
             _store_log(out, group, log)
             for result in out:
