@@ -132,8 +132,9 @@ class CellLogger(MlflowLogger):
 
 
 def resume_state(cfg: Config, identity: Mapping[str, str]) -> tuple[Optional[str], Optional[dict[str, Any]]]:
-    """The checkpoint of the last stopped run carrying ``identity``'s tags (see :func:`parametricSN.sweeps.claims.resume_state`) and that
-    run's id, when ``cfg`` can continue it, else ``(None, None)``."""
+    """The checkpoint of the last stopped run carrying ``identity``'s tags (see
+    :func:`parametricSN.sweeps.claims.resume_state`) and that run's id, when ``cfg`` can continue it, else
+    ``(None, None)``."""
     client = client_for(cfg.mlflow.tracking_uri)
     exp = client.get_experiment_by_name(cfg.mlflow.experiment_name)
     if exp is None:
@@ -159,9 +160,10 @@ def run_cell(
     catch: bool = True,
 ) -> list[Result]:
     """Train ``runs`` — one run, or with ``pack`` configs differing only in their seed as one packed model — and
-    return one result per run. ``resume``: the tags of the runs it may continue (a sweep's cell: ``{psn.cell: hash}``):
-    the last stopped one is continued from its checkpoint when there is one; ``progress``: progress lines on stderr. A failure is a result (with a pack, every member fails with it),
-    or with ``catch=False`` raised once the runs are closed."""
+    return one result per run. ``resume``: the tags of the runs it may continue (a sweep's cell:
+    ``{psn.cell: hash}``; a trial's seed): the newest stopped one is continued from its checkpoint when there is
+    one. ``progress``: progress lines on stderr. A failure is a result (with a pack, every member fails with it), or
+    with ``catch=False`` raised once the runs are closed."""
     start = time.monotonic()
     loggers: list[CellLogger] = []
     try:

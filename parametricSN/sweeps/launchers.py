@@ -272,7 +272,8 @@ class RayLauncher:
         own_session = not ray.is_initialized()
         if own_session:
             quiet = {"log_to_driver": False, "logging_level": logging.WARNING}  # stderr: psn's lines only
-            ray.init(address=self.address, include_dashboard=False, **quiet) if self.address is None else (
+            # without --address, a Ray of its own ("local"): not one that `ray start` left running on this machine
+            ray.init(address="local", include_dashboard=False, **quiet) if self.address is None else (
                 ray.init(address=self.address, **quiet)
             )
         try:

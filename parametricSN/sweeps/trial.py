@@ -70,9 +70,10 @@ def run_trial(sampled: dict, setup: dict) -> None:
     :func:`parametricSN.sweeps.cell.run_cell`, the executor of a sweep's cells.
 
     Ray Tune starts a trial again when its worker is lost (its node died; ``FailureConfig.max_failures``); the
-    driver has then closed the lost attempt's runs FAILED and tagged lost (:class:`parametricSN.sweeps.tune_ray.CloseRuns`),
-    and this attempt keeps the seeds that FINISHED and continues each lost run from its newest checkpoint. Ray Tune
-    also starts again a trial that psn ended with an error: that attempt raises :class:`TrialFailed` at once."""
+    driver has then closed the lost attempt's runs FAILED and tagged lost
+    (:class:`parametricSN.sweeps.tune_ray.CloseRuns`), and this attempt keeps the seeds that FINISHED and continues
+    each lost run from its newest checkpoint. Ray Tune also starts again a trial that psn ended with an error: that
+    attempt raises :class:`TrialFailed` at once."""
     import ray
     import torch
     from ray import tune

@@ -4,6 +4,7 @@ Tune objects, the callback that closes the MLflow runs of stopped trials, and :f
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,15 +100,18 @@ def ray_output_to(log: Path, out: TextIO, err: TextIO) -> Iterator[None]:
             _TERMINAL.clear()
 
 
-def last_failure(error_file: Optional[str]) -> str:
-    """The first line of the last failure Ray Tune wrote to a trial's error file (``Failure # N ...`` blocks)."""
+def last_failure(trial: Any) -> str:
+    """``Type: message`` of the trial's last failure as Ray Tune stored it: psn's own exception for an error in the
+    trial, Ray's (``ActorDiedError: ... its node has died``) for a lost worker; the message's last line."""
     try:
-        text = Path(error_file or "").read_text(errors="replace")
-    except OSError:
-        return "no error file"
-    block = text.rsplit("Failure # ", 1)[-1].splitlines()[1:]
-    lines = [line.strip() for line in block if line.strip()]
-    return lines[0][:300] if lines else "no message"
+        exc = trial.get_pickled_error()
+    except Exception:  # noqa: BLE001 - an unreadable file: the reason is then unknown, not an error of its own
+        exc = None
+    if exc is None:
+        return "no error recorded"
+    cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the trial's own exception
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(cause)).splitlines() if line.strip()]
+    return f"{type(cause).__name__}: {lines[-1][:300] if lines else ''}".rstrip(": ")
 
 
 class CloseRuns(Callback):
@@ -143,6 +147,13 @@ class CloseRuns(Callback):
         value = f"{self.metric}={last[self.metric]:.2f}" if self.metric in last else "no result"
         say(f"[{self.done}/{self.trials}] trial {trial.trial_id} {describe(trial.config)}: {value}{how}")
 
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """A trial whose worker has started may be started again, up to :data:`MAX_LOSSES` times, when the worker
+        dies (its node is lost): its own ``max_failures`` (Ray Tune's ``FailureConfig``, set per trial). Not from
+        the start: Ray Tune counts as failures the workers it cancels before they start when the search is
+        interrupted, and a trial it retried then would be resumed with those counted by the continued search."""
+        trial.max_failures = MAX_LOSSES
+
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """Ray Tune starts the trial again (its worker died, or it failed: see ``FailureConfig``). Runs the trial
         left RUNNING lost their process with its node: closed FAILED and tagged lost, so that the next attempt
@@ -150,7 +161,7 @@ class CloseRuns(Callback):
         and its next attempt fails at once (:func:`parametricSN.sweeps.trial.run_trial`): nothing to say."""
         from parametricSN.sweeps.trial import describe
 
-        why = last_failure(trial.error_file)
+        why = last_failure(trial)
         reason = f"lost: its Ray worker died ({why}); the search runs the trial again from its last checkpoint"
         closed = self._close(trial.trial_id, "FAILED", {ERROR_TAG: reason, TAG_LOST: "1"})
         if closed:
@@ -165,7 +176,7 @@ class CloseRuns(Callback):
         from parametricSN.sweeps.trial import describe
 
         # a run still RUNNING lost its process (its node died once too often): lost, so a continued search resumes it
-        reason = f"the trial failed ({last_failure(trial.error_file)}); see {trial.error_file}"
+        reason = f"the trial failed ({last_failure(trial)}); see {trial.error_file}"
         self._close(trial.trial_id, "FAILED", {ERROR_TAG: reason, TAG_LOST: "1"})
         self._count(trials, trial)
         say(
@@ -206,8 +217,9 @@ def _run_tuner(
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     own = not ray.is_initialized()
     if own:
+        # without an address, a Ray of its own ("local"): not one that `ray start` left running on this machine
         ray.init(
-            address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
+            address="local", include_dashboard=False, log_to_driver=False, configure_logging=False
         ) if address is None else ray.init(address=address, log_to_driver=False)
     try:
         trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup), {"cpu": cpus, "gpu": gpus})
@@ -234,8 +246,6 @@ def _run_tuner(
                     storage_path=str(storage),
                     verbose=0,
                     callbacks=[callback, JsonLoggerCallback()],
-                    # a trial whose worker dies (its node is lost) is started again, up to MAX_LOSSES times
-                    failure_config=tune.FailureConfig(max_failures=MAX_LOSSES),
                 ),
             )
         grid = tuner.fit()

@@ -99,6 +99,16 @@ def test_runs_land_on_both_nodes_and_a_lost_nodes_run_continues_on_the_other(tmp
     assert continued.info.start_time / 1000 > killed_at
 
 
+def test_without_an_address_a_sweep_starts_a_ray_of_its_own_beside_a_running_cluster(tmp_path, fmnist_root, cluster):
+    # Ray's own default would join the cluster started last on this machine (another user's, another test's)
+    c, node, _ = cluster
+    uri = setup(tmp_path, fmnist_root, epochs=1, every=0, seeds="[1]")
+    sweep = start(tmp_path, uri, "--launcher", "ray")
+    assert sweep.wait(300) == 0, output(sweep)
+    (run,) = runs(uri)[1]
+    assert run.info.status == "FINISHED" and run.data.tags[TAG_NODE] not in {c.head_node.node_id, node.node_id}
+
+
 SEARCH = """
 name: cluster-search
 base: {base}

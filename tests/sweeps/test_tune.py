@@ -134,7 +134,7 @@ def test_search_trials_are_child_runs_on_validation_and_the_best_reproduces(tmp_
     # the printed command, from another folder, continues the search without repeating the finished trials; its
     # counter goes on from the trials that had ended
     proc = _psn(again, other)
-    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:] + proc.stdout[-3000:]
     assert "top 5 of 8 trials by val_acc" in proc.stdout
     assert _counters(proc.stdout) == list(range(len(ended) + 1, 9)), proc.stdout
     runs = client.search_runs([exp.experiment_id])
