@@ -100,18 +100,26 @@ def ray_output_to(log: Path, out: TextIO, err: TextIO) -> Iterator[None]:
             _TERMINAL.clear()
 
 
+def last_error(trial: Any) -> Optional[BaseException]:
+    """The trial's last failure as Ray Tune stored it: psn's own exception for an error in the trial (unwrapped from
+    Ray's ``RayTaskError``), Ray's ``RayActorError`` for a worker that died (its node was lost); None if unknown."""
+    import cloudpickle
+
+    try:  # the driver's own copy: Ray Tune's get_pickled_error reads the storage, synced later
+        with open(trial.pickled_error_file, "rb") as f:
+            exc = cloudpickle.load(f)
+    except Exception:  # noqa: BLE001 - no file, or an unreadable one: the reason is then unknown
+        return None
+    return getattr(exc, "cause", None) or exc
+
+
 def last_failure(trial: Any) -> str:
-    """``Type: message`` of the trial's last failure as Ray Tune stored it: psn's own exception for an error in the
-    trial, Ray's (``ActorDiedError: ... its node has died``) for a lost worker; the message's last line."""
-    try:
-        exc = trial.get_pickled_error()
-    except Exception:  # noqa: BLE001 - an unreadable file: the reason is then unknown, not an error of its own
-        exc = None
+    """``Type: last line of the message`` of :func:`last_error`."""
+    exc = last_error(trial)
     if exc is None:
         return "no error recorded"
-    cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the trial's own exception
-    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(cause)).splitlines() if line.strip()]
-    return f"{type(cause).__name__}: {lines[-1][:300] if lines else ''}".rstrip(": ")
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[-1][:300] if lines else ''}".rstrip(": ")
 
 
 class CloseRuns(Callback):
@@ -122,6 +130,7 @@ class CloseRuns(Callback):
     def __init__(self, uri: str, exp_id: str, metric: str, trials: int, scheduler_name: str) -> None:
         self.uri, self.exp_id, self.metric = uri, exp_id, metric
         self.trials, self.scheduler_name, self.done = trials, scheduler_name, 0
+        self.failed: set[str] = set()  # trials psn itself failed: not started again after the attempt Ray queued
 
     def _close(self, trial_id: str, status: str, tags: dict) -> int:
         from parametricSN.sweeps.trial import close_trial_runs
@@ -152,25 +161,30 @@ class CloseRuns(Callback):
         dies (its node is lost): its own ``max_failures`` (Ray Tune's ``FailureConfig``, set per trial). Not from
         the start: Ray Tune counts as failures the workers it cancels before they start when the search is
         interrupted, and a trial it retried then would be resumed with those counted by the continued search."""
-        trial.max_failures = MAX_LOSSES
+        trial.max_failures = 0 if trial.trial_id in getattr(self, "failed", ()) else MAX_LOSSES
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """Ray Tune starts the trial again (its worker died, or it failed: see ``FailureConfig``). Runs the trial
-        left RUNNING lost their process with its node: closed FAILED and tagged lost, so that the next attempt
-        continues them from their newest checkpoint; one line says so. A trial psn itself failed closed its runs,
-        and its next attempt fails at once (:func:`parametricSN.sweeps.trial.run_trial`): nothing to say."""
+        """Ray Tune starts the trial again. Its worker died (its node was lost): the runs it left RUNNING are closed
+        FAILED and tagged lost, so that the next attempt continues them from their newest checkpoint; one line
+        says so. psn itself failed it (it diverged): its runs are closed already, and the attempt Ray Tune queued
+        fails at once (:func:`parametricSN.sweeps.trial.run_trial`), its last."""
+        from ray.exceptions import RayActorError
+
         from parametricSN.sweeps.trial import describe
 
-        why = last_failure(trial)
-        reason = f"lost: its Ray worker died ({why}); the search runs the trial again from its last checkpoint"
+        error = last_error(trial)
+        if error is not None and not isinstance(error, RayActorError):
+            self.failed = {*getattr(self, "failed", ()), trial.trial_id}
+            trial.max_failures = 0
+            return
+        reason = f"lost: its Ray worker died ({last_failure(trial)}); the search runs the trial again from its last checkpoint"
         closed = self._close(trial.trial_id, "FAILED", {ERROR_TAG: reason, TAG_LOST: "1"})
-        if closed:
-            epoch = int((trial.last_result or {}).get("epoch", 0))
-            say(
-                f"psn: trial {trial.trial_id} {describe(trial.config)}: its Ray node was lost at epoch {epoch}; "
-                f"{closed} run(s) closed, continuing elsewhere from the last checkpoint",
-                "err",
-            )
+        epoch = int((trial.last_result or {}).get("epoch", 0))
+        say(
+            f"psn: trial {trial.trial_id} {describe(trial.config)}: its Ray node was lost at epoch {epoch}; "
+            f"{closed} run(s) closed, continuing elsewhere from the last checkpoint",
+            "err",
+        )
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         from parametricSN.sweeps.trial import describe

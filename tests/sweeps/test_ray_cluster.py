@@ -134,7 +134,7 @@ def test_a_search_on_two_nodes_continues_the_trial_of_a_lost_node_and_counts_eac
 ):
     # with two seeds per trial the node is lost while its trial trains the second seed: the first is kept
     c, node, raylet = cluster
-    epochs, seeds = 300, list(range(per_trial))
+    epochs, seeds = 150, list(range(per_trial))
     spec = SEARCH.format(base=tiny_base(tmp_path, fmnist_root), epochs=epochs, seeds=seeds, per_trial=per_trial)
     (tmp_path / "spec.yaml").write_text(spec)
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
@@ -181,6 +181,7 @@ def test_a_search_on_two_nodes_continues_the_trial_of_a_lost_node_and_counts_eac
     client, rs = trial_runs()
     lost = [r for r in rs if r.info.status == "FAILED"]
     assert len(lost) == closed and all(r.data.tags[TAG_LOST] == "1" and r.data.tags[TAG_TRIAL] == trial for r in lost)
+    assert all(r.data.tags["error"].startswith("lost: its Ray worker died (ActorDiedError: ") for r in lost), lost
     finished = [r for r in rs if r.info.status == "FINISHED"]
     # one FINISHED run per trial and seed (and per trial's mean): the doomed trial's first seed was not trained again
     assert len(finished) == len(rs) - closed == 2 * per_trial + (2 if per_trial > 1 else 0)
