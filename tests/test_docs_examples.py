@@ -5,6 +5,7 @@ the example launcher."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.configs import TINY, make_cfg
+from tests.warm import PYTHON
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 
@@ -86,10 +88,7 @@ def test_the_dataset_example_reads_its_layout_and_trains(tmp_path):
 
 
 @pytest.mark.process
-def test_the_launcher_example_runs_a_sweep_and_the_sweep_skips_what_it_finished(
-    tmp_path, fmnist_root, mlflow_uri, warm_workers, capsys
-):
-    launcher = example("my_launcher")
+def test_psn_sweep_runs_through_the_launcher_example_named_in_general_plugins(tmp_path, fmnist_root, mlflow_uri):
     base = tmp_path / "tiny.yaml"
     base.write_text(
         f"dataset: {{name: fashion_mnist, root: {fmnist_root}, height: 8, width: 8, train_sample_num: 20, "
@@ -99,16 +98,22 @@ def test_the_launcher_example_runs_a_sweep_and_the_sweep_skips_what_it_finished(
     )
     spec = tmp_path / "fresh.yaml"
     spec.write_text(f"name: fresh\nbase: {base}\ngrid:\n  general.seed: [0, 1, 2]\n")
-    uri = f"mlflow.tracking_uri={mlflow_uri}"
+    plugin = f"general.plugins=[{EXAMPLES / 'my_launcher.py'}]"
 
-    assert launcher.sweep_with(str(spec), jobs=2, seeds=2, overrides=(uri,)) == 0
-    runs = MlflowClient(mlflow_uri).search_runs(
-        [MlflowClient(mlflow_uri).get_experiment_by_name("fresh").experiment_id]
-    )
+    def sweep(*args: str) -> subprocess.CompletedProcess:
+        command = [PYTHON, "-m", "parametricSN", "sweep", str(spec), "--tracking-uri", mlflow_uri, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+    done = sweep("--launcher", "fresh", "--workers", "2", "--seeds", "2", plugin)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 to run" in done.stdout and "2 finished" in done.stdout, done.stdout
+    client = MlflowClient(mlflow_uri)
+    runs = client.search_runs([client.get_experiment_by_name("fresh").experiment_id])
     assert sorted(r.data.params["general.seed"] for r in runs) == ["0", "1"]
     assert all(r.info.status == "FINISHED" and r.data.tags["psn.sweep"] == "fresh" for r in runs)
-    out = capsys.readouterr().out
-    assert "2 to run" in out and "2 finished" in out
+    done = sweep("--launcher", "fresh", plugin)  # the third seed only
+    assert done.returncode == 0 and "2 already finished" in done.stdout, done.stdout + done.stderr
 
-    assert launcher.sweep_with(str(spec), jobs=2, overrides=(uri,)) == 0  # the third seed only
-    assert "2 already finished" in capsys.readouterr().out
+    unknown = sweep("--launcher", "fresh")  # no plugin: one line naming the launchers there are, and how to add one
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1, unknown.stderr
+    assert "--launcher fresh: no such launcher; known: local, ray (a plugin" in unknown.stderr

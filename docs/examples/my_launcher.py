@@ -19,21 +19,21 @@ worker processes on this machine; ``--launcher ray``: Ray tasks on a cluster). B
   many runs train at once (its estimate of the time left) and let a launcher start and stop workers around the
   sweep; ``reads`` names the ``psn sweep`` options it reads beyond ``--workers`` (another is an error).
 
-``@register_launcher`` makes it, by its ``name``, a launcher like the built-ins: ``run_sweep(spec, cells, launcher="fresh")``
-(or pass an instance, ``launcher=FreshLauncher(...)``). It starts a new process for every task, ``--workers`` at a
-time: slower than the local pool (each process pays the imports) but the shape of a batch-scheduler adapter. To
-submit to SLURM, say, put ``["srun", "--ntasks=1", *worker_command()]`` in :meth:`~FreshLauncher.command`.
+``@register_launcher`` makes it, by its ``name``, a launcher like the built-ins. Name this file in
+``general.plugins`` (the spec's base config, or an override) and ``psn sweep`` runs through it:
 
-    python docs/examples/my_launcher.py experiments/cifar10-linear.yaml --seeds 2 --jobs 2
+    psn sweep experiments/cifar10-linear.yaml --launcher fresh --workers 2 general.plugins=[docs/examples/my_launcher.py]
 
-runs a spec through it.
+(from Python: ``run_sweep(spec, cells, launcher="fresh")``, or pass an instance). It starts a new process for every
+task, ``--workers`` at a time: slower than the local pool (each process pays the imports) but the shape of a
+batch-scheduler adapter. To submit to SLURM, say, put ``["srun", "--ntasks=1", *worker_command()]`` in
+:meth:`~FreshLauncher.command`.
 """
 
 from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Optional
@@ -102,28 +102,3 @@ class FreshLauncher:
                 proc.send_signal(signal.SIGTERM)
             for _, proc, _ in running:
                 proc.wait()
-
-
-def sweep_with(spec_path: str, jobs: int = 1, seeds: Optional[int] = None, overrides: tuple[str, ...] = ()) -> int:
-    """``psn sweep SPEC [--seeds K] [key=value ...]`` through ``fresh``; returns the sweep's exit status. Everything
-    else is the sweep's own: skipping finished cells, tags, progress, summary."""
-    from parametricSN.sweeps import load_spec, run_sweep
-
-    spec = load_spec(spec_path)
-    cells = spec.cells(list(overrides))
-    if seeds is not None:
-        kept = list(dict.fromkeys(c.config.general.seed for c in cells))[:seeds]
-        cells = [c for c in cells if c.config.general.seed in kept]
-    return run_sweep(spec, cells, launcher="fresh", workers=jobs)
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description="psn sweep with one fresh worker process per run")
-    parser.add_argument("spec")
-    parser.add_argument("overrides", nargs="*", metavar="key=value")
-    parser.add_argument("--jobs", type=int, default=1, help="processes at a time")
-    parser.add_argument("--seeds", type=int, default=None, help="only the first K seeds")
-    args = parser.parse_args()
-    sys.exit(sweep_with(args.spec, args.jobs, args.seeds, tuple(args.overrides)))

@@ -16,7 +16,7 @@ import sys
 from parametricSN.commands import absolute_uri, sweep_command
 from parametricSN.config import parse_override
 from parametricSN.sweeps.launch import LaunchOptions
-from parametricSN.sweeps.launchers import launcher_names, make_launcher
+from parametricSN.sweeps.launchers import make_launcher
 from parametricSN.sweeps.options import DEFAULT_TIMEOUT
 from parametricSN.sweeps.spec import Cell, SpecError, load_spec, param_text, same_value
 
@@ -87,11 +87,11 @@ def again_command(args: argparse.Namespace) -> str:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    options = LaunchOptions(args.workers, args.threads_per_run, args.address, args.cpus_per_run, args.gpus_per_run)
-    launcher = make_launcher(args.launcher, options)  # an option it does not read is an error before anything runs
     spec = load_spec(args.spec)
     extra = list(args.overrides) + ([f"mlflow.tracking_uri={args.tracking_uri}"] if args.tracking_uri else [])
-    cells = _select(spec.cells(extra), args.only, args.spec)
+    cells = _select(spec.cells(extra), args.only, args.spec)  # imports general.plugins: a launcher may register
+    options = LaunchOptions(args.workers, args.threads_per_run, args.address, args.cpus_per_run, args.gpus_per_run)
+    launcher = make_launcher(args.launcher, options)  # an option it does not read is an error before anything runs
     if args.seeds is not None:
         cells = _first_seeds(cells, args.seeds)
     if args.dry_run:
@@ -186,9 +186,10 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="print every run (its overrides) and the count")
     p.add_argument(
         "--launcher",
-        choices=launcher_names(),
         default="local",
-        help="where the runs execute: local worker processes (default) or ray tasks",
+        metavar="NAME",
+        help="where the runs execute: local (worker processes on this machine, the default), ray (Ray tasks), or "
+        "a launcher that a plugin in general.plugins registers",
     )
     p.add_argument(
         "--workers",

@@ -49,7 +49,10 @@ def make_launcher(name: str, options: Optional[LaunchOptions] = None) -> Launche
     """The launcher registered as ``name``, built from ``options``; a name nobody registered, or an option this
     launcher does not read, is a :class:`~parametricSN.sweeps.errors.SpecError` naming the launchers that do."""
     if name not in LAUNCHERS:
-        raise SpecError(f"--launcher {name}: no such launcher; known: {', '.join(LAUNCHERS)}")
+        raise SpecError(
+            f"--launcher {name}: no such launcher; known: {', '.join(LAUNCHERS)} (a plugin file or module in "
+            "general.plugins registers its own with @register_launcher)"
+        )
     options = options or LaunchOptions()
     launcher = LAUNCHERS[name](options)
     extra = sorted(options.given() - {"workers"} - set(launcher.reads))
