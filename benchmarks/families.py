@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import torch
-
-CONFIG = Path(__file__).resolve().parents[1] / "conf" / "fashion_mnist.yaml"
+from common import FASHION_MNIST as CONFIG
+from common import fashion_mnist_overrides
 
 
 def config(family: str, learnable: bool, seed: int, args: argparse.Namespace):
@@ -32,16 +32,10 @@ def config(family: str, learnable: bool, seed: int, args: argparse.Namespace):
     return load_config(
         CONFIG,
         [
-            f"dataset.root={args.data_root}",
-            f"dataset.train_sample_num={args.train}",
-            f"dataset.test_sample_num={args.test}",
-            f"train.epochs={args.epochs}",
-            f"train.test_every={args.epochs}",
+            *fashion_mnist_overrides(args),
             f"scattering.family={family}",
             f"scattering.learnable={str(learnable).lower()}",
             f"general.seed={seed}",
-            "general.device=cpu",
-            "viz.figures=false",
             "train.save_model=false",
         ],
     )

@@ -20,9 +20,6 @@ core (``scattering2d``) under ``torch.compile`` (compile time reported apart).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -30,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from common import write_results
 from torch.overrides import TorchFunctionMode
 
 import parametricSN.scattering.layer as layer_module
@@ -239,17 +237,7 @@ def main() -> None:
         f"torch {torch.__version__}"
     )
     print_table(rows)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "torch": torch.__version__,
-        "device": args.device,
-        "threads": args.threads,
-        "machine": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-    }
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {out}")
+    write_results(args.out, rows, device=args.device, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ import tempfile
 from pathlib import Path
 
 import torch
-
-CONFIG = Path(__file__).resolve().parents[1] / "conf" / "fashion_mnist.yaml"
+from common import FASHION_MNIST as CONFIG
+from common import fashion_mnist_overrides
 
 
 def run_cell(weight: float, seed: int, args: argparse.Namespace, uri: str) -> dict:
@@ -33,17 +33,11 @@ def run_cell(weight: float, seed: int, args: argparse.Namespace, uri: str) -> di
     cfg = load_config(
         CONFIG,
         [
-            f"dataset.root={args.data_root}",
-            f"dataset.train_sample_num={args.train}",
-            f"dataset.test_sample_num={args.test}",
-            f"train.epochs={args.epochs}",
-            f"train.test_every={args.epochs}",
+            *fashion_mnist_overrides(args),
             f"scattering.tightness={weight}",
             f"general.seed={seed}",
             f"mlflow.tracking_uri={uri}",
-            "general.device=cpu",
             "mlflow.experiment_name=tightness",
-            "viz.figures=false",
         ],
     )
     result = train(cfg)

@@ -30,15 +30,13 @@ The packed-vs-sequential comparison is ``benchmarks/pack.py``; the FFT floor of 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import pickle
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import common
 import numpy as np
 import torch
 
@@ -242,18 +240,7 @@ def bench_fixed_linear(root: Path, epochs: int, test_images: int, device: str) -
 
 def write_results(args: argparse.Namespace, rows: list[dict]) -> None:
     """``{"meta": machine and settings, "rows": rows}`` as JSON to ``args.out``."""
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "torch": torch.__version__,
-        "device": args.device,
-        "threads": args.threads,
-        "machine": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "epochs_timed": args.epochs,
-    }
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {out}")
+    common.write_results(args.out, rows, device=args.device, threads=args.threads, epochs_timed=args.epochs)
 
 
 def main() -> None:
