@@ -111,18 +111,18 @@ def _config_for_rebuild(saved: dict) -> Config:
 
 
 def _download_file(client: MlflowClient, run: Run, dst: str, uri: str) -> str:
-    """The run's ``model/model.pt``: from its logged model ``model`` (looked up through ``client``'s store ``uri``:
+    """The run's ``model/model.pt``: from its newest logged model ``model`` (looked up through ``client``'s store ``uri``:
     MLflow's ``runs:/`` resolution reads logged models from the default store only, and a served artifact location,
     ``mlflow-artifacts:/...``, is resolved against ``uri`` too), else from the run's own artifacts (runs logged
     before logged models)."""
     from mlflow.artifacts import download_artifacts
 
     outputs = run.outputs.model_outputs if run.outputs is not None else []
-    for output in outputs:
-        logged = client.get_logged_model(output.model_id)
-        if logged.name == ARTIFACT_DIR:
-            location = f"{logged.artifact_location.rstrip('/')}/{FILE_NAME}"
-            return download_artifacts(artifact_uri=location, dst_path=dst, tracking_uri=uri)
+    logged = [m for m in (client.get_logged_model(o.model_id) for o in outputs) if m.name == ARTIFACT_DIR]
+    if logged:  # the newest: a run resumed for more epochs logged its model again when it ended again
+        newest = max(logged, key=lambda m: m.creation_timestamp)
+        location = f"{newest.artifact_location.rstrip('/')}/{FILE_NAME}"
+        return download_artifacts(artifact_uri=location, dst_path=dst, tracking_uri=uri)
     return client.download_artifacts(run.info.run_id, f"{ARTIFACT_DIR}/{FILE_NAME}", dst)
 
 

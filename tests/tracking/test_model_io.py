@@ -154,3 +154,41 @@ def test_each_member_of_a_pack_is_its_own_logged_model(fmnist_root, mlflow_uri):
     with torch.no_grad():
         first, second = (load_model(r.run_id, tracking_uri=mlflow_uri)(x) for r in results)
     assert not torch.equal(first, second)  # each member's own weights
+
+
+def test_a_run_resumed_for_more_epochs_loads_its_newest_model(tmp_path, fmnist_root, mlflow_uri, monkeypatch):
+    # the run logs its model again when it ends again: psn (and psn deform) and MLflow's runs:/ load the newest
+    import mlflow
+    import mlflow.pytorch
+    from mlflow.entities import Run, RunOutputs
+
+    from parametricSN.cli import main
+    from parametricSN.tracking.model_io import _download_file
+
+    cfg = tmp_path / "run.yaml"
+    extra = ("train.save_model=true", "train.checkpoint_every=1", "optim.scheduler=none")
+    cfg.write_text(
+        make_cfg("fashion_mnist", *TINY, *extra, f"mlflow.tracking_uri={mlflow_uri}", root=fmnist_root).to_yaml()
+    )
+    assert main(["train", "-c", str(cfg)]) == 0
+    client = MlflowClient(mlflow_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("tests").experiment_id])
+    first = load_model(run.info.run_id, tracking_uri=mlflow_uri).state_dict()
+    assert main(["train", "--resume", run.info.run_id, f"mlflow.tracking_uri={mlflow_uri}", "train.epochs=4"]) == 0
+    newest = load_model(run.info.run_id, tracking_uri=mlflow_uri).state_dict()
+    assert any(not torch.equal(newest[k], first[k]) for k in first)  # two more epochs moved the weights
+    # whatever order the store lists the run's two models in
+    resumed = client.get_run(run.info.run_id)
+    outputs = resumed.outputs.model_outputs
+    assert len(outputs) == 2
+    for order in (outputs, outputs[::-1]):
+        listed = Run(resumed.info, resumed.data, resumed.inputs, RunOutputs(model_outputs=list(order)))
+        path = _download_file(client, listed, str(tmp_path / order[0].model_id), mlflow_uri)
+        assert all(torch.equal(load_model(path).state_dict()[k], v) for k, v in newest.items())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
+    mlflow.set_tracking_uri(mlflow_uri)
+    try:
+        theirs = mlflow.pytorch.load_model(f"runs:/{run.info.run_id}/model").state_dict()
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert all(torch.equal(theirs[k], v) for k, v in newest.items())
