@@ -2,8 +2,9 @@
 
 - :class:`TrackingOutage`: the tracking server has not answered for longer than ``mlflow.outage_limit``; the line
   says where the run's newest checkpoint is on local disk and the command that resumes it from there;
-- :class:`DiskFull`: a write to the SQLite store or to the artifact folder met ENOSPC; the line names which one and
-  its path, whether the run could still be closed FAILED, and the command that resumes it once space is freed.
+- :class:`DiskFull`: a write to the SQLite store, to the artifact folder or to the run's local spool (what waits for
+  a tracking server that is away) met ENOSPC; the line names which one and its path, whether the run could still be
+  closed FAILED, and the command that resumes it once space is freed.
 
 :func:`disk_full` recognises ENOSPC however the storage layer wrapped it (an ``OSError`` in the exception chain,
 SQLite's "database or disk is full" inside SQLAlchemy's and MLflow's exceptions).
@@ -38,8 +39,9 @@ class TrackingOutage(TrackingError):
 
 
 class DiskFull(TrackingError):
-    """A write to the tracking store (``what="store"``) or the artifact folder (``"artifacts"``) at ``path`` met a
-    full disk. ``closed``: whether the run could then be closed FAILED (set by the logger's ``set_failed``)."""
+    """A write to the tracking store (``what="store"``), the artifact folder (``"artifacts"``) or the run's local
+    spool (``"spool"``) at ``path`` met a full disk. ``closed``: whether the run could then be closed FAILED (set by
+    the logger's ``set_failed``)."""
 
     def __init__(self, run_id: str, what: str, path: str, resume: str) -> None:
         super().__init__(f"{what} full at {path}")
@@ -47,6 +49,12 @@ class DiskFull(TrackingError):
         self.closed = False
 
     def __str__(self) -> str:
+        if self.what == "spool":
+            return (
+                f"run {self.run_id} stopped: its local spool {self.path} (what waits for the tracking server, which "
+                f"is away) is full (No space left on device); the run is left RUNNING on the server, and what it "
+                f"spooled so far is intact; free space, then, once the server answers, resume it with: {self.resume}"
+            )
         where = "the tracking store" if self.what == "store" else "the artifact folder"
         state = (
             "the run is marked FAILED"

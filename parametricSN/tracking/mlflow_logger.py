@@ -313,7 +313,13 @@ class MlflowLogger:
                 assert self.spool is not None
                 self.outage.begin(self._run(), str(self.spool.folder), self.outage_limit)  # type: ignore[union-attr]
         assert self.spool is not None
-        self.spool.add(op, file)
+        try:
+            self.spool.add(op, file)
+        except OSError as exc:
+            if disk_full(exc):
+                resume = resume_command(self._run(), self.tracking_uri)
+                raise DiskFull(self._run(), "spool", str(self.spool.folder), resume) from None
+            raise
 
     def _deliver_if_back(self) -> None:
         """Once the server answers again, send the spool in order and end the outage (a failure: still away)."""

@@ -58,22 +58,35 @@ class Spool:
         return len(self.ops)
 
     def add(self, op: dict[str, Any], file: Optional[os.PathLike[str] | str] = None) -> Optional[Path]:
-        """Append ``op`` (with a local copy of ``file``, a file or a folder, whose path it records as ``op["path"]``); returns the copy."""
+        """Append ``op`` (with a local copy of ``file``, a file or a folder, whose path it records as ``op["path"]``);
+        returns the copy. A write that fails (a full disk: ``OSError``) leaves the spool as it was: no partial copy,
+        no cut line that would hide the operations appended after it."""
         copy = None
-        if file is not None:
-            self._seq += 1
-            copy = self.folder / "files" / f"{self._seq:06d}" / Path(file).name
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            if Path(file).is_dir():  # a logged model's folder
-                shutil.copytree(file, copy)
-            else:
-                shutil.copyfile(file, copy)
-            op = {**op, "path": str(copy)}
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / OPS, "a") as f:
-            f.write(json.dumps(op) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            if file is not None:
+                self._seq += 1
+                copy = self.folder / "files" / f"{self._seq:06d}" / Path(file).name
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                if Path(file).is_dir():  # a logged model's folder
+                    shutil.copytree(file, copy)
+                else:
+                    shutil.copyfile(file, copy)
+                op = {**op, "path": str(copy)}
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = self.folder / OPS
+            size = path.stat().st_size if path.exists() else 0
+            try:
+                with open(path, "a") as f:
+                    f.write(json.dumps(op) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError:
+                os.truncate(path, size)  # needs no space
+                raise
+        except OSError:
+            if copy is not None:
+                shutil.rmtree(copy.parent, ignore_errors=True)
+            raise
         self.ops.append(op)
         return copy
 

@@ -130,3 +130,50 @@ def test_full_artifacts_stop_the_run_failed_with_one_line_and_resume_finishes_it
     assert 0 < done < EPOCHS and saved[-1] == f"checkpoints/epoch_{done - 1:04d}.pt"  # no half-written one left
     filler.unlink()
     _resume(tmp_path, command, run_id, mlflow_uri, reference)
+
+
+def test_a_full_spool_while_the_server_is_away_keeps_what_it_spooled_and_says_so(
+    tmpfs, tmp_path, fmnist_root, mlflow_uri, monkeypatch
+):
+    # the run's spool (what waits for a tracking server that is away) on a disk that fills up
+    import torch
+
+    from parametricSN.tracking import MlflowLogger
+    from parametricSN.tracking.faults import DiskFull
+    from parametricSN.tracking.mlflow_logger import _Away
+    from parametricSN.tracking.outage import Outage
+    from parametricSN.tracking.spool import Spool
+
+    monkeypatch.setenv("PSN_CACHE_DIR", str(tmpfs / "cache"))
+    cfg = make_cfg("fashion_mnist", *TINY, f"mlflow.tracking_uri={mlflow_uri}", root=fmnist_root)
+    logger = MlflowLogger.from_config(cfg)
+    run_id = logger.start_run(cfg)
+    logger.outage, logger.spool = Outage("http://127.0.0.1:9"), Spool(run_id)  # as with a server, which goes away
+
+    def away(op, file=None):
+        raise _Away()
+
+    monkeypatch.setattr(logger, "_send", away)
+    monkeypatch.setattr(logger.outage, "answering", lambda: False)
+    logger.log_metrics({"train_loss": 1.0}, step=1)
+    logger.log_metrics({"train_loss": 0.5}, step=2)
+    checkpoint = tmp_path / "epoch_0002.pt"
+    torch.save({"weights": torch.zeros(64 * 1024)}, checkpoint)  # 256 KiB: more than is left
+    filler = _leave_free(tmpfs, 64)
+    with pytest.raises(DiskFull) as raised:
+        logger.log_file(checkpoint, "checkpoints")
+    line = str(raised.value)
+    assert line.startswith(f"run {run_id} stopped: its local spool {tmpfs / 'cache' / 'runs' / run_id} ") and (
+        "is full (No space left on device); the run is left RUNNING on the server" in line
+    ), line
+    assert line.endswith(f"resume it with: psn train --resume {run_id} mlflow.tracking_uri={mlflow_uri}"), line
+    logger.set_failed(raised.value)  # the server is away: nothing to close
+    assert not list((tmpfs / "cache" / "runs" / run_id / "files").iterdir())  # no partial copy left
+    assert [op["points"][0][:2] for op in Spool(run_id).ops] == [["train_loss", 1.0], ["train_loss", 0.5]]
+    # a metric too big for what is left is not cut in the middle of its line: what comes after it reads back
+    with pytest.raises(OSError):
+        Spool(run_id).add({"op": "metrics", "points": [["x", 0.0, 0, 1]] * 20000})
+    filler.unlink()
+    spool = Spool(run_id)
+    spool.add({"op": "metrics", "points": [["train_loss", 0.25, 0, 3]]})
+    assert [op["points"][0][1] for op in Spool(run_id).ops] == [1.0, 0.5, 0.25]
