@@ -55,6 +55,7 @@ class CellLogger(MlflowLogger):
     leave_open: tuple[type[BaseException], ...] = ()
     opened: Optional[str] = None
     checked: float = 0.0  # when the claim was last checked (time.monotonic)
+    exp_id: str = ""  # the experiment of a claimed run
 
     def start_run(self, cfg: Config) -> str:
         if self.claim is None:
@@ -64,9 +65,9 @@ class CellLogger(MlflowLogger):
             with claims.claim_lock(self.tracking_uri):
                 self.opened = super().start_run(cfg)
                 self.claim.beat.add(self.opened)
-                exp_id = self.client.get_run(self.opened).info.experiment_id
+                self.exp_id = self.client.get_run(self.opened).info.experiment_id
                 try:
-                    claims.check_claim(self.client, exp_id, self.tags[TAG_CELL], self.opened, self.claim.timeout)
+                    claims.check_claim(self.client, self.exp_id, self.tags[TAG_CELL], self.opened, self.claim.timeout)
                     self.checked = time.monotonic()
                 except claims.ClaimLost as exc:  # train() does not close a run whose start_run raised
                     self.set_failed(exc)
@@ -95,12 +96,7 @@ class CellLogger(MlflowLogger):
         if self.claim is None or self.run_id is None:
             return
         try:
-            run = self.client.get_run(self.run_id)
-            if run.info.status != "RUNNING":
-                raise claims.ClaimLost(f"run {self.run_id} was closed by another sweep: {run.data.tags.get('error')}")
-            claims.check_claim(
-                self.client, run.info.experiment_id, self.tags[TAG_CELL], self.run_id, self.claim.timeout
-            )
+            claims.check_claim(self.client, self.exp_id, self.tags[TAG_CELL], self.run_id, self.claim.timeout)
         except claims.ClaimLost:
             raise
         except Exception:  # noqa: BLE001 - the tracking server is away: the outage logic reports it

@@ -167,14 +167,17 @@ def claim_lock(uri: str) -> Iterator[None]:
 
 
 def check_claim(client: Any, exp_id: str, cell: str, run_id: str, timeout: float) -> None:
-    """Raise :class:`ClaimLost` unless ``run_id`` is the oldest live claim of ``cell`` and no run of the cell
-    has FINISHED; dead claims met on the way are closed."""
+    """Raise :class:`ClaimLost` unless ``run_id`` is the oldest live claim of ``cell``, still RUNNING (another
+    sweep may have closed it as lost), and no run of the cell has FINISHED; dead claims met on the way are
+    closed."""
     done = finished_runs(client, exp_id, {TAG_CELL: cell})
     if done:
         raise ClaimLost(f"cell {cell} already FINISHED in run {done[0].info.run_id}")
     now, live = time.time(), []
     for run in cell_runs(client, exp_id, cell):
         if run.info.run_id == run_id:
+            if run.info.status != "RUNNING":
+                raise ClaimLost(f"run {run_id} was closed by another sweep: {run.data.tags.get(ERROR_TAG)}")
             live.append(run)
         elif run.info.status == "RUNNING":
             if is_alive(run, timeout, now):
