@@ -177,7 +177,8 @@ class CloseRuns(Callback):
             self.failed = {*getattr(self, "failed", ()), trial.trial_id}
             trial.max_failures = 0
             return
-        reason = f"lost: its Ray worker died ({last_failure(trial)}); the search runs the trial again from its last checkpoint"
+        why = last_failure(trial)
+        reason = f"lost: its Ray worker died ({why}); the search runs the trial again from its last checkpoint"
         closed = self._close(trial.trial_id, "FAILED", {ERROR_TAG: reason, TAG_LOST: "1"})
         epoch = int((trial.last_result or {}).get("epoch", 0))
         say(

@@ -111,10 +111,10 @@ def _config_for_rebuild(saved: dict) -> Config:
 
 
 def _download_file(client: MlflowClient, run: Run, dst: str, uri: str) -> str:
-    """The run's ``model/model.pt``: from its newest logged model ``model`` (looked up through ``client``'s store ``uri``:
-    MLflow's ``runs:/`` resolution reads logged models from the default store only, and a served artifact location,
-    ``mlflow-artifacts:/...``, is resolved against ``uri`` too), else from the run's own artifacts (runs logged
-    before logged models)."""
+    """The run's ``model/model.pt``: from its newest logged model ``model`` (looked up through ``client``'s store
+    ``uri``: MLflow's ``runs:/`` resolution reads logged models from the default store only, and a served artifact
+    location, ``mlflow-artifacts:/...``, is resolved against ``uri`` too), else from the run's own artifacts (runs
+    logged before logged models)."""
     from mlflow.artifacts import download_artifacts
 
     outputs = run.outputs.model_outputs if run.outputs is not None else []
