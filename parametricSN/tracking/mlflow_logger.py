@@ -3,10 +3,10 @@
 It talks to the store through an explicit ``MlflowClient`` and run id — never MLflow's global "active run" —
 so several loggers (or a logger inside a caller's own MLflow run) do not interfere.
 
-Every write is an operation (:mod:`parametricSN.tracking.spool`) sent at once. With a tracking server (``http(s)``),
-an operation that fails while the server does not answer starts an outage (:mod:`parametricSN.tracking.outage`):
-the operations wait in the run's local spool, in order, while training goes on, and are delivered when the server
-answers again. :meth:`MlflowLogger.halt` tells the training loop to stop (after a checkpoint, kept in the spool) once
+Every write is an operation (:mod:`parametricSN.tracking.spool` lists them; :mod:`parametricSN.tracking.operations`
+carries them out) sent at once. With a tracking server (``http(s)``), an operation that fails while the server
+does not answer starts an outage (:mod:`parametricSN.tracking.outage`): the operations wait in the run's local
+spool, in order, while training goes on, and are delivered when the server answers again. :meth:`MlflowLogger.halt` tells the training loop to stop (after a checkpoint, kept in the spool) once
 the outage is longer than ``mlflow.outage_limit``. A write that meets a full disk (the SQLite store or the artifact
 folder) raises :class:`~parametricSN.tracking.faults.DiskFull`.
 """
@@ -15,26 +15,25 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Optional
-from urllib.parse import unquote
 
-from mlflow.entities import Metric, Param, RunStatus
+from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from torch import nn
 
-from parametricSN.commands import resume_command, sqlite_path
+from parametricSN.commands import resume_command
 from parametricSN.config import Config
 from parametricSN.naming import train_run_name
 from parametricSN.tags import ERROR_TAG
 from parametricSN.tracking.describe import NOTE, code_version_tags, dataset_inputs, run_description, what_run
 from parametricSN.tracking.faults import DiskFull, TrackingOutage, disk_full
 from parametricSN.tracking.model_io import ARTIFACT_DIR, save_logged_model
-from parametricSN.tracking.outage import Outage, answers, duration, is_server, short_http_retries
-from parametricSN.tracking.preflight import TrackingError, check_artifacts_writable, local_artifact_folder
+from parametricSN.tracking.operations import Away, send
+from parametricSN.tracking.outage import Outage, duration, is_server, short_http_retries
+from parametricSN.tracking.preflight import TrackingError, check_artifacts_writable
 from parametricSN.tracking.spool import Spool
 from parametricSN.tracking.store import (
     client_for,
@@ -50,18 +49,6 @@ MAX_PARAMS_PER_BATCH = 100  # MLflow's limit per log_batch call
 MAX_PARAM_LENGTH = 6000
 MAX_TAG_LENGTH = 5000
 DEFAULT_OUTAGE_LIMIT = 1800.0  # seconds; a run's is its mlflow.outage_limit
-
-
-def _dataset_input(entry: dict[str, str]) -> Any:
-    """An MLflow ``DatasetInput`` from a :func:`~parametricSN.tracking.describe.dataset_inputs` entry."""
-    from mlflow.entities import Dataset, DatasetInput, InputTag
-
-    dataset = Dataset(entry["name"], entry["digest"], entry["source_type"], entry["source"], profile=entry["profile"])
-    return DatasetInput(dataset, tags=[InputTag("mlflow.data.context", entry["context"])])
-
-
-class _Away(Exception):
-    """An operation failed because the tracking server does not answer (the operation is spooled)."""
 
 
 class MlflowLogger:
@@ -309,7 +296,7 @@ class MlflowLogger:
             try:
                 self._send(op, file)
                 return
-            except _Away:
+            except Away:
                 assert self.spool is not None
                 self.outage.begin(self._run(), str(self.spool.folder), self.outage_limit)  # type: ignore[union-attr]
         assert self.spool is not None
@@ -328,98 +315,22 @@ class MlflowLogger:
         assert self.spool is not None
         try:
             sent = self.spool.deliver(self._send)
-        except _Away:
+        except Away:
             self.outage.still_away()
             return
         self.outage.end(self._run(), sent["points"], sent["files"])
 
     def _send(self, op: dict[str, Any], file: Optional[os.PathLike[str] | str] = None) -> None:
-        """Carry out one operation on the store. Raises :class:`_Away` when it failed because the tracking server
-        does not answer, :class:`~parametricSN.tracking.faults.DiskFull` when a disk is full."""
-        run, kind = self._run(), op["op"]
-        try:
-            if kind == "metrics":
-                metrics = [Metric(k, v, ts, step) for k, v, ts, step in op["points"]]
-                retry_locked(self.client.log_batch, run, metrics=metrics)
-            elif kind == "params":
-                retry_locked(self.client.log_batch, run, params=[Param(k, v) for k, v in op["items"]])
-            elif kind == "tags":
-                for key, value in op["tags"].items():
-                    retry_locked(self.client.set_tag, run, key, value)
-            elif kind == "inputs":
-                self._send_inputs(run, op["datasets"])
-            elif kind == "model":
-                self._send_model(str(file if file is not None else op["path"]), op["name"])
-            elif kind == "file":
-                self._upload(str(file if file is not None else op["path"]), op.get("dir"))
-            elif kind == "end":
-                retry_locked(self.client.set_terminated, run, op["status"])
-            else:  # pragma: no cover - a spool written by a newer version
-                raise ValueError(f"unknown spooled operation {kind!r}")
-        except Exception as exc:
-            if disk_full(exc):
-                raise self._disk_full(kind) from None
-            if self.outage is not None and not answers(self.tracking_uri):
-                raise _Away() from exc
-            raise
-
-    def _send_inputs(self, run: str, datasets: list[dict[str, str]]) -> None:
-        """Link the run to its datasets. MLflow creates an experiment's dataset (name, digest) on its first use; runs
-        that start together (a sweep's, a search's) may both try: the loser's retry finds it and links it."""
-        for attempt in range(5):
-            try:
-                retry_locked(self.client.log_inputs, run, datasets=[_dataset_input(d) for d in datasets])
-                return
-            except MlflowException as exc:
-                text = str(exc).lower()  # SQLite's and PostgreSQL's "unique", MySQL's "duplicate"
-                if not ("unique" in text or "duplicate" in text) or attempt == 4:
-                    raise
-            time.sleep(0.05 * (attempt + 1))
-
-    def _send_model(self, folder: str, name: str) -> None:
-        """Create the logged model ``name`` of the run, upload ``folder`` (an MLflow model) as its artifacts, with
-        its ``MLmodel`` naming the new model, link it to the run as an output and mark it READY."""
-        from mlflow.entities import LoggedModelOutput, LoggedModelStatus
-        from mlflow.models import Model
-
-        run = self._run()
-        exp_id = retry_locked(self.client.get_run, run).info.experiment_id
-        logged = retry_locked(
-            self.client.create_logged_model, exp_id, name=name, source_run_id=run, tags=code_version_tags()
+        """Carry out one operation on the store (:func:`parametricSN.tracking.operations.send`)."""
+        send(
+            self.client,
+            self._run(),
+            op,
+            file,
+            tracking_uri=self.tracking_uri,
+            artifact_uri=self.artifact_uri,
+            server=self.outage is not None,
         )
-        with tempfile.TemporaryDirectory(prefix="psn-model-") as tmp:
-            local = Path(tmp) / name
-            shutil.copytree(folder, local)
-            meta = Model.load(str(local / "MLmodel"))
-            meta.model_id = meta.model_uuid = logged.model_id
-            meta.run_id, meta.artifact_path = run, logged.artifact_location
-            meta.save(str(local / "MLmodel"))
-            self.client.log_model_artifacts(logged.model_id, str(local))
-        retry_locked(self.client.log_outputs, run, [LoggedModelOutput(logged.model_id, step=0)])
-        retry_locked(self.client.finalize_logged_model, logged.model_id, LoggedModelStatus.READY)
-
-    def _upload(self, path: str, artifact_dir: Optional[str]) -> None:
-        try:
-            self.client.log_artifact(self._run(), path, artifact_dir)
-        except Exception as exc:
-            folder = self._artifact_folder()
-            if disk_full(exc) and folder is not None:  # no half-written file left under the final name
-                (folder / (artifact_dir or "") / Path(path).name).unlink(missing_ok=True)
-            raise
-
-    def _artifact_folder(self) -> Optional[Path]:
-        """The run's local artifact folder (None when its artifacts live elsewhere: a server, a bucket)."""
-        folder = local_artifact_folder(self.artifact_uri)
-        return Path(unquote(str(folder))) if folder is not None else None
-
-    def _disk_full(self, kind: str) -> DiskFull:
-        if kind == "file":
-            folder = self._artifact_folder()
-            what, where = "artifacts", str(folder) if folder is not None else str(self.artifact_uri)
-        else:
-            db = sqlite_path(self.tracking_uri)
-            what, where = "store", str(db.expanduser().resolve()) if db is not None else self.tracking_uri
-        return DiskFull(self._run(), what, where, resume_command(self._run(), self.tracking_uri))
 
     def _run(self) -> str:
         if self.run_id is None:

@@ -140,7 +140,7 @@ def test_a_full_spool_while_the_server_is_away_keeps_what_it_spooled_and_says_so
 
     from parametricSN.tracking import MlflowLogger
     from parametricSN.tracking.faults import DiskFull
-    from parametricSN.tracking.mlflow_logger import _Away
+    from parametricSN.tracking.operations import Away
     from parametricSN.tracking.outage import Outage
     from parametricSN.tracking.spool import Spool
 
@@ -151,7 +151,7 @@ def test_a_full_spool_while_the_server_is_away_keeps_what_it_spooled_and_says_so
     logger.outage, logger.spool = Outage("http://127.0.0.1:9"), Spool(run_id)  # as with a server, which goes away
 
     def away(op, file=None):
-        raise _Away()
+        raise Away()
 
     monkeypatch.setattr(logger, "_send", away)
     monkeypatch.setattr(logger.outage, "answering", lambda: False)
