@@ -76,7 +76,7 @@ def _tagged(identity: Mapping[str, str], status: Optional[str] = None) -> str:
 
 def tagged_runs(client: Any, exp_id: str, identity: Mapping[str, str], status: Optional[str] = None) -> list[Any]:
     """Every (not deleted) run of the experiment that carries ``identity``'s tags (and has ``status``)."""
-    found = retry_locked(client.search_runs, [exp_id], filter_string=_tagged(identity, status), max_results=1000)
+    found = retry_locked(client.search_runs, [exp_id], filter_string=_tagged(identity, status), max_results=50000)
     return [r for r in found if status is None or r.info.status == status]
 
 
@@ -88,18 +88,12 @@ def cell_runs(client: Any, exp_id: str, cell: str) -> list[Any]:
 def finished_runs(client: Any, exp_id: str, identity: Optional[Mapping[str, str]] = None) -> list[Any]:
     """The rule of "done": the FINISHED runs of the experiment that carry ``identity``'s tags (a sweep's cell:
     ``{psn.cell: hash}``; a search's trial: ``{psn.trial: id, mlflow.parentRunId: the search's run}``)."""
-    found = retry_locked(
-        client.search_runs, [exp_id], filter_string=_tagged(identity or {}, "FINISHED"), max_results=50000
-    )
-    return [r for r in found if r.info.status == "FINISHED"]
+    return tagged_runs(client, exp_id, identity or {}, "FINISHED")
 
 
 def running_runs(client: Any, exp_id: str, identity: Optional[Mapping[str, str]] = None) -> list[Any]:
     """The RUNNING runs of the experiment that carry ``identity``'s tags."""
-    found = retry_locked(
-        client.search_runs, [exp_id], filter_string=_tagged(identity or {}, "RUNNING"), max_results=50000
-    )
-    return [r for r in found if r.info.status == "RUNNING"]
+    return tagged_runs(client, exp_id, identity or {}, "RUNNING")
 
 
 def close_runs(
@@ -170,11 +164,12 @@ def check_claim(client: Any, exp_id: str, cell: str, run_id: str, timeout: float
     """Raise :class:`ClaimLost` unless ``run_id`` is the oldest live claim of ``cell``, still RUNNING (another
     sweep may have closed it as lost), and no run of the cell has FINISHED; dead claims met on the way are
     closed."""
-    done = finished_runs(client, exp_id, {TAG_CELL: cell})
+    runs = cell_runs(client, exp_id, cell)
+    done = [r for r in runs if r.info.status == "FINISHED"]  # the rule of finished_runs, on the runs listed here
     if done:
         raise ClaimLost(f"cell {cell} already FINISHED in run {done[0].info.run_id}")
     now, live = time.time(), []
-    for run in cell_runs(client, exp_id, cell):
+    for run in runs:
         if run.info.run_id == run_id:
             if run.info.status != "RUNNING":
                 raise ClaimLost(f"run {run_id} was closed by another sweep: {run.data.tags.get(ERROR_TAG)}")

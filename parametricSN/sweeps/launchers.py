@@ -209,6 +209,18 @@ class LocalPool:
         return task, complete(task, results, worker.proc.returncode, output, time.monotonic() - worker.started)
 
 
+def init_ray(address: Optional[str], **options: Any) -> None:
+    """Start this process's Ray session: joining the cluster at ``address`` (``auto``, ``ray://host:port``), or
+    without one a Ray of its own (``address="local"``, no dashboard), not a cluster that ``ray start`` left running
+    on this machine (Ray's own default would join the one started last). ``options`` go to ``ray.init``."""
+    import ray
+
+    if address is None:
+        ray.init(address="local", include_dashboard=False, **options)
+    else:
+        ray.init(address=address, **options)
+
+
 def _on_node(task: Task, threads: int) -> list[Result]:
     """The Ray task: tag each run with the node it trains on, then :func:`~parametricSN.sweeps.launch.execute`."""
     import ray
@@ -275,10 +287,7 @@ class RayLauncher:
         own_session = not ray.is_initialized()
         if own_session:
             quiet = {"log_to_driver": False, "logging_level": logging.WARNING}  # stderr: psn's lines only
-            # without --address, a Ray of its own ("local"): not one that `ray start` left running on this machine
-            ray.init(address="local", include_dashboard=False, **quiet) if self.address is None else (
-                ray.init(address=self.address, **quiet)
-            )
+            init_ray(self.address, **quiet)
         try:
             remote = ray.remote(max_retries=0)(_on_node)
             limit = max(1, int(ray.cluster_resources().get("CPU", 1) // max(self.cpus, 1e-3)))

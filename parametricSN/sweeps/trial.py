@@ -81,6 +81,7 @@ def run_trial(sampled: dict, setup: dict) -> None:
     from parametricSN.config import config_from_dict
     from parametricSN.sweeps.cell import CellLogger, run_cell
     from parametricSN.sweeps.claims import finished_runs
+    from parametricSN.tracking.store import client_for
 
     torch.set_num_threads(setup["threads"])
     if os.path.isdir(setup["cwd"]):  # relative paths (the default dataset.root) as psn train reads them there
@@ -97,7 +98,7 @@ def run_trial(sampled: dict, setup: dict) -> None:
     runs = [RunSpec(trial_config(setup["base"], sampled, seed), tags) for seed in setup["seeds"]]
     cfg = config_from_dict(runs[0].config)
     epochs = cfg.train.epochs  # train.epochs may be searched
-    client = _client(cfg.mlflow.tracking_uri)
+    client = client_for(cfg.mlflow.tracking_uri, create=False)
     exp_id = client.get_run(setup["parent"]).info.experiment_id
     done = finished_result(client, exp_id, setup["parent"], trial_id, epochs)
     if done is not None:  # finished before a Ctrl-C that Ray's saved state missed: report it, do not train again
@@ -171,12 +172,6 @@ def _replay(client: Any, run_id: str, on_val: Any) -> None:
                 by_epoch.setdefault(m.step, {})[key] = m.value
     for epoch in sorted(by_epoch):
         on_val(epoch, by_epoch[epoch])
-
-
-def _client(uri: Optional[str]) -> Any:
-    from parametricSN.tracking.store import client_for
-
-    return client_for(uri, create=False)
 
 
 def finished_result(client: Any, exp_id: str, parent: str, trial_id: str, epochs: int) -> Optional[dict]:

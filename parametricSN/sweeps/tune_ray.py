@@ -15,6 +15,7 @@ from ray import tune
 from ray.tune import Callback
 
 from parametricSN.config import ConfigError
+from parametricSN.sweeps.launchers import init_ray
 from parametricSN.sweeps.options import MAX_LOSSES
 from parametricSN.sweeps.search import Search
 from parametricSN.sweeps.trial import run_trial
@@ -232,10 +233,7 @@ def _run_tuner(
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     own = not ray.is_initialized()
     if own:
-        # without an address, a Ray of its own ("local"): not one that `ray start` left running on this machine
-        ray.init(
-            address="local", include_dashboard=False, log_to_driver=False, configure_logging=False
-        ) if address is None else ray.init(address=address, log_to_driver=False)
+        init_ray(address, log_to_driver=False, configure_logging=False)
     try:
         trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup), {"cpu": cpus, "gpu": gpus})
         name = f"{plan.spec.name}-{plan.key}"
